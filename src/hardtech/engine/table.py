@@ -1,0 +1,160 @@
+"""Struct-of-arrays agent tables with stable integer ids.
+
+An :class:`AgentTable` keeps one NumPy column per attribute. Live rows are
+always the first ``len(table)`` rows and stay sorted by id: ``add`` appends rows
+with fresh, increasing ids and ``remove`` compacts the survivors in order. So a
+row lookup by id is a binary search, iteration order never depends on history,
+and every operation is vectorized over rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+
+class AgentTable:
+    """A growable table of agents stored column by column.
+
+    Parameters
+    ----------
+    schema:
+        Column name -> NumPy dtype (anything ``np.dtype`` accepts).
+    capacity:
+        Rows allocated up front; the table doubles its storage when full.
+    defaults:
+        Column name -> value given to new rows that do not set it (0 otherwise).
+    """
+
+    def __init__(
+        self,
+        schema: Mapping[str, object],
+        capacity: int = 64,
+        defaults: Mapping[str, object] | None = None,
+    ) -> None:
+        if "id" in schema:
+            raise ValueError("'id' is reserved for the table's own stable ids")
+        self._dtypes = {name: np.dtype(dt) for name, dt in schema.items()}
+        self._defaults = dict(defaults or {})
+        unknown = set(self._defaults) - set(self._dtypes)
+        if unknown:
+            raise ValueError(f"defaults for unknown columns: {sorted(unknown)}")
+        capacity = max(int(capacity), 1)
+        self._data = {name: np.zeros(capacity, dt) for name, dt in self._dtypes.items()}
+        self._ids = np.zeros(capacity, np.int64)
+        self._n = 0
+        self._next_id = 0
+
+    # -- shape ---------------------------------------------------------------
+    def __len__(self) -> int:
+        return self._n
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """Names of the attribute columns (without ``id``)."""
+        return tuple(self._dtypes)
+
+    @property
+    def ids(self) -> np.ndarray:
+        """Stable ids of the live rows, ascending (a read-only view)."""
+        view = self._ids[: self._n]
+        view.flags.writeable = False
+        return view
+
+    @property
+    def next_id(self) -> int:
+        """The id the next added row will get."""
+        return self._next_id
+
+    # -- column access -----------------------------------------------------------
+    def __getitem__(self, name: str) -> np.ndarray:
+        """A writable view of column ``name`` over the live rows."""
+        if name == "id":
+            return self.ids
+        return self._data[name][: self._n]
+
+    def __setitem__(self, name: str, values: object) -> None:
+        self._data[name][: self._n] = values
+
+    def __contains__(self, name: str) -> bool:
+        return name == "id" or name in self._dtypes
+
+    # -- growth and shrinkage ----------------------------------------------------
+    def _reserve(self, n_total: int) -> None:
+        capacity = len(self._ids)
+        if n_total <= capacity:
+            return
+        new_capacity = max(n_total, 2 * capacity)
+        for name, col in self._data.items():
+            grown = np.zeros(new_capacity, col.dtype)
+            grown[: self._n] = col[: self._n]
+            self._data[name] = grown
+        grown_ids = np.zeros(new_capacity, np.int64)
+        grown_ids[: self._n] = self._ids[: self._n]
+        self._ids = grown_ids
+
+    def add(self, n: int, **values: object) -> np.ndarray:
+        """Append ``n`` rows; return their new ids.
+
+        Each keyword sets a column, as a scalar or an array of length ``n``;
+        columns not named get their default.
+        """
+        n = int(n)
+        if n < 0:
+            raise ValueError("cannot add a negative number of rows")
+        unknown = set(values) - set(self._dtypes)
+        if unknown:
+            raise KeyError(f"unknown columns: {sorted(unknown)}")
+        start, stop = self._n, self._n + n
+        self._reserve(stop)
+        for name, col in self._data.items():
+            col[start:stop] = values.get(name, self._defaults.get(name, 0))
+        new_ids = np.arange(self._next_id, self._next_id + n, dtype=np.int64)
+        self._ids[start:stop] = new_ids
+        self._n = stop
+        self._next_id += n
+        return new_ids
+
+    def remove(self, mask: np.ndarray) -> int:
+        """Drop the live rows where boolean ``mask`` is true, keeping order.
+
+        Returns the number of rows removed.
+        """
+        mask = np.asarray(mask, dtype=bool)
+        if mask.shape != (self._n,):
+            raise ValueError(f"mask has shape {mask.shape}, table has {self._n} rows")
+        removed = int(mask.sum())
+        if removed == 0:
+            return 0
+        keep = ~mask
+        kept = self._n - removed
+        for col in self._data.values():
+            col[:kept] = col[: self._n][keep]
+        self._ids[:kept] = self._ids[: self._n][keep]
+        self._n = kept
+        return removed
+
+    # -- lookups ------------------------------------------------------------------
+    def rows_of(self, ids: np.ndarray) -> np.ndarray:
+        """Row positions of the given ids; -1 where an id is not live."""
+        ids = np.asarray(ids, dtype=np.int64)
+        live = self._ids[: self._n]
+        rows = np.searchsorted(live, ids)
+        rows_clipped = np.minimum(rows, max(self._n - 1, 0))
+        found = (self._n > 0) & (live[rows_clipped] == ids) if self._n else np.zeros(ids.shape, bool)
+        return np.where(found, rows_clipped, -1)
+
+    def to_dict(self) -> dict[str, np.ndarray]:
+        """Copies of all live columns, ``id`` first."""
+        out = {"id": self._ids[: self._n].copy()}
+        out.update({name: col[: self._n].copy() for name, col in self._data.items()})
+        return out
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes allocated for the table's storage."""
+        return int(self._ids.nbytes + sum(c.nbytes for c in self._data.values()))
+
+    def __repr__(self) -> str:
+        return f"AgentTable(rows={self._n}, columns={list(self._dtypes)})"

@@ -1,0 +1,22 @@
+"""The hardtech ecosystem model: world set-up, one module per mechanism, metrics.
+
+=================  ==============================================================
+module             rule
+=================  ==============================================================
+technology         science stocks, frontiers, logistic maturity (C1, C6)
+market             Bass demand, platform and niches, revenue shares, scenes (C1, C5, C9)
+labour             graduates, retirement, wages, migration, hiring (C2)
+capital            pools, rounds, exits, recycling (C4)
+innovation         R&D draws, imitation, spillovers (C3)
+entrepreneurship   founding, spin-outs, experiments, pivots, failure (C2, C4, C5)
+cooperation        links, shared R&D, pooled risk (C7)
+policy             regional levers and their schedules (C2, C8)
+decoupling         blocs, blockades, substitution (C6)
+observables        dragons
+metrics            per-step aggregates
+=================  ==============================================================
+"""
+
+from hardtech.model.model import HardtechModel
+
+__all__ = ["HardtechModel"]

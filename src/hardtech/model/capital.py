@@ -1,0 +1,160 @@
+"""Capital (C4): investor pools, rounds on milestones, exits and recycling.
+
+- Each region has an investor pool fed by outside limited partners and by
+  founders who reinvest exit wealth (angels); it pays a share back to its
+  limited partners every year.
+- A venture-backed firm running out of runway raises its next round if it
+  has reached a milestone since the last one (capability gained, or revenue
+  grown) and an investor judges it good enough; round sizes grow by stage,
+  and a pool commits at most ``deploy_rate`` of its capital a quarter.
+- Valuation is a field multiple of annual revenue, lifted by growth, and never
+  below the last round's price as it fades.
+- Old enough firms with revenue exit (IPO above ``ipo_valuation``, trade sale
+  below). Proceeds go to the lead investor's pool and the founder — the
+  closed loop — or, without recycling, leave the region.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hardtech.model.entrepreneurship import investor_region, opportunity, within_pool_capacity
+from hardtech.model.labour import cost_per_head
+from hardtech.model.world import World
+
+
+def fund_pools(world: World) -> None:
+    """Limited partners pay in; pools pay out; founders reinvest as angels."""
+    cap = world.scenario.capital
+    inflow = world.region_param("lp_inflow") / 4.0
+    outflow = cap.pool_outflow / 4.0 * np.maximum(world.pool, 0.0)
+    world.pool += inflow - outflow
+    world.book("source:lp_inflow", inflow.sum())
+    world.book("sink:lp_distributions", outflow.sum())
+    t = world.talent
+    rich = t["wealth"] > 0
+    if rich.any():
+        angel = cap.angel_rate / 4.0 * t["wealth"]
+        t["wealth"] = t["wealth"] - angel
+        world.pool += np.bincount(t["region"], weights=angel * world.weight, minlength=world.n_regions)
+        world.flows["angel"] += np.bincount(t["region"], weights=angel * world.weight, minlength=world.n_regions)
+
+
+def revalue(world: World) -> None:
+    """Valuation from revenue and growth, floored by the fading last round price."""
+    firms = world.firms
+    multiple = world.field_param("revenue_multiple")[firms["field"]]
+    growth = np.clip(np.divide(firms["revenue"], firms["revenue_smooth"], out=np.ones(len(firms)),
+                               where=firms["revenue_smooth"] > 0) - 1.0, 0.0, 2.0)
+    by_revenue = multiple * 4.0 * firms["revenue_smooth"] * (1.0 + growth)
+    fading = firms["post_money"] * 0.97 ** np.maximum(world.step - firms["round_step"], 0)
+    firms["valuation"] = np.maximum(by_revenue, fading)
+
+
+def raise_rounds(world: World) -> None:
+    """Firms short of runway raise a round at a milestone if an investor agrees."""
+    cap = world.scenario.capital
+    rng = world.streams["rounds"]
+    firms = world.firms
+    n = len(firms)
+    if n == 0:
+        return
+    burn = np.maximum(firms["headcount"] * cost_per_head(world) - world.scenario.market.margin * firms["revenue"], 1e-6)
+    short = (firms["cash"] / burn < 3.0) & ~firms["incumbent"] & ~firms["public"]
+    milestone = (firms["capability"] - firms["round_capability"] >= cap.milestone_gain) | (
+        firms["revenue_smooth"] > 1.5 * firms["round_revenue"] + 0.05
+    )
+    rel = firms["capability"] - world.frontier[firms["field"]]
+    appeal = 1.0 / (1.0 + np.exp(-4.0 * (rel + 0.7))) * (0.3 + 0.7 * opportunity(world)[firms["field"]])
+    asking = short & milestone & (rng.random(n) < appeal)
+    rows = np.flatnonzero(asking)
+    if rows.size == 0:
+        return
+    intensity = world.field_param("capital_intensity")[firms["field"][rows]]
+    size = cap.seed_round * intensity * cap.round_growth ** np.minimum(firms["stage"][rows], 6)
+    pool_region = investor_region(world, firms["region"][rows].astype(np.int64), rng)
+    ok = within_pool_capacity(world, pool_region, size, rng)
+    rows, size, pool_region = rows[ok], size[ok], pool_region[ok]
+    if rows.size == 0:
+        return
+    np.subtract.at(world.pool, pool_region, size)
+    pre = np.maximum(firms["valuation"][rows], size * (1.0 - cap.investor_stake) / cap.investor_stake)
+    stake = size / (pre + size)
+    firms["cash"][rows] += size
+    firms["investor_share"][rows] = 1.0 - (1.0 - firms["investor_share"][rows]) * (1.0 - stake)
+    firms["invested"][rows] += size
+    firms["post_money"][rows] = pre + size
+    firms["valuation"][rows] = pre + size
+    firms["round_step"][rows] = world.step
+    firms["stage"][rows] += 1
+    firms["round_capability"][rows] = firms["capability"][rows]
+    firms["round_revenue"][rows] = firms["revenue_smooth"][rows]
+    lead = size > firms["largest_round"][rows]
+    firms["lead_investor"][rows] = np.where(lead, pool_region, firms["lead_investor"][rows])
+    firms["largest_round"][rows] = np.maximum(size, firms["largest_round"][rows])
+    world.event("funded", firms.ids[rows], size)
+    key = world.region_field(firms["region"][rows], firms["field"][rows])
+    world.flows["invested"] += np.bincount(key, weights=size, minlength=world.n_regions * world.n_fields)
+
+
+def exit_firms(world: World) -> None:
+    """Eligible firms exit; proceeds recycle to investors and founders (or leave)."""
+    cap = world.scenario.capital
+    rng = world.streams["exits"]
+    firms, t = world.firms, world.talent
+    eligible = (
+        ~firms["incumbent"] & ~firms["public"] & (firms["invested"] > 0)
+        & (firms["founded"] <= world.step - cap.exit_age_years * 4) & (firms["revenue_smooth"] > 0)
+    )
+    exiting = eligible & (rng.random(len(firms)) < cap.exit_rate)
+    rows = np.flatnonzero(exiting)
+    if rows.size == 0:
+        return
+    value = firms["valuation"][rows]
+    ipo = value >= cap.ipo_valuation
+    to_investors = firms["investor_share"][rows] * value
+    founder_sells = np.where(ipo, 0.2, 1.0)
+    to_founder = (1.0 - firms["investor_share"][rows]) * value * founder_sells
+    world.book("source:exit_proceeds", to_investors.sum() + to_founder.sum())
+    founder_row = t.rows_of(firms["founder"][rows])
+    if cap.recycling:
+        np.add.at(world.pool, firms["lead_investor"][rows].astype(np.int64), to_investors)
+        home = founder_row >= 0
+        np.add.at(t["wealth"], founder_row[home], to_founder[home] / world.weight)
+        world.book("sink:leakage", to_founder[~home].sum())
+    else:
+        world.book("sink:leakage", to_investors.sum() + to_founder.sum())
+    key = world.region_field(firms["region"][rows], firms["field"][rows])
+    RF = world.n_regions * world.n_fields
+    world.flows["returned"] += np.bincount(key, weights=to_investors, minlength=RF)
+    world.flows["exits"] += np.bincount(key, minlength=RF)
+    multiple = to_investors / firms["invested"][rows]
+    world.event("exit_ipo", firms.ids[rows[ipo]], multiple[ipo])
+    world.event("exit_acquired", firms.ids[rows[~ipo]], multiple[~ipo])
+    # IPO: investors sold out, the firm goes on as a public company
+    firms["public"][rows[ipo]] = True
+    firms["investor_share"][rows[ipo]] = 0.0
+    # trade sale: the buyer takes the firm and its cash
+    sold = np.zeros(len(firms), bool)
+    sold[rows[~ipo]] = True
+    world.book("sink:acquired_cash", firms["cash"][sold].sum())
+    firms.remove(sold)
+
+
+def expand_abroad(world: World) -> None:
+    """Profitable firms that can afford it open up foreign markets."""
+    m = world.scenario.market
+    if not m.expansion_enabled:
+        return
+    rng = world.streams["expansion"]
+    firms = world.firms
+    cost = m.expansion_cost * world.field_param("capital_intensity")[firms["field"]]
+    able = ~firms["expanded"] & (firms["revenue_smooth"] > 0) & (firms["cash"] > 3.0 * cost)
+    go = able & (rng.random(len(firms)) < 0.1)
+    rows = np.flatnonzero(go)
+    if rows.size == 0:
+        return
+    firms["cash"][rows] -= cost[rows]
+    firms["expanded"][rows] = True
+    world.book("sink:expansion_costs", cost[rows].sum())
+    world.event("expanded", firms.ids[rows], cost[rows])

@@ -1,0 +1,73 @@
+"""Decoupling (C6): blocs, blockade events and substitution.
+
+Blockade intensity per channel (knowledge, components, market) and per
+(imposer, target) pair is the running sum of the scenario's dated events,
+kept in [0, 1]. It cuts cross-bloc science diffusion (technology), knowledge
+spillovers (innovation), market access (market) and — here — components:
+a firm loses capability in proportion to its foreign dependency, and a
+dependent firm adds substitution R&D that, when it succeeds, replaces part of
+its foreign inputs and builds own capability.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hardtech.model.world import World
+
+CHANNELS = ("knowledge", "components", "market")
+
+
+def blockade_matrix(world: World, year: float) -> dict[str, np.ndarray]:
+    """Cumulative blockade intensity per channel as (imposer, target) matrices."""
+    B = len(world.bloc_names)
+    cut = {ch: np.zeros((B, B)) for ch in CHANNELS}
+    if world.scenario.decoupling.enabled:
+        for ev in sorted(world.scenario.events, key=lambda e: e.date):
+            if ev.date <= year + 0.25 - 1e-9:  # takes effect in the quarter it falls in
+                i, j = world.bloc_names.index(ev.imposer), world.bloc_names.index(ev.target)
+                for ch in ev.channels:
+                    cut[ch][i, j] = np.clip(cut[ch][i, j] + ev.intensity, 0.0, 1.0)
+    return cut
+
+
+def set_blockades(world: World) -> None:
+    """Evaluate the blockade matrices for the current step."""
+    world.cut = blockade_matrix(world, world.year)
+
+
+def component_cut(world: World) -> np.ndarray:
+    """Per firm: the strongest component blockade its bloc suffers (0–1)."""
+    bloc = world.region_bloc[world.firms["region"]]
+    return world.cut["components"].max(axis=0)[bloc]
+
+
+def effective_capability(world: World) -> np.ndarray:
+    """Capability after the loss of blocked foreign components."""
+    firms = world.firms
+    loss = world.scenario.decoupling.capability_loss * firms["dependency"] * component_cut(world)
+    return firms["capability"] - loss
+
+
+def substitute(world: World, rd_budget: np.ndarray, zeta: np.ndarray) -> None:
+    """Dependent firms under blockade spend extra R&D to replace foreign inputs.
+
+    ``rd_budget`` is each firm's normal R&D budget (million USD per quarter,
+    already divided by capital intensity); ``zeta`` the R&D productivity.
+    """
+    dec = world.scenario.decoupling
+    firms = world.firms
+    pressure = component_cut(world) * firms["dependency"]
+    active = pressure > 0
+    if not active.any():
+        return
+    rng = world.streams["decoupling"]
+    effort = dec.substitution_effort * pressure * rd_budget
+    success = active & (rng.random(len(firms)) < 1.0 - np.exp(-zeta * effort))
+    firms["dependency"] = np.where(success, firms["dependency"] * (1.0 - dec.substitution_rate), firms["dependency"])
+    # building own components is learning too: half an average innovation step
+    inn = world.scenario.innovation
+    firms["capability"] = firms["capability"] + success * 0.5 * (inn.step_low + inn.step_high) / 2.0
+    cost = effort * world.field_param("capital_intensity")[firms["field"]]
+    firms["cash"] = firms["cash"] - cost
+    world.book("sink:substitution_rd", cost.sum())

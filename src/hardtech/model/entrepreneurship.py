@@ -1,0 +1,219 @@
+"""Entrepreneurship (C2, C4, C5): founding, spin-outs, experiments, pivots, failure.
+
+- **Founding**: each person founds a firm with a small chance per quarter that
+  rises with the field's perceived opportunity (technology push: maturity;
+  market pull: adoption), falls with the region's living cost, rises with
+  startup support, is higher for the young, and is ``spinout_multiplier`` times
+  higher for employees of successful firms (spin-outs). A founding happens only
+  if an investor pool can pay its seed round.
+- **Experiments**: young firms put part of their spending (plus the
+  government's support share) into experiments whose cost falls with the
+  software base; each batch improves niche fit. More experiments per unit of
+  capital is how a cheap software city helps.
+- **Pivots**: a firm still badly fitted after two years moves to another niche,
+  keeping half its fit, at the cost of one experiment.
+- **Failure**: a firm fails when its cash is below zero after paying its costs
+  and any help from partners; failure is never drawn at random.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hardtech.engine.ops import choose_by_row, choose_within_groups, group_max, group_sum
+from hardtech.model.labour import cost_per_head
+from hardtech.model.world import World
+
+YOUNG_FOUNDER_AGE = 35.0
+YOUNG_FIRM_QUARTERS = 20
+
+
+def opportunity(world: World) -> np.ndarray:
+    """Per field: perceived opportunity 0–1 (push: maturity, pull: adoption)."""
+    push = world.scenario.entrepreneurship.push_weight
+    return push * world.maturity + (1.0 - push) * world.adoption
+
+
+def experiment_cost(world: World) -> np.ndarray:
+    """Cost of one experiment per firm, million USD (software base makes it cheaper)."""
+    ent = world.scenario.entrepreneurship
+    firms = world.firms
+    software = world.region_param("software_base")[firms["region"]]
+    intensity = world.field_param("capital_intensity")[firms["field"]]
+    return ent.experiment_cost * intensity * (1.0 - ent.software_discount * software)
+
+
+def experiment(world: World) -> None:
+    """Young firms run experiments that improve their niche fit."""
+    ent = world.scenario.entrepreneurship
+    rng = world.streams["experiments"]
+    firms = world.firms
+    young = (firms["founded"] > world.step - YOUNG_FIRM_QUARTERS) & ~firms["incumbent"]
+    own_money = ent.experiment_budget * firms["headcount"] * cost_per_head(world) * young
+    support = world.levers["startup_support"][firms["region"]]
+    grant = own_money * support / (1.0 - support)
+    firms["cash"] = firms["cash"] + grant
+    world.book("source:grants", grant.sum())
+    count = rng.poisson((own_money + grant) / experiment_cost(world))
+    best_draw = rng.random(len(firms)) ** (1.0 / np.maximum(count, 1))
+    firms["fit"] = firms["fit"] + (count > 0) * ent.fit_step * (1.0 - firms["fit"]) * best_draw
+    firms["experiments"] = firms["experiments"] + count
+    world.flows["experiments"] += group_sum(world.region_field(firms["region"], firms["field"]), count, len(world.flows["experiments"]))
+
+
+def choose_niche(world: World, fields: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A niche per entrant in its field, ∝ size / (1 + firms already there)."""
+    niches, firms = world.niches, world.firms
+    occupants = np.bincount(firms["segment"][firms["segment"] >= 0], minlength=len(niches))
+    weight = niches["size"] / (1.0 + occupants)
+    picked = choose_within_groups(rng, niches["field"].astype(np.int64), weight, fields.astype(np.int64))
+    return niches.ids[np.maximum(picked, 0)]
+
+
+def pivot(world: World) -> None:
+    """Badly fitted firms move to another niche of their field."""
+    ent = world.scenario.entrepreneurship
+    rng = world.streams["pivots"]
+    firms = world.firms
+    stuck = (
+        ~firms["incumbent"]
+        & (firms["segment"] >= 0)
+        & (firms["founded"] <= world.step - 8)
+        & (firms["fit"] < ent.pivot_fit)
+        & (rng.random(len(firms)) < 0.25)  # a pivot is weighed about once a year
+    )
+    rows = np.flatnonzero(stuck)
+    if rows.size == 0:
+        return
+    firms["segment"][rows] = choose_niche(world, firms["field"][rows], rng)
+    firms["fit"][rows] *= 0.5
+    cost = experiment_cost(world)[rows]
+    firms["cash"][rows] -= cost
+    world.book("sink:pivot_costs", cost.sum())
+    world.event("pivot", firms.ids[rows], cost)
+
+
+def found(world: World) -> None:
+    """People found firms; each new firm needs a seed round from an investor pool."""
+    ent = world.scenario.entrepreneurship
+    cap = world.scenario.capital
+    rng = world.streams["founding"]
+    t, firms = world.talent, world.firms
+    if len(t) == 0:
+        return
+    cost = world.region_param("living_cost")
+    support = world.levers["startup_support"]
+    region_factor = (1.0 / cost) ** ent.cost_elasticity * (1.0 + support)
+    success = _successful_firm_rows(world)
+    employer_row = np.where(t["employer"] >= 0, firms.rows_of(t["employer"]), -1)
+    spinout = (employer_row >= 0) & success[np.maximum(employer_row, 0)]
+    p = (
+        ent.found_rate
+        * opportunity(world)[t["field"]]
+        * region_factor[t["region"]]
+        * np.where(t["age"] < YOUNG_FOUNDER_AGE, 1.5, 0.6)
+        * np.where(spinout, ent.spinout_multiplier, 1.0)
+    )
+    counts = rng.poisson(p * world.weight)
+    founders = np.repeat(np.arange(len(t)), counts)
+    if founders.size == 0:
+        return
+    region = t["region"][founders].astype(np.int64)
+    fld = t["field"][founders].astype(np.int64)
+    intensity = world.field_param("capital_intensity")[fld]
+    seed = cap.seed_round * intensity
+    pool_region = investor_region(world, region, rng)
+    funded = within_pool_capacity(world, pool_region, seed, rng)
+    founders, region, fld, seed, pool_region = (a[funded] for a in (founders, region, fld, seed, pool_region))
+    n = founders.size
+    if n == 0:
+        return
+    parent_row = employer_row[founders]
+    is_spin = spinout[founders]
+    R, F = world.n_regions, world.n_fields
+    best = _local_best(world)[region, fld]
+    gap = ent.founder_capability * rng.uniform(0.5, 1.5, n)
+    parent_cap = np.where(is_spin, firms["capability"][np.maximum(parent_row, 0)], -np.inf)
+    capability = np.maximum(best - gap, parent_cap - 0.5 * gap)
+    platform = rng.random(n) < 0.1
+    segment = np.where(platform, -1, choose_niche(world, fld, rng))
+    fdep = world.field_param("foreign_dependency")[fld]
+    np.subtract.at(world.pool, pool_region, seed)
+    ids = firms.add(
+        n, region=region, field=fld, segment=segment, capability=capability, cash=seed,
+        headcount=ent.start_headcount, founded=world.step, stage=1, round_capability=capability,
+        post_money=seed / cap.investor_stake, round_step=world.step, valuation=seed / cap.investor_stake,
+        investor_share=cap.investor_stake, invested=seed, lead_investor=pool_region, largest_round=seed,
+        fit=rng.beta(1.5, 6.0, n), dependency=np.clip(fdep * rng.uniform(0.5, 1.5, n), 0, 1),
+        founder=t.ids[founders], parent=np.where(is_spin, firms.ids[np.maximum(parent_row, 0)], -1),
+    )
+    t["employer"][founders] = ids
+    world.event("founded", ids, seed)
+    world.event("funded", ids, seed)
+    key = world.region_field(region, fld)
+    world.flows["births"] += np.bincount(key, minlength=R * F)
+    world.flows["invested"] += np.bincount(key, weights=seed, minlength=R * F)
+    world.flows["spinouts"] += np.bincount(key, weights=is_spin, minlength=R * F)
+
+
+def _local_best(world: World) -> np.ndarray:
+    """(region, field) reference capability a founder starts from.
+
+    With spillovers the region's best firm; without, the bloc's public science.
+    """
+    firms = world.firms
+    R, F = world.n_regions, world.n_fields
+    science = world.science[world.region_bloc]
+    if not world.scenario.innovation.spillovers or len(firms) == 0:
+        return science
+    best = group_max(world.region_field(firms["region"], firms["field"]), firms["capability"], R * F, -np.inf)
+    best = best.reshape(R, F)
+    return np.where(np.isfinite(best), best, science)
+
+
+def _successful_firm_rows(world: World) -> np.ndarray:
+    """Per firm row: is it successful enough for its staff to spin out?"""
+    firms = world.firms
+    threshold = world.field_param("dragon_threshold")[firms["field"]]
+    return ~firms["incumbent"] & ((firms["dragon_step"] >= 0) | (firms["valuation"] >= 0.2 * threshold))
+
+
+def investor_region(world: World, region: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Which region's pool funds a round for firms of ``region`` (∝ weight × capital)."""
+    cap = world.scenario.capital
+    bloc = world.region_bloc
+    same_bloc = bloc[:, None] == bloc[None, :]
+    affinity = np.where(same_bloc, cap.cross_region, cap.cross_bloc * (1.0 - world.cut["market"][bloc][:, bloc].T))
+    np.fill_diagonal(affinity, 1.0)
+    return choose_by_row(rng, affinity * np.maximum(world.pool, 0.0)[None, :], region)
+
+
+def within_pool_capacity(world: World, pool_region: np.ndarray, amount: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Accept requests at random so no pool commits more than its quarterly capacity."""
+    capacity = world.scenario.capital.deploy_rate * np.maximum(world.pool, 0.0)
+    asked = np.bincount(pool_region, weights=amount, minlength=world.n_regions)
+    ratio = np.divide(capacity, asked, out=np.ones_like(asked), where=asked > 0)
+    accept = rng.random(len(pool_region)) < np.minimum(ratio, 1.0)[pool_region]
+    return accept
+
+
+def pay_costs(world: World) -> None:
+    """Firms pay wages and other spending for the quarter."""
+    firms = world.firms
+    spending = firms["headcount"] * cost_per_head(world)
+    firms["cash"] = firms["cash"] - spending
+    world.book("sink:operating_costs", spending.sum())
+
+
+def fail(world: World) -> None:
+    """Firms with cash below zero close; creditors write off the shortfall."""
+    firms = world.firms
+    dead = firms["cash"] < 0.0
+    if not dead.any():
+        return
+    rows = np.flatnonzero(dead)
+    world.book("source:write_off", -firms["cash"][rows].sum())
+    key = world.region_field(firms["region"][rows], firms["field"][rows])
+    world.flows["deaths"] += np.bincount(key, minlength=world.n_regions * world.n_fields)
+    world.event("failed", firms.ids[rows], firms["invested"][rows])
+    firms.remove(dead)

@@ -1,0 +1,101 @@
+"""Innovation (C3): R&D draws, imitation and knowledge spillovers.
+
+Keynes+Schumpeter style. A firm spends a share of its wage bill on R&D, half
+on innovation and half on imitation. Each is one Bernoulli draw per quarter
+with success chance 1 − exp(−ζ · budget · boost), budget in million USD per
+quarter over the field's capital intensity.
+
+- An innovation success changes log capability by x, x a Beta(3, 3) draw
+  rescaled to [step_low, step_high] and shifted up when the bloc's science
+  stock is ahead of the firm (down when behind); the firm keeps the better of
+  old and new.
+- An imitation success closes a share of the gap to the best capability the
+  firm can reach: its own region's best fully, other regions' best discounted
+  by distance (halving at ``world_halving_km``) and blockades.
+- **Spillovers**: the boost is 1 + strength · ln(1 + K/1000), K the related
+  activity (headcount in related fields) in the own region and, with a small
+  weight, regions within ``neighbour_km``. Without spillovers there is no boost
+  and no imitation.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hardtech.engine.ops import group_max, group_sum
+from hardtech.model.labour import cost_per_head
+from hardtech.model.world import World
+
+
+def related_activity(world: World) -> np.ndarray:
+    """(region, field) related headcount a firm there can absorb knowledge from."""
+    inn = world.scenario.innovation
+    firms = world.firms
+    R, F = world.n_regions, world.n_fields
+    head = group_sum(world.region_field(firms["region"], firms["field"]), firms["headcount"], R * F).reshape(R, F)
+    near = (world.distance_km <= inn.neighbour_km) * inn.neighbour_weight
+    np.fill_diagonal(near, 1.0)
+    open_flow = 1.0 - world.cut["knowledge"][world.region_bloc][:, world.region_bloc].T  # [to, from]
+    return (near * open_flow) @ head @ world.related.T
+
+
+def spillover_boost(world: World) -> np.ndarray:
+    """Per firm: multiplier of R&D success from absorbed related knowledge."""
+    inn = world.scenario.innovation
+    firms = world.firms
+    if not inn.spillovers:
+        return np.ones(len(firms))
+    k = related_activity(world)[firms["region"], firms["field"]]
+    return 1.0 + inn.spillover_strength * np.log1p(k / 1000.0)
+
+
+def rd_budget(world: World) -> np.ndarray:
+    """R&D budget per firm, million USD per quarter over capital intensity."""
+    firms = world.firms
+    inn = world.scenario.innovation
+    spending = firms["headcount"] * cost_per_head(world)
+    budget = np.maximum(inn.burn_rd_share * spending, inn.rd_share * firms["revenue"])
+    return budget / world.field_param("capital_intensity")[firms["field"]]
+
+
+def innovate(world: World, budget: np.ndarray, boost: np.ndarray) -> np.ndarray:
+    """Innovation draws; returns each firm's capability gain."""
+    inn = world.scenario.innovation
+    rng = world.streams["innovation"]
+    firms = world.firms
+    n = len(firms)
+    success = rng.random(n) < 1.0 - np.exp(-inn.zeta * 0.5 * budget * boost)
+    bloc = world.region_bloc[firms["region"]]
+    headroom = world.scenario.technology.science_headroom * 0.1 * np.clip(
+        world.science[bloc, firms["field"]] - firms["capability"], -1.0, 1.0
+    )
+    step = inn.step_low + (inn.step_high - inn.step_low) * rng.beta(3.0, 3.0, n) + headroom
+    gain = np.where(success, np.maximum(step, 0.0), 0.0)
+    firms["capability"] = firms["capability"] + gain
+    return gain
+
+
+def imitate(world: World, budget: np.ndarray, boost: np.ndarray) -> None:
+    """Imitation draws move followers toward the best reachable capability."""
+    inn = world.scenario.innovation
+    if not inn.spillovers:
+        return
+    rng = world.streams["imitation"]
+    firms = world.firms
+    R, F = world.n_regions, world.n_fields
+    best = group_max(world.region_field(firms["region"], firms["field"]), firms["capability"], R * F, -np.inf)
+    best = best.reshape(R, F)
+    reach = 0.5 ** (world.distance_km / inn.world_halving_km)
+    reach = reach * (1.0 - world.cut["knowledge"][world.region_bloc][:, world.region_bloc].T)
+    np.fill_diagonal(reach, 1.0)
+    gap = best[:, firms["field"]].T - firms["capability"][:, None]  # (firms, regions)
+    pull = np.where(np.isfinite(gap), np.maximum(gap, 0.0), 0.0) * reach[firms["region"]]
+    success = rng.random(len(firms)) < 1.0 - np.exp(-inn.zeta * 0.5 * budget * boost)
+    firms["capability"] = firms["capability"] + success * inn.imitation * pull.max(axis=1)
+
+
+def frontier_movers(world: World) -> np.ndarray:
+    """Firms now beyond the frontier their bloc had reached (they push it)."""
+    firms = world.firms
+    bloc = world.region_bloc[firms["region"]]
+    return firms["capability"] > world.bloc_frontier[bloc, firms["field"]] + 1e-12

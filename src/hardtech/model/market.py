@@ -1,0 +1,192 @@
+"""Market (C1, C5, C7, C9): demand, segments, revenue shares and new scenes.
+
+- **Demand** for a field starts when its maturity passes the field's demand
+  threshold and then diffuses by the Bass model (stepped with its exact
+  solution, so adoption equals the closed form at every quarter).
+- Customers spend ``market_potential × adoption × usability``; usability is 0
+  until maturity reaches the usability threshold.
+- Each field has one **platform** segment and many **niches** of Pareto sizes.
+  A firm's share of a segment is its competitiveness over the sum of its
+  rivals' plus a fringe of unmodelled suppliers. Competitiveness is
+  capability relative to the world frontier, times size^scale_economies in the
+  platform and fit^niche_fit_weight in a niche. Incumbents sell in the platform
+  and, with a generalist's fit, in every niche of their field.
+- Spending is split into bloc markets by home-market weight; part of each is
+  reserved for the bloc's own firms (home bias), the rest open to firms with
+  access — which expansion abroad raises and blockades cut.
+- A firm that pushes its bloc's frontier may define a **new scene**: a new niche
+  whose spending is added to the field's.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hardtech.engine.ops import group_sum
+from hardtech.model.decoupling import effective_capability
+from hardtech.model.world import World
+
+
+# -- demand ---------------------------------------------------------------------------
+def bass_adoption(t: np.ndarray | float, p: float, q: float) -> np.ndarray:
+    """Bass cumulative adoption F(t) = (1 − e^−(p+q)t) / (1 + (q/p) e^−(p+q)t), t in years."""
+    e = np.exp(-(p + q) * np.asarray(t, dtype=float))
+    return (1.0 - e) / (1.0 + (q / p) * e)
+
+
+def bass_advance(adoption: np.ndarray, p: np.ndarray, q: np.ndarray, dt: float) -> np.ndarray:
+    """Move adoption forward by ``dt`` years along its exact Bass path."""
+    a = np.clip(adoption, 0.0, 1.0 - 1e-12)
+    elapsed = -np.log((1.0 - a) / (1.0 + a * q / p)) / (p + q)  # F⁻¹(a)
+    return bass_adoption(elapsed + dt, p, q)
+
+
+def diffuse_demand(world: World) -> None:
+    """Start demand where maturity passed the demand threshold; advance Bass."""
+    started = world.demand_onset >= 0
+    newly = ~started & (world.maturity >= world.field_param("demand_threshold"))
+    world.demand_onset[newly] = world.step
+    active = world.demand_onset >= 0
+    advanced = bass_advance(world.adoption, world.field_param("bass_p"), world.field_param("bass_q"), 0.25)
+    world.adoption = np.where(active & ~newly, advanced, world.adoption)
+    usable = world.maturity >= world.field_param("usability_threshold")
+    world.spending = world.field_param("market_potential") / 4.0 * world.adoption * usable
+
+
+# -- segments and revenue -----------------------------------------------------------------
+def segment_spending(world: World) -> np.ndarray:
+    """Spending per segment this quarter: fields' platforms first, then niches by id."""
+    F = world.n_fields
+    platform = world.field_param("platform_share")
+    niches = world.niches
+    niche_field = niches["field"]
+    per_niche = world.spending[niche_field] * (1.0 - platform[niche_field]) * niches["size"] / world.niche_base[niche_field]
+    return np.concatenate([world.spending * platform, per_niche])
+
+
+def segment_of(world: World) -> np.ndarray:
+    """Segment index of each firm (niche ids equal their rows: niches are never removed)."""
+    firms = world.firms
+    return np.where(firms["segment"] < 0, firms["field"], world.n_fields + firms["segment"]).astype(np.int64)
+
+
+def competitiveness(world: World) -> tuple[np.ndarray, np.ndarray]:
+    """(competitiveness in the firm's own segment, an incumbent's in a niche)."""
+    m = world.scenario.market
+    firms = world.firms
+    rel = effective_capability(world) - world.frontier[firms["field"]]
+    base = np.exp(m.capability_weight * np.minimum(rel, 0.5))
+    platform = firms["segment"] < 0
+    scale = np.power(np.maximum(firms["headcount"], 1.0) / 100.0, m.scale_economies)
+    fit = np.power(np.clip(firms["fit"], 1e-3, 1.0), m.niche_fit_weight)
+    own = base * np.where(platform, scale, fit)
+    in_niche = base * m.incumbent_niche_fit**m.niche_fit_weight * firms["incumbent"]
+    return own, in_niche
+
+
+def market_access(world: World) -> np.ndarray:
+    """(firm, bloc market) access 0–1 to the open part of each bloc's market."""
+    m = world.scenario.market
+    firms = world.firms
+    bloc = world.region_bloc[firms["region"]]
+    B = len(world.bloc_names)
+    foreign = np.where(firms["expanded"], 1.0, m.foreign_access) if m.expansion_enabled else np.full(len(firms), m.foreign_access)
+    acc = np.where(np.arange(B)[None, :] == bloc[:, None], 1.0, foreign[:, None])
+    return acc * (1.0 - world.cut["market"].T[bloc])  # market b (imposer) closed to target bloc
+
+
+def allocate_revenue(world: World) -> None:
+    """Split every segment's spending in every bloc market among its firms."""
+    firms = world.firms
+    m = world.scenario.market
+    n = len(firms)
+    F, B = world.n_fields, len(world.bloc_names)
+    spend = segment_spending(world)
+    S = len(spend)
+    if n == 0:
+        return
+    seg = segment_of(world)
+    own, in_niche = competitiveness(world)
+    bloc = world.region_bloc[firms["region"]]
+    access = market_access(world)
+    home = world.region_param("home_market")
+    market_share = np.bincount(world.region_bloc, weights=home, minlength=B) / home.sum()
+    niche_field = world.niches["field"]
+    fringe_platform = np.exp(-m.capability_weight * 0.5) * (10.0**m.scale_economies)
+    fringe_niche = np.exp(-m.capability_weight * 0.5) * 0.5**m.niche_fit_weight
+    fringe = np.concatenate([np.full(F, fringe_platform), np.full(S - F, fringe_niche)])
+    own_revenue = np.zeros(n)
+    incumbent_niche_revenue = np.zeros(n)
+    for b in range(B):
+        for part, eligible in (
+            (m.home_bias, (bloc == b).astype(float)),
+            (1.0 - m.home_bias, access[:, b]),
+        ):
+            budget = spend * market_share[b] * part
+            w_own = own * eligible
+            w_inc = in_niche * eligible
+            denom = group_sum(seg, w_own, S) + fringe
+            denom[F:] += group_sum(firms["field"], w_inc, F)[niche_field]
+            per_weight = np.divide(budget, denom, out=np.zeros(S), where=denom > 0)
+            own_revenue += w_own * per_weight[seg]
+            niche_value = group_sum(niche_field, per_weight[F:], F)  # Σ over a field's niches
+            incumbent_niche_revenue += w_inc * niche_value[firms["field"]]
+    firms["niche_revenue"] = own_revenue * (seg >= F) + incumbent_niche_revenue
+    firms["revenue"] = own_revenue + incumbent_niche_revenue
+    _procure(world, own)
+    world.book("source:revenue", firms["revenue"].sum())
+
+
+def _procure(world: World, own: np.ndarray) -> None:
+    """Governments buy niche products from young local firms (scenario opening)."""
+    firms = world.firms
+    budget = world.levers["procurement"] / 4.0
+    if not budget.any():
+        world.flows["procurement"] = np.zeros(len(firms))
+        return
+    young = firms["founded"] > world.step - 40
+    eligible = young & ~firms["incumbent"] & (firms["segment"] >= 0) & (world.maturity[firms["field"]] > 0.05)
+    w = own * eligible
+    total = group_sum(firms["region"], w, world.n_regions)
+    paid = np.divide(budget, total, out=np.zeros_like(total), where=total > 0)[firms["region"]] * w
+    firms["revenue"] = firms["revenue"] + paid
+    firms["niche_revenue"] = firms["niche_revenue"] + paid
+    world.flows["procurement"] = paid
+
+
+def book_gross_profit(world: World) -> None:
+    """Revenue less direct costs goes to cash."""
+    firms = world.firms
+    margin = world.scenario.market.margin
+    firms["cash"] = firms["cash"] + margin * firms["revenue"]
+    world.book("sink:direct_costs", (1.0 - margin) * firms["revenue"].sum())
+    firms["revenue_smooth"] = 0.8 * firms["revenue_smooth"] + 0.2 * firms["revenue"]
+
+
+def market_step(world: World) -> None:
+    """The market phase: demand, then revenue."""
+    diffuse_demand(world)
+    allocate_revenue(world)
+    book_gross_profit(world)
+
+
+# -- scenes -----------------------------------------------------------------------------
+def define_scenes(world: World, movers: np.ndarray) -> None:
+    """Frontier-moving firms may open a new niche; they start in it with high fit."""
+    rng = world.streams["scenes"]
+    firms = world.firms
+    m = world.scenario.market
+    chosen = movers & (rng.random(len(firms)) < m.scene_rate) & ~firms["incumbent"]
+    rows = np.flatnonzero(chosen)
+    if rows.size == 0:
+        return
+    alpha = world.field_param("niche_alpha")[firms["field"][rows]]
+    start_niches = world.field_param("niches")[firms["field"][rows]]
+    # same size law as the start niches (whose sizes sum to 1): the field's spending grows
+    size = (rng.pareto(alpha) + 1.0) / (start_niches * alpha / np.maximum(alpha - 1.0, 0.2))
+    ids = world.niches.add(rows.size, field=firms["field"][rows], size=size, definer=firms.ids[rows], opened=world.step)
+    firms["segment"][rows] = ids
+    firms["fit"][rows] = np.maximum(firms["fit"][rows], 0.8)
+    world.event("scene_defined", firms.ids[rows], size)
+    key = world.region_field(firms["region"][rows], firms["field"][rows])
+    world.flows["scenes"] += np.bincount(key, minlength=world.n_regions * world.n_fields)

@@ -1,0 +1,120 @@
+"""Per-step observations: aggregates of agent state recorded into tables.
+
+Tables (one chunk per step):
+
+- ``step_metrics`` — one row per region × field;
+- ``region_metrics`` — one row per region;
+- ``field_metrics`` — one row per field;
+- ``bloc_metrics`` — one row per bloc × field;
+- ``ledger`` — one row per money account, plus the total money stock.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hardtech.engine import Recorder
+from hardtech.engine.ops import group_max, group_sum
+from hardtech.model.labour import talent_by_region_field
+from hardtech.model.world import World
+
+RF_FLOWS = (
+    "births", "deaths", "new_dragons", "scenes", "graduates", "retirements", "arrivals", "departures",
+    "invested", "returned", "exits", "experiments", "spinouts",
+)
+SMALL_FIRM_HEADCOUNT = 500.0
+
+
+def reset_flows(world: World) -> None:
+    """Zero the flow counters at the start of a step."""
+    RF = world.n_regions * world.n_fields
+    world.flows = {name: np.zeros(RF) for name in RF_FLOWS}
+    world.flows["angel"] = np.zeros(world.n_regions)
+    world.flows["risk_pooled"] = 0.0
+    world.ledger = {}
+
+
+def quarter_label(world: World) -> str:
+    """'2012Q1'-style label of the current step."""
+    start = world.scenario.time.start_year
+    return f"{start + world.step // 4}Q{world.step % 4 + 1}"
+
+
+def record(world: World, recorder: Recorder, money_before: float) -> None:
+    """Record every table for the current step."""
+    R, F = world.n_regions, world.n_fields
+    firms, fl = world.firms, world.flows
+    stamp = {"step": world.step, "quarter": quarter_label(world), "year": world.year}
+    key = world.region_field(firms["region"], firms["field"])
+    head = group_sum(key, firms["headcount"], R * F)
+    talent = talent_by_region_field(world)
+    best = group_max(key, firms["capability"], R * F, np.nan)
+    gap = np.tile(world.frontier, R) - best
+    n_firms = group_sum(key, None, R * F)
+    a, b = world.firms.rows_of(world.links["a"]), world.firms.rows_of(world.links["b"])
+    alive = (a >= 0) & (b >= 0)
+    same = alive & (key[np.maximum(a, 0)] == key[np.maximum(b, 0)])
+    inner_links = group_sum(key[a[same]], None, R * F)
+    pairs = n_firms * (n_firms - 1) / 2.0
+    head_r = head.reshape(R, F).sum(axis=1)
+    head_f = head.reshape(R, F).sum(axis=0)
+    lq = np.divide(head.reshape(R, F) * head.sum(), np.outer(head_r, head_f),
+                   out=np.zeros((R, F)), where=np.outer(head_r, head_f) > 0).ravel()
+    dep = np.divide(group_sum(key, firms["dependency"] * firms["headcount"], R * F), head,
+                    out=np.zeros(R * F), where=head > 0)
+    recorder.record(
+        "step_metrics", **stamp,
+        region=np.repeat(world.region_names, F), field=np.tile(world.field_names, R),
+        firms=n_firms.astype(np.int64), births=fl["births"].astype(np.int64), deaths=fl["deaths"].astype(np.int64),
+        new_dragons=fl["new_dragons"].astype(np.int64), dragons=world.dragons_total.ravel().copy(),
+        scenes_defined=fl["scenes"].astype(np.int64), talent=talent, talent_in=fl["arrivals"],
+        talent_out=fl["departures"], graduates=fl["graduates"], retirements=fl["retirements"],
+        invested=fl["invested"], returned=fl["returned"], exits=fl["exits"].astype(np.int64),
+        revenue=group_sum(key, firms["revenue"], R * F), headcount=head, gap_to_frontier=gap,
+        coop_links=inner_links.astype(np.int64),
+        coop_density=np.divide(inner_links, pairs, out=np.zeros(R * F), where=pairs > 0),
+        foreign_dependency=dep, location_quotient=lq, experiments=fl["experiments"], spinouts=fl["spinouts"],
+    )
+    t = world.talent
+    wage_by_region = np.divide((world.wage.ravel() * talent).reshape(R, F).sum(axis=1), talent.reshape(R, F).sum(axis=1),
+                               out=np.zeros(R), where=talent.reshape(R, F).sum(axis=1) > 0)
+    recorder.record(
+        "region_metrics", **stamp, region=world.region_names,
+        talent=talent.reshape(R, F).sum(axis=1),
+        arrivals=fl["arrivals"].reshape(R, F).sum(axis=1), departures=fl["departures"].reshape(R, F).sum(axis=1),
+        graduates=fl["graduates"].reshape(R, F).sum(axis=1), retirements=fl["retirements"].reshape(R, F).sum(axis=1),
+        investor_capital=world.pool.copy(), angel_inflow=fl["angel"], wage=wage_by_region,
+        living_cost=world.region_param("living_cost"),
+        founder_wealth=np.bincount(t["region"], weights=t["wealth"] * world.weight, minlength=R),
+        firms=n_firms.reshape(R, F).sum(axis=1).astype(np.int64), headcount=head_r,
+        **{f"lever_{k}": v.copy() for k, v in world.levers.items()},
+    )
+    small = ~firms["incumbent"] & (firms["headcount"] < SMALL_FIRM_HEADCOUNT)
+    niche = firms["niche_revenue"]
+    plat = firms["revenue"] - niche
+    fkey = firms["field"].astype(np.int64)
+    plat_f, niche_f = group_sum(fkey, plat, F), group_sum(fkey, niche, F)
+    recorder.record(
+        "field_metrics", **stamp, field=world.field_names,
+        frontier=world.frontier.copy(), maturity=world.maturity.copy(), adoption=world.adoption.copy(),
+        demand=world.spending.copy(), niches=np.bincount(world.niches["field"], minlength=F).astype(np.int64),
+        platform_revenue=plat_f, niche_revenue=niche_f,
+        small_share_platform=np.divide(group_sum(fkey, plat * small, F), plat_f, out=np.full(F, np.nan), where=plat_f > 0),
+        small_share_niche=np.divide(group_sum(fkey, niche * small, F), niche_f, out=np.full(F, np.nan), where=niche_f > 0),
+        demand_started=world.demand_onset >= 0, usable=world.usable_onset >= 0,
+    )
+    B = len(world.bloc_names)
+    recorder.record(
+        "bloc_metrics", **stamp, bloc=np.repeat(world.bloc_names, F), field=np.tile(world.field_names, B),
+        science=world.science.ravel().copy(), frontier=world.bloc_frontier.ravel().copy(),
+        knowledge_cut=np.repeat(world.cut["knowledge"].max(axis=0), F),
+        component_cut=np.repeat(world.cut["components"].max(axis=0), F),
+        market_cut=np.repeat(world.cut["market"].max(axis=0), F),
+    )
+    accounts = sorted(world.ledger)
+    money_after = world.money_stock()
+    recorder.record(
+        "ledger", **stamp,
+        account=np.array(accounts + ["stock:before", "stock:after"]),
+        amount=np.array([world.ledger[k] for k in accounts] + [money_before, money_after]),
+    )

@@ -1,0 +1,188 @@
+"""The hardtech model: a Mesa-style façade over the world and its mechanisms.
+
+    >>> from hardtech.scenario import load
+    >>> model = HardtechModel(load("hangzhou"))
+    >>> model.step()          # one quarter
+    >>> model.run()           # to the end of the scenario
+    >>> tables = model.results()
+
+Each step runs the phases below in order; every phase is one rule module.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+
+from hardtech.engine import Recorder, StepLoop
+from hardtech.model import (
+    capital,
+    cooperation,
+    decoupling,
+    entrepreneurship,
+    innovation,
+    labour,
+    market,
+    metrics,
+    observables,
+    policy,
+    technology,
+)
+from hardtech.model.world import World, build_world
+from hardtech.scenario import Scenario
+
+
+class HardtechModel:
+    """One replication of a scenario.
+
+    Parameters
+    ----------
+    scenario:
+        A validated scenario (see :func:`hardtech.scenario.load`).
+    replication:
+        Replication number; with the scenario's seed it fixes every random draw.
+    """
+
+    def __init__(self, scenario: Scenario, replication: int = 0) -> None:
+        self.scenario = scenario
+        self.replication = replication
+        self.world: World = build_world(scenario, replication)
+        self.recorder = Recorder()
+        self._money_before = 0.0
+        self.loop = StepLoop.of(
+            [
+                ("begin", self._begin),
+                ("policy", lambda: policy.set_levers(self.world)),
+                ("decoupling", lambda: decoupling.set_blockades(self.world)),
+                ("technology", lambda: technology.technology_step(self.world)),
+                ("market", lambda: market.market_step(self.world)),
+                ("labour", self._labour),
+                ("innovation", self._innovation),
+                ("entrepreneurship", self._entrepreneurship),
+                ("capital", self._capital),
+                ("accounts", self._accounts),
+                ("cooperation", self._cooperation),
+                ("metrics", self._record),
+            ]
+        )
+
+    # -- Mesa-like surface ---------------------------------------------------------
+    @property
+    def steps(self) -> int:
+        """Steps (quarters) done so far."""
+        return self.world.step
+
+    @property
+    def running(self) -> bool:
+        """False once the scenario's last quarter is done."""
+        return self.world.step < self.scenario.steps
+
+    def step(self) -> None:
+        """Advance one quarter."""
+        self.loop.step()
+
+    def run(self, steps: int | None = None, after_step=None) -> HardtechModel:
+        """Run ``steps`` quarters (default: to the end), calling ``after_step(model)`` after each."""
+        todo = self.scenario.steps - self.world.step if steps is None else steps
+        for _ in range(todo):
+            if not self.running:
+                break
+            self.step()
+            if after_step is not None:
+                after_step(self)
+        return self
+
+    # -- phases ----------------------------------------------------------------------
+    def _begin(self) -> None:
+        metrics.reset_flows(self.world)
+        self._money_before = self.world.money_stock()
+
+    def _labour(self) -> None:
+        w = self.world
+        labour.labour_step(w)
+        labour.hire(w)
+
+    def _innovation(self) -> None:
+        w = self.world
+        budget = innovation.rd_budget(w)
+        boost = innovation.spillover_boost(w)
+        w.firms["rd_gain"] = innovation.innovate(w, budget, boost)
+        innovation.imitate(w, budget, boost)
+        decoupling.substitute(w, budget, w.scenario.innovation.zeta)
+        cooperation.share_rd(w)
+        market.define_scenes(w, innovation.frontier_movers(w))
+
+    def _entrepreneurship(self) -> None:
+        w = self.world
+        entrepreneurship.experiment(w)
+        entrepreneurship.pivot(w)
+        entrepreneurship.found(w)
+
+    def _capital(self) -> None:
+        w = self.world
+        capital.fund_pools(w)
+        capital.revalue(w)
+        capital.raise_rounds(w)
+        capital.exit_firms(w)
+        capital.expand_abroad(w)
+
+    def _accounts(self) -> None:
+        w = self.world
+        entrepreneurship.pay_costs(w)
+        cooperation.pool_risk(w)
+        entrepreneurship.fail(w)
+        observables.detect_dragons(w)
+
+    def _cooperation(self) -> None:
+        cooperation.form_links(self.world)
+        cooperation.decay_links(self.world)
+
+    def _record(self) -> None:
+        metrics.record(self.world, self.recorder, self._money_before)
+        self.world.step += 1
+
+    # -- outputs -------------------------------------------------------------------------
+    def results(self) -> dict[str, pa.Table]:
+        """All recorded tables plus ``firm_events`` and the final ``firms`` snapshot."""
+        out = {name: self.recorder.table(name) for name in self.recorder.tables}
+        out["firm_events"] = self._events_table()
+        out["firms"] = self._firms_table()
+        return out
+
+    def _label(self, steps: np.ndarray, missing: int | None = None) -> np.ndarray:
+        """'2012Q1'-style labels of steps ('' where a step equals ``missing``)."""
+        start = self.scenario.time.start_year
+        return np.array([
+            "" if s == missing else f"{start + s // 4}Q{s % 4 + 1}" for s in np.asarray(steps).tolist()
+        ], dtype=object)
+
+    def _events_table(self) -> pa.Table:
+        w = self.world
+        ev = w.events
+        if not ev:
+            return pa.table({"step": pa.array([], pa.int32()), "quarter": pa.array([], pa.string()),
+                             "firm_id": pa.array([], pa.int64()), "region": pa.array([], pa.string()),
+                             "field": pa.array([], pa.string()), "event": pa.array([], pa.string()),
+                             "value": pa.array([], pa.float64())})
+        steps = np.concatenate([np.full(len(e[2]), e[0], np.int32) for e in ev])
+        return pa.table({
+            "step": steps,
+            "quarter": self._label(steps),
+            "firm_id": np.concatenate([e[2] for e in ev]),
+            "region": np.asarray(w.region_names, dtype=object)[np.concatenate([e[3] for e in ev])],
+            "field": np.asarray(w.field_names, dtype=object)[np.concatenate([e[4] for e in ev])],
+            "event": np.concatenate([np.full(len(e[2]), e[1], dtype=object) for e in ev]),
+            "value": np.concatenate([e[5] for e in ev]),
+        })
+
+    def _firms_table(self) -> pa.Table:
+        w = self.world
+        cols = w.firms.to_dict()
+        cols["firm_id"] = cols.pop("id")
+        cols["region"] = np.asarray(w.region_names, dtype=object)[cols["region"]]
+        cols["field"] = np.asarray(w.field_names, dtype=object)[cols["field"]]
+        cols["founded_quarter"] = self._label(cols["founded"])
+        cols["dragon_quarter"] = self._label(cols["dragon_step"], missing=-1)
+        del cols["rd_gain"]
+        order = ["firm_id", "region", "field"] + [c for c in cols if c not in ("firm_id", "region", "field")]
+        return pa.table({c: cols[c] for c in order})

@@ -1,0 +1,33 @@
+"""The model's observables: dragons (young firms that reach the field's threshold).
+
+A firm becomes a **dragon** the first time its valuation reaches its field's
+``dragon_threshold`` within ``dragon.max_age_years`` of its founding. Scenes
+defined are counted where they happen (see :func:`hardtech.model.market.define_scenes`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hardtech.model.world import World
+
+
+def detect_dragons(world: World) -> None:
+    """Mark firms that just became dragons and count them by region and field."""
+    firms = world.firms
+    age_q = world.step - firms["founded"]
+    threshold = world.field_param("dragon_threshold")[firms["field"]]
+    new = (
+        (firms["dragon_step"] < 0)
+        & ~firms["incumbent"]
+        & (age_q <= world.scenario.dragon.max_age_years * 4)
+        & (firms["valuation"] >= threshold)
+    )
+    rows = np.flatnonzero(new)
+    if rows.size == 0:
+        return
+    firms["dragon_step"][rows] = world.step
+    np.add.at(world.dragons_total, (firms["region"][rows], firms["field"][rows]), 1)
+    key = world.region_field(firms["region"][rows], firms["field"][rows])
+    world.flows["new_dragons"] += np.bincount(key, minlength=world.n_regions * world.n_fields)
+    world.event("dragon", firms.ids[rows], firms["valuation"][rows])

@@ -1,0 +1,263 @@
+"""The world: every agent table and environment array of one run.
+
+:func:`build_world` turns a validated :class:`~hardtech.scenario.Scenario` into a
+:class:`World` — talent, firms, investors, niches and cooperation links as
+agent tables, plus per-region, per-field and per-bloc arrays for the
+environment (science stocks, frontiers, maturity, demand, levers, blockades).
+Mechanism modules read and update a World; they never call one another.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from hardtech.engine import AgentTable, RandomStreams
+from hardtech.engine.ops import stochastic_round
+from hardtech.scenario import Scenario
+
+TALENT_COLUMNS = {
+    "region": np.int16,
+    "field": np.int16,
+    "age": np.float32,  # years
+    "skill": np.float32,  # 0–1, graduates start at their university's strength
+    "employer": np.int64,  # firm id, −1 for none of the modelled firms
+    "wealth": np.float64,  # exit wealth per represented person, million USD
+}
+
+FIRM_COLUMNS = {
+    "region": np.int16,
+    "field": np.int16,
+    "segment": np.int64,  # niche id, −1 = the field's platform segment
+    "capability": np.float64,  # log capability (same units as frontiers)
+    "cash": np.float64,  # million USD
+    "revenue": np.float64,  # million USD this quarter
+    "niche_revenue": np.float64,  # the part of it earned in niches (incl. procurement)
+    "revenue_smooth": np.float64,  # exponential average of revenue (≈ 1 year)
+    "headcount": np.float64,  # persons
+    "founded": np.int32,  # step of founding (negative: before the run)
+    "stage": np.int16,  # funding rounds raised
+    "round_capability": np.float64,  # capability at the last round
+    "round_revenue": np.float64,  # revenue at the last round
+    "post_money": np.float64,  # valuation at the last round, million USD
+    "round_step": np.int32,
+    "valuation": np.float64,  # million USD
+    "investor_share": np.float64,  # equity held by investors, 0–1
+    "invested": np.float64,  # total money invested, million USD
+    "lead_investor": np.int16,  # region whose pool led the largest round
+    "largest_round": np.float64,
+    "fit": np.float64,  # niche fit 0–1
+    "dependency": np.float64,  # share of critical inputs from other blocs
+    "incumbent": np.bool_,
+    "public": np.bool_,
+    "expanded": np.bool_,  # full access to unblocked foreign markets
+    "dragon_step": np.int32,  # step it became a dragon, −1 never
+    "founder": np.int64,  # talent id of the founder (−1 for incumbents)
+    "parent": np.int64,  # firm id it spun out of, −1 none
+    "experiments": np.float64,  # experiments run so far
+    "rd_gain": np.float64,  # capability gained from own R&D this quarter
+}
+FIRM_DEFAULTS = {"segment": -1, "dragon_step": -1, "founder": -1, "parent": -1, "lead_investor": -1}
+
+NICHE_COLUMNS = {
+    "field": np.int16,
+    "size": np.float64,  # relative size (a start niche set sums to 1 per field)
+    "definer": np.int64,  # firm id that opened it, −1 for start niches
+    "opened": np.int32,  # step opened
+}
+
+LINK_COLUMNS = {"a": np.int64, "b": np.int64, "formed": np.int32}
+
+
+@dataclass
+class World:
+    """State of one run: agent tables and environment arrays (see module doc)."""
+
+    scenario: Scenario
+    streams: RandomStreams
+    region_names: list[str]
+    field_names: list[str]
+    bloc_names: list[str]
+    weight: float  # persons one talent agent stands for
+    talent: AgentTable
+    firms: AgentTable
+    niches: AgentTable
+    links: AgentTable
+    # region arrays
+    region_bloc: np.ndarray
+    distance_km: np.ndarray
+    pool: np.ndarray  # investor capital per region, million USD
+    # field × bloc / field arrays
+    science: np.ndarray  # (bloc, field) science stock, log capability
+    bloc_frontier: np.ndarray  # (bloc, field) best capability reached in the bloc
+    frontier: np.ndarray  # (field,) world frontier
+    prev_frontier: np.ndarray  # (bloc, field) at the start of the step
+    maturity: np.ndarray
+    adoption: np.ndarray  # Bass cumulative adoption 0–1
+    demand_onset: np.ndarray  # step demand started, −1 not yet
+    usable_onset: np.ndarray  # step products became usable, −1 not yet
+    spending: np.ndarray  # (field,) spending this quarter, million USD
+    niche_base: np.ndarray  # (field,) size of the start niche set
+    related: np.ndarray  # (field, field)
+    # per-step policy and blockade values, set by policy/decoupling phases
+    levers: dict[str, np.ndarray] = field(default_factory=dict)
+    cut: dict[str, np.ndarray] = field(default_factory=dict)  # channel -> (imposer bloc, target bloc)
+    step: int = 0
+    # flows of the current step, reset at its start and read by metrics
+    flows: dict[str, np.ndarray] = field(default_factory=dict)
+    ledger: dict[str, float] = field(default_factory=dict)
+    events: list[tuple] = field(default_factory=list)
+    dragons_total: np.ndarray | None = None  # (region, field) cumulative count
+    wage: np.ndarray | None = None  # (region, field) annual wage, thousand USD
+
+    # -- handy derived views ---------------------------------------------------
+    @property
+    def n_regions(self) -> int:
+        return len(self.region_names)
+
+    @property
+    def n_fields(self) -> int:
+        return len(self.field_names)
+
+    @property
+    def year(self) -> float:
+        """Decimal year of the current step."""
+        return self.scenario.time.start_year + self.step / 4.0
+
+    def region_field(self, region: np.ndarray, fld: np.ndarray) -> np.ndarray:
+        """Flat (region, field) group index."""
+        return region.astype(np.int64) * self.n_fields + fld.astype(np.int64)
+
+    def field_param(self, name: str) -> np.ndarray:
+        """A field parameter as an array over fields."""
+        return np.array([getattr(f, name) for f in self.scenario.fields.values()], dtype=float)
+
+    def region_param(self, name: str) -> np.ndarray:
+        """A region parameter as an array over regions."""
+        return np.array([getattr(r, name) for r in self.scenario.regions.values()], dtype=float)
+
+    def book(self, account: str, amount: float) -> None:
+        """Add ``amount`` (million USD) to a ledger account for this step."""
+        self.ledger[account] = self.ledger.get(account, 0.0) + float(amount)
+
+    def event(self, kind: str, firm_ids: np.ndarray, value: np.ndarray | float = 0.0) -> None:
+        """Note firm events of one kind: ids, the firms' region and field, a value each."""
+        ids = np.asarray(firm_ids, dtype=np.int64)
+        if ids.size:
+            rows = self.firms.rows_of(ids)
+            value = np.broadcast_to(np.asarray(value, float), ids.shape).copy()
+            self.events.append((self.step, kind, ids, self.firms["region"][rows], self.firms["field"][rows], value))
+
+    def money_stock(self) -> float:
+        """All tracked money: pools + firm cash + talent wealth (million USD)."""
+        return float(self.pool.sum() + self.firms["cash"].sum() + (self.talent["wealth"].sum() * self.weight))
+
+
+def build_world(scenario: Scenario, replication: int = 0) -> World:
+    """Create the start state of a run for ``scenario`` and a replication."""
+    sc = scenario
+    streams = RandomStreams(sc.seed, replication)
+    rng = streams["setup"]
+    regions, fields, blocs = list(sc.regions), list(sc.fields), list(sc.blocs)
+    R, F, B = len(regions), len(fields), len(blocs)
+    region_bloc = np.array([blocs.index(sc.regions[r].bloc) for r in regions])
+    dist = np.array([[sc.distance(a, b) for b in regions] for a in regions], dtype=float)
+    related = np.array([[sc.related(a, b) for b in fields] for a in fields])
+
+    weight = 1.0 / sc.scale
+    talent = AgentTable(TALENT_COLUMNS, capacity=1024, defaults={"employer": -1})
+    for r, reg in enumerate(sc.regions.values()):
+        n = int(stochastic_round(rng, reg.talent * sc.scale))
+        talent.add(
+            n,
+            region=r,
+            field=rng.integers(0, F, n),
+            age=rng.uniform(22, 58, n),
+            skill=np.clip(rng.normal(reg.university_strength, 0.15, n), 0, 1),
+        )
+
+    firms = AgentTable(FIRM_COLUMNS, capacity=4096, defaults=FIRM_DEFAULTS)
+    niches = AgentTable(NICHE_COLUMNS, capacity=1024, defaults={"definer": -1})
+    links = AgentTable(LINK_COLUMNS, capacity=1024)
+    niche_base = np.zeros(F)
+    for f, fld in enumerate(sc.fields.values()):
+        sizes = rng.pareto(fld.niche_alpha, fld.niches) + 1.0
+        sizes /= sizes.sum()
+        niches.add(fld.niches, field=f, size=sizes, opened=0)
+        niche_base[f] = 1.0
+
+    world = World(
+        scenario=sc,
+        streams=streams,
+        region_names=regions,
+        field_names=fields,
+        bloc_names=blocs,
+        weight=weight,
+        talent=talent,
+        firms=firms,
+        niches=niches,
+        links=links,
+        region_bloc=region_bloc,
+        distance_km=dist,
+        pool=np.array([r.investor_capital for r in sc.regions.values()], dtype=float),
+        science=np.zeros((B, F)),
+        bloc_frontier=np.full((B, F), -np.inf),
+        frontier=np.zeros(F),
+        prev_frontier=np.zeros((B, F)),
+        maturity=np.zeros(F),
+        adoption=np.zeros(F),
+        demand_onset=np.full(F, -1),
+        usable_onset=np.full(F, -1),
+        spending=np.zeros(F),
+        niche_base=niche_base,
+        related=related,
+        dragons_total=np.zeros((R, F), dtype=np.int64),
+    )
+    _seed_firms(world, rng)
+    gaps = world.region_param("capability_gap")
+    for b in range(B):
+        members = region_bloc == b
+        world.science[b] = -gaps[members].min() if members.any() else 0.0
+    from hardtech.model.technology import update_frontiers  # local: set-up reuses the rule
+
+    update_frontiers(world)
+    world.prev_frontier = world.bloc_frontier.copy()
+    return world
+
+
+def _seed_firms(world: World, rng: np.random.Generator) -> None:
+    """Incumbents and young firms present at the start, per region and field."""
+    sc = world.scenario
+    fdep = world.field_param("foreign_dependency")
+    intensity = world.field_param("capital_intensity")
+    for r, reg in enumerate(sc.regions.values()):
+        for f in range(world.n_fields):
+            if reg.incumbents:
+                n = reg.incumbents
+                head = rng.lognormal(np.log(3000), 0.5, n)
+                world.firms.add(
+                    n, region=r, field=f, segment=-1, incumbent=True, public=True,
+                    capability=-reg.capability_gap + rng.normal(0, 0.05, n),
+                    cash=head * 0.05 * intensity[f], headcount=head,
+                    founded=-40 - rng.integers(0, 40, n), fit=sc.market.incumbent_niche_fit,
+                    dependency=np.clip(fdep[f] * rng.uniform(0.5, 1.5, n), 0, 1),
+                    expanded=True, valuation=head * 0.5, stage=5,
+                )
+            if reg.startups:
+                n = reg.startups
+                k = world.niches["field"] == f
+                niche_ids = world.niches.ids[k]
+                world.firms.add(
+                    n, region=r, field=f, segment=rng.choice(niche_ids, n),
+                    capability=-reg.capability_gap - sc.entrepreneurship.founder_capability * rng.uniform(0.5, 1.5, n),
+                    cash=sc.capital.seed_round * intensity[f] * rng.uniform(0.5, 2.0, n),
+                    headcount=sc.entrepreneurship.start_headcount * rng.uniform(1, 4, n),
+                    founded=-rng.integers(0, 20, n), stage=1, fit=rng.beta(1.5, 4, n),
+                    dependency=np.clip(fdep[f] * rng.uniform(0.5, 1.5, n), 0, 1),
+                    investor_share=sc.capital.investor_stake, lead_investor=r,
+                    invested=sc.capital.seed_round * intensity[f], largest_round=sc.capital.seed_round * intensity[f],
+                    post_money=sc.capital.seed_round * intensity[f] / sc.capital.investor_stake,
+                    round_capability=-reg.capability_gap - sc.entrepreneurship.founder_capability,
+                )
+    world.firms["valuation"] = np.maximum(world.firms["valuation"], world.firms["post_money"])

@@ -1,0 +1,128 @@
+"""Tests for hardtech.analysis.report.write_report."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from hardtech.analysis.report import PLOT_TITLES, write_report
+
+PLOTLY_MARKER = "* plotly.js v"  # banner at the top of the plotly.js bundle
+REGIONS = ["hangzhou", "shenzhen", "rest_of_world"]
+FIELDS = ["robotics", "ai_chips", "batteries"]
+
+
+def _tables(n_steps: int = 12) -> dict[str, pd.DataFrame]:
+    rng = np.random.default_rng(0)
+    steps = np.arange(n_steps)
+    quarters = [f"{2012 + s // 4}Q{s % 4 + 1}" for s in steps]
+    idx = pd.MultiIndex.from_product([steps, REGIONS, FIELDS], names=["step", "region", "field"]).to_frame(index=False)
+    n = len(idx)
+    step_metrics = idx.assign(
+        quarter=[quarters[s] for s in idx["step"]],
+        year=2012.0 + idx["step"] * 0.25,
+        dragons=(idx["step"] // 4).astype(int),
+        invested=rng.uniform(0, 50, n),
+        returned=rng.uniform(0, 20, n),
+        gap_to_frontier=np.where(rng.random(n) < 0.1, np.nan, rng.uniform(0, 1, n)),
+        firms=rng.integers(0, 100, n),
+        unused_extra=1,
+    )
+    ridx = pd.MultiIndex.from_product([steps, REGIONS], names=["step", "region"]).to_frame(index=False)
+    region_metrics = ridx.assign(
+        quarter=[quarters[s] for s in ridx["step"]],
+        year=2012.0 + ridx["step"] * 0.25,
+        talent=rng.integers(1000, 2000, len(ridx)),
+        arrivals=rng.integers(0, 50, len(ridx)),
+        departures=rng.integers(0, 50, len(ridx)),
+        investor_capital=rng.uniform(100, 500, len(ridx)),
+        wage=1.0,
+    )
+    fidx = pd.MultiIndex.from_product([steps, FIELDS], names=["step", "field"]).to_frame(index=False)
+    field_metrics = fidx.assign(
+        quarter=[quarters[s] for s in fidx["step"]],
+        year=2012.0 + fidx["step"] * 0.25,
+        frontier=np.linspace(1, 2, len(fidx)),
+        maturity=np.linspace(0, 1, len(fidx)),
+        adoption=np.linspace(0, 0.5, len(fidx)),
+        demand=1.0,
+    )
+    return {"step_metrics": step_metrics, "region_metrics": region_metrics, "field_metrics": field_metrics}
+
+
+def _summary(dragons: list[dict] | None = None) -> dict:
+    return {
+        "meta": {"scenario": "hangzhou", "seed": 42, "scale": 0.1, "steps": 12},
+        "dragons": dragons if dragons is not None else [
+            {"firm_id": 17, "region": "hangzhou", "field": "robotics", "founded": "2012Q2",
+             "dragon_quarter": "2014Q1", "valuation_musd": 1234.5},
+        ],
+        "regions": [
+            {"region": r, "firms": 10 + i, "dragons": i, "talent": 1000.0 * (i + 1)} for i, r in enumerate(REGIONS)
+        ],
+    }
+
+
+def _strip_plotlyjs(text: str) -> str:
+    """The report without the inlined plotly.js bundle (whose code holds default URLs)."""
+    return re.sub(r"<script[^>]*>/\*\*\s*\n\* plotly\.js v.*?</script>", "", text, flags=re.S)
+
+
+def test_report_written(tmp_path):
+    out = write_report(tmp_path / "sub" / "report.html", "Run <one> & two", _summary(), _tables())
+    assert out.exists() and out == tmp_path / "sub" / "report.html"
+    text = out.read_text(encoding="utf-8")
+    assert text.startswith("<!DOCTYPE html>")
+    assert "Run &lt;one&gt; &amp; two" in text
+    for title in PLOT_TITLES.values():
+        assert title in text
+    # plotly.js is inlined exactly once
+    assert text.count(PLOTLY_MARKER) == 1
+    assert text.count("Plotly.newPlot(") == len(PLOT_TITLES)
+    # nothing loaded from the network: no external scripts/styles, no CDN outside the bundle's own code
+    assert not re.search(r"<script[^>]+src=", text)
+    assert not re.search(r"<link[^>]+href=", text)
+    rest = _strip_plotlyjs(text)
+    assert PLOTLY_MARKER not in rest and len(rest) < len(text) // 2
+    assert "cdn." not in rest and "https://cdn" not in rest
+    # tables
+    assert "1,234.5" in text and "2014Q1" in text
+    for region in REGIONS:
+        assert region in text
+    assert "no dragons" not in text
+    assert "seed" in text and "42" in text
+
+
+def test_no_dragons(tmp_path):
+    text = write_report(tmp_path / "r.html", "t", _summary(dragons=[]), _tables()).read_text()
+    assert "no dragons" in text
+
+
+def test_empty_tables_are_skipped_with_note(tmp_path):
+    tables = _tables()
+    tables["field_metrics"] = tables["field_metrics"].iloc[0:0]
+    tables["step_metrics"] = tables["step_metrics"].drop(columns=["gap_to_frontier"])
+    del tables["region_metrics"]
+    text = write_report(tmp_path / "r.html", "t", _summary(), tables).read_text()
+    for title in PLOT_TITLES.values():
+        assert title in text
+    assert "table field_metrics is empty" in text
+    assert "gap_to_frontier" in text
+    assert text.count(PLOTLY_MARKER) == 1  # still exactly once: inlined with the first drawn chart
+    assert text.count("Plotly.newPlot(") == 2  # dragons and capital (invested/returned only)
+
+
+def test_everything_empty(tmp_path):
+    text = write_report(tmp_path / "r.html", "t", {}, {}).read_text()
+    assert "no dragons" in text
+    assert PLOTLY_MARKER not in text
+    assert "Plotly.newPlot(" not in text
+
+
+@pytest.mark.parametrize("n_steps", [1, 5])
+def test_short_runs(tmp_path, n_steps):
+    text = write_report(tmp_path / "r.html", "t", _summary(), _tables(n_steps)).read_text()
+    assert text.count(PLOTLY_MARKER) == 1

@@ -1,0 +1,209 @@
+"""Tests for hardtech.store.ResultsStore."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from hardtech.store import ResultsStore, RunExistsError
+
+
+def _meta(seed: int = 1, **extra) -> dict:
+    return {
+        "scenario_name": "hangzhou",
+        "scenario_toml": "[scenario]\nname = 'hangzhou'\n",
+        "seed": seed,
+        "replication": 0,
+        "scale": 0.1,
+        "steps": 4,
+        "package_version": "0.1.0",
+        "git_commit": "abc123",
+        "started_at": dt.datetime(2024, 1, 2, 3, 4, 5),
+        "wall_seconds": 1.5,
+        **extra,
+    }
+
+
+def _tables(offset: float = 0.0) -> dict[str, pa.Table]:
+    steps = np.repeat(np.arange(4), 2)
+    return {
+        "step_metrics": pa.table(
+            {
+                "step": steps,
+                "quarter": [f"2012Q{s + 1}" for s in steps],
+                "year": 2012.0 + steps * 0.25,
+                "region": ["hangzhou", "shenzhen"] * 4,
+                "field": ["robotics"] * 8,
+                "dragons": np.arange(8) + offset,
+                "gap_to_frontier": [np.nan, 0.5] * 4,
+            }
+        ),
+        "firm_events": pa.table({"step": [0, 2], "firm_id": [7, 9], "event": ["birth", "death"]}),
+    }
+
+
+def _snapshot(store: ResultsStore) -> dict[str, pd.DataFrame]:
+    out = {"runs": store.runs()}
+    for name in store.tables():
+        out[name] = store.table(name)
+    return out
+
+
+def _assert_same(a: dict[str, pd.DataFrame], b: dict[str, pd.DataFrame]) -> None:
+    assert a.keys() == b.keys()
+    for name in a:
+        pd.testing.assert_frame_equal(a[name], b[name], check_dtype=False)
+
+
+def test_round_trip(tmp_path):
+    path = tmp_path / "sub" / "results.duckdb"
+    tables = _tables()
+    with ResultsStore(path) as store:
+        store.write_run("r1", _meta(note="hello", weights=[1, 2]), tables)
+        assert store.has_run("r1")
+        assert not store.has_run("r2")
+        assert store.tables() == ["firm_events", "step_metrics"]
+
+        runs = store.runs()
+        assert list(runs["run_id"]) == ["r1"]
+        row = runs.iloc[0]
+        assert row["scenario_name"] == "hangzhou"
+        assert row["seed"] == 1 and row["steps"] == 4 and row["scale"] == pytest.approx(0.1)
+        assert row["started_at"] == "2024-01-02T03:04:05"
+        assert json.loads(row["extra"]) == {"note": "hello", "weights": [1, 2]}
+
+        sm = store.table("step_metrics", run_id="r1")
+        assert list(sm.columns) == ["run_id", *tables["step_metrics"].column_names]
+        assert (sm["run_id"] == "r1").all()
+        expected = tables["step_metrics"].to_pandas()
+        pd.testing.assert_frame_equal(sm.drop(columns="run_id"), expected, check_dtype=False)
+        assert sm["gap_to_frontier"].isna().sum() == 4
+
+    # persisted across connections
+    with ResultsStore(path, read_only=True) as store:
+        assert store.has_run("r1")
+        assert len(store.table("firm_events")) == 2
+        q = store.query("SELECT sum(dragons) AS s FROM step_metrics WHERE run_id = ?", ["r1"])
+        assert q["s"].iloc[0] == 28
+
+
+def test_two_runs_append(tmp_path):
+    with ResultsStore(tmp_path / "r.duckdb") as store:
+        store.write_run("r1", _meta(seed=1), _tables())
+        # a later run may omit tables and pass pandas; columns are matched by name
+        t2 = _tables(offset=100)
+        reordered = t2["step_metrics"].to_pandas()[::-1].iloc[:, ::-1].reset_index(drop=True)
+        store.write_run("r2", _meta(seed=2), {"step_metrics": reordered})
+        assert list(store.runs()["run_id"]) == ["r1", "r2"]
+        sm = store.table("step_metrics")
+        assert len(sm) == 16
+        assert sorted(sm["run_id"].unique()) == ["r1", "r2"]
+        assert store.table("step_metrics", "r2")["dragons"].sum() == 828
+        assert len(store.table("firm_events", "r2")) == 0
+        counts = store.query("SELECT run_id, count(*) AS n FROM step_metrics GROUP BY run_id ORDER BY run_id")
+        assert list(counts["n"]) == [8, 8]
+
+
+def test_duplicate_run_id_and_replace(tmp_path):
+    with ResultsStore(tmp_path / "r.duckdb") as store:
+        store.write_run("r1", _meta(seed=1), _tables())
+        store.write_run("other", _meta(seed=5), _tables())
+        before = _snapshot(store)
+        with pytest.raises(RunExistsError, match="r1"):
+            store.write_run("r1", _meta(seed=2), _tables(offset=100))
+        assert issubclass(RunExistsError, ValueError)
+        _assert_same(before, _snapshot(store))
+
+        # replace: old rows of r1 are gone everywhere, including tables the new run omits
+        store.write_run("r1", _meta(seed=2), {"step_metrics": _tables(offset=100)["step_metrics"]}, replace=True)
+        runs = store.runs().set_index("run_id")
+        assert runs.loc["r1", "seed"] == 2
+        assert len(runs) == 2
+        assert store.table("step_metrics", "r1")["dragons"].sum() == 828
+        assert len(store.table("firm_events", "r1")) == 0
+        # the other run is untouched
+        assert len(store.table("step_metrics", "other")) == 8
+        assert len(store.table("firm_events", "other")) == 2
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        # column type conflicts with the stored table, after a good table has been written
+        {"firm_events": _tables()["firm_events"], "step_metrics": pa.table({"step": ["not-a-number"]})},
+        # column unknown to the stored table
+        {"firm_events": _tables()["firm_events"], "step_metrics": pa.table({"step": [1], "surprise": [1.0]})},
+        # invalid table name
+        {"firm_events": _tables()["firm_events"], "Bad-Name": pa.table({"x": [1]})},
+        # reserved name
+        {"runs": pa.table({"x": [1]})},
+        # a brand-new table followed by a failing one: the new table must not survive
+        {"ledger": pa.table({"amount": [1.0]}), "step_metrics": pa.table({"step": ["x"]})},
+    ],
+)
+def test_failed_write_leaves_store_unchanged(tmp_path, bad):
+    with ResultsStore(tmp_path / "r.duckdb") as store:
+        store.write_run("r1", _meta(), _tables())
+        before = _snapshot(store)
+        tables_before = store.tables()
+        with pytest.raises((ValueError, duckdb.Error)):
+            store.write_run("r2", _meta(seed=2), bad)
+        assert not store.has_run("r2")
+        assert store.tables() == tables_before
+        _assert_same(before, _snapshot(store))
+        for name in store.tables():
+            assert len(store.query(f"SELECT * FROM {name} WHERE run_id = 'r2'")) == 0
+        # the store is still usable afterwards
+        store.write_run("r2", _meta(seed=2), _tables())
+        assert store.has_run("r2")
+
+
+def test_failed_replace_keeps_old_run(tmp_path):
+    with ResultsStore(tmp_path / "r.duckdb") as store:
+        store.write_run("r1", _meta(), _tables())
+        before = _snapshot(store)
+        with pytest.raises(duckdb.ConversionException):
+            store.write_run("r1", _meta(seed=9), {"step_metrics": pa.table({"step": ["x"]})}, replace=True)
+        _assert_same(before, _snapshot(store))
+
+
+def test_invalid_names_raise_value_error(tmp_path):
+    with ResultsStore(tmp_path / "r.duckdb") as store:
+        for name in ["Step", "1abc", "a-b", "a b", 'x"; DROP TABLE runs; --', "runs"]:
+            with pytest.raises(ValueError):
+                store.write_run("r1", _meta(), {name: pa.table({"x": [1]})})
+        with pytest.raises(ValueError):
+            store.write_run("r1", _meta(), {"t": pa.table({"run_id": ["oops"]})})
+        assert store.runs().empty
+        assert store.tables() == []
+
+
+def test_table_unknown_name(tmp_path):
+    with ResultsStore(tmp_path / "r.duckdb") as store:
+        store.write_run("r1", _meta(), _tables())
+        with pytest.raises(ValueError, match="step_metrics"):
+            store.table("nope")
+        with pytest.raises(ValueError):
+            store.table("step_metrics; DROP TABLE runs")
+        assert len(store.table("runs")) == 1
+
+
+def test_empty_store_and_close(tmp_path):
+    store = ResultsStore(tmp_path / "r.duckdb")
+    assert store.runs().empty
+    assert store.tables() == []
+    assert not store.has_run("r1")
+    # tables without columns (e.g. never recorded) are skipped
+    store.write_run("r1", {"seed": 3}, {"bloc_metrics": pa.table({})})
+    assert store.tables() == []
+    assert store.runs()["seed"].iloc[0] == 3
+    store.close()
+    store.close()
+    with pytest.raises(RuntimeError):
+        store.runs()
