@@ -137,8 +137,9 @@ def test_duplicate_run_id_and_replace(tmp_path):
     [
         # column type conflicts with the stored table, after a good table has been written
         {"firm_events": _tables()["firm_events"], "step_metrics": pa.table({"step": ["not-a-number"]})},
-        # column unknown to the stored table
-        {"firm_events": _tables()["firm_events"], "step_metrics": pa.table({"step": [1], "surprise": [1.0]})},
+        # a new column is added, then a later table fails: the added column must not survive
+        {"step_metrics": pa.table({"step": [1], "surprise": [1.0]}), "ledger": pa.table({"amount": ["x"]}),
+         "firm_events": pa.table({"step": ["not-a-number"]})},
         # invalid table name
         {"firm_events": _tables()["firm_events"], "Bad-Name": pa.table({"x": [1]})},
         # reserved name
@@ -207,3 +208,12 @@ def test_empty_store_and_close(tmp_path):
     store.close()
     with pytest.raises(RuntimeError):
         store.runs()
+
+
+def test_new_columns_are_added_for_later_runs(tmp_path):
+    with ResultsStore(tmp_path / "r.duckdb") as store:
+        store.write_run("old", _meta(), {"ledger": pa.table({"amount": [1.0]})})
+        store.write_run("new", _meta(seed=2), {"ledger": pa.table({"amount": [2.0], "account": ["x"]})})
+        ledger = store.table("ledger").set_index("run_id")
+        assert ledger.loc["new", "account"] == "x"
+        assert pd.isna(ledger.loc["old", "account"])

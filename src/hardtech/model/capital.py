@@ -20,6 +20,7 @@ import numpy as np
 
 from hardtech.model.entrepreneurship import investor_region, opportunity, within_pool_capacity
 from hardtech.model.labour import cost_per_head
+from hardtech.model.market import forward_spending, segment_of
 from hardtech.model.world import World
 
 
@@ -41,14 +42,18 @@ def fund_pools(world: World) -> None:
 
 
 def revalue(world: World) -> None:
-    """Valuation from revenue and growth, floored by the fading last round price."""
+    """Valuation: a field multiple of revenue — current (lifted by growth) or the
+    firm's share of the spending expected two years ahead, discounted by half —
+    floored by the fading price of its last round."""
     firms = world.firms
     multiple = world.field_param("revenue_multiple")[firms["field"]]
     growth = np.clip(np.divide(firms["revenue"], firms["revenue_smooth"], out=np.ones(len(firms)),
                                where=firms["revenue_smooth"] > 0) - 1.0, 0.0, 2.0)
     by_revenue = multiple * 4.0 * firms["revenue_smooth"] * (1.0 + growth)
+    ahead = forward_spending(world, 2.0)[segment_of(world)]
+    by_prospect = multiple * 4.0 * firms["segment_share"] * ahead * 0.5
     fading = firms["post_money"] * 0.97 ** np.maximum(world.step - firms["round_step"], 0)
-    firms["valuation"] = np.maximum(by_revenue, fading)
+    firms["valuation"] = np.maximum(np.maximum(by_revenue, by_prospect), fading)
 
 
 def raise_rounds(world: World) -> None:
@@ -64,14 +69,16 @@ def raise_rounds(world: World) -> None:
     milestone = (firms["capability"] - firms["round_capability"] >= cap.milestone_gain) | (
         firms["revenue_smooth"] > 1.5 * firms["round_revenue"] + 0.05
     )
+    traction = (firms["stage"] < cap.revenue_stage) | (firms["revenue_smooth"] > 0)
     rel = firms["capability"] - world.frontier[firms["field"]]
     appeal = 1.0 / (1.0 + np.exp(-4.0 * (rel + 0.7))) * (0.3 + 0.7 * opportunity(world)[firms["field"]])
-    asking = short & milestone & (rng.random(n) < appeal)
+    asking = short & milestone & traction & (rng.random(n) < appeal)
     rows = np.flatnonzero(asking)
     if rows.size == 0:
         return
     intensity = world.field_param("capital_intensity")[firms["field"][rows]]
-    size = cap.seed_round * intensity * cap.round_growth ** np.minimum(firms["stage"][rows], 6)
+    need = cap.runway_quarters * burn[rows]
+    size = np.minimum(np.maximum(need, cap.seed_round * intensity), cap.round_growth * firms["largest_round"][rows])
     pool_region = investor_region(world, firms["region"][rows].astype(np.int64), rng)
     ok = within_pool_capacity(world, pool_region, size, rng)
     rows, size, pool_region = rows[ok], size[ok], pool_region[ok]

@@ -6,13 +6,15 @@ kept in [0, 1]. It cuts cross-bloc science diffusion (technology), knowledge
 spillovers (innovation), market access (market) and — here — components:
 a firm loses capability in proportion to its foreign dependency, and a
 dependent firm adds substitution R&D that, when it succeeds, replaces part of
-its foreign inputs and builds own capability.
+its foreign inputs and closes part of its gap to the world frontier (the
+short-run "pressure closes gaps" effect; it cannot go beyond the frontier).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from hardtech.model.labour import cost_per_head
 from hardtech.model.world import World
 
 CHANNELS = ("knowledge", "components", "market")
@@ -49,11 +51,11 @@ def effective_capability(world: World) -> np.ndarray:
     return firms["capability"] - loss
 
 
-def substitute(world: World, rd_budget: np.ndarray, zeta: np.ndarray) -> None:
-    """Dependent firms under blockade spend extra R&D to replace foreign inputs.
+def substitute(world: World, rd_effort: np.ndarray, zeta: float) -> None:
+    """Dependent firms under blockade add R&D effort to replace foreign inputs.
 
-    ``rd_budget`` is each firm's normal R&D budget (million USD per quarter,
-    already divided by capital intensity); ``zeta`` the R&D productivity.
+    ``rd_effort`` is each firm's normal R&D effort (hundreds of researcher-
+    quarters over capital intensity); ``zeta`` the R&D productivity.
     """
     dec = world.scenario.decoupling
     firms = world.firms
@@ -62,12 +64,15 @@ def substitute(world: World, rd_budget: np.ndarray, zeta: np.ndarray) -> None:
     if not active.any():
         return
     rng = world.streams["decoupling"]
-    effort = dec.substitution_effort * pressure * rd_budget
+    effort = dec.substitution_effort * pressure * rd_effort
     success = active & (rng.random(len(firms)) < 1.0 - np.exp(-zeta * effort))
     firms["dependency"] = np.where(success, firms["dependency"] * (1.0 - dec.substitution_rate), firms["dependency"])
-    # building own components is learning too: half an average innovation step
+    # building own components is learning too: a catch-up toward the world frontier
+    behind = np.maximum(world.frontier[firms["field"]] - firms["capability"], 0.0)
+    firms["capability"] = firms["capability"] + success * dec.substitution_rate * behind
+    # the researchers that effort takes, paid at local cost
     inn = world.scenario.innovation
-    firms["capability"] = firms["capability"] + success * 0.5 * (inn.step_low + inn.step_high) / 2.0
-    cost = effort * world.field_param("capital_intensity")[firms["field"]]
+    researchers = (10.0 * effort) ** (1.0 / inn.rd_returns) * world.field_param("capital_intensity")[firms["field"]]
+    cost = researchers * cost_per_head(world)
     firms["cash"] = firms["cash"] - cost
     world.book("sink:substitution_rd", cost.sum())

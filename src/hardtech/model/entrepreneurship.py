@@ -35,12 +35,15 @@ def opportunity(world: World) -> np.ndarray:
 
 
 def experiment_cost(world: World) -> np.ndarray:
-    """Cost of one experiment per firm, million USD (software base makes it cheaper)."""
+    """Cost of one experiment per firm, million USD: person-quarters at local cost.
+
+    A strong software base cuts the person-quarters an experiment takes.
+    """
     ent = world.scenario.entrepreneurship
     firms = world.firms
     software = world.region_param("software_base")[firms["region"]]
     intensity = world.field_param("capital_intensity")[firms["field"]]
-    return ent.experiment_cost * intensity * (1.0 - ent.software_discount * software)
+    return ent.experiment_size * intensity * (1.0 - ent.software_discount * software) * cost_per_head(world)
 
 
 def experiment(world: World) -> None:

@@ -1,9 +1,9 @@
 """Innovation (C3): R&D draws, imitation and knowledge spillovers.
 
-Keynes+Schumpeter style. A firm spends a share of its wage bill on R&D, half
-on innovation and half on imitation. Each is one Bernoulli draw per quarter
-with success chance 1 − exp(−ζ · budget · boost), budget in million USD per
-quarter over the field's capital intensity.
+Keynes+Schumpeter style. A firm puts a share of its staff (or of its revenue)
+into R&D, half on innovation and half on imitation. Each is one Bernoulli draw
+per quarter with success chance 1 − exp(−ζ · effort · boost), effort rising
+with researchers (over the field's capital intensity) with diminishing returns.
 
 - An innovation success changes log capability by x, x a Beta(3, 3) draw
   rescaled to [step_low, step_high] and shifted up when the bloc's science
@@ -49,22 +49,28 @@ def spillover_boost(world: World) -> np.ndarray:
     return 1.0 + inn.spillover_strength * np.log1p(k / 1000.0)
 
 
-def rd_budget(world: World) -> np.ndarray:
-    """R&D budget per firm, million USD per quarter over capital intensity."""
+def rd_effort(world: World) -> np.ndarray:
+    """R&D effort per firm: (researchers / capital intensity) ** rd_returns / 10.
+
+    Effort is counted in people, not money, so a cheaper city buys more of it
+    with the same capital; established firms spend ``rd_share`` of revenue.
+    Returns to team size diminish (``rd_returns`` < 1), so small teams still
+    make breakthroughs.
+    """
     firms = world.firms
     inn = world.scenario.innovation
-    spending = firms["headcount"] * cost_per_head(world)
-    budget = np.maximum(inn.burn_rd_share * spending, inn.rd_share * firms["revenue"])
-    return budget / world.field_param("capital_intensity")[firms["field"]]
+    per_head = cost_per_head(world)
+    researchers = np.maximum(inn.burn_rd_share * firms["headcount"], inn.rd_share * firms["revenue"] / per_head)
+    return (researchers / world.field_param("capital_intensity")[firms["field"]]) ** inn.rd_returns / 10.0
 
 
-def innovate(world: World, budget: np.ndarray, boost: np.ndarray) -> np.ndarray:
+def innovate(world: World, effort: np.ndarray, boost: np.ndarray) -> np.ndarray:
     """Innovation draws; returns each firm's capability gain."""
     inn = world.scenario.innovation
     rng = world.streams["innovation"]
     firms = world.firms
     n = len(firms)
-    success = rng.random(n) < 1.0 - np.exp(-inn.zeta * 0.5 * budget * boost)
+    success = rng.random(n) < 1.0 - np.exp(-inn.zeta * 0.5 * effort * boost)
     bloc = world.region_bloc[firms["region"]]
     headroom = world.scenario.technology.science_headroom * 0.1 * np.clip(
         world.science[bloc, firms["field"]] - firms["capability"], -1.0, 1.0
@@ -75,7 +81,7 @@ def innovate(world: World, budget: np.ndarray, boost: np.ndarray) -> np.ndarray:
     return gain
 
 
-def imitate(world: World, budget: np.ndarray, boost: np.ndarray) -> None:
+def imitate(world: World, effort: np.ndarray, boost: np.ndarray) -> None:
     """Imitation draws move followers toward the best reachable capability."""
     inn = world.scenario.innovation
     if not inn.spillovers:
@@ -90,7 +96,7 @@ def imitate(world: World, budget: np.ndarray, boost: np.ndarray) -> None:
     np.fill_diagonal(reach, 1.0)
     gap = best[:, firms["field"]].T - firms["capability"][:, None]  # (firms, regions)
     pull = np.where(np.isfinite(gap), np.maximum(gap, 0.0), 0.0) * reach[firms["region"]]
-    success = rng.random(len(firms)) < 1.0 - np.exp(-inn.zeta * 0.5 * budget * boost)
+    success = rng.random(len(firms)) < 1.0 - np.exp(-inn.zeta * 0.5 * effort * boost)
     firms["capability"] = firms["capability"] + success * inn.imitation * pull.max(axis=1)
 
 

@@ -121,10 +121,15 @@ def cost_per_head(world: World) -> np.ndarray:
 
 
 def target_headcount(world: World) -> np.ndarray:
-    """Headcount a firm can afford: gross profit plus two years' runway of its cash."""
+    """Headcount a firm can afford: its income plus, for a young firm, a two-year runway of its cash.
+
+    Incumbents keep their cash as a reserve and staff to their income.
+    """
     firms = world.firms
     margin = world.scenario.market.margin
-    affordable = (margin * firms["revenue_smooth"] + np.maximum(firms["cash"], 0.0) / 8.0) / cost_per_head(world)
+    income = margin * firms["revenue_smooth"] + firms["core_income"]
+    runway = np.where(firms["incumbent"], 0.0, np.maximum(firms["cash"], 0.0) / 8.0)
+    affordable = (income + runway) / cost_per_head(world)
     return np.maximum(affordable, world.scenario.entrepreneurship.start_headcount)
 
 

@@ -27,6 +27,8 @@ from hardtech.model.decoupling import effective_capability
 from hardtech.model.world import World
 
 
+MAX_SCENE_SIZE = 0.2
+
 # -- demand ---------------------------------------------------------------------------
 def bass_adoption(t: np.ndarray | float, p: float, q: float) -> np.ndarray:
     """Bass cumulative adoption F(t) = (1 − e^−(p+q)t) / (1 + (q/p) e^−(p+q)t), t in years."""
@@ -62,6 +64,23 @@ def segment_spending(world: World) -> np.ndarray:
     niche_field = niches["field"]
     per_niche = world.spending[niche_field] * (1.0 - platform[niche_field]) * niches["size"] / world.niche_base[niche_field]
     return np.concatenate([world.spending * platform, per_niche])
+
+
+def forward_spending(world: World, years: float) -> np.ndarray:
+    """Per segment: the spending investors expect ``years`` ahead (per quarter).
+
+    Adoption moves along its Bass path (if demand has started) and products
+    count as usable if maturity is within 0.1 of the usability threshold.
+    """
+    F = world.n_fields
+    p, q = world.field_param("bass_p"), world.field_param("bass_q")
+    adoption = np.where(world.demand_onset >= 0, bass_advance(world.adoption, p, q, years), 0.0)
+    usable = world.maturity >= world.field_param("usability_threshold") - 0.1
+    fields_ahead = world.field_param("market_potential") / 4.0 * adoption * usable
+    platform = world.field_param("platform_share")
+    niche_field = world.niches["field"]
+    per_niche = fields_ahead[niche_field] * (1.0 - platform[niche_field]) * world.niches["size"] / world.niche_base[niche_field]
+    return np.concatenate([fields_ahead * platform, per_niche])
 
 
 def segment_of(world: World) -> np.ndarray:
@@ -112,16 +131,20 @@ def allocate_revenue(world: World) -> None:
     home = world.region_param("home_market")
     market_share = np.bincount(world.region_bloc, weights=home, minlength=B) / home.sum()
     niche_field = world.niches["field"]
-    fringe_platform = np.exp(-m.capability_weight * 0.5) * (10.0**m.scale_economies)
-    fringe_niche = np.exp(-m.capability_weight * 0.5) * 0.5**m.niche_fit_weight
-    fringe = np.concatenate([np.full(F, fringe_platform), np.full(S - F, fringe_niche)])
+    # unmodelled suppliers: a fringe a little behind the frontier (the bloc's own
+    # frontier in a bloc's reserved market), of middling size and fit
+    seg_field = np.concatenate([np.arange(F), niche_field])
+    fringe_shape = m.fringe * np.concatenate([np.full(F, 10.0**m.scale_economies), np.full(S - F, 0.5**m.niche_fit_weight)])
     own_revenue = np.zeros(n)
+    share = np.zeros(n)
     incumbent_niche_revenue = np.zeros(n)
     for b in range(B):
-        for part, eligible in (
-            (m.home_bias, (bloc == b).astype(float)),
-            (1.0 - m.home_bias, access[:, b]),
+        own_lag = np.minimum(world.bloc_frontier[b] - world.frontier, 0.0)
+        for part, eligible, lag in (
+            (m.home_bias, (bloc == b).astype(float), own_lag),
+            (1.0 - m.home_bias, access[:, b], np.zeros(F)),
         ):
+            fringe = fringe_shape * np.exp(m.capability_weight * (lag - m.fringe_gap))[seg_field]
             budget = spend * market_share[b] * part
             w_own = own * eligible
             w_inc = in_niche * eligible
@@ -129,8 +152,10 @@ def allocate_revenue(world: World) -> None:
             denom[F:] += group_sum(firms["field"], w_inc, F)[niche_field]
             per_weight = np.divide(budget, denom, out=np.zeros(S), where=denom > 0)
             own_revenue += w_own * per_weight[seg]
+            share += market_share[b] * part * w_own / denom[seg]
             niche_value = group_sum(niche_field, per_weight[F:], F)  # Σ over a field's niches
             incumbent_niche_revenue += w_inc * niche_value[firms["field"]]
+    firms["segment_share"] = share
     firms["niche_revenue"] = own_revenue * (seg >= F) + incumbent_niche_revenue
     firms["revenue"] = own_revenue + incumbent_niche_revenue
     _procure(world, own)
@@ -158,8 +183,9 @@ def book_gross_profit(world: World) -> None:
     """Revenue less direct costs goes to cash."""
     firms = world.firms
     margin = world.scenario.market.margin
-    firms["cash"] = firms["cash"] + margin * firms["revenue"]
+    firms["cash"] = firms["cash"] + margin * firms["revenue"] + firms["core_income"]
     world.book("sink:direct_costs", (1.0 - margin) * firms["revenue"].sum())
+    world.book("source:core_business", firms["core_income"].sum())
     firms["revenue_smooth"] = 0.8 * firms["revenue_smooth"] + 0.2 * firms["revenue"]
 
 
@@ -182,8 +208,10 @@ def define_scenes(world: World, movers: np.ndarray) -> None:
         return
     alpha = world.field_param("niche_alpha")[firms["field"][rows]]
     start_niches = world.field_param("niches")[firms["field"][rows]]
-    # same size law as the start niches (whose sizes sum to 1): the field's spending grows
-    size = (rng.pareto(alpha) + 1.0) / (start_niches * alpha / np.maximum(alpha - 1.0, 0.2))
+    # same size law as the start niches (whose sizes sum to 1): the field's spending grows;
+    # one new scene is capped at a fifth of the start niches' total, since the
+    # Pareto tail would otherwise allow a single niche larger than the whole field
+    size = np.minimum((rng.pareto(alpha) + 1.0) / (start_niches * alpha / np.maximum(alpha - 1.0, 0.2)), MAX_SCENE_SIZE)
     ids = world.niches.add(rows.size, field=firms["field"][rows], size=size, definer=firms.ids[rows], opened=world.step)
     firms["segment"][rows] = ids
     firms["fit"][rows] = np.maximum(firms["fit"][rows], 0.8)

@@ -104,11 +104,11 @@ class HardtechModel:
 
     def _innovation(self) -> None:
         w = self.world
-        budget = innovation.rd_budget(w)
+        effort = innovation.rd_effort(w)
         boost = innovation.spillover_boost(w)
-        w.firms["rd_gain"] = innovation.innovate(w, budget, boost)
-        innovation.imitate(w, budget, boost)
-        decoupling.substitute(w, budget, w.scenario.innovation.zeta)
+        w.firms["rd_gain"] = innovation.innovate(w, effort, boost)
+        innovation.imitate(w, effort, boost)
+        decoupling.substitute(w, effort, w.scenario.innovation.zeta)
         cooperation.share_rd(w)
         market.define_scenes(w, innovation.frontier_movers(w))
 
@@ -147,7 +147,23 @@ class HardtechModel:
         out = {name: self.recorder.table(name) for name in self.recorder.tables}
         out["firm_events"] = self._events_table()
         out["firms"] = self._firms_table()
+        out["dragons"] = self._dragons_table()
         return out
+
+    def _dragons_table(self) -> pa.Table:
+        w = self.world
+        cols = {k: np.concatenate([d[k] for d in w.dragons]) if w.dragons else np.zeros(0, np.int64)
+                for k in ("firm_id", "region", "field", "founded", "dragon_step", "valuation", "spinout")}
+        return pa.table({
+            "firm_id": cols["firm_id"].astype(np.int64),
+            "region": np.asarray(w.region_names, dtype=object)[cols["region"].astype(int)],
+            "field": np.asarray(w.field_names, dtype=object)[cols["field"].astype(int)],
+            "founded_quarter": self._label(cols["founded"].astype(int)),
+            "dragon_quarter": self._label(cols["dragon_step"].astype(int)),
+            "dragon_step": cols["dragon_step"].astype(np.int32),
+            "valuation_musd": cols["valuation"].astype(float),
+            "spinout": cols["spinout"].astype(bool),
+        })
 
     def _label(self, steps: np.ndarray, missing: int | None = None) -> np.ndarray:
         """'2012Q1'-style labels of steps ('' where a step equals ``missing``)."""

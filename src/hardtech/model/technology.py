@@ -23,9 +23,9 @@ def grow_science(world: World) -> None:
     research = world.region_param("university_research") + world.levers["basic_research"]
     per_bloc = np.bincount(world.region_bloc, weights=research, minlength=len(world.bloc_names))
     growth = tech.science_per_musd * per_bloc / 4.0  # same for every field of the bloc
-    lead = np.maximum(world.science[None, :, :] - world.science[:, None, :], 0.0)  # [from, to, field]
-    open_flow = 1.0 - world.cut["knowledge"]  # [imposer(from), target(to)]
-    absorbed = tech.science_diffusion / 4.0 * (lead * open_flow[:, :, None]).max(axis=0)
+    lead = np.maximum(world.science[None, :, :] - world.science[:, None, :], 0.0)  # [to, from, field]
+    open_flow = 1.0 - world.cut["knowledge"].T  # cut is [imposer = from, target = to]
+    absorbed = tech.science_diffusion / 4.0 * (lead * open_flow[:, :, None]).max(axis=1)
     world.science += growth[:, None] + absorbed
 
 

@@ -34,6 +34,8 @@ FIRM_COLUMNS = {
     "cash": np.float64,  # million USD
     "revenue": np.float64,  # million USD this quarter
     "niche_revenue": np.float64,  # the part of it earned in niches (incl. procurement)
+    "segment_share": np.float64,  # expected share of its segment's world spending, 0–1
+    "core_income": np.float64,  # an incumbent's income from its business outside the fields, per quarter
     "revenue_smooth": np.float64,  # exponential average of revenue (≈ 1 year)
     "headcount": np.float64,  # persons
     "founded": np.int32,  # step of founding (negative: before the run)
@@ -108,6 +110,7 @@ class World:
     flows: dict[str, np.ndarray] = field(default_factory=dict)
     ledger: dict[str, float] = field(default_factory=dict)
     events: list[tuple] = field(default_factory=list)
+    dragons: list[dict] = field(default_factory=list)  # one entry per detection batch
     dragons_total: np.ndarray | None = None  # (region, field) cumulative count
     wage: np.ndarray | None = None  # (region, field) annual wage, thousand USD
 
@@ -243,6 +246,7 @@ def _seed_firms(world: World, rng: np.random.Generator) -> None:
                     founded=-40 - rng.integers(0, 40, n), fit=sc.market.incumbent_niche_fit,
                     dependency=np.clip(fdep[f] * rng.uniform(0.5, 1.5, n), 0, 1),
                     expanded=True, valuation=head * 0.5, stage=5,
+                    core_income=head * reg.wage / 4.0 / 1000.0 * (1.0 + sc.entrepreneurship.burn_per_head),
                 )
             if reg.startups:
                 n = reg.startups

@@ -144,35 +144,37 @@ class Event(Strict):
 class Technology(Strict):
     """C1/C6: science stocks, frontiers and maturity."""
 
-    science_per_musd: float = Field(0.0002, ge=0, le=1, description="Growth of a bloc's science stock per million USD of basic research (log-capability units).")
+    science_per_musd: float = Field(0.00005, ge=0, le=1, description="Growth of a bloc's science stock per million USD of basic research (log-capability units).")
     science_diffusion: float = Field(0.10, ge=0, le=1, description="Share of another bloc's science lead absorbed per year when knowledge flows freely.")
-    science_headroom: float = Field(0.5, ge=0, le=10, description="How strongly a firm's R&D draws improve when the bloc's science stock is above its capability (per log unit).")
+    science_headroom: float = Field(1.5, ge=0, le=10, description="How strongly a firm's R&D draws improve when the bloc's science stock is above its capability (per log unit).")
 
 
 class Market(Strict):
     """C1/C5/C9: demand, segments and revenue shares."""
 
     scale_economies: float = Field(1.0, ge=0, le=3, description="Exponent of firm size (headcount) in platform-segment competitiveness; 0 switches scale economies off.")
-    niche_fit_weight: float = Field(2.0, ge=0, le=10, description="Exponent of niche fit in niche-segment competitiveness; 0 makes fit irrelevant.")
-    capability_weight: float = Field(3.0, ge=0, le=20, description="Exponent on capability (relative to the world frontier) in every segment's competitiveness.")
+    niche_fit_weight: float = Field(3.0, ge=0, le=10, description="Exponent of niche fit in niche-segment competitiveness; 0 makes fit irrelevant.")
+    capability_weight: float = Field(8.0, ge=0, le=20, description="Exponent on capability (relative to the world frontier) in every segment's competitiveness.")
     incumbent_niche_fit: float = Field(0.25, ge=0, le=1, description="Niche fit of a generalist incumbent, 0–1.")
     home_bias: float = Field(0.6, ge=0, le=1, description="Share of a region's spending that can only go to firms of its own bloc (the rest is open to all not blocked).")
     foreign_access: float = Field(0.3, ge=0, le=1, description="Access of a firm that has not expanded abroad to other blocs' open markets, 0–1.")
     expansion_cost: float = Field(5.0, ge=0, le=1e4, description="One-off cost of expanding abroad (full access to unblocked foreign markets), million USD × capital intensity.")
     expansion_enabled: bool = Field(True, description="Whether firms may expand abroad.")
     scene_rate: float = Field(0.05, ge=0, le=1, description="Chance per quarter that a firm ahead of its field's previous world frontier opens a new niche (defines a scene).")
+    fringe: float = Field(3.0, ge=0, le=100, description="Weight of the unmodelled suppliers in every segment (how many average rivals outside the model).")
+    fringe_gap: float = Field(0.2, ge=0, le=5, description="How far (log capability) the unmodelled suppliers sit below the world frontier.")
     margin: float = Field(0.35, ge=0, le=1, description="Share of revenue left after direct costs (gross margin).")
 
 
 class Labour(Strict):
     """C2: graduates, wages, retirement and migration."""
 
-    consider_move: float = Field(0.04, ge=0, le=1, description="Share of talent that weighs a move each quarter.")
-    young_consider_move: float = Field(0.10, ge=0, le=1, description="Same for talent under 30.")
+    consider_move: float = Field(0.02, ge=0, le=1, description="Share of talent that weighs a move each quarter.")
+    young_consider_move: float = Field(0.05, ge=0, le=1, description="Same for talent under 30.")
     wage_weight: float = Field(3.0, ge=0, le=50, description="Logit weight on log wage in the migration choice.")
-    cost_weight: float = Field(3.0, ge=0, le=50, description="Logit weight on log living cost in the migration choice.")
-    subsidy_weight: float = Field(3.0, ge=0, le=50, description="Logit weight on the subsidy as a share of the annual wage (young talent only).")
-    moving_cost: float = Field(2.5, ge=0, le=50, description="Utility cost of moving at all (logit units).")
+    cost_weight: float = Field(1.5, ge=0, le=50, description="Logit weight on log living cost in the migration choice.")
+    subsidy_weight: float = Field(2.0, ge=0, le=50, description="Logit weight on the subsidy as a share of the annual wage (young talent only).")
+    moving_cost: float = Field(3.0, ge=0, le=50, description="Utility cost of moving at all (logit units).")
     distance_cost: float = Field(0.25, ge=0, le=10, description="Extra utility cost of moving per 1,000 km.")
     bloc_cost: float = Field(2.0, ge=0, le=50, description="Extra utility cost of moving to another bloc.")
     wage_tightness: float = Field(0.6, ge=0, le=10, description="Elasticity of the regional field wage to the share of talent employed by the modelled firms.")
@@ -185,7 +187,9 @@ class Capital(Strict):
 
     deploy_rate: float = Field(0.12, ge=0, le=1, description="Share of a pool's capital it can commit per quarter.")
     seed_round: float = Field(1.0, gt=0, le=1e4, description="Seed round size, million USD (× field capital intensity).")
-    round_growth: float = Field(3.5, ge=1, le=20, description="Each later round is this many times the previous one.")
+    runway_quarters: float = Field(8.0, gt=0, le=40, description="A round covers this many quarters of the firm's net burn (at least a seed round).")
+    round_growth: float = Field(3.0, ge=1, le=20, description="A round is at most this many times the firm's largest previous round.")
+    revenue_stage: int = Field(3, ge=0, le=20, description="From this round on, investors fund only firms with revenue.")
     investor_stake: float = Field(0.2, gt=0, lt=1, description="Share of the firm sold in each round.")
     milestone_gain: float = Field(0.08, ge=0, le=5, description="Capability gain (log units) since the last round that counts as a milestone.")
     exit_age_years: float = Field(5.0, ge=0, le=50, description="Youngest age at which a firm can exit (IPO or sale).")
@@ -202,8 +206,9 @@ class Innovation(Strict):
     """C3: R&D draws, imitation and spillovers."""
 
     rd_share: float = Field(0.15, ge=0, le=1, description="Share of revenue an established firm spends on R&D.")
-    burn_rd_share: float = Field(0.5, ge=0, le=1, description="Share of a startup's quarterly spending that is R&D.")
-    zeta: float = Field(0.6, gt=0, le=100, description="R&D productivity ζ: success chance is 1 − exp(−ζ · budget), budget in million USD per quarter / capital intensity.")
+    burn_rd_share: float = Field(0.5, ge=0, le=1, description="Share of a firm's staff working on R&D.")
+    zeta: float = Field(1.0, gt=0, le=100, description="R&D productivity ζ: success chance is 1 − exp(−ζ · effort), effort = (researchers / capital intensity)^rd_returns / 10.")
+    rd_returns: float = Field(0.5, gt=0, le=1, description="Returns to R&D team size (1 = linear; 0.5 = square root).")
     step_low: float = Field(-0.05, ge=-1, le=0, description="Lower end of the log-capability change of an R&D success (Beta(3,3) rescaled).")
     step_high: float = Field(0.15, ge=0, le=1, description="Upper end of the same.")
     imitation: float = Field(0.15, ge=0, le=1, description="Share of the gap to the best reachable capability a follower closes per quarter of successful imitation.")
@@ -218,12 +223,12 @@ class Innovation(Strict):
 class Entrepreneurship(Strict):
     """C2/C4/C5: founding, spin-outs, experiments, pivots and failure."""
 
-    found_rate: float = Field(0.0006, ge=0, le=0.1, description="Base chance per person per quarter of founding a firm when the field's opportunity is full.")
+    found_rate: float = Field(0.0002, ge=0, le=0.1, description="Base chance per person per quarter of founding a firm when the field's opportunity is full.")
     push_weight: float = Field(0.5, ge=0, le=1, description="Weight of technology push (maturity) vs market pull (demand) in a field's perceived opportunity.")
     cost_elasticity: float = Field(1.0, ge=0, le=5, description="Elasticity of founding to the inverse living cost (cheap cities breed more startups).")
     spinout_multiplier: float = Field(8.0, ge=0, le=100, description="How many times more likely an employee of a successful firm is to found one.")
     founder_capability: float = Field(0.35, ge=0, le=2, description="A new firm's capability gap below the region's best in its field (log units); spin-outs start closer.")
-    experiment_cost: float = Field(0.25, gt=0, le=100, description="Cost of one experiment (prototype or pivot) with no software base, million USD × capital intensity.")
+    experiment_size: float = Field(4.0, gt=0, le=1000, description="Person-quarters one experiment (prototype or pivot) takes with no software base, × capital intensity.")
     software_discount: float = Field(0.7, ge=0, le=1, description="Share of experiment cost a full software base (1.0) saves.")
     experiment_budget: float = Field(0.25, ge=0, le=1, description="Share of a young firm's quarterly spending that goes to experiments.")
     fit_step: float = Field(0.35, ge=0, le=1, description="Spread of niche fit found by one experiment (fit draws are Beta, best kept).")

@@ -154,8 +154,9 @@ class ResultsStore:
         Each table is appended to the DuckDB table of the same name (created
         from its Arrow schema on first use) with a leading ``run_id`` column.
         Columns are matched by name; columns missing from the new data are
-        NULL, while unknown columns or values that do not convert to the
-        existing column types raise. Tables without columns are skipped.
+        NULL, new columns are added to the stored table (NULL for earlier
+        runs), and values that do not convert to the existing column types
+        raise. Tables without columns are skipped.
         pandas DataFrames are accepted and converted to Arrow.
 
         Raises
@@ -213,9 +214,11 @@ class ResultsStore:
         if not existing:
             con.execute(f'CREATE TABLE "{name}" AS SELECT CAST(NULL AS VARCHAR) AS run_id, * FROM {_SRC} LIMIT 0')
         else:
-            unknown = [c for c in tbl.column_names if c not in existing]
-            if unknown:
-                raise ValueError(f"table {name!r}: columns {unknown} are not in the stored table (columns: {existing})")
+            # a newer model may record more columns: add them (older runs get NULL)
+            types = dict(con.execute(f"SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM {_SRC})").fetchall())
+            for column in tbl.column_names:
+                if column not in existing:
+                    con.execute(f'ALTER TABLE "{name}" ADD COLUMN "{column}" {types[column]}')
         con.execute(f'INSERT INTO "{name}" BY NAME SELECT CAST(? AS VARCHAR) AS run_id, * FROM {_SRC}', [run_id])
         con.unregister(_SRC)
 
