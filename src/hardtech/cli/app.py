@@ -36,11 +36,25 @@ def fail(message: str) -> None:
 
 
 def main() -> None:
-    """Entry point of the ``hardtech`` script."""
+    """Entry point of the ``hardtech`` script.
+
+    Typer runs in non-standalone mode so that option errors are printed here as
+    one line (``error: Invalid value for '--seed': …``) with exit code 2.
+    """
     from hardtech.cli import run_cmd  # noqa: F401  (registers commands)
 
     try:
-        app(standalone_mode=True)
-    except (ScenarioError, UsageError) as exc:  # pragma: no cover - typer handles inside
-        err.print(f"error: {exc}")
+        code = app(standalone_mode=False)
+    except typer.Abort:
+        err.print("aborted")
+        sys.exit(130)
+    except (ScenarioError, UsageError) as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(2)
+    except typer.TyperException as exc:  # click's usage errors: bad option values, unknown options
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            typer.echo(exc.format_message())
+            sys.exit(0)
+        err.print(f"[bold red]error:[/] {exc.format_message()}", highlight=False, soft_wrap=True, markup=True)
+        sys.exit(getattr(exc, "exit_code", 2) or 2)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -7,6 +7,7 @@ field (as a dotted path), the value and what is allowed.
 from __future__ import annotations
 
 import copy
+import difflib
 import tomllib
 from importlib import resources
 from pathlib import Path
@@ -105,7 +106,8 @@ def apply_override(raw: dict[str, Any], key: str, value: Any) -> None:
             schema = schema.inner
         elif isinstance(schema, type) and issubclass(schema, BaseModel):
             if part not in schema.model_fields:
-                raise ScenarioError(f"{here}: unknown key; allowed: {', '.join(schema.model_fields)}")
+                allowed = list(schema.model_fields)
+                raise ScenarioError(f"{here}: unknown key{_suggest(part, allowed)}; allowed: {', '.join(allowed)}")
             schema = _unwrap(schema.model_fields[part].annotation)
             if not last and part not in node:
                 node[part] = {}
@@ -130,8 +132,8 @@ def _describe(error: dict[str, Any]) -> str:
     kind = error["type"]
     if kind == "extra_forbidden":
         model = _model_at(_schema_path(loc[:-1]))
-        allowed = ", ".join(model.model_fields) if model else "see `hardtech show`"
-        return f"{path}: unknown key; allowed: {allowed}"
+        allowed = list(model.model_fields) if model else []
+        return f"{path}: unknown key{_suggest(loc[-1], allowed)}; allowed: {', '.join(allowed) or 'see `hardtech show`'}"
     if kind == "missing":
         return f"{path}: required but missing"
     msg = error["msg"]
@@ -139,6 +141,11 @@ def _describe(error: dict[str, Any]) -> str:
         return msg[len("Value error, "):]
     value = error.get("input")
     return f"{path}: {msg.lower()} (got {value!r})"
+
+
+def _suggest(word: str, allowed: list[str]) -> str:
+    close = difflib.get_close_matches(word, allowed, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _schema_path(loc: list[str]) -> list[str]:
@@ -168,7 +175,9 @@ def validate(raw: dict[str, Any]) -> Scenario:
     try:
         return Scenario.model_validate(raw)
     except ValidationError as exc:
-        raise ScenarioError(_describe(exc.errors()[0])) from None
+        # a misspelt key also makes the right one "missing": report the misspelling
+        errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
+        raise ScenarioError(_describe(errors[0])) from None
 
 
 def load(source: str | Path | Scenario = "hangzhou", overrides: dict[str, Any] | list[str] | None = None) -> Scenario:

@@ -1,0 +1,5 @@
+"""``python -m hardtech`` is the ``hardtech`` command."""
+
+from hardtech.cli import main
+
+main()

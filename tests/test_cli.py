@@ -1,0 +1,93 @@
+"""The command line end to end, as a user runs it (a subprocess per call)."""
+
+import json
+import subprocess
+import sys
+
+import duckdb
+import pandas as pd
+import pytest
+
+SMALL = ["--set", "scale=0.002"]
+
+
+def hardtech(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "hardtech", *args], capture_output=True, text=True, cwd=cwd, timeout=300)
+
+
+def test_run_prints_summary_and_writes_store_and_report(tmp_path):
+    store = tmp_path / "demo.duckdb"
+    res = hardtech("run", "hangzhou", "--seed", "7", *SMALL, "--out", str(store), "--no-progress")
+    assert res.returncode == 0, res.stderr
+    assert "Dragons (replication 0)" in res.stdout and "Regions" in res.stdout and "Fields" in res.stdout
+    assert store.exists() and store.with_suffix(".html").exists()
+    html = store.with_suffix(".html").read_text()
+    assert "Dragons over time" in html or "dragons" in html.lower()
+    con = duckdb.connect(str(store), read_only=True)
+    assert con.execute("select count(*) from runs").fetchone()[0] == 1
+    n_rows = con.execute("select count(*) from step_metrics").fetchone()[0]
+    assert n_rows == 96 * 6 * 5
+    for table in ("region_metrics", "field_metrics", "firm_events", "firms", "dragons", "ledger"):
+        assert con.execute(f"select count(*) from {table}").fetchone()[0] > 0, table
+
+
+def test_same_seed_twice_gives_identical_step_metrics(tmp_path):
+    frames = []
+    for k in range(2):
+        store = tmp_path / f"r{k}.duckdb"
+        res = hardtech("run", "hangzhou", "--seed", "7", *SMALL, "--out", str(store), "--no-progress", "--no-report")
+        assert res.returncode == 0, res.stderr
+        con = duckdb.connect(str(store), read_only=True)
+        frames.append(con.execute("select * exclude (run_id) from step_metrics order by step, region, field").df())
+    pd.testing.assert_frame_equal(frames[0], frames[1], check_exact=True)
+
+
+def test_json_summary_and_replications(tmp_path):
+    store = tmp_path / "j.duckdb"
+    res = hardtech("run", "--seed", "3", *SMALL, "--replications", "2", "--out", str(store), "--json", "--no-report")
+    assert res.returncode == 0, res.stderr
+    summary = json.loads(res.stdout)
+    assert summary["store"] == str(store) and summary["replications"] == 2 and len(summary["run_ids"]) == 2
+    assert {"hangzhou", "us_hub"} <= set(summary["dragons_ci"])
+    ci = summary["dragons_ci"]["hangzhou"]
+    assert ci["lo"] <= ci["mean"] <= ci["hi"]
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--set", "regions.hangzhou.living_cst=0.8"], "regions.hangzhou.living_cst: unknown key"),
+        (["--set", "regions.atlantis.living_cost=0.8"], "regions.atlantis: unknown key 'atlantis'"),
+        (["--set", "regions.hangzhou.living_cost=-1"], "regions.hangzhou.living_cost: input should be greater than 0"),
+        (["--set", "scale=2"], "scale: input should be less than or equal to 1"),
+        (["--seed", "-1"], "--seed"),
+        (["--replications", "0"], "replications"),
+        (["no-such-preset"], "unknown preset 'no-such-preset'"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, args, needle):
+    store = tmp_path / "bad.duckdb"
+    res = hardtech("run", *args, "--out", str(store), "--no-progress")
+    assert res.returncode == 2
+    assert needle in res.stderr
+    assert "Traceback" not in res.stderr + res.stdout
+    assert not store.exists()
+
+
+def test_bad_scenario_file_exits_2(tmp_path):
+    shown = hardtech("show", "hangzhou")
+    assert shown.returncode == 0
+    bad = tmp_path / "bad.toml"
+    bad.write_text(shown.stdout.replace("living_cost = 1.0", "living_cost = -0.5", 1))
+    res = hardtech("run", str(bad), "--out", str(tmp_path / "x.duckdb"), "--no-progress")
+    assert res.returncode == 2
+    assert "regions.hangzhou.living_cost" in res.stderr and "Traceback" not in res.stderr
+    assert not (tmp_path / "x.duckdb").exists()
+
+
+def test_presets_and_show():
+    res = hardtech("presets")
+    assert res.returncode == 0 and "hangzhou" in res.stdout
+    shown = hardtech("show", "hangzhou", "--set", "regions.hangzhou.living_cost=0.8")
+    assert shown.returncode == 0
+    assert "living_cost = 0.8" in shown.stdout and "[regions.hangzhou.policy]" in shown.stdout
