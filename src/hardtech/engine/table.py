@@ -137,8 +137,17 @@ class AgentTable:
 
     # -- lookups ------------------------------------------------------------------
     def rows_of(self, ids: np.ndarray) -> np.ndarray:
-        """Row positions of the given ids; -1 where an id is not live."""
+        """Row positions of the given ids; -1 where an id is not live (or negative).
+
+        Many lookups into a table with few ids ever issued (e.g. millions of
+        employees' employer ids) go through a dense id → row array, one gather
+        each; otherwise a binary search over the sorted live ids.
+        """
         ids = np.asarray(ids, dtype=np.int64)
+        if ids.size > 1024 and self._next_id <= 4 * ids.size:
+            lookup = np.full(self._next_id + 1, -1, dtype=np.int64)  # last slot: any invalid id
+            lookup[self._ids[: self._n]] = np.arange(self._n)
+            return lookup[np.where((ids >= 0) & (ids < self._next_id), ids, self._next_id)]
         live = self._ids[: self._n]
         rows = np.searchsorted(live, ids)
         rows_clipped = np.minimum(rows, max(self._n - 1, 0))

@@ -33,12 +33,13 @@ def fund_pools(world: World) -> None:
     world.book("source:lp_inflow", inflow.sum())
     world.book("sink:lp_distributions", outflow.sum())
     t = world.talent
-    rich = t["wealth"] > 0
-    if rich.any():
-        angel = cap.angel_rate / 4.0 * t["wealth"]
-        t["wealth"] = t["wealth"] - angel
-        world.pool += np.bincount(t["region"], weights=angel * world.weight, minlength=world.n_regions)
-        world.flows["angel"] += np.bincount(t["region"], weights=angel * world.weight, minlength=world.n_regions)
+    rich = np.flatnonzero(t["wealth"] > 0)
+    if rich.size:
+        angel = cap.angel_rate / 4.0 * t["wealth"][rich]
+        t["wealth"][rich] -= angel
+        to_pool = np.bincount(t["region"][rich], weights=angel * world.weight, minlength=world.n_regions)
+        world.pool += to_pool
+        world.flows["angel"] += to_pool
 
 
 def revalue(world: World) -> None:

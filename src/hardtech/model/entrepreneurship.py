@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hardtech.engine.ops import choose_by_row, choose_within_groups, group_max, group_sum
+from hardtech.engine.ops import choose_by_row, choose_within_groups, group_max, group_sum, stable_group_order
 from hardtech.model.labour import cost_per_head
 from hardtech.model.world import World
 
@@ -108,17 +108,31 @@ def found(world: World) -> None:
     support = world.levers["startup_support"]
     region_factor = (1.0 / cost) ** ent.cost_elasticity * (1.0 + support)
     success = _successful_firm_rows(world)
-    employer_row = np.where(t["employer"] >= 0, firms.rows_of(t["employer"]), -1)
+    employer_row = np.full(len(t), -1, np.int64)
+    employed = np.flatnonzero(t["employer"] >= 0)
+    employer_row[employed] = firms.rows_of(t["employer"][employed])
     spinout = (employer_row >= 0) & success[np.maximum(employer_row, 0)]
-    p = (
+    young = t["age"] < YOUNG_FOUNDER_AGE
+    # A person's chance depends only on (region, field, young, spin-out): sum the
+    # chances of each such class, draw its founders as Poisson, pick them at random
+    # within the class — the same law as one draw per person, at a fraction of the cost.
+    R, F = world.n_regions, world.n_fields
+    cls = ((world.region_field(t["region"], t["field"]) * 2 + young) * 2 + spinout).astype(np.int64)
+    r_c, f_c, y_c, s_c = np.unravel_index(np.arange(R * F * 4), (R, F, 2, 2))
+    p_class = (
         ent.found_rate
-        * opportunity(world)[t["field"]]
-        * region_factor[t["region"]]
-        * np.where(t["age"] < YOUNG_FOUNDER_AGE, 1.5, 0.6)
-        * np.where(spinout, ent.spinout_multiplier, 1.0)
+        * opportunity(world)[f_c]
+        * region_factor[r_c]
+        * np.where(y_c == 1, 1.5, 0.6)
+        * np.where(s_c == 1, ent.spinout_multiplier, 1.0)
     )
-    counts = rng.poisson(p * world.weight)
-    founders = np.repeat(np.arange(len(t)), counts)
+    members = np.bincount(cls, minlength=R * F * 4)
+    n_found = rng.poisson(p_class * members * world.weight)
+    n_found[members == 0] = 0
+    order = stable_group_order(cls)
+    start = np.concatenate([[0], np.cumsum(members)[:-1]])
+    draw_class = np.repeat(np.arange(R * F * 4), n_found)
+    founders = order[start[draw_class] + (rng.random(draw_class.size) * members[draw_class]).astype(np.int64)]
     if founders.size == 0:
         return
     region = t["region"][founders].astype(np.int64)

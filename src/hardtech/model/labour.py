@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hardtech.engine.ops import choose_within_groups, group_sum, stochastic_round
+from hardtech.engine.ops import group_sum, stable_group_order, stochastic_round
 from hardtech.model.world import World
 
 YOUNG_AGE = 30.0
@@ -155,28 +155,32 @@ def assign_employers(world: World) -> None:
     """Keep the agents employed by each firm near headcount / weight."""
     rng = world.streams["employment"]
     firms, t = world.firms, world.talent
-    employer_row = np.where(t["employer"] >= 0, firms.rows_of(t["employer"]), -1)
-    t["employer"] = np.where(employer_row >= 0, t["employer"], -1)  # employer gone
-    employed = employer_row >= 0
-    have = np.bincount(employer_row[employed], minlength=len(firms)).astype(float)
+    employer = t["employer"]
+    employed_rows = np.flatnonzero(employer >= 0)
+    firm_row = firms.rows_of(employer[employed_rows])
+    employer[employed_rows[firm_row < 0]] = -1  # employer gone
+    employed_rows, firm_row = employed_rows[firm_row >= 0], firm_row[firm_row >= 0]
+    have = np.bincount(firm_row, minlength=len(firms)).astype(float)
     want = firms["headcount"] / world.weight
     # release agents of firms with too many, each with the excess share
     excess = np.divide(np.maximum(have - want - 1.0, 0.0), have, out=np.zeros_like(have), where=have > 0)
-    release = employed & (rng.random(len(t)) < excess[np.maximum(employer_row, 0)])
-    t["employer"] = np.where(release, -1, t["employer"])
-    # hire free agents of the firm's region-field for firms with too few
+    employer[employed_rows[rng.random(employed_rows.size) < excess[firm_row]]] = -1
+    # hire free agents of the firm's region-field, uniformly, for firms with too few
     need = stochastic_round(rng, np.maximum(want - have, 0.0))
     if need.sum() == 0:
         return
-    free = t["employer"] < 0
-    cand_key = np.where(free, world.region_field(t["region"], t["field"]), -1)
-    firm_key = world.region_field(firms["region"], firms["field"])
+    free_rows = np.flatnonzero(employer < 0)
+    cand_key = world.region_field(t["region"][free_rows], t["field"][free_rows])
+    order = stable_group_order(cand_key)
+    RF = world.n_regions * world.n_fields
+    count = np.bincount(cand_key, minlength=RF)
+    start = np.concatenate([[0], np.cumsum(count)[:-1]])
     draws = np.repeat(np.arange(len(firms)), need)
-    valid = cand_key >= 0
-    picked = choose_within_groups(rng, cand_key[valid], np.ones(valid.sum()), firm_key[draws])
-    ok = picked >= 0
-    agent_rows = np.flatnonzero(valid)[picked[ok]]
-    t["employer"][agent_rows] = firms.ids[draws[ok]]
+    group = world.region_field(firms["region"], firms["field"])[draws]
+    ok = count[group] > 0
+    draws, group = draws[ok], group[ok]
+    pick = start[group] + (rng.random(draws.size) * count[group]).astype(np.int64)
+    employer[free_rows[order[pick]]] = firms.ids[draws]
 
 
 def labour_step(world: World) -> None:

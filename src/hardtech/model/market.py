@@ -44,26 +44,43 @@ def bass_advance(adoption: np.ndarray, p: np.ndarray, q: np.ndarray, dt: float) 
 
 
 def diffuse_demand(world: World) -> None:
-    """Start demand where maturity passed the demand threshold; advance Bass."""
-    started = world.demand_onset >= 0
-    newly = ~started & (world.maturity >= world.field_param("demand_threshold"))
-    world.demand_onset[newly] = world.step
-    active = world.demand_onset >= 0
-    advanced = bass_advance(world.adoption, world.field_param("bass_p"), world.field_param("bass_q"), 0.25)
-    world.adoption = np.where(active & ~newly, advanced, world.adoption)
+    """Start demand where maturity passed the demand threshold; advance Bass.
+
+    Customers who adopted before products were usable were served by legacy
+    suppliers; a share ``lock_in`` of them stays with those (platform)
+    suppliers and switches to new ones only at ``switch_rate`` a year.
+    """
+    m = world.scenario.market
     usable = world.maturity >= world.field_param("usability_threshold")
+    if not m.demand_diffusion:  # demand timing switched off: everyone is there once usable
+        world.demand_onset[(world.demand_onset < 0) & usable] = world.step
+        world.adoption = usable.astype(float)
+    else:
+        started = world.demand_onset >= 0
+        newly = ~started & (world.maturity >= world.field_param("demand_threshold"))
+        world.demand_onset[newly] = world.step
+        active = world.demand_onset >= 0
+        advanced = bass_advance(world.adoption, world.field_param("bass_p"), world.field_param("bass_q"), 0.25)
+        world.adoption = np.where(active & ~newly, advanced, world.adoption)
+    just_usable = usable & (world.usable_onset == world.step)
+    world.locked = np.where(just_usable, m.lock_in * world.adoption, world.locked * (1.0 - m.switch_rate / 4.0))
     world.spending = world.field_param("market_potential") / 4.0 * world.adoption * usable
 
 
 # -- segments and revenue -----------------------------------------------------------------
-def segment_spending(world: World) -> np.ndarray:
-    """Spending per segment this quarter: fields' platforms first, then niches by id."""
-    F = world.n_fields
+def segment_spending(world: World, field_spending: np.ndarray | None = None) -> np.ndarray:
+    """Spending per segment (default: this quarter's): fields' platforms first, then niches by id.
+
+    Locked-in legacy customers buy in the platform segment.
+    """
+    spending = world.spending if field_spending is None else field_spending
+    locked_share = np.divide(world.locked, world.adoption, out=np.zeros_like(world.locked), where=world.adoption > 0)
     platform = world.field_param("platform_share")
+    platform = platform + (1.0 - platform) * np.clip(locked_share, 0.0, 1.0)
     niches = world.niches
     niche_field = niches["field"]
-    per_niche = world.spending[niche_field] * (1.0 - platform[niche_field]) * niches["size"] / world.niche_base[niche_field]
-    return np.concatenate([world.spending * platform, per_niche])
+    per_niche = spending[niche_field] * (1.0 - platform[niche_field]) * niches["size"] / world.niche_base[niche_field]
+    return np.concatenate([spending * platform, per_niche])
 
 
 def forward_spending(world: World, years: float) -> np.ndarray:
@@ -72,15 +89,10 @@ def forward_spending(world: World, years: float) -> np.ndarray:
     Adoption moves along its Bass path (if demand has started) and products
     count as usable if maturity is within 0.1 of the usability threshold.
     """
-    F = world.n_fields
     p, q = world.field_param("bass_p"), world.field_param("bass_q")
     adoption = np.where(world.demand_onset >= 0, bass_advance(world.adoption, p, q, years), 0.0)
     usable = world.maturity >= world.field_param("usability_threshold") - 0.1
-    fields_ahead = world.field_param("market_potential") / 4.0 * adoption * usable
-    platform = world.field_param("platform_share")
-    niche_field = world.niches["field"]
-    per_niche = fields_ahead[niche_field] * (1.0 - platform[niche_field]) * world.niches["size"] / world.niche_base[niche_field]
-    return np.concatenate([fields_ahead * platform, per_niche])
+    return segment_spending(world, world.field_param("market_potential") / 4.0 * adoption * usable)
 
 
 def segment_of(world: World) -> np.ndarray:

@@ -97,6 +97,7 @@ class World:
     prev_frontier: np.ndarray  # (bloc, field) at the start of the step
     maturity: np.ndarray
     adoption: np.ndarray  # Bass cumulative adoption 0–1
+    locked: np.ndarray  # (field,) adoption locked to legacy suppliers 0–1
     demand_onset: np.ndarray  # step demand started, −1 not yet
     usable_onset: np.ndarray  # step products became usable, −1 not yet
     spending: np.ndarray  # (field,) spending this quarter, million USD
@@ -210,6 +211,7 @@ def build_world(scenario: Scenario, replication: int = 0) -> World:
         prev_frontier=np.zeros((B, F)),
         maturity=np.zeros(F),
         adoption=np.zeros(F),
+        locked=np.zeros(F),
         demand_onset=np.full(F, -1),
         usable_onset=np.full(F, -1),
         spending=np.zeros(F),
