@@ -1,0 +1,207 @@
+"""Request and response models of the dashboard's REST API.
+
+Requests carry a preset name and ``{dotted.path: value}`` overrides; they are
+resolved with :func:`hardtech.scenario.load` — the same validation as the CLI's
+``--set`` — so a bad value is refused with the field it concerns (HTTP 422).
+The bounds here are the hard ceilings; a server may be started with lower ones
+(see :func:`hardtech.web.app.create_app`).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema
+
+from hardtech.scenario import presets
+
+MAX_REPLICATIONS = 20
+"""Most replications one request may ask for."""
+MAX_OVERRIDES = 200
+MAX_PACE_MS = 500
+
+OverrideKey = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.]+$")]
+
+
+def _override_value(value: Any) -> Any:
+    """One error per bad value (a plain union would report one per member)."""
+    def number(x: Any) -> bool:
+        return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+    if isinstance(value, (bool, int, float)) or (isinstance(value, str) and len(value) <= 1000):
+        return value
+    if isinstance(value, list) and len(value) <= 200:
+        if all(isinstance(x, str) and len(x) <= 200 for x in value):
+            return value
+        if all(isinstance(x, list) and len(x) == 2 and all(number(y) for y in x) for x in value):
+            return value
+    raise ValueError("must be a number, true/false, text, a schedule [[year, value], ...] or a list of names")
+
+
+OverrideValue = Annotated[Any, AfterValidator(_override_value), WithJsonSchema({"anyOf": [
+    {"type": "boolean"}, {"type": "number"}, {"type": "string", "maxLength": 1000},
+    {"type": "array", "maxItems": 200, "items": {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2}},
+    {"type": "array", "maxItems": 200, "items": {"type": "string", "maxLength": 200}},
+]})]
+"""A value as in the scenario TOML: number, switch, text, a lever schedule ``[[year, value], ...]`` or a list of names."""
+
+TABLES = ("step_metrics", "region_metrics", "field_metrics", "bloc_metrics", "ledger", "firm_events", "firms", "dragons")
+TableName = Literal["step_metrics", "region_metrics", "field_metrics", "bloc_metrics", "ledger", "firm_events", "firms",
+                    "dragons"]
+RunId = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.-]+$")]
+JobStatus = Literal["queued", "running", "done", "failed", "cancelled"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ScenarioSpec(Strict):
+    """A scenario: a preset plus overrides, as ``hardtech run PRESET --set KEY=VALUE``."""
+
+    preset: str = Field("hangzhou", min_length=1, max_length=64, description="A preset name (see GET /api/presets).",
+                        json_schema_extra={"enum": presets()})
+    overrides: dict[OverrideKey, OverrideValue] = Field(
+        default_factory=dict, max_length=MAX_OVERRIDES,
+        description="Field overrides by dotted path, e.g. {\"regions.hangzhou.living_cost\": 0.8, \"scale\": 0.002}.",
+        examples=[{"scale": 0.002, "time.end_year": 2016, "regions.hangzhou.policy.startup_support": 0.5}],
+    )
+    seed: int | None = Field(None, ge=0, le=2**63 - 1, description="Random seed (default: the scenario's).")
+    label: str | None = Field(None, max_length=80, description="A name to show for this scenario (compare).")
+
+
+class RunRequest(ScenarioSpec):
+    """Run a scenario; replication 0 is streamed step by step."""
+
+    replications: int = Field(1, ge=1, le=MAX_REPLICATIONS, description="Independent replications (1–20).")
+    pace_ms: int | None = Field(None, ge=0, le=MAX_PACE_MS,
+                                description="Pause after each streamed step, ms (default: the server's), so plots visibly grow.")
+
+
+class CompareRequest(Strict):
+    """Compare two scenarios over replications (mean and 95% interval)."""
+
+    a: ScenarioSpec = Field(description="Scenario A.")
+    b: ScenarioSpec = Field(description="Scenario B.")
+    replications: int = Field(5, ge=1, le=MAX_REPLICATIONS, description="Replications of each scenario (1–20).")
+
+
+class ValidateRequest(ScenarioSpec):
+    """Resolve a scenario without running it."""
+
+
+class ErrorItem(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class ValidationErrorResponse(BaseModel):
+    """HTTP 422: the request does not validate; ``loc`` names the field."""
+
+    detail: list[ErrorItem]
+
+
+class MessageResponse(BaseModel):
+    """An error with a one-line message (401, 403, 404, 409, 429)."""
+
+    detail: str
+
+
+class PresetInfo(BaseModel):
+    name: str
+    description: str
+
+
+class Limits(BaseModel):
+    max_scale: float
+    max_replications: int
+    max_steps: int
+    max_pace_ms: int
+    default_pace_ms: int
+
+
+class Control(BaseModel):
+    """One control of the page, generated from the scenario's JSON schema and a preset."""
+
+    key: str = Field(description="Dotted override path, e.g. regions.hangzhou.policy.startup_support.")
+    group: str
+    label: str
+    type: Literal["number", "integer", "boolean"]
+    description: str = ""
+    unit: str = ""
+    minimum: float | None = None
+    maximum: float | None = None
+    exclusive_minimum: bool = False
+    exclusive_maximum: bool = False
+    slider_max: float | None = Field(None, description="Upper end of the slider (the typed value may go up to maximum).")
+    step: float | None = None
+    default: Any = Field(None, description="The schema's default, if any.")
+    value: Any = Field(None, description="The preset's value (for a scheduled lever: its last value).")
+    schedule: list[list[float]] | None = Field(None,
+                                               description="The preset's schedule [[year, value], ...], if the lever has one.")
+
+
+class ControlsResponse(BaseModel):
+    preset: str
+    description: str
+    regions: list[str]
+    fields: list[str]
+    field_labels: dict[str, str]
+    start_year: int
+    limits: Limits
+    controls: list[Control]
+
+
+class ValidateResponse(BaseModel):
+    ok: bool
+    name: str
+    seed: int
+    scale: float
+    steps: int
+    toml: str
+
+
+class JobInfo(BaseModel):
+    id: str
+    kind: Literal["run", "compare"]
+    status: JobStatus
+    created_at: str
+    started_at: str | None = None
+    finished_at: str | None = None
+    labels: list[str]
+    replications: int
+    progress: dict[str, int] = Field(description="{done, total} steps over all replications.")
+    queue_position: int | None = None
+    error: str | None = None
+    run_ids: list[str] = Field(default_factory=list)
+    events_url: str
+    result: dict[str, Any] | None = None
+
+
+class RunInfo(BaseModel):
+    run_id: str
+    scenario_name: str | None = None
+    seed: int | None = None
+    replication: int | None = None
+    scale: float | None = None
+    steps: int | None = None
+    started_at: str | None = None
+    wall_seconds: float | None = None
+    dragons: int | None = None
+    store: str = Field(description="Store file name inside the results folder.")
+
+
+class RunsResponse(BaseModel):
+    runs: list[RunInfo]
+    unavailable: list[str] = Field(default_factory=list, description="Store files that could not be read (busy).")
+
+
+class RunDetail(BaseModel):
+    run: RunInfo
+    regions: list[str]
+    fields: list[str]
+    field_labels: dict[str, str]
+    steps: list[dict[str, Any]] = Field(description="One entry per step, as the `step` events of a streamed run.")
+    dragons: list[dict[str, Any]]
+    outcomes: dict[str, float | None]
