@@ -32,9 +32,15 @@ OUTCOME_DOCS: dict[str, str] = {
     "concentration_change": "concentration_end minus the same index at the start",
     "small_share_niche": "share of niche revenue earned by small firms (headcount < 500, not incumbents), whole run",
     "small_share_platform": "share of platform revenue earned by small firms, whole run",
+    "experiments": "experiments (prototypes, pivots) run by young firms over the run (count)",
+    "experiments_per_musd": "experiments per million USD invested in rounds",
+    "niche_dragons": "dragons that were selling in a niche when they became dragons (count)",
+    "survival": "1 − deaths / births: share of founded firms that did not fail",
 }
 REGIONAL = ("dragons", "births", "deaths", "exits", "scenes", "firms_end", "talent_end", "net_inflow",
-            "investor_capital_end", "invested", "returned", "revenue", "gap_end")
+            "investor_capital_end", "invested", "returned", "revenue", "gap_end", "experiments",
+            "experiments_per_musd", "survival", "niche_dragons")
+RATIOS = {"experiments_per_musd": ("experiments", "invested"), "survival": ("deaths", "births")}
 
 
 def _hhi(head: pd.DataFrame) -> float:
@@ -46,7 +52,10 @@ def _hhi(head: pd.DataFrame) -> float:
 
 
 def outcomes(tables: Mapping[str, pd.DataFrame]) -> dict[str, float]:
-    """Scalar outcomes from a run's tables (DataFrames keyed like ``RunResult.tables``)."""
+    """Scalar outcomes from a run's tables (DataFrames keyed like ``RunResult.tables``).
+
+    Needs step_metrics, region_metrics and field_metrics; uses ``dragons`` when given.
+    """
     sm, rm, fm = tables["step_metrics"], tables["region_metrics"], tables["field_metrics"]
     first, last = sm["step"].min(), sm["step"].max()
     end, start = sm[sm.step == last], sm[sm.step == first]
@@ -64,7 +73,16 @@ def outcomes(tables: Mapping[str, pd.DataFrame]) -> dict[str, float]:
         "returned": by_region["returned"].sum(),
         "revenue": by_region["revenue"].sum(),
         "gap_end": end.groupby("region", sort=False)["gap_to_frontier"].mean(),
+        "experiments": by_region["experiments"].sum(),
     }
+    per_region["experiments_per_musd"] = per_region["experiments"] / per_region["invested"].where(per_region["invested"] > 0)
+    per_region["survival"] = 1.0 - per_region["deaths"] / per_region["births"].where(per_region["births"] > 0)
+    regions = list(per_region["births"].index)
+    if "dragons" in tables and len(tables["dragons"]):
+        niche = tables["dragons"][tables["dragons"]["niche"]].groupby("region").size()
+        per_region["niche_dragons"] = niche.reindex(regions, fill_value=0)
+    else:
+        per_region["niche_dragons"] = pd.Series(0.0, index=regions)
     r_last = rm[rm.step == last].set_index("region")
     per_region["talent_end"] = r_last["talent"]
     per_region["investor_capital_end"] = r_last["investor_capital"]
@@ -73,7 +91,12 @@ def outcomes(tables: Mapping[str, pd.DataFrame]) -> dict[str, float]:
     per_region["net_inflow"] = 100.0 * (flows.arrivals - flows.departures) / flows.talent / years
     for metric in REGIONAL:
         series = per_region[metric]
-        total = series.mean() if metric in ("gap_end", "net_inflow") else series.sum()
+        if metric in RATIOS:
+            num, den = RATIOS[metric]
+            ratio = per_region[num].sum() / per_region[den].sum() if per_region[den].sum() else float("nan")
+            total = ratio if metric != "survival" else 1.0 - ratio
+        else:
+            total = series.mean() if metric in ("gap_end", "net_inflow") else series.sum()
         out[metric] = float(total)
         for region, value in series.items():
             out[f"{metric}_{region}"] = float(value)

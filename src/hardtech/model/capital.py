@@ -25,12 +25,14 @@ from hardtech.model.world import World
 
 
 def fund_pools(world: World) -> None:
-    """Limited partners pay in; pools pay out; founders reinvest as angels."""
+    """Limited partners (and public fund injections) pay in; pools pay out; founders reinvest as angels."""
     cap = world.scenario.capital
     inflow = world.region_param("lp_inflow") / 4.0
+    injection = world.levers["fund_injection"] / 4.0
     outflow = cap.pool_outflow / 4.0 * np.maximum(world.pool, 0.0)
-    world.pool += inflow - outflow
+    world.pool += inflow + injection - outflow
     world.book("source:lp_inflow", inflow.sum())
+    world.book("source:fund_injection", injection.sum())
     world.book("sink:lp_distributions", outflow.sum())
     t = world.talent
     rich = np.flatnonzero(t["wealth"] > 0)

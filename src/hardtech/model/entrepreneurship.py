@@ -210,6 +210,8 @@ def within_pool_capacity(world: World, pool_region: np.ndarray, amount: np.ndarr
     capacity = world.scenario.capital.deploy_rate * np.maximum(world.pool, 0.0)
     asked = np.bincount(pool_region, weights=amount, minlength=world.n_regions)
     ratio = np.divide(capacity, asked, out=np.ones_like(asked), where=asked > 0)
+    if not world.scenario.capital.constrained:
+        ratio = np.ones_like(ratio)
     accept = rng.random(len(pool_region)) < np.minimum(ratio, 1.0)[pool_region]
     return accept
 

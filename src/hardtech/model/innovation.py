@@ -49,6 +49,20 @@ def spillover_boost(world: World) -> np.ndarray:
     return 1.0 + inn.spillover_strength * np.log1p(k / 1000.0)
 
 
+def density_productivity(world: World) -> np.ndarray:
+    """Per firm: productivity from the density of related activity around it.
+
+    (1 + K / 1000) ** density_elasticity (Ciccone–Hall: doubling density ≈ +6%);
+    1 without spillovers.
+    """
+    inn = world.scenario.innovation
+    firms = world.firms
+    if not inn.spillovers or inn.density_elasticity == 0:
+        return np.ones(len(firms))
+    k = related_activity(world)[firms["region"], firms["field"]]
+    return (1.0 + k / 1000.0) ** inn.density_elasticity
+
+
 def rd_effort(world: World) -> np.ndarray:
     """R&D effort per firm: (researchers / capital intensity) ** rd_returns / 10.
 

@@ -12,23 +12,69 @@
   available talent; employed talent agents carry their employer's id (a
   talent agent stands for ``weight`` persons, so firms employ agents in
   proportion ``headcount / weight``).
+
+Talent runs to millions of agents at full scale, so this module avoids
+full-length 8-byte temporaries: (region, field) keys are int16, the agents
+per region-field are counted once and then kept up to date from the flows
+(graduates, retirements, moves), and hiring finds the k-th free agent of a
+region-field with :class:`~hardtech.engine.ops.GroupRanks` instead of sorting
+every free agent.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from hardtech.engine.ops import group_sum, stable_group_order, stochastic_round
+from hardtech.engine.ops import GroupRanks, group_sum, stochastic_round
 from hardtech.model.world import World
 
 YOUNG_AGE = 30.0
+_COUNTS = "_talent_rf_counts"  # World attribute: (talent table, its version, agents per region-field)
+
+
+def talent_keys(world: World, rows: np.ndarray | None = None) -> np.ndarray:
+    """Flat (region, field) group of each talent agent (or of ``rows``), as int16.
+
+    The same values as ``world.region_field`` at a quarter of the memory
+    traffic (int64 keys over millions of agents cost more than the work).
+    """
+    t = world.talent
+    region, fld = (t["region"], t["field"]) if rows is None else (t["region"][rows], t["field"][rows])
+    if world.n_regions * world.n_fields > np.iinfo(np.int16).max:
+        return world.region_field(region, fld)
+    key = np.multiply(region, world.n_fields, dtype=np.int16)
+    key += fld
+    return key
+
+
+def talent_counts(world: World) -> np.ndarray:
+    """Talent agents per (region, field), flat, int64 (kept up to date; do not modify).
+
+    Counted once, then updated by this module's graduates, retirements and
+    moves. The count is tied to the talent table's :attr:`~AgentTable.version`:
+    an add or remove elsewhere makes it recount, and a module that changes
+    agents' region or field in place must call ``world.talent.touch()``.
+    """
+    t = world.talent
+    cached = getattr(world, _COUNTS, None)
+    if cached is None or cached[0] is not t or cached[1] != t.version:
+        counts = np.bincount(talent_keys(world), minlength=world.n_regions * world.n_fields)
+        cached = (t, t.version, counts)
+        setattr(world, _COUNTS, cached)
+    return cached[2]
+
+
+def _update_counts(world: World, version_before: int, delta: np.ndarray) -> None:
+    """Add ``delta`` to the cached counts if they were current at ``version_before``."""
+    t = world.talent
+    cached = getattr(world, _COUNTS, None)
+    if cached is not None and cached[0] is t and cached[1] == version_before:
+        setattr(world, _COUNTS, (t, t.version, cached[2] + delta))
 
 
 def talent_by_region_field(world: World) -> np.ndarray:
     """Persons per (region, field), flat."""
-    t = world.talent
-    key = world.region_field(t["region"], t["field"])
-    return group_sum(key, None, world.n_regions * world.n_fields) * world.weight
+    return talent_counts(world).astype(float) * world.weight
 
 
 def graduate(world: World) -> None:
@@ -43,23 +89,30 @@ def graduate(world: World) -> None:
     pull = 0.5 + world.maturity  # students follow maturing technologies
     field = rng.choice(world.n_fields, n, p=pull / pull.sum())
     strength = world.region_param("university_strength")[region]
+    version = world.talent.version
     world.talent.add(n, region=region, field=field, age=rng.uniform(22, 26, n),
                      skill=np.clip(rng.normal(strength, 0.15), 0, 1), employer=-1)
-    key = world.region_field(region, field)
-    world.flows["graduates"] += np.bincount(key, minlength=world.n_regions * world.n_fields) * world.weight
+    added = np.bincount(world.region_field(region, field), minlength=world.n_regions * world.n_fields)
+    _update_counts(world, version, added)
+    world.flows["graduates"] += added * world.weight
 
 
 def retire(world: World) -> None:
     """Age everyone a quarter; remove those who leave the workforce."""
     rng = world.streams["retirement"]
     t = world.talent
-    t["age"] = t["age"] + 0.25
-    leave = (t["age"] >= 60.0) | (rng.random(len(t)) < world.scenario.labour.retire_rate / 4.0)
-    key = world.region_field(t["region"][leave], t["field"][leave])
-    world.flows["retirements"] += np.bincount(key, minlength=world.n_regions * world.n_fields) * world.weight
-    wealth = t["wealth"][leave].sum() * world.weight
+    age = t["age"]
+    age += 0.25  # in place: float32, as before
+    leave = rng.random(len(t)) < world.scenario.labour.retire_rate / 4.0
+    leave |= age >= 60.0
+    rows = np.flatnonzero(leave)
+    left = np.bincount(world.region_field(t["region"][rows], t["field"][rows]), minlength=world.n_regions * world.n_fields)
+    world.flows["retirements"] += left * world.weight
+    wealth = t["wealth"][rows].sum() * world.weight
     world.book("sink:retired_wealth", wealth)
+    version = t.version
     t.remove(leave)
+    _update_counts(world, version, -left)
 
 
 def set_wages(world: World) -> None:
@@ -78,8 +131,14 @@ def migrate(world: World) -> None:
     lab = world.scenario.labour
     rng = world.streams["migration"]
     t = world.talent
-    young = t["age"] < YOUNG_AGE
-    considering = np.flatnonzero(rng.random(len(t)) < np.where(young, lab.young_consider_move, lab.consider_move))
+    # who weighs a move: u < (young ? young_consider_move : consider_move), one
+    # uniform per agent; only agents under the larger threshold need their age
+    u = rng.random(len(t))
+    low, high = sorted((lab.consider_move, lab.young_consider_move))
+    considering = np.flatnonzero(u < high)
+    young_c = t["age"][considering] < YOUNG_AGE
+    keep = (u[considering] < low) | (young_c == (lab.young_consider_move >= lab.consider_move))
+    considering, young_c = considering[keep], young_c[keep]
     if considering.size == 0:
         return
     home = t["region"][considering].astype(np.int64)
@@ -91,7 +150,7 @@ def migrate(world: World) -> None:
         lab.wage_weight * np.log(wage)
         - lab.cost_weight * np.log(cost)[None, :]
         + world.region_param("amenity")[None, :]
-        + lab.subsidy_weight * young[considering, None] * subsidy[None, :] / wage
+        + lab.subsidy_weight * young_c[:, None] * subsidy[None, :] / wage
     )
     bloc = world.region_bloc
     move_cost = (
@@ -107,10 +166,14 @@ def migrate(world: World) -> None:
     rows = considering[moved]
     RF = world.n_regions * world.n_fields
     w = world.weight
-    world.flows["departures"] += np.bincount(world.region_field(home[moved], fld[moved]), minlength=RF) * w
-    world.flows["arrivals"] += np.bincount(world.region_field(dest[moved], fld[moved]), minlength=RF) * w
+    out = np.bincount(world.region_field(home[moved], fld[moved]), minlength=RF)
+    into = np.bincount(world.region_field(dest[moved], fld[moved]), minlength=RF)
+    world.flows["departures"] += out * w
+    world.flows["arrivals"] += into * w
+    version = t.version
     t["region"][rows] = dest[moved]
     t["employer"][rows] = -1  # movers leave their employer
+    _update_counts(world, version, into - out)
 
 
 def cost_per_head(world: World) -> np.ndarray:
@@ -128,7 +191,7 @@ def target_headcount(world: World) -> np.ndarray:
     firms = world.firms
     margin = world.scenario.market.margin
     income = margin * firms["revenue_smooth"] + firms["core_income"]
-    runway = np.where(firms["incumbent"], 0.0, np.maximum(firms["cash"], 0.0) / 8.0)
+    runway = np.where(firms["incumbent"], 0.0, np.maximum(firms["cash"], 0.0) / world.scenario.entrepreneurship.runway_quarters)
     affordable = (income + runway) / cost_per_head(world)
     return np.maximum(affordable, world.scenario.entrepreneurship.start_headcount)
 
@@ -158,29 +221,31 @@ def assign_employers(world: World) -> None:
     employer = t["employer"]
     employed_rows = np.flatnonzero(employer >= 0)
     firm_row = firms.rows_of(employer[employed_rows])
-    employer[employed_rows[firm_row < 0]] = -1  # employer gone
-    employed_rows, firm_row = employed_rows[firm_row >= 0], firm_row[firm_row >= 0]
+    gone = firm_row < 0
+    employer[employed_rows[gone]] = -1  # employer gone
+    employed_rows, firm_row = employed_rows[~gone], firm_row[~gone]
     have = np.bincount(firm_row, minlength=len(firms)).astype(float)
     want = firms["headcount"] / world.weight
     # release agents of firms with too many, each with the excess share
     excess = np.divide(np.maximum(have - want - 1.0, 0.0), have, out=np.zeros_like(have), where=have > 0)
-    employer[employed_rows[rng.random(employed_rows.size) < excess[firm_row]]] = -1
+    released = rng.random(employed_rows.size) < excess[firm_row]
+    employer[employed_rows[released]] = -1
     # hire free agents of the firm's region-field, uniformly, for firms with too few
     need = stochastic_round(rng, np.maximum(want - have, 0.0))
     if need.sum() == 0:
         return
-    free_rows = np.flatnonzero(employer < 0)
-    cand_key = world.region_field(t["region"][free_rows], t["field"][free_rows])
-    order = stable_group_order(cand_key)
     RF = world.n_regions * world.n_fields
-    count = np.bincount(cand_key, minlength=RF)
-    start = np.concatenate([[0], np.cumsum(count)[:-1]])
+    cand_key = talent_keys(world)  # a fresh array: mark the employed as in no group
+    cand_key[employed_rows[~released]] = RF
+    free = GroupRanks(cand_key, RF)  # the k-th free agent of a group, in row order
+    count = free.counts
     draws = np.repeat(np.arange(len(firms)), need)
     group = world.region_field(firms["region"], firms["field"])[draws]
     ok = count[group] > 0
     draws, group = draws[ok], group[ok]
-    pick = start[group] + (rng.random(draws.size) * count[group]).astype(np.int64)
-    employer[free_rows[order[pick]]] = firms.ids[draws]
+    pick = (rng.random(draws.size) * count[group]).astype(np.int64)
+    pick = np.minimum(pick, count[group] - 1)  # u·count can round up to count
+    employer[free.nth(group, pick)] = firms.ids[draws]
 
 
 def labour_step(world: World) -> None:

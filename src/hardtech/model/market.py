@@ -24,6 +24,7 @@ import numpy as np
 
 from hardtech.engine.ops import group_sum
 from hardtech.model.decoupling import effective_capability
+from hardtech.model.innovation import density_productivity
 from hardtech.model.world import World
 
 
@@ -110,6 +111,7 @@ def competitiveness(world: World) -> tuple[np.ndarray, np.ndarray]:
     platform = firms["segment"] < 0
     scale = np.power(np.maximum(firms["headcount"], 1.0) / 100.0, m.scale_economies)
     fit = np.power(np.clip(firms["fit"], 1e-3, 1.0), m.niche_fit_weight)
+    base = base * density_productivity(world)
     own = base * np.where(platform, scale, fit)
     in_niche = base * m.incumbent_niche_fit**m.niche_fit_weight * firms["incumbent"]
     return own, in_niche

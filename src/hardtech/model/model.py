@@ -139,6 +139,10 @@ class HardtechModel:
 
     def _record(self) -> None:
         metrics.record(self.world, self.recorder, self._money_before)
+        if self.world.step % 4 == 3:  # a yearly firm panel, for growth-rate and size facts
+            firms = self.world.firms
+            self.recorder.record("firm_panel", step=self.world.step, firm_id=firms.ids.copy(),
+                                 headcount=firms["headcount"], revenue=firms["revenue"], incumbent=firms["incumbent"])
         self.world.step += 1
 
     # -- outputs -------------------------------------------------------------------------
@@ -153,7 +157,7 @@ class HardtechModel:
     def _dragons_table(self) -> pa.Table:
         w = self.world
         cols = {k: np.concatenate([d[k] for d in w.dragons]) if w.dragons else np.zeros(0, np.int64)
-                for k in ("firm_id", "region", "field", "founded", "dragon_step", "valuation", "spinout")}
+                for k in ("firm_id", "region", "field", "founded", "dragon_step", "valuation", "spinout", "niche")}
         return pa.table({
             "firm_id": cols["firm_id"].astype(np.int64),
             "region": np.asarray(w.region_names, dtype=object)[cols["region"].astype(int)],
@@ -163,6 +167,7 @@ class HardtechModel:
             "dragon_step": cols["dragon_step"].astype(np.int32),
             "valuation_musd": cols["valuation"].astype(float),
             "spinout": cols["spinout"].astype(bool),
+            "niche": cols["niche"].astype(bool),
         })
 
     def _label(self, steps: np.ndarray, missing: int | None = None) -> np.ndarray:

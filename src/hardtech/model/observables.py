@@ -35,4 +35,5 @@ def detect_dragons(world: World) -> None:
         "firm_id": firms.ids[rows].copy(), "region": firms["region"][rows].copy(), "field": firms["field"][rows].copy(),
         "founded": firms["founded"][rows].copy(), "dragon_step": np.full(rows.size, world.step, np.int32),
         "valuation": firms["valuation"][rows].copy(), "spinout": firms["parent"][rows] >= 0,
+        "niche": firms["segment"][rows] >= 0,
     })

@@ -170,7 +170,10 @@ def build_world(scenario: Scenario, replication: int = 0) -> World:
     related = np.array([[sc.related(a, b) for b in fields] for a in fields])
 
     weight = 1.0 / sc.scale
-    talent = AgentTable(TALENT_COLUMNS, capacity=1024, defaults={"employer": -1})
+    # room for the start population and a quarter more (graduates outnumber retirements
+    # in growing scenarios): no regrowth while it is created, rarely one during the run
+    expected = sum(reg.talent for reg in sc.regions.values()) * sc.scale
+    talent = AgentTable(TALENT_COLUMNS, capacity=int(1.25 * expected) + 1024, defaults={"employer": -1})
     for r, reg in enumerate(sc.regions.values()):
         n = int(stochastic_round(rng, reg.talent * sc.scale))
         talent.add(

@@ -69,6 +69,9 @@ class Policy(Strict):
     cluster_programme: Lever = Field(
         0.0, description="Cluster programme intensity: extra rate of cooperation-link formation, as a multiple of the base rate; range 0–10."
     )
+    fund_injection: Lever = Field(
+        0.0, description="Public money paid into the regional investor pool, million USD per year (a one-off: [[year, amount], [year + 1, 0]]); range 0–1000000."
+    )
 
     @model_validator(mode="after")
     def _ranges(self) -> Policy:
@@ -77,6 +80,7 @@ class Policy(Strict):
         _check_lever("basic_research", self.basic_research, 0, 1e5)
         _check_lever("procurement", self.procurement, 0, 1e5)
         _check_lever("cluster_programme", self.cluster_programme, 0, 10)
+        _check_lever("fund_injection", self.fund_injection, 0, 1e6)
         return self
 
 
@@ -154,7 +158,7 @@ class Market(Strict):
 
     scale_economies: float = Field(1.0, ge=0, le=3, description="Exponent of firm size (headcount) in platform-segment competitiveness; 0 switches scale economies off.")
     niche_fit_weight: float = Field(3.0, ge=0, le=10, description="Exponent of niche fit in niche-segment competitiveness; 0 makes fit irrelevant.")
-    capability_weight: float = Field(8.0, ge=0, le=20, description="Exponent on capability (relative to the world frontier) in every segment's competitiveness.")
+    capability_weight: float = Field(14.0, ge=0, le=20, description="Exponent on capability (relative to the world frontier) in every segment's competitiveness.")
     incumbent_niche_fit: float = Field(0.25, ge=0, le=1, description="Niche fit of a generalist incumbent, 0–1.")
     home_bias: float = Field(0.6, ge=0, le=1, description="Share of a region's spending that can only go to firms of its own bloc (the rest is open to all not blocked).")
     foreign_access: float = Field(0.3, ge=0, le=1, description="Access of a firm that has not expanded abroad to other blocs' open markets, 0–1.")
@@ -163,7 +167,7 @@ class Market(Strict):
     scene_rate: float = Field(0.05, ge=0, le=1, description="Chance per quarter that a firm ahead of its field's previous world frontier opens a new niche (defines a scene).")
     demand_diffusion: bool = Field(True, description="Whether demand diffuses (Bass) from its own threshold; False: every customer is there the moment products are usable (demand timing plays no role).")
     lock_in: float = Field(1.0, ge=0, le=1, description="Share of customers who adopted before products were usable that stay locked to legacy (platform) suppliers.")
-    switch_rate: float = Field(0.1, ge=0, le=1, description="Share of locked-in customers who switch to new suppliers per year.")
+    switch_rate: float = Field(0.02, ge=0, le=1, description="Share of locked-in customers who switch to new suppliers per year.")
     fringe: float = Field(3.0, ge=0, le=100, description="Weight of the unmodelled suppliers in every segment (how many average rivals outside the model).")
     fringe_gap: float = Field(0.2, ge=0, le=5, description="How far (log capability) the unmodelled suppliers sit below the world frontier.")
     margin: float = Field(0.35, ge=0, le=1, description="Share of revenue left after direct costs (gross margin).")
@@ -188,13 +192,14 @@ class Labour(Strict):
 class Capital(Strict):
     """C4: rounds, exits and recycling."""
 
-    deploy_rate: float = Field(0.12, ge=0, le=1, description="Share of a pool's capital it can commit per quarter.")
+    deploy_rate: float = Field(0.03, ge=0, le=1, description="Share of a pool's capital it can commit per quarter.")
+    constrained: bool = Field(True, description="Whether seeds and rounds are limited by the pools' capital (False: money is never scarce, so pool sizes change no decision).")
     seed_round: float = Field(1.0, gt=0, le=1e4, description="Seed round size, million USD (× field capital intensity).")
     runway_quarters: float = Field(8.0, gt=0, le=40, description="A round covers this many quarters of the firm's net burn (at least a seed round).")
     round_growth: float = Field(3.0, ge=1, le=20, description="A round is at most this many times the firm's largest previous round.")
     revenue_stage: int = Field(3, ge=0, le=20, description="From this round on, investors fund only firms with revenue.")
     investor_stake: float = Field(0.2, gt=0, lt=1, description="Share of the firm sold in each round.")
-    milestone_gain: float = Field(0.08, ge=0, le=5, description="Capability gain (log units) since the last round that counts as a milestone.")
+    milestone_gain: float = Field(0.15, ge=0, le=5, description="Capability gain (log units) since the last round that counts as a milestone.")
     exit_age_years: float = Field(5.0, ge=0, le=50, description="Youngest age at which a firm can exit (IPO or sale).")
     exit_rate: float = Field(0.06, ge=0, le=1, description="Chance per quarter that an eligible firm exits.")
     ipo_valuation: float = Field(500.0, gt=0, le=1e6, description="Valuation above which an exit is an IPO (below: a trade sale), million USD.")
@@ -226,7 +231,7 @@ class Innovation(Strict):
 class Entrepreneurship(Strict):
     """C2/C4/C5: founding, spin-outs, experiments, pivots and failure."""
 
-    found_rate: float = Field(0.0002, ge=0, le=0.1, description="Base chance per person per quarter of founding a firm when the field's opportunity is full.")
+    found_rate: float = Field(0.0006, ge=0, le=0.1, description="Base chance per person per quarter of founding a firm when the field's opportunity is full.")
     push_weight: float = Field(0.5, ge=0, le=1, description="Weight of technology push (maturity) vs market pull (demand) in a field's perceived opportunity.")
     cost_elasticity: float = Field(1.0, ge=0, le=5, description="Elasticity of founding to the inverse living cost (cheap cities breed more startups).")
     spinout_multiplier: float = Field(8.0, ge=0, le=100, description="How many times more likely an employee of a successful firm is to found one.")
@@ -237,6 +242,7 @@ class Entrepreneurship(Strict):
     fit_step: float = Field(0.35, ge=0, le=1, description="Spread of niche fit found by one experiment (fit draws are Beta, best kept).")
     pivot_fit: float = Field(0.3, ge=0, le=1, description="A firm whose niche fit is below this after two years pivots to another niche.")
     burn_per_head: float = Field(1.0, ge=0, le=10, description="Non-wage spending per employee relative to the wage.")
+    runway_quarters: float = Field(5.0, gt=0, le=40, description="A young firm staffs up so that its cash lasts this many quarters (beyond what its income pays).")
     start_headcount: float = Field(5.0, ge=1, le=1000, description="Founding team size, persons.")
     growth_hiring: float = Field(0.25, ge=0, le=5, description="Share of the gap to the headcount the revenue or runway affords that a firm closes per quarter.")
 

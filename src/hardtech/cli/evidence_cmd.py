@@ -1,0 +1,332 @@
+"""``hardtech ensemble``, ``compare``, ``claims`` and ``validate``: the evidence commands."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import time
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+import hardtech
+from hardtech.cli.app import app, err, fail, out
+from hardtech.scenario import Scenario, ScenarioError, load, to_toml
+from hardtech.store import ResultsStore
+
+QUICK = {"scale": 0.002}
+ScenarioOpt = Annotated[str, typer.Option("--scenario", help="Preset name or TOML path.")]
+SetOpt = Annotated[list[str] | None, typer.Option("--set", "-s", help="Override a field: KEY=VALUE (repeatable).")]
+WorkersOpt = Annotated[int, typer.Option(min=1, max=64, help="Local worker processes.")]
+KEY_OUTCOMES = ("dragons", "births", "survival", "net_inflow", "invested", "returned", "gap_end", "concentration_change")
+
+
+def _scenario(source: str, sets: list[str] | None, quick: bool = False) -> Scenario:
+    try:
+        sc = load(source, sets or [])
+        return load(sc, QUICK) if quick else sc
+    except ScenarioError as exc:
+        fail(str(exc))
+        raise  # unreachable
+
+
+@contextmanager
+def _pool(workers: int):
+    if workers > 1:
+        with ProcessPoolExecutor(workers) as pool:
+            yield pool
+    else:
+        yield None
+
+
+@contextmanager
+def _progress(total: int, label: str, show: bool):
+    if not show:
+        yield lambda: None
+        return
+    cols = (TextColumn(f"[bold]{label}"), BarColumn(), MofNCompleteColumn(), TextColumn("runs"), TimeElapsedColumn())
+    with Progress(*cols, console=err, transient=True) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda: bar.advance(task)
+
+
+def _default_out(name: str, kind: str) -> Path:
+    return Path("results") / f"{name}-{kind}.duckdb"
+
+
+def _evidence_id(kind: str, sc: Scenario, extra: str) -> str:
+    return f"{kind}-{sc.name}-" + hashlib.sha256((to_toml(sc) + extra).encode()).hexdigest()[:12]
+
+
+def _meta(sc: Scenario, kind: str, started: dt.datetime, wall: float, **extra) -> dict:
+    return {"scenario_name": sc.name, "scenario_toml": to_toml(sc), "seed": sc.seed, "replication": -1,
+            "scale": sc.scale, "steps": sc.steps, "package_version": hardtech.__version__, "git_commit": "",
+            "started_at": started.isoformat(timespec="seconds"), "wall_seconds": round(wall, 3), "kind": kind, **extra}
+
+
+# -- ensemble and compare -----------------------------------------------------------------------
+@app.command("ensemble")
+def ensemble_cmd(
+    scenario: Annotated[str, typer.Argument(help="Preset name or TOML path.")] = "hangzhou",
+    replications: Annotated[int, typer.Option("--replications", "-r", min=2, max=1000)] = 10,
+    set_: SetOpt = None,
+    workers: WorkersOpt = 1,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    all_outcomes: Annotated[bool, typer.Option("--all", help="Show every outcome, not only the key ones.")] = False,
+) -> None:
+    """Run R replications and print every outcome's mean and 95% interval."""
+    from hardtech.evidence.ensembles import replicate, summarise_outcomes
+
+    sc = _scenario(scenario, set_)
+    with _pool(workers) as pool:
+        rows = replicate(sc, replications=replications, executor=pool)
+    summary = summarise_outcomes(rows)
+    if not all_outcomes:
+        summary = summary.loc[[k for k in summary.index if k.split("_")[0] in KEY_OUTCOMES or k in KEY_OUTCOMES]]
+    if as_json:
+        typer.echo(summary.reset_index().to_json(orient="records", indent=2))
+        return
+    table = Table(title=f"{sc.name}: {replications} replications, mean and 95% interval", title_justify="left")
+    for c in ("outcome", "mean", "95% interval"):
+        table.add_column(c, justify="left" if c == "outcome" else "right")
+    for name, r in summary.iterrows():
+        table.add_row(name, f"{r['mean']:,.3f}", f"[{r['lo']:,.3f}, {r['hi']:,.3f}]")
+    out.print(table)
+
+
+@app.command("compare")
+def compare_cmd(
+    scenario: Annotated[str, typer.Argument(help="Preset name or TOML path (arm A).")] = "hangzhou",
+    b: Annotated[list[str] | None, typer.Option("--b", help="Override for arm B: KEY=VALUE (repeatable).")] = None,
+    set_: SetOpt = None,
+    metric: Annotated[list[str] | None, typer.Option("--metric", "-m", help="Outcome to compare (repeatable).")] = None,
+    replications: Annotated[int, typer.Option("--replications", "-r", min=2, max=1000)] = 10,
+    workers: WorkersOpt = 1,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Compare arm B (A plus --b overrides) with arm A: paired differences with bootstrap intervals."""
+    from hardtech.analysis.outcomes import outcome_names
+    from hardtech.evidence.ensembles import paired_difference, replicate
+
+    sc_a = _scenario(scenario, set_)
+    if not b:
+        fail("--b: give at least one KEY=VALUE override for arm B")
+    sc_b = _scenario(sc_a, b) if isinstance(sc_a, Scenario) else None
+    names = metric or ["dragons", f"dragons_{next(iter(sc_a.regions))}", "births", "survival"]
+    allowed = outcome_names(list(sc_a.regions))
+    for m in names:
+        if m not in allowed:
+            fail(f"--metric: unknown outcome {m!r}; allowed: {', '.join(allowed[:12])}, … (see docs)")
+    with _pool(workers) as pool:
+        rows_a = replicate(sc_a, replications=replications, executor=pool)
+        rows_b = replicate(sc_b, replications=replications, executor=pool)
+    result = []
+    for m in names:
+        diff, lo, hi = paired_difference(rows_a[m].to_numpy(), rows_b[m].to_numpy())
+        result.append({"metric": m, "a": float(rows_a[m].mean()), "b": float(rows_b[m].mean()), "b_minus_a": diff,
+                       "lo": lo, "hi": hi, "significant": bool(lo > 0 or hi < 0)})
+    if as_json:
+        typer.echo(json.dumps(result, indent=2))
+        return
+    table = Table(title=f"B − A over {replications} paired replications (bootstrap 95% interval)", title_justify="left")
+    for c in ("metric", "A", "B", "B − A", "95% interval"):
+        table.add_column(c, justify="left" if c == "metric" else "right")
+    for r in result:
+        table.add_row(r["metric"], f"{r['a']:,.3f}", f"{r['b']:,.3f}", f"{r['b_minus_a']:,.3f}", f"[{r['lo']:,.3f}, {r['hi']:,.3f}]")
+    out.print(table)
+
+
+# -- claims -------------------------------------------------------------------------------------
+@app.command("claims")
+def claims_cmd(
+    scenario: ScenarioOpt = "hangzhou",
+    set_: SetOpt = None,
+    region: Annotated[str | None, typer.Option(help="Focal region (default: the scenario's first).")] = None,
+    quick: Annotated[bool, typer.Option("--quick", help="Small scale (0.002), 4 replications, 8 Sobol samples.")] = False,
+    replications: Annotated[int | None, typer.Option("--replications", "-r", min=2, max=500)] = None,
+    only: Annotated[str | None, typer.Option(help="Comma-separated claim ids, e.g. H1,H2,H10.")] = None,
+    sobol_samples: Annotated[int | None, typer.Option(min=2, max=4096, help="Sobol base samples for H10.")] = None,
+    workers: WorkersOpt = 2,
+    out_path: Annotated[Path | None, typer.Option("--out", help="DuckDB file (default results/<name>-claims.duckdb); report beside it.")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
+) -> None:
+    """Run the article's hypotheses H1–H10 as experiments and report verdicts with controls."""
+    from hardtech.evidence.claims import build_claims, run_claim
+    from hardtech.evidence.interactions import lever_sobol
+    from hardtech.evidence.report import write_evidence_report
+
+    sc = _scenario(scenario, set_, quick)
+    reps = replications or (4 if quick else 20)
+    samples = sobol_samples or (8 if quick else 64)
+    try:
+        claims = build_claims(sc, region)
+    except ValueError as exc:
+        fail(str(exc))
+    wanted = [x.strip() for x in only.split(",")] if only else [c.id for c in claims] + ["H10"]
+    known = {c.id for c in claims} | {"H10"}
+    for w in wanted:
+        if w not in known:
+            fail(f"--only: unknown claim {w!r}; allowed: {', '.join(sorted(known, key=lambda s: int(s[1:])))}")
+    store_path = out_path or _default_out(sc.name, "claims")
+    if store_path.suffix != ".duckdb":
+        fail(f"--out: {str(store_path)!r} must end in .duckdb")
+    started, t0 = dt.datetime.now(dt.timezone.utc), time.perf_counter()
+    results, sobol = [], None
+    with _pool(workers) as pool, _progress(0, "claims", progress and not as_json) as tick:
+        for claim in claims:
+            if claim.id in wanted:
+                results.append(run_claim(claim, sc, reps, executor=pool, on_done=tick))
+        if "H10" in wanted:
+            sobol = lever_sobol(sc, region, base_samples=samples, seed=sc.seed, executor=pool, on_done=tick)
+    wall = time.perf_counter() - t0
+    rows = [r.row() for r in results]
+    evidence_id = _evidence_id("claims", sc, f"{region}|{reps}|{samples}|{','.join(wanted)}")
+    tables = {"claims": pa.Table.from_pandas(pd.DataFrame([_flat(r) for r in rows]), preserve_index=False)} if rows else {}
+    if sobol:
+        tables["sobol"] = pa.table({k: sobol[k] for k in ("names", "S1", "S1_conf", "ST", "ST_conf")})
+    with ResultsStore(store_path) as store:
+        store.write_run(evidence_id, _meta(sc, "claims", started, wall, replications=reps, sobol=sobol and {
+            k: sobol[k] for k in ("sum_S1", "sum_S1_lo", "sum_S1_hi", "verdict", "runs")}), tables, replace=True)
+    report = store_path.with_suffix(".html")
+    write_evidence_report(report, title=f"hardtech claims — {sc.name}", claims=rows, sobol=sobol, facts=None, run=None,
+                          meta={"scenario": sc.name, "scale": sc.scale, "replications": reps, "workers": workers,
+                                "wall seconds": round(wall, 1), "evidence id": evidence_id})
+    if as_json:
+        typer.echo(json.dumps({"claims": rows, "sobol": sobol, "store": str(store_path), "report": str(report),
+                               "wall_seconds": wall}, indent=2, default=_json))
+        return
+    _print_claims(rows, sobol, reps)
+    out.print(f"{len(rows)} claims{' + H10' if sobol else ''} in {wall:.0f} s; stored in [bold]{store_path}[/]; report: [bold]{report}[/]",
+              highlight=False)
+
+
+def _flat(row: dict) -> dict:
+    return {k: (json.dumps(v) if isinstance(v, (dict, list)) else v) for k, v in row.items()
+            if not k.startswith(("mean_", "also_"))} | {"arm_means": json.dumps({k: v for k, v in row.items() if k.startswith("mean_")})}
+
+
+def _json(value):
+    if isinstance(value, (np.floating, np.integer)):
+        return value.item()
+    return str(value)
+
+
+def _print_claims(rows: list[dict], sobol: dict | None, reps: int) -> None:
+    table = Table(title=f"Claims ({reps} paired replications; 95% bootstrap intervals)", title_justify="left")
+    for c in ("claim", "effect", "95% interval", "verdict", "mechanism off", "interval (off)", "vanishes"):
+        table.add_column(c, justify="left" if c in ("claim", "verdict", "vanishes") else "right")
+    colour = {"supported": "green", "not supported": "red", "inconclusive": "yellow"}
+    for r in rows:
+        table.add_row(f"{r['claim']} {r['title'][:48]}", f"{r['effect']:,.3f}", f"[{r['lo']:,.3f}, {r['hi']:,.3f}]",
+                      f"[{colour[r['verdict']]}]{r['verdict']}[/]", f"{r['control_effect']:,.3f}",
+                      f"[{r['control_lo']:,.3f}, {r['control_hi']:,.3f}]", "yes" if r["control_vanishes"] else "no")
+    if sobol:
+        table.add_row(f"H10 No single lever suffices (Σ S1 < {sobol['threshold']})", f"{sobol['sum_S1']:.3f}",
+                      f"[{sobol['sum_S1_lo']:.3f}, {sobol['sum_S1_hi']:.3f}]",
+                      f"[{colour[sobol['verdict']]}]{sobol['verdict']}[/]", "", "", "")
+    out.print(table)
+    if sobol:
+        s = Table(title=f"H10 Sobol indices of {sobol['outcome']} ({sobol['runs']} runs)", title_justify="left")
+        for c in ("lever", "S1", "±", "ST", "±"):
+            s.add_column(c, justify="left" if c == "lever" else "right")
+        for n, s1, c1, st, ct in zip(sobol["names"], sobol["S1"], sobol["S1_conf"], sobol["ST"], sobol["ST_conf"]):
+            s.add_row(n, f"{s1:.3f}", f"{c1:.3f}", f"{st:.3f}", f"{ct:.3f}")
+        out.print(s)
+
+
+# -- validate -------------------------------------------------------------------------------------
+@app.command("validate")
+def validate_cmd(
+    scenario: ScenarioOpt = "hangzhou",
+    set_: SetOpt = None,
+    replications: Annotated[int, typer.Option("--replications", "-r", min=1, max=200)] = 3,
+    quick: Annotated[bool, typer.Option("--quick", help="Small scale (0.002).")] = False,
+    workers: WorkersOpt = 2,
+    out_path: Annotated[Path | None, typer.Option("--out", help="DuckDB file (default results/<name>-validate.duckdb); report beside it.")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Measure the stylized facts on model output next to their empirical values and bands."""
+    from hardtech.evidence.facts import validate
+    from hardtech.evidence.report import write_evidence_report
+
+    sc = _scenario(scenario, set_, quick)
+    store_path = out_path or _default_out(sc.name, "validate")
+    if store_path.suffix != ".duckdb":
+        fail(f"--out: {str(store_path)!r} must end in .duckdb")
+    started, t0 = dt.datetime.now(dt.timezone.utc), time.perf_counter()
+    with _pool(workers) as pool:
+        facts = validate(sc, replications=replications, executor=pool)
+    wall = time.perf_counter() - t0
+    evidence_id = _evidence_id("validate", sc, str(replications))
+    with ResultsStore(store_path) as store:
+        store.write_run(evidence_id, _meta(sc, "validate", started, wall, replications=replications),
+                        {"facts": pa.Table.from_pandas(facts.replace([np.inf, -np.inf], np.nan), preserve_index=False)},
+                        replace=True)
+    report = store_path.with_suffix(".html")
+    write_evidence_report(report, title=f"hardtech validate — {sc.name}", claims=None, sobol=None, facts=facts,
+                          run=hardtech.run(sc), meta={"scenario": sc.name, "scale": sc.scale,
+                                                      "replications": replications, "evidence id": evidence_id})
+    passed = int(facts["pass"].sum())
+    if as_json:
+        typer.echo(json.dumps({"facts": facts.to_dict("records"), "passed": passed, "total": len(facts),
+                               "store": str(store_path), "report": str(report)}, indent=2, default=_json))
+        return
+    table = Table(title=f"Stylized facts ({replications} replications): {passed} of {len(facts)} in band", title_justify="left")
+    for c in ("fact", "model (95% interval)", "empirical", "band", "pass", "source"):
+        table.add_column(c, justify="left")
+    for _, f in facts.iterrows():
+        hi = "∞" if not np.isfinite(f.band_hi) else f"{f.band_hi:g}"
+        table.add_row(f"{f.fact} {f['name']}", f"{f.model:.3f} [{f.model_lo:.3f}, {f.model_hi:.3f}]", str(f.empirical),
+                      f"[{f.band_lo:g}, {hi}]", "[green]✓[/]" if f["pass"] else "[red]✗[/]", f.source)
+    out.print(table)
+    out.print(f"stored in [bold]{store_path}[/]; report: [bold]{report}[/]", highlight=False)
+
+
+# -- calibrate -----------------------------------------------------------------------------------
+@app.command("calibrate")
+def calibrate_cmd(
+    scenario: ScenarioOpt = "hangzhou",
+    set_: SetOpt = None,
+    param: Annotated[list[str] | None, typer.Option("--param", help="PATH=LOW:HIGH to fit (repeatable).")] = None,
+    replications: Annotated[int, typer.Option("--replications", "-r", min=1, max=50)] = 2,
+    evaluations: Annotated[int, typer.Option("--evaluations", min=3, max=1000)] = 30,
+    quick: Annotated[bool, typer.Option("--quick", help="Small scale (0.002) while fitting.")] = False,
+    workers: WorkersOpt = 2,
+    out_path: Annotated[Path, typer.Option("--out", help="Where to write the calibrated scenario TOML.")] = Path("results/calibrated.toml"),
+) -> None:
+    """Fit parameters to the stylized-fact targets and write a calibrated scenario with provenance."""
+    from hardtech.evidence.calibrate import DEFAULT_PARAMS, calibrate, calibrated_toml, parse_params
+
+    sc = _scenario(scenario, set_, quick)
+    try:
+        params = parse_params(param) if param else DEFAULT_PARAMS
+        for path, (lo, hi) in params.items():
+            load(sc, {path: lo})
+            load(sc, {path: hi})
+    except (ValueError, ScenarioError) as exc:
+        fail(str(exc))
+    if out_path.suffix != ".toml":
+        fail(f"--out: {str(out_path)!r} must end in .toml")
+
+    def show(rec):
+        err.print(f"  loss {rec['loss']:8.4f}  " + "  ".join(f"{k}={v:.4g}" for k, v in rec["params"].items())
+                  + "  | " + "  ".join(f"{k}={v:.3f}" for k, v in rec["facts"].items()), highlight=False)
+
+    with _pool(workers) as pool:
+        cal = calibrate(sc, params, replications=replications, max_evaluations=evaluations, executor=pool, on_eval=show)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    out_path.write_text(calibrated_toml(cal), encoding="utf-8")
+    out.print(f"best loss {cal.loss:.4f} after {cal.evaluations} evaluations: "
+              + ", ".join(f"{k} = {v:g}" for k, v in cal.params.items()), highlight=False)
+    out.print("facts: " + ", ".join(f"{k} = {v:.3f}" for k, v in cal.facts.items()), highlight=False)
+    out.print(f"calibrated scenario written to [bold]{out_path}[/]", highlight=False)

@@ -1,0 +1,324 @@
+"""The article's hypotheses H1–H10 as declared experiments.
+
+Each :class:`Claim` is data: the arms (scenario overrides) to run, the metric,
+the statistic that is positive when the claim holds, and the *control*: the
+overrides that switch the responsible mechanism off. Running a claim runs
+every arm twice — as declared and with the control applied — over the same
+replications (common random numbers), and reports the statistic with a
+paired bootstrap interval and a verdict:
+
+- **supported** — the interval lies above zero;
+- **not supported** — the interval lies below zero, or inside ±margin
+  (no effect of a size that matters);
+- **inconclusive** — otherwise.
+
+The control's interval should cover zero: the effect vanishes when the
+mechanism is off. Claims are built for any scenario and a focal region.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from hardtech.evidence.ensembles import bootstrap_interval, run_many
+from hardtech.scenario import Scenario, load
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One hypothesis as an experiment."""
+
+    id: str
+    title: str
+    article: str
+    metric: str
+    arms: dict[str, dict[str, Any]]
+    statistic: Callable[[Mapping[str, float]], float]
+    statistic_text: str
+    control: dict[str, Any]
+    control_text: str
+    margin: float = 0.05  # share of the reference arm's mean below which an effect does not matter
+    also: tuple[str, ...] = ()
+    prepare: Callable[[Claim, pd.DataFrame], dict[str, dict[str, Any]]] | None = field(default=None, compare=False)
+
+
+@dataclass
+class ClaimResult:
+    """What running a claim found."""
+
+    claim: Claim
+    effect: float
+    lo: float
+    hi: float
+    verdict: str
+    control_effect: float
+    control_lo: float
+    control_hi: float
+    control_vanishes: bool
+    arm_means: dict[str, float]
+    control_means: dict[str, float]
+    replications: int
+    also: dict[str, float] = field(default_factory=dict)
+
+    def row(self) -> dict[str, Any]:
+        """A flat record for tables, JSON and the store."""
+        c = self.claim
+        return {
+            "claim": c.id, "title": c.title, "metric": c.metric, "statistic": c.statistic_text,
+            "effect": self.effect, "lo": self.lo, "hi": self.hi, "verdict": self.verdict,
+            "control": c.control_text, "control_effect": self.control_effect, "control_lo": self.control_lo,
+            "control_hi": self.control_hi, "control_vanishes": self.control_vanishes,
+            "replications": self.replications,
+            **{f"mean_{k}": v for k, v in self.arm_means.items()},
+            **{f"also_{k}": v for k, v in self.also.items()},
+        }
+
+
+def verdict(lo: float, hi: float, margin: float) -> str:
+    """supported / not supported / inconclusive from an interval and an equivalence margin."""
+    if lo > 0:
+        return "supported"
+    if hi < 0 or (lo >= -margin and hi <= margin):
+        return "not supported"
+    return "inconclusive"
+
+
+def _diff(a: str, b: str) -> Callable[[Mapping[str, float]], float]:
+    return lambda m: m[a] - m[b]
+
+
+def build_claims(scenario: Scenario, region: str | None = None) -> list[Claim]:
+    """H1–H9 for ``scenario`` with ``region`` (default: the first) as the focal region."""
+    region = region or next(iter(scenario.regions))
+    if region not in scenario.regions:
+        raise ValueError(f"--region: unknown region {region!r}; allowed: {', '.join(scenario.regions)}")
+    reg = scenario.regions[region]
+    fields = list(scenario.fields)
+
+    def demand_shift(shift: float) -> dict[str, Any]:
+        return {
+            f"fields.{f}.demand_threshold": round(float(np.clip(scenario.fields[f].usability_threshold + shift, 0.02, 0.95)), 4)
+            for f in fields
+        }
+
+    weak_software = round(max(0.0, reg.software_base - 0.6), 3)
+    claims = [
+        Claim(
+            "H1", "Temporal resonance: dragons peak when demand and maturity cross together",
+            "technological maturity and market demand synchronously approached their critical point",
+            "dragons",
+            {"early": demand_shift(-0.3), "sync": demand_shift(0.0), "late": demand_shift(0.3)},
+            lambda m: m["sync"] - max(m["early"], m["late"]),
+            "dragons(sync) − max(dragons(demand early), dragons(demand late))",
+            {"market.demand_diffusion": False}, "market.demand_diffusion = false (demand timing plays no role)",
+        ),
+        Claim(
+            "H2", f"A cheaper {region} attracts young talent and breeds startups",
+            "lower cost of living than metropolises … friendly to young talent",
+            f"births_{region}",
+            {"base": {}, "cheap": {f"regions.{region}.living_cost": round(reg.living_cost * 0.7, 4)}},
+            _diff("cheap", "base"), f"births in {region} with living cost × 0.7 − baseline",
+            {"labour.cost_weight": 0.0, "entrepreneurship.cost_elasticity": 0.0},
+            "living cost enters neither migration nor founding",
+            also=(f"net_inflow_{region}",),
+        ),
+        Claim(
+            "H3", "A software base buys more experiments per unit of capital and better survival",
+            "a strong software and internet landscape that reduces the costs of trial-and-error",
+            f"experiments_per_musd_{region}",
+            {"weak": {f"regions.{region}.software_base": weak_software}, "strong": {}},
+            _diff("strong", "weak"), f"experiments per M USD in {region}: software base {reg.software_base} − {weak_software}",
+            {"entrepreneurship.software_discount": 0.0}, "the software base does not cut experiment costs",
+            also=(f"survival_{region}",),
+        ),
+        Claim(
+            "H4", "Spillovers concentrate activity over time",
+            "agglomeration accelerates technological spillover and resource integration",
+            "concentration_change",
+            {"on": {}, "off": {"innovation.spillovers": False}},
+            _diff("on", "off"), "rise in headcount concentration across regions: spillovers on − off",
+            {"innovation.neighbour_weight": 1.0, "innovation.neighbour_km": 20000.0, "innovation.world_halving_km": 40000.0,
+             "labour.distance_cost": 0.0},
+            "knowledge spills everywhere alike (no distance decay)",
+        ),
+        Claim(
+            "H5", "The closed loop: cutting recycling costs more dragons than a one-off injection of the same money adds",
+            "a closed loop of talent, technology, and capital",
+            f"dragons_{region}",
+            {"base": {}, "cut": {"capital.recycling": False}, "inject": {}},
+            lambda m: (m["base"] - m["cut"]) - (m["inject"] - m["base"]),
+            f"(dragons lost by cutting recycling) − (dragons gained by a one-off injection), {region}",
+            {"capital.constrained": False}, "capital is never scarce (pool sizes change no decision)",
+            prepare=_same_money(region, scenario),
+        ),
+        Claim(
+            "H6", "Division of roles: small firms win niches, incumbents hold platforms",
+            "large companies … capital-intensive and widely used applications, small companies dominate in specialized vertical markets",
+            "small_share_niche",
+            {"base": {}},
+            lambda m: m["base"],
+            "small firms' share of niche revenue − their share of platform revenue",
+            {"market.scale_economies": 0.0, "market.niche_fit_weight": 0.0, "market.incumbent_niche_fit": 1.0},
+            "no scale economies in platforms, no fit advantage in niches",
+            margin=0.05,
+        ),
+        Claim(
+            "H7", "Rich application scenarios breed niche dragons",
+            "rich application scenarios and enormous market size provide testing grounds",
+            "niche_dragons",
+            {"base": {}, "rich": _richer_niches(scenario)},
+            _diff("rich", "base"), "niche dragons with twice the application scenarios (each as rich) − baseline",
+            {"market.niche_fit_weight": 0.0, "entrepreneurship.pivot_fit": 0.0},
+            "niche fit plays no role (a niche is a niche)",
+        ),
+        Claim(
+            "H8", "Decoupling's double effect: gaps first narrow, later stall unless basic research rises",
+            "in the short term … closing of technological gaps … deficits in science-based original innovation",
+            "gap",
+            {},
+            lambda m: m["_h8"],
+            "short-run narrowing under blockade × long-run benefit of basic research",
+            {"decoupling.enabled": False}, "no blockade",
+        ),
+        Claim(
+            "H9", "Cluster cooperation lowers failure",
+            "companies share risks and resources",
+            f"survival_{region}",
+            {"alone": {f"regions.{region}.policy.cluster_programme": 0.0, "cooperation.link_rate": 0.0},
+             "cluster": {f"regions.{region}.policy.cluster_programme": 3.0}},
+            _diff("cluster", "alone"), f"survival of {region}'s firms with a strong cluster programme − without links",
+            {"cooperation.risk_pool": 0.0, "cooperation.share_rd": 0.0}, "links share neither risk nor R&D",
+        ),
+    ]
+    return claims
+
+
+def _richer_niches(scenario: Scenario) -> dict[str, Any]:
+    """Twice the niches per field, each as large as before: platform spending unchanged."""
+    out: dict[str, Any] = {}
+    for name, fld in scenario.fields.items():
+        phi = fld.platform_share
+        out[f"fields.{name}.niches"] = int(fld.niches * 2)
+        out[f"fields.{name}.market_potential"] = round(fld.market_potential * (phi + 2 * (1 - phi)), 3)
+        out[f"fields.{name}.platform_share"] = round(phi / (phi + 2 * (1 - phi)), 6)
+    return out
+
+
+def _same_money(region: str, scenario: Scenario):
+    """H5: inject, once, what recycling returned to the region's investors in the baseline."""
+
+    def prepare(claim: Claim, base_rows: pd.DataFrame) -> dict[str, dict[str, Any]]:
+        money = float(base_rows[f"returned_{region}"].mean())
+        year = scenario.time.start_year + 4
+        inject = {f"regions.{region}.policy.fund_injection": [[float(year), round(money, 3)], [float(year + 1), 0.0]]}
+        return {**claim.arms, "inject": inject}
+
+    return prepare
+
+
+def run_claim(
+    claim: Claim,
+    scenario: Scenario,
+    replications: int,
+    executor: Executor | None = None,
+    workers: int = 1,
+    on_done: Callable[[], None] | None = None,
+) -> ClaimResult:
+    """Run a claim's arms and their controls; see the module docstring."""
+    if claim.id == "H8":
+        return _run_h8(claim, scenario, replications, executor, workers, on_done)
+    means, control_means, values = {}, {}, {}
+    for label, extra in (("declared", {}), ("control", claim.control)):
+        arms = claim.arms
+        if claim.prepare is not None:
+            base = _rows(scenario, {**arms["base"], **extra}, replications, executor, workers, on_done)
+            arms = claim.prepare(claim, base)
+        rows = {name: _rows(scenario, {**over, **extra}, replications, executor, workers, on_done)
+                for name, over in arms.items()}
+        values[label] = rows
+    declared, control = values["declared"], values["control"]
+    metric_of = _metric_reader(claim)
+    stat = claim.statistic
+    point, lo, hi = bootstrap_interval({k: metric_of(v) for k, v in declared.items()}, stat)
+    c_point, c_lo, c_hi = bootstrap_interval({k: metric_of(v) for k, v in control.items()}, stat)
+    means = {k: float(np.nanmean(metric_of(v))) for k, v in declared.items()}
+    control_means = {k: float(np.nanmean(metric_of(v))) for k, v in control.items()}
+    reference = abs(next(iter(means.values()))) or 1.0
+    margin = claim.margin * reference
+    also = {}
+    for name in claim.also:
+        keys = list(declared)
+        also[name] = float(stat({k: float(np.nanmean(declared[k][name])) for k in keys})) if len(keys) else float("nan")
+    return ClaimResult(claim, point, lo, hi, verdict(lo, hi, margin), c_point, c_lo, c_hi, c_lo <= 0 <= c_hi,
+                       means, control_means, replications, also)
+
+
+def _metric_reader(claim: Claim) -> Callable[[pd.DataFrame], np.ndarray]:
+    if claim.id == "H6":
+        return lambda rows: (rows["small_share_niche"] - rows["small_share_platform"]).to_numpy()
+    return lambda rows: rows[claim.metric].to_numpy()
+
+
+_CACHE: dict[str, dict] = {}
+
+
+def _rows(scenario: Scenario, overrides: Mapping[str, Any], replications: int, executor, workers, on_done) -> pd.DataFrame:
+    sc = load(scenario, dict(overrides))
+    return run_many([(sc, k) for k in range(replications)], workers=workers, executor=executor, on_done=on_done,
+                    cache=_CACHE)
+
+
+def _run_h8(claim: Claim, scenario: Scenario, replications: int, executor, workers, on_done) -> ClaimResult:
+    """H8: blockade × basic research.
+
+    Statistic: min(short-run narrowing of the blocked bloc's gap under the
+    blockade relative to no blockade, long-run gap reduction that extra basic
+    research buys under the blockade). Positive when both parts of the double
+    effect hold. The control removes the blockade from every arm.
+    """
+    target = _blocked_bloc(scenario)
+    regions = [r for r, reg in scenario.regions.items() if reg.bloc == target]
+    research = {f"regions.{r}.policy.basic_research": 3000.0 for r in regions}
+    arms = {"free": {"decoupling.enabled": False}, "blockade": {}, "blockade_research": research}
+
+    def collect(extra: Mapping[str, Any]) -> dict[str, pd.DataFrame]:
+        return {name: _rows(scenario, {**over, **extra}, replications, executor, workers, on_done)
+                for name, over in arms.items()}
+
+    declared = collect({})
+    control = collect({"decoupling.enabled": False})
+    pre, short, long = (f"gap_{target}_{k}" for k in ("pre", "short", "long"))
+
+    def series(rows: Mapping[str, pd.DataFrame]) -> dict[str, np.ndarray]:
+        return {
+            "narrow_free": (rows["free"][pre] - rows["free"][short]).to_numpy(),
+            "narrow_block": (rows["blockade"][pre] - rows["blockade"][short]).to_numpy(),
+            "long_block": rows["blockade"][long].to_numpy(),
+            "long_research": rows["blockade_research"][long].to_numpy(),
+        }
+
+    def stat(m: Mapping[str, float]) -> float:
+        return min(m["narrow_block"] - m["narrow_free"], m["long_block"] - m["long_research"])
+
+    point, lo, hi = bootstrap_interval(series(declared), stat)
+    c_point, c_lo, c_hi = bootstrap_interval(series(control), stat)
+    means = {k: float(np.nanmean(v)) for k, v in series(declared).items()}
+    c_means = {k: float(np.nanmean(v)) for k, v in series(control).items()}
+    margin = claim.margin * (abs(means["long_block"]) or 1.0)
+    return ClaimResult(claim, point, lo, hi, verdict(lo, hi, margin), c_point, c_lo, c_hi, c_lo <= 0 <= c_hi,
+                       means, c_means, replications)
+
+
+def _blocked_bloc(scenario: Scenario) -> str:
+    hits: dict[str, float] = {}
+    for ev in scenario.events:
+        hits[ev.target] = hits.get(ev.target, 0.0) + max(ev.intensity, 0.0)
+    if not hits:
+        return scenario.blocs[0]
+    return max(hits, key=hits.get)

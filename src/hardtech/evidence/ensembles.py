@@ -1,0 +1,149 @@
+"""Ensembles: many replications of one scenario, summarised with intervals.
+
+- :func:`replicate` runs R replications (independent random streams per
+  replication, same seed) and returns one row of scalar outcomes per
+  replication.
+- :func:`summarise_outcomes` gives mean and 95% interval (Student t) per outcome.
+- :func:`paired_difference` compares two arms run with the same seeds
+  (common random numbers) and gives the mean difference with a bootstrap
+  interval over replications.
+
+Workers: ``workers > 1`` uses a process pool; results are ordered by
+replication, so they do not depend on the worker count.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+import hardtech
+from hardtech.analysis.outcomes import outcomes
+from hardtech.runner import run_id_for
+from hardtech.scenario import Scenario, load
+
+TABLES = ("step_metrics", "region_metrics", "field_metrics", "dragons")
+
+
+def run_metrics(result: hardtech.RunResult) -> dict[str, float]:
+    """Every scalar outcome of a run plus the time-profile metrics claims use."""
+    frames = {k: result.frame(k) for k in TABLES}
+    out = outcomes(frames)
+    out.update(bloc_gap_profile(result))
+    return out
+
+
+def bloc_gap_profile(result: hardtech.RunResult) -> dict[str, float]:
+    """Mean gap to the world frontier of each bloc's regions before the first blockade,
+    three years after it, and at the end: ``gap_<bloc>_pre|short|long``."""
+    sc = result.scenario
+    sm = result.metrics
+    events = [e.date for e in sc.events if e.intensity > 0]
+    start = sc.time.start_year
+    first = min(events) if events else start + (sc.time.end_year - start) / 2
+    marks = {"pre": first - 0.25, "short": first + 3.0, "long": float(sc.time.end_year) + 0.75}
+    out = {}
+    for bloc in sc.blocs:
+        regions = [r for r, reg in sc.regions.items() if reg.bloc == bloc]
+        rows = sm[sm.region.isin(regions)]
+        for name, year in marks.items():
+            step = int(np.clip(round((year - start) * 4), 0, sm.step.max()))
+            out[f"gap_{bloc}_{name}"] = float(rows[rows.step == step].gap_to_frontier.mean())
+    return out
+
+
+def _one(args: tuple[Scenario, int]) -> dict[str, float]:
+    scenario, replication = args
+    return {"replication": replication, **run_metrics(hardtech.run(scenario, replication=replication))}
+
+
+def replicate(
+    scenario: str | Scenario = "hangzhou",
+    overrides: Mapping[str, Any] | None = None,
+    replications: int = 10,
+    seed: int | None = None,
+    workers: int = 1,
+    executor: Executor | None = None,
+) -> pd.DataFrame:
+    """Run ``replications`` replications; one row of outcomes per replication."""
+    sc = load(scenario, dict(overrides or {}))
+    if seed is not None:
+        sc = load(sc, {"seed": seed})
+    return run_many([(sc, k) for k in range(replications)], workers=workers, executor=executor)
+
+
+def run_many(jobs: Sequence[tuple[Scenario, int]], workers: int = 1, executor: Executor | None = None,
+             on_done: Callable[[], None] | None = None, cache: dict[str, dict] | None = None) -> pd.DataFrame:
+    """Run (scenario, replication) jobs; rows in job order whatever the executor.
+
+    ``cache`` (run id → row) lets experiments that share arms run each run once.
+    """
+    if executor is None and workers > 1:
+        with ProcessPoolExecutor(workers) as pool:
+            return run_many(jobs, executor=pool, on_done=on_done, cache=cache)
+    cache = {} if cache is None else cache
+    keys = [run_id_for(sc, k) for sc, k in jobs]
+    todo = [job for job, key in zip(jobs, keys) if key not in cache]
+    mapper = executor.map if executor is not None else map
+    for key, row in zip([run_id_for(sc, k) for sc, k in todo], mapper(_one, todo)):
+        cache[key] = row
+        if on_done is not None:
+            on_done()
+    return pd.DataFrame([cache[key] for key in keys])
+
+
+def mean_interval(values: np.ndarray, level: float = 0.95) -> tuple[float, float, float]:
+    """Mean and a Student-t interval (the mean itself twice when n < 2 or no spread)."""
+    v = np.asarray(values, float)
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return (float("nan"),) * 3
+    mean = float(v.mean())
+    if v.size < 2 or v.std(ddof=1) == 0:
+        return mean, mean, mean
+    half = float(stats.t.ppf(0.5 + level / 2, v.size - 1) * v.std(ddof=1) / np.sqrt(v.size))
+    return mean, mean - half, mean + half
+
+
+def summarise_outcomes(rows: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
+    """Per outcome: mean, lower and upper bound of the interval, replications."""
+    cols = [c for c in rows.columns if c != "replication"]
+    data = [(c, *mean_interval(rows[c].to_numpy(), level), int(rows[c].notna().sum())) for c in cols]
+    return pd.DataFrame(data, columns=["outcome", "mean", "lo", "hi", "n"]).set_index("outcome")
+
+
+def bootstrap_interval(
+    arms: Mapping[str, np.ndarray],
+    statistic: Callable[[Mapping[str, float]], float],
+    resamples: int = 2000,
+    level: float = 0.95,
+    seed: int = 0,
+) -> tuple[float, float, float]:
+    """Statistic of the arms' means with a paired percentile bootstrap interval.
+
+    ``arms`` maps arm name → per-replication values (same replications in
+    every arm); replications are resampled jointly, keeping the pairing.
+    """
+    names = list(arms)
+    matrix = np.column_stack([np.asarray(arms[n], float) for n in names])
+    keep = np.all(np.isfinite(matrix), axis=1)
+    matrix = matrix[keep]
+    point = statistic(dict(zip(names, matrix.mean(axis=0))))
+    if len(matrix) < 2:
+        return point, point, point
+    rng = np.random.default_rng(np.random.SeedSequence(seed))
+    idx = rng.integers(0, len(matrix), size=(resamples, len(matrix)))
+    means = matrix[idx].mean(axis=1)  # (resamples, arms)
+    values = np.array([statistic(dict(zip(names, row))) for row in means])
+    lo, hi = np.quantile(values, [(1 - level) / 2, 1 - (1 - level) / 2])
+    return float(point), float(lo), float(hi)
+
+
+def paired_difference(base: np.ndarray, treatment: np.ndarray, **kwargs) -> tuple[float, float, float]:
+    """Mean of treatment − base with a paired bootstrap interval."""
+    return bootstrap_interval({"base": base, "treatment": treatment}, lambda m: m["treatment"] - m["base"], **kwargs)

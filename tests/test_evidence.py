@@ -1,0 +1,106 @@
+"""Ensembles, claims and stylized facts: the machinery and quick, seeded checks."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from hardtech.evidence.claims import build_claims, run_claim, verdict
+from hardtech.evidence.ensembles import bootstrap_interval, mean_interval, paired_difference, replicate, summarise_outcomes
+from hardtech.evidence.facts import FACTS, measure
+from hardtech.scenario import load
+
+QUICK = {"scale": 0.002}
+
+
+def test_verdicts_follow_the_interval_and_margin():
+    assert verdict(0.1, 0.5, margin=0.05) == "supported"
+    assert verdict(-0.5, -0.1, margin=0.05) == "not supported"
+    assert verdict(-0.01, 0.02, margin=0.05) == "not supported"  # no effect that matters
+    assert verdict(-0.2, 0.4, margin=0.05) == "inconclusive"
+
+
+def test_paired_bootstrap_uses_the_pairing():
+    rng = np.random.default_rng(0)
+    base = rng.normal(100, 30, 12)
+    treated = base + 1.0 + rng.normal(0, 0.1, 12)  # tiny effect, huge common noise
+    diff, lo, hi = paired_difference(base, treated)
+    assert 0.8 < lo < diff < hi < 1.2
+    point, lo2, hi2 = bootstrap_interval({"a": base, "b": base}, lambda m: m["b"] - m["a"])
+    assert point == lo2 == hi2 == 0.0
+    mean, lo3, hi3 = mean_interval(np.array([1.0, 2.0, 3.0]))
+    assert lo3 < mean == 2.0 < hi3
+
+
+def test_ensemble_summary_has_intervals():
+    rows = replicate("hangzhou", overrides={**QUICK, "time.end_year": 2016}, replications=3)
+    assert list(rows.replication) == [0, 1, 2]
+    summary = summarise_outcomes(rows)
+    births = summary.loc["births"]
+    assert births["lo"] <= births["mean"] <= births["hi"] and births["n"] == 3
+
+
+@pytest.fixture(scope="module")
+def quick_scenario():
+    return load("hangzhou", QUICK)
+
+
+def _claim(scenario, claim_id):
+    return next(c for c in build_claims(scenario) if c.id == claim_id)
+
+
+@pytest.mark.parametrize("claim_id", ["H2", "H9"])
+def test_claim_supported_and_its_control_vanishes(quick_scenario, claim_id):
+    result = run_claim(_claim(quick_scenario, claim_id), quick_scenario, replications=3)
+    assert result.verdict == "supported", result.row()
+    assert result.control_vanishes and result.control_lo <= 0 <= result.control_hi
+
+
+@pytest.mark.parametrize(
+    ("claim_id", "broken"),
+    [
+        ("H2", {"labour.cost_weight": 0.0, "entrepreneurship.cost_elasticity": 0.0}),
+        ("H9", {"cooperation.risk_pool": 0.0, "cooperation.share_rd": 0.0}),
+        ("H3", {"entrepreneurship.software_discount": 0.0}),
+    ],
+)
+def test_breaking_the_mechanism_makes_the_claim_unsupported(claim_id, broken):
+    sc = load("hangzhou", {**QUICK, **broken})
+    result = run_claim(_claim(sc, claim_id), sc, replications=3)
+    assert result.verdict == "not supported", result.row()
+
+
+def test_claims_are_built_for_any_region():
+    sc = load("hangzhou", QUICK)
+    claims = build_claims(sc, "shenzhen")
+    assert {c.id for c in claims} == {f"H{i}" for i in range(1, 10)}
+    h2 = next(c for c in claims if c.id == "H2")
+    assert h2.metric == "births_shenzhen"
+    with pytest.raises(ValueError, match="unknown region 'atlantis'"):
+        build_claims(sc, "atlantis")
+
+
+def test_facts_measured_on_a_run(small_run):
+    values = measure(small_run)
+    assert set(values) == {f.id for f in FACTS}
+    bands = {f.id: (f.lo, f.hi) for f in FACTS}
+    for fact in ("F2", "F3", "F5", "F6", "F7", "F8"):
+        lo, hi = bands[fact]
+        assert lo <= values[fact] <= hi, (fact, values[fact])
+
+
+def test_claims_cli_json_and_bad_input(tmp_path):
+    store = tmp_path / "c.duckdb"
+    cmd = [sys.executable, "-m", "hardtech", "claims", "--quick", "--only", "H3", "-r", "3", "--workers", "1",
+           "--json", "--out", str(store)]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr
+    payload = json.loads(res.stdout)
+    assert payload["claims"][0]["claim"] == "H3" and payload["claims"][0]["verdict"] == "supported"
+    assert store.exists() and store.with_suffix(".html").exists()
+    bad = subprocess.run([sys.executable, "-m", "hardtech", "claims", "--only", "H42", "--out", str(tmp_path / "x.duckdb")],
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "unknown claim 'H42'" in bad.stderr and "Traceback" not in bad.stderr
+    assert not (tmp_path / "x.duckdb").exists()
