@@ -19,7 +19,8 @@ def test_run_prints_summary_and_writes_store_and_report(tmp_path):
     store = tmp_path / "demo.duckdb"
     res = hardtech("run", "hangzhou", "--seed", "7", *SMALL, "--out", str(store), "--no-progress")
     assert res.returncode == 0, res.stderr
-    assert "Dragons (replication 0)" in res.stdout and "Regions" in res.stdout and "Fields" in res.stdout
+    assert "Dragons by region and field" in res.stdout and "hangzhou's dragons" in res.stdout
+    assert "Regions" in res.stdout and "Fields" in res.stdout
     assert store.exists() and store.with_suffix(".html").exists()
     html = store.with_suffix(".html").read_text()
     assert "Dragons over time" in html or "dragons" in html.lower()

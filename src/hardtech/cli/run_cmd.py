@@ -21,7 +21,7 @@ SetOpt = Annotated[
     list[str] | None,
     typer.Option("--set", "-s", help="Override a field: KEY=VALUE, e.g. regions.hangzhou.living_cost=0.8 (repeatable)."),
 ]
-MAX_DRAGON_ROWS = 40
+MAX_DRAGON_ROWS = 25
 
 
 @app.command("presets")
@@ -96,16 +96,31 @@ def _run_all(sc, replications: int, show_progress: bool) -> list[RunResult]:
 
 
 def _print_summary(summary: dict) -> None:
-    n = len(summary["dragons"])
-    title = f"Dragons (replication 0): {n}"
-    table = Table(title=title, title_justify="left")
-    for col in ("firm", "region", "field", "founded", "dragon", "valuation (M USD)"):
+    dragons = summary["dragons"]
+    regions = [r["region"] for r in summary["regions"]]
+    fields = [f["field"] for f in summary["fields"]]
+    grid = Table(title=f"Dragons by region and field (replication 0): {len(dragons)} in all; "
+                       "count (first became a dragon)", title_justify="left")
+    grid.add_column("region")
+    for f in fields:
+        grid.add_column(f, justify="right")
+    for r in regions:
+        cells = []
+        for f in fields:
+            hits = [d for d in dragons if d["region"] == r and d["field"] == f]
+            cells.append(f"{len(hits)} ({min(d['dragon_quarter'] for d in hits)})" if hits else "·")
+        grid.add_row(r, *cells)
+    out.print(grid)
+    focal = regions[0]
+    mine = [d for d in dragons if d["region"] == focal]
+    table = Table(title=f"{focal}'s dragons (replication 0): {len(mine)}", title_justify="left")
+    for col in ("firm", "field", "founded", "dragon", "valuation (M USD)"):
         table.add_column(col, justify="right" if col in ("firm", "valuation (M USD)") else "left")
-    for d in summary["dragons"][:MAX_DRAGON_ROWS]:
-        table.add_row(str(d["firm_id"]), d["region"], d["field"], d["founded"], d["dragon_quarter"], f"{d['valuation_musd']:,.0f}")
+    for d in mine[:MAX_DRAGON_ROWS]:
+        table.add_row(str(d["firm_id"]), d["field"], d["founded"], d["dragon_quarter"], f"{d['valuation_musd']:,.0f}")
     out.print(table)
-    if n > MAX_DRAGON_ROWS:
-        out.print(f"… and {n - MAX_DRAGON_ROWS} more (see the store's `dragons` table)")
+    if len(mine) > MAX_DRAGON_ROWS:
+        out.print(f"… and {len(mine) - MAX_DRAGON_ROWS} more (every dragon is in the store's `dragons` table)")
     reps = summary["replications"]
     regions = Table(title="Regions" + (f" (mean of {reps} replications)" if reps > 1 else ""), title_justify="left",
                     caption="gap = log-capability gap of the region's best firm to the world frontier, mean over fields",
@@ -136,6 +151,8 @@ def _print_summary(summary: dict) -> None:
 
 
 def _fmt(value) -> str:
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e6:
+        return f"{int(value):,}"
     if isinstance(value, float):
         return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.2f}"
     return f"{value:,}" if isinstance(value, int) else str(value)
