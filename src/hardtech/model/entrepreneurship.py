@@ -149,7 +149,8 @@ def found(world: World) -> None:
     is_spin = spinout[founders]
     R, F = world.n_regions, world.n_fields
     best = _local_best(world)[region, fld]
-    gap = ent.founder_capability * rng.uniform(0.5, 1.5, n)
+    # better-trained founders start closer to the local best (skill 0.5 → the nominal gap)
+    gap = ent.founder_capability * rng.uniform(0.5, 1.5, n) * (1.25 - 0.5 * t["skill"][founders])
     parent_cap = np.where(is_spin, firms["capability"][np.maximum(parent_row, 0)], -np.inf)
     capability = np.maximum(best - gap, parent_cap - 0.5 * gap)
     platform = rng.random(n) < 0.1
@@ -206,13 +207,16 @@ def investor_region(world: World, region: np.ndarray, rng: np.random.Generator) 
 
 
 def within_pool_capacity(world: World, pool_region: np.ndarray, amount: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Accept requests at random so no pool commits more than its quarterly capacity."""
-    capacity = world.scenario.capital.deploy_rate * np.maximum(world.pool, 0.0)
+    """Accept requests at random so that, in expectation, no pool commits more than
+    its quarterly capacity over all its seeds and rounds of the quarter."""
+    committed = world.flows.setdefault("committed", np.zeros(world.n_regions))
+    capacity = np.maximum(world.scenario.capital.deploy_rate * np.maximum(world.pool, 0.0) - committed, 0.0)
     asked = np.bincount(pool_region, weights=amount, minlength=world.n_regions)
     ratio = np.divide(capacity, asked, out=np.ones_like(asked), where=asked > 0)
     if not world.scenario.capital.constrained:
         ratio = np.ones_like(ratio)
     accept = rng.random(len(pool_region)) < np.minimum(ratio, 1.0)[pool_region]
+    committed += np.bincount(pool_region[accept], weights=amount[accept], minlength=world.n_regions)
     return accept
 
 

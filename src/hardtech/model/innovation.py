@@ -67,14 +67,14 @@ def rd_effort(world: World) -> np.ndarray:
     """R&D effort per firm: (researchers / capital intensity) ** rd_returns / 10.
 
     Effort is counted in people, not money, so a cheaper city buys more of it
-    with the same capital; established firms spend ``rd_share`` of revenue.
+    with the same capital (firms staff up with their revenue and cash, see
+    ``labour.target_headcount``).
     Returns to team size diminish (``rd_returns`` < 1), so small teams still
     make breakthroughs.
     """
     firms = world.firms
     inn = world.scenario.innovation
-    per_head = cost_per_head(world)
-    researchers = np.maximum(inn.burn_rd_share * firms["headcount"], inn.rd_share * firms["revenue"] / per_head)
+    researchers = inn.burn_rd_share * firms["headcount"]
     return (researchers / world.field_param("capital_intensity")[firms["field"]]) ** inn.rd_returns / 10.0
 
 

@@ -166,7 +166,7 @@ def allocate_revenue(world: World) -> None:
             denom[F:] += group_sum(firms["field"], w_inc, F)[niche_field]
             per_weight = np.divide(budget, denom, out=np.zeros(S), where=denom > 0)
             own_revenue += w_own * per_weight[seg]
-            share += market_share[b] * part * w_own / denom[seg]
+            share += market_share[b] * part * np.divide(w_own, denom[seg], out=np.zeros(n), where=denom[seg] > 0)
             niche_value = group_sum(niche_field, per_weight[F:], F)  # Σ over a field's niches
             incumbent_niche_revenue += w_inc * niche_value[firms["field"]]
     firms["segment_share"] = share

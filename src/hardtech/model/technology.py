@@ -56,7 +56,6 @@ def update_maturity(world: World) -> None:
 
 def technology_step(world: World) -> None:
     """The technology phase: science, frontiers, maturity."""
-    world.prev_frontier = world.bloc_frontier.copy()
     grow_science(world)
     update_frontiers(world)
     update_maturity(world)

@@ -94,7 +94,6 @@ class World:
     science: np.ndarray  # (bloc, field) science stock, log capability
     bloc_frontier: np.ndarray  # (bloc, field) best capability reached in the bloc
     frontier: np.ndarray  # (field,) world frontier
-    prev_frontier: np.ndarray  # (bloc, field) at the start of the step
     maturity: np.ndarray
     adoption: np.ndarray  # Bass cumulative adoption 0–1
     locked: np.ndarray  # (field,) adoption locked to legacy suppliers 0–1
@@ -211,7 +210,6 @@ def build_world(scenario: Scenario, replication: int = 0) -> World:
         science=np.zeros((B, F)),
         bloc_frontier=np.full((B, F), -np.inf),
         frontier=np.zeros(F),
-        prev_frontier=np.zeros((B, F)),
         maturity=np.zeros(F),
         adoption=np.zeros(F),
         locked=np.zeros(F),
@@ -230,7 +228,6 @@ def build_world(scenario: Scenario, replication: int = 0) -> World:
     from hardtech.model.technology import update_frontiers  # local: set-up reuses the rule
 
     update_frontiers(world)
-    world.prev_frontier = world.bloc_frontier.copy()
     return world
 
 
@@ -267,6 +264,6 @@ def _seed_firms(world: World, rng: np.random.Generator) -> None:
                     investor_share=sc.capital.investor_stake, lead_investor=r,
                     invested=sc.capital.seed_round * intensity[f], largest_round=sc.capital.seed_round * intensity[f],
                     post_money=sc.capital.seed_round * intensity[f] / sc.capital.investor_stake,
-                    round_capability=-reg.capability_gap - sc.entrepreneurship.founder_capability,
                 )
     world.firms["valuation"] = np.maximum(world.firms["valuation"], world.firms["post_money"])
+    world.firms["round_capability"] = world.firms["capability"]  # no milestone reached yet

@@ -55,7 +55,7 @@ class Policy(Strict):
     """A regional government's levers (each a constant or a schedule)."""
 
     talent_subsidy: Lever = Field(
-        0.0, description="One-off payment to a young talent who settles in the region, thousand USD per person; range 0–100."
+        0.0, description="Settling subsidy for young talent, thousand USD per person; it weighs in young people's migration choice (relative to the wage); range 0–100."
     )
     startup_support: Lever = Field(
         0.0, description="Share of a startup's experiment (prototype, pivot) cost paid by the government, 0–0.9."
@@ -164,7 +164,7 @@ class Market(Strict):
     foreign_access: float = Field(0.3, ge=0, le=1, description="Access of a firm that has not expanded abroad to other blocs' open markets, 0–1.")
     expansion_cost: float = Field(5.0, ge=0, le=1e4, description="One-off cost of expanding abroad (full access to unblocked foreign markets), million USD × capital intensity.")
     expansion_enabled: bool = Field(True, description="Whether firms may expand abroad.")
-    scene_rate: float = Field(0.05, ge=0, le=1, description="Chance per quarter that a firm ahead of its field's previous world frontier opens a new niche (defines a scene).")
+    scene_rate: float = Field(0.05, ge=0, le=1, description="Chance per quarter that a firm that has just pushed its bloc's frontier in its field opens a new niche (defines a scene).")
     demand_diffusion: bool = Field(True, description="Whether demand diffuses (Bass) from its own threshold; False: every customer is there the moment products are usable (demand timing plays no role).")
     lock_in: float = Field(1.0, ge=0, le=1, description="Share of customers who adopted before products were usable that stay locked to legacy (platform) suppliers.")
     switch_rate: float = Field(0.02, ge=0, le=1, description="Share of locked-in customers who switch to new suppliers per year.")
@@ -213,14 +213,13 @@ class Capital(Strict):
 class Innovation(Strict):
     """C3: R&D draws, imitation and spillovers."""
 
-    rd_share: float = Field(0.15, ge=0, le=1, description="Share of revenue an established firm spends on R&D.")
     burn_rd_share: float = Field(0.5, ge=0, le=1, description="Share of a firm's staff working on R&D.")
-    zeta: float = Field(1.0, gt=0, le=100, description="R&D productivity ζ: success chance is 1 − exp(−ζ · effort), effort = (researchers / capital intensity)^rd_returns / 10.")
+    zeta: float = Field(1.0, gt=0, le=100, description="R&D productivity ζ: innovation and imitation each succeed with chance 1 − exp(−ζ · effort / 2 · spillover boost), effort = (researchers / capital intensity)^rd_returns / 10.")
     rd_returns: float = Field(0.5, gt=0, le=1, description="Returns to R&D team size (1 = linear; 0.5 = square root).")
     step_low: float = Field(-0.05, ge=-1, le=0, description="Lower end of the log-capability change of an R&D success (Beta(3,3) rescaled).")
     step_high: float = Field(0.15, ge=0, le=1, description="Upper end of the same.")
     imitation: float = Field(0.15, ge=0, le=1, description="Share of the gap to the best reachable capability a follower closes per quarter of successful imitation.")
-    spillovers: bool = Field(True, description="Whether knowledge spills over between firms (off: no density bonus, imitation only of the firm's own region-field best without distance terms).")
+    spillovers: bool = Field(True, description="Whether knowledge spills over between firms (off: no R&D boost or productivity from related activity, no imitation, and founders start from the bloc's public science instead of the region's best firm).")
     spillover_strength: float = Field(0.6, ge=0, le=10, description="Boost of R&D success from absorbed related knowledge (per log unit of local related activity).")
     density_elasticity: float = Field(0.06, ge=0, le=1, description="Elasticity of absorbed knowledge to the density of related activity (Ciccone–Hall ≈ 0.06).")
     neighbour_km: float = Field(300.0, gt=0, le=20000, description="Distance within which regional spillovers are felt (Bottazzi–Peri ≈ 300 km).")
