@@ -83,7 +83,7 @@ def raise_rounds(world: World) -> None:
     need = cap.runway_quarters * burn[rows]
     size = np.minimum(np.maximum(need, cap.seed_round * intensity), cap.round_growth * firms["largest_round"][rows])
     pool_region = investor_region(world, firms["region"][rows].astype(np.int64), rng)
-    ok = within_pool_capacity(world, pool_region, size, rng)
+    ok = within_pool_capacity(world, pool_region, size, rng, "round")
     rows, size, pool_region = rows[ok], size[ok], pool_region[ok]
     if rows.size == 0:
         return

@@ -140,7 +140,7 @@ def found(world: World) -> None:
     intensity = world.field_param("capital_intensity")[fld]
     seed = cap.seed_round * intensity
     pool_region = investor_region(world, region, rng)
-    funded = within_pool_capacity(world, pool_region, seed, rng)
+    funded = within_pool_capacity(world, pool_region, seed, rng, "seed")
     founders, region, fld, seed, pool_region = (a[funded] for a in (founders, region, fld, seed, pool_region))
     n = founders.size
     if n == 0:
@@ -206,11 +206,14 @@ def investor_region(world: World, region: np.ndarray, rng: np.random.Generator) 
     return choose_by_row(rng, affinity * np.maximum(world.pool, 0.0)[None, :], region)
 
 
-def within_pool_capacity(world: World, pool_region: np.ndarray, amount: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def within_pool_capacity(world: World, pool_region: np.ndarray, amount: np.ndarray, rng: np.random.Generator,
+                         kind: str) -> np.ndarray:
     """Accept requests at random so that, in expectation, no pool commits more than
-    its quarterly capacity over all its seeds and rounds of the quarter."""
-    committed = world.flows.setdefault("committed", np.zeros(world.n_regions))
-    capacity = np.maximum(world.scenario.capital.deploy_rate * np.maximum(world.pool, 0.0) - committed, 0.0)
+    its quarterly capacity: ``seed_share`` of it for seeds, the rest for later rounds."""
+    cap = world.scenario.capital
+    share = cap.seed_share if kind == "seed" else 1.0 - cap.seed_share
+    committed = world.flows.setdefault(f"committed_{kind}", np.zeros(world.n_regions))
+    capacity = np.maximum(share * cap.deploy_rate * np.maximum(world.pool, 0.0) - committed, 0.0)
     asked = np.bincount(pool_region, weights=amount, minlength=world.n_regions)
     ratio = np.divide(capacity, asked, out=np.ones_like(asked), where=asked > 0)
     if not world.scenario.capital.constrained:

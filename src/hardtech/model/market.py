@@ -169,6 +169,12 @@ def allocate_revenue(world: World) -> None:
             share += market_share[b] * part * np.divide(w_own, denom[seg], out=np.zeros(n), where=denom[seg] > 0)
             niche_value = group_sum(niche_field, per_weight[F:], F)  # Σ over a field's niches
             incumbent_niche_revenue += w_inc * niche_value[firms["field"]]
+    # a firm delivers at most what its staff can; unserved demand goes to the fringe
+    total = own_revenue + incumbent_niche_revenue
+    if m.revenue_per_head > 0:
+        capacity = np.maximum(firms["headcount"], 1.0) * m.revenue_per_head / 4.0
+        served = np.divide(np.minimum(total, capacity), total, out=np.ones(n), where=total > 0)
+        own_revenue, incumbent_niche_revenue, share = own_revenue * served, incumbent_niche_revenue * served, share * served
     firms["segment_share"] = share
     firms["niche_revenue"] = own_revenue * (seg >= F) + incumbent_niche_revenue
     firms["revenue"] = own_revenue + incumbent_niche_revenue

@@ -168,6 +168,7 @@ class Market(Strict):
     demand_diffusion: bool = Field(True, description="Whether demand diffuses (Bass) from its own threshold; False: every customer is there the moment products are usable (demand timing plays no role).")
     lock_in: float = Field(1.0, ge=0, le=1, description="Share of customers who adopted before products were usable that stay locked to legacy (platform) suppliers.")
     switch_rate: float = Field(0.02, ge=0, le=1, description="Share of locked-in customers who switch to new suppliers per year.")
+    revenue_per_head: float = Field(0.5, ge=0, le=100, description="Most revenue one employee can deliver, million USD per year (a firm cannot serve more demand than its staff can; 0 = no limit).")
     fringe: float = Field(3.0, ge=0, le=100, description="Weight of the unmodelled suppliers in every segment (how many average rivals outside the model).")
     fringe_gap: float = Field(0.2, ge=0, le=5, description="How far (log capability) the unmodelled suppliers sit below the world frontier.")
     margin: float = Field(0.35, ge=0, le=1, description="Share of revenue left after direct costs (gross margin).")
@@ -192,7 +193,8 @@ class Labour(Strict):
 class Capital(Strict):
     """C4: rounds, exits and recycling."""
 
-    deploy_rate: float = Field(0.03, ge=0, le=1, description="Share of a pool's capital it can commit per quarter.")
+    deploy_rate: float = Field(0.06, ge=0, le=1, description="Share of a pool's capital it can commit per quarter.")
+    seed_share: float = Field(0.3, ge=0, le=1, description="Share of a pool's quarterly capacity kept for seeds (the rest backs later rounds of its portfolio).")
     constrained: bool = Field(True, description="Whether seeds and rounds are limited by the pools' capital (False: money is never scarce, so pool sizes change no decision).")
     seed_round: float = Field(1.0, gt=0, le=1e4, description="Seed round size, million USD (× field capital intensity).")
     runway_quarters: float = Field(8.0, gt=0, le=40, description="A round covers this many quarters of the firm's net burn (at least a seed round).")
