@@ -25,6 +25,7 @@ import numpy as np
 from hardtech.engine.ops import group_sum
 from hardtech.model.decoupling import effective_capability
 from hardtech.model.innovation import density_productivity
+from hardtech.model.labour import cost_per_head
 from hardtech.model.world import World
 
 
@@ -171,8 +172,8 @@ def allocate_revenue(world: World) -> None:
             incumbent_niche_revenue += w_inc * niche_value[firms["field"]]
     # a firm delivers at most what its staff can; unserved demand goes to the fringe
     total = own_revenue + incumbent_niche_revenue
-    if m.revenue_per_head > 0:
-        capacity = np.maximum(firms["headcount"], 1.0) * m.revenue_per_head / 4.0
+    if m.capacity_ratio > 0:
+        capacity = m.capacity_ratio * np.maximum(firms["headcount"], 1.0) * cost_per_head(world)
         served = np.divide(np.minimum(total, capacity), total, out=np.ones(n), where=total > 0)
         own_revenue, incumbent_niche_revenue, share = own_revenue * served, incumbent_niche_revenue * served, share * served
     firms["segment_share"] = share

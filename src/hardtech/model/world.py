@@ -225,9 +225,11 @@ def build_world(scenario: Scenario, replication: int = 0) -> World:
     for b in range(B):
         members = region_bloc == b
         world.science[b] = -gaps[members].min() if members.any() else 0.0
-    from hardtech.model.technology import update_frontiers  # local: set-up reuses the rule
+    from hardtech.model.labour import set_wages  # local: set-up reuses the rules
+    from hardtech.model.technology import update_frontiers
 
     update_frontiers(world)
+    set_wages(world)  # firms' costs are known from the first quarter
     return world
 
 

@@ -168,7 +168,7 @@ class Market(Strict):
     demand_diffusion: bool = Field(True, description="Whether demand diffuses (Bass) from its own threshold; False: every customer is there the moment products are usable (demand timing plays no role).")
     lock_in: float = Field(1.0, ge=0, le=1, description="Share of customers who adopted before products were usable that stay locked to legacy (platform) suppliers.")
     switch_rate: float = Field(0.02, ge=0, le=1, description="Share of locked-in customers who switch to new suppliers per year.")
-    revenue_per_head: float = Field(0.5, ge=0, le=100, description="Most revenue one employee can deliver, million USD per year (a firm cannot serve more demand than its staff can; 0 = no limit).")
+    capacity_ratio: float = Field(4.0, ge=0, le=100, description="Most revenue a firm's staff can deliver, as a multiple of what the staff costs (a firm cannot serve more demand than its people can; 0 = no limit).")
     fringe: float = Field(3.0, ge=0, le=100, description="Weight of the unmodelled suppliers in every segment (how many average rivals outside the model).")
     fringe_gap: float = Field(0.2, ge=0, le=5, description="How far (log capability) the unmodelled suppliers sit below the world frontier.")
     margin: float = Field(0.35, ge=0, le=1, description="Share of revenue left after direct costs (gross margin).")
@@ -264,8 +264,8 @@ class Decoupling(Strict):
 
     enabled: bool = Field(True, description="Whether the scenario's blockade events take effect.")
     capability_loss: float = Field(0.4, ge=0, le=5, description="Log-capability lost at full blockade by a firm fully dependent on foreign components.")
-    substitution_rate: float = Field(0.08, ge=0, le=1, description="Share of foreign dependency a firm replaces per successful substitution R&D quarter.")
-    substitution_effort: float = Field(0.5, ge=0, le=5, description="Extra R&D effort, as a share of normal R&D, a dependent firm adds under blockade.")
+    substitution_rate: float = Field(0.3, ge=0, le=1, description="Share of foreign dependency a firm replaces per successful substitution R&D quarter.")
+    substitution_effort: float = Field(1.5, ge=0, le=5, description="Extra R&D effort, as a share of normal R&D, a dependent firm adds under blockade.")
 
 
 class Dragon(Strict):
