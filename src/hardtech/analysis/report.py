@@ -319,15 +319,6 @@ def write_report(
     path = Path(path)
     parts: list[str] = [f"<h1>{html.escape(title)}</h1>", _meta_table(summary.get("meta") or {})]
 
-    dragons = list(summary.get("dragons") or [])
-    parts.append("<h2>Dragons</h2>")
-    if dragons:
-        extra = [k for row in dragons for k in row if k not in DRAGON_COLUMNS]
-        columns = DRAGON_COLUMNS + list(dict.fromkeys(extra))
-        parts.append(_html_table(dragons, columns))
-    else:
-        parts.append(_note("no dragons"))
-
     regions = list(summary.get("regions") or [])
     parts.append("<h2>Regions</h2>")
     parts.append(_html_table(regions) if regions else _note("no region summary"))
@@ -346,6 +337,17 @@ def write_report(
             + "</section>"
         )
         plotly_included = True
+
+    # the full dragon list last (it can be long), folded when it is
+    dragons = list(summary.get("dragons") or [])
+    parts.append(f"<h2>Dragons ({len(dragons)})</h2>")
+    if dragons:
+        extra = [k for row in dragons for k in row if k not in DRAGON_COLUMNS]
+        columns = DRAGON_COLUMNS + list(dict.fromkeys(extra))
+        table = _html_table(dragons, columns)
+        parts.append(table if len(dragons) <= 30 else f"<details><summary>show all {len(dragons)}</summary>{table}</details>")
+    else:
+        parts.append(_note("no dragons"))
 
     doc = (
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
