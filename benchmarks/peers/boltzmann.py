@@ -1,6 +1,6 @@
 """Mesa's Boltzmann wealth model (``mesa.examples.BoltzmannWealth``) on ``hardtech.engine``.
 
-Semantics copied from Mesa 3.x (``mesa/examples/basic/boltzmann_wealth_model``):
+Semantics copied from Mesa 3.3 (``mesa/examples/basic/boltzmann_wealth_model``):
 
 - ``n`` agents, each with wealth 1, placed on cells drawn uniformly *with
   replacement* on a ``width x height`` ``OrthogonalMooreGrid`` (``torus=False``,
@@ -19,15 +19,17 @@ moved earlier in the step are at their new cell). A vectorized one-shot update
 would change the wealth dynamics, so the activation runs as a Numba loop over a
 random permutation. All random numbers come from the run's named
 :class:`~hardtech.engine.RandomStreams` (``placement``, ``activation``, ``move``,
-``exchange``): the NumPy generators are handed to the jitted loop, which draws
-from them in place (same bit stream as NumPy, state advanced as NumPy would).
+``exchange``), drawn in bulk as uniforms each step (one per agent and stream)
+and consumed by the jitted loop: a Fisher-Yates shuffle for the activation
+order, then the k-th activated agent's neighbour and cellmate choices.
 
 Agent state (``cell``, ``wealth``) lives in an :class:`~hardtech.engine.AgentTable`.
-The grid index (who is in which cell) is a set of doubly linked lists over table
-rows: ``head[cell]``, ``nxt[row]``, ``prv[row]`` and ``count[cell]``, so a move
-is O(1) and choosing a cellmate costs the cell's occupancy (about 2). Neighbour
-cells are computed from the cell id (``i * height + j``, Mesa's coordinate
-order), not looked up in a table.
+The grid index (who is in which cell) is one circular doubly linked list per
+cell over table rows, with a sentinel node per cell (``nxt``/``prv`` over
+``n + n_cells`` nodes) and ``count[cell]``: a move is O(1) and branch-free, and
+choosing a cellmate walks the cell's occupancy (about 2). Neighbour cells are
+computed from the cell id (``i * height + j``, Mesa's coordinate order): ``c +
+off8[k]`` inside the grid, a clipped 3x3 window on the border.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ import numpy as np
 
 from hardtech.engine import AgentTable, RandomStreams, Recorder, StepLoop
 
-from peer_common import shuffled  # benchmarks/peers is on sys.path (run.py's folder, or added by the test)
+from peer_common import moore_neighbours, shuffled  # benchmarks/peers is on sys.path (run.py's folder, or added by the test)
 
 
 def gini(wealth: np.ndarray) -> float:
@@ -52,19 +54,26 @@ def gini(wealth: np.ndarray) -> float:
 
 
 @nb.njit(cache=False)
-def _link_all(cell, head, nxt, prv, count):  # pragma: no cover - jitted
-    """Build the per-cell linked lists from scratch (rows in ascending order)."""
-    head[:] = -1
+def _link_all(cell, nxt, prv, count):  # pragma: no cover - jitted
+    """Build the per-cell circular lists from scratch.
+
+    Nodes ``0..n-1`` are the agents' rows, node ``n + c`` is the sentinel of
+    cell ``c``; a cell's list runs sentinel -> members -> sentinel, so linking
+    and unlinking need no end-of-list tests.
+    """
+    n = cell.size
+    for s in range(n, nxt.size):
+        nxt[s] = s
+        prv[s] = s
     count[:] = 0
-    for a in range(cell.size - 1, -1, -1):
-        c = cell[a]
-        h = head[c]
-        nxt[a] = h
-        prv[a] = -1
-        if h >= 0:
-            prv[h] = a
-        head[c] = a
-        count[c] += 1
+    for a in range(n - 1, -1, -1):
+        s = n + cell[a]
+        first = nxt[s]
+        nxt[a] = first
+        prv[a] = s
+        prv[first] = a
+        nxt[s] = a
+        count[cell[a]] += 1
 
 
 @nb.njit(cache=False)
@@ -88,43 +97,44 @@ def _moore_step(c, u, width, height):  # pragma: no cover - jitted
 
 
 @nb.njit(cache=False)
-def _activate_sequential(g_order, g_move, g_give, cell, wealth, width, height, head, nxt, prv, count):  # pragma: no cover
+def _activate_sequential(u_order, u_move, u_give, cell, wealth, width, height, interior, off8, nxt, prv, count):  # pragma: no cover
     """Mesa's ``shuffle_do("step")``: agents move, then maybe give, one after another in random order.
 
-    ``g_order``, ``g_move`` and ``g_give`` are the run's named NumPy generators
-    (Numba draws from them in place, so their streams advance as in NumPy).
+    ``u_order`` shuffles the agents; ``u_move[k]`` and ``u_give[k]`` are the
+    uniforms of the k-th activated agent. ``interior[c]`` says that cell ``c``
+    has all 8 neighbours, at ``c + off8``; border cells take the general path.
     Returns the number of gifts made.
     """
-    order = shuffled(g_order, cell.size)
+    n = cell.size
+    order = shuffled(u_order)
     gifts = 0
-    for k in range(order.size):
+    for k in range(n):
         a = order[k]
         c = cell[a]
-        new = _moore_step(c, g_move.random(), width, height)
-        # unlink a from its old cell
+        if interior[c]:
+            new = c + off8[int(u_move[k] * 8)]
+        else:
+            new = _moore_step(c, u_move[k], width, height)
+        # unlink a from its old cell's list ...
         p = prv[a]
         q = nxt[a]
-        if p >= 0:
-            nxt[p] = q
-        else:
-            head[c] = q
-        if q >= 0:
-            prv[q] = p
+        nxt[p] = q
+        prv[q] = p
         count[c] -= 1
-        # link a at the head of its new cell
-        h = head[new]
-        nxt[a] = h
-        prv[a] = -1
-        if h >= 0:
-            prv[h] = a
-        head[new] = a
+        # ... and link it first in the new cell's list, right after the sentinel
+        s = n + new
+        first = nxt[s]
+        nxt[a] = first
+        prv[a] = s
+        prv[first] = a
+        nxt[s] = a
         count[new] += 1
         cell[a] = new
-        # give one unit to a uniformly chosen cellmate (a is the head; the others follow it)
+        # give one unit to a uniformly chosen cellmate: the `mates` nodes after a
         mates = count[new] - 1
         if wealth[a] > 0 and mates > 0:
-            b = nxt[a]
-            for _ in range(int(g_give.random() * mates)):
+            b = first
+            for _ in range(int(u_give[k] * mates)):
                 b = nxt[b]
             wealth[b] += 1
             wealth[a] -= 1
@@ -150,14 +160,21 @@ class BoltzmannPeer:
     ) -> None:
         self.n, self.width, self.height = int(n), int(width), int(height)
         self.streams = RandomStreams(seed, replication)
+        for name in ("placement", "activation", "move", "exchange"):
+            self.streams[name]  # create every stream now (~0.1 ms each), not inside the first step
         n_cells = self.width * self.height
         self.agents = AgentTable({"cell": np.int64, "wealth": np.int64}, capacity=self.n)
         self.agents.add(self.n, cell=self.streams["placement"].integers(0, n_cells, self.n), wealth=1)
-        self.head = np.full(n_cells, -1, np.int64)
+        i, j = np.divmod(np.arange(n_cells), self.height)
+        self.interior = (i > 0) & (i < self.width - 1) & (j > 0) & (j < self.height - 1)
+        h = self.height
+        self.off8 = np.array([-h - 1, -h, -h + 1, -1, 1, h - 1, h, h + 1], np.int64)  # same order as Mesa's offsets
+        # per-step uniforms, drawn in place: no allocation (and no page faults) inside a step
+        self._u = np.full((3, self.n), 0.5)
         self.count = np.zeros(n_cells, np.int64)
-        self.nxt = np.full(self.n, -1, np.int64)
-        self.prv = np.full(self.n, -1, np.int64)
-        _link_all(self.agents["cell"], self.head, self.nxt, self.prv, self.count)
+        self.nxt = np.empty(self.n + n_cells, np.int64)
+        self.prv = np.empty(self.n + n_cells, np.int64)
+        _link_all(self.agents["cell"], self.nxt, self.prv, self.count)
         self.record = record
         self.recorder = Recorder()
         self.gifts = 0
@@ -167,10 +184,13 @@ class BoltzmannPeer:
 
     # -- phases ---------------------------------------------------------------
     def _activate(self) -> None:
-        s = self.streams
+        s, u = self.streams, self._u
+        s["activation"].random(out=u[0])
+        s["move"].random(out=u[1])
+        s["exchange"].random(out=u[2])
         self.gifts = _activate_sequential(
-            s["activation"], s["move"], s["exchange"], self.agents["cell"], self.agents["wealth"],
-            self.width, self.height, self.head, self.nxt, self.prv, self.count,
+            u[0], u[1], u[2], self.agents["cell"], self.agents["wealth"], self.width, self.height,
+            self.interior, self.off8, self.nxt, self.prv, self.count,
         )
         self.steps += 1
 
@@ -181,6 +201,17 @@ class BoltzmannPeer:
         self.recorder.record("agents", step=self.steps, id=self.agents.ids, wealth=self.agents["wealth"])
 
     # -- public ---------------------------------------------------------------
+    def set_state(self, cell: np.ndarray, wealth: np.ndarray) -> None:
+        """Put the agents (rows in order) on ``cell`` with ``wealth``; rebuild the grid index."""
+        cell, wealth = np.asarray(cell, np.int64), np.asarray(wealth, np.int64)
+        if cell.shape != (len(self.agents),) or wealth.shape != cell.shape:
+            raise ValueError("need one cell and one wealth per agent")
+        if cell.min(initial=0) < 0 or cell.max(initial=0) >= self.count.size:
+            raise ValueError("cell id outside the grid")
+        self.agents["cell"] = cell
+        self.agents["wealth"] = wealth
+        _link_all(self.agents["cell"], self.nxt, self.prv, self.count)
+
     def step(self) -> None:
         """One Mesa step: sequential random activation, then data collection."""
         self.loop.step()
@@ -198,11 +229,44 @@ class BoltzmannPeer:
 
     def check_index(self) -> None:
         """Assert the linked-list grid index agrees with the agents' ``cell`` column."""
-        cell = self.agents["cell"]
+        cell, n = self.agents["cell"], len(self.agents)
         assert np.array_equal(np.bincount(cell, minlength=self.count.size), self.count)
-        for c in np.flatnonzero(self.count):
-            members, a = [], self.head[c]
-            while a >= 0:
+        assert np.array_equal(self.prv[self.nxt], np.arange(self.nxt.size)), "broken links"
+        for c in range(self.count.size):
+            members, a = [], self.nxt[n + c]
+            while a != n + c:
                 members.append(a)
                 a = self.nxt[a]
-            assert sorted(members) == sorted(np.flatnonzero(cell == c).tolist())
+            assert sorted(members) == np.flatnonzero(cell == c).tolist()
+
+
+class BoltzmannSynchronous(BoltzmannPeer):
+    """Control, deliberately *not* Mesa's semantics: a one-shot vectorized step.
+
+    Everybody moves at once, then every agent with positive wealth and a
+    cellmate gives one unit to a uniformly chosen cellmate, all at once (wealth
+    received in the step cannot be given on in the same step). It is what a
+    naive NumPy port would do; ``run.py`` runs it to show that the statistical
+    comparison with Mesa does detect such a change of semantics.
+    """
+
+    def _activate(self) -> None:
+        s = self.streams
+        cell, wealth = self.agents["cell"], self.agents["wealth"]
+        n = cell.size
+        if not hasattr(self, "_nbr"):
+            self._nbr, self._n_nbr = moore_neighbours(self.width, self.height)
+        cell[:] = self._nbr[cell, (s["move"].random(n) * self._n_nbr[cell]).astype(np.int64)]
+        order = np.argsort(cell, kind="stable")  # members of a cell are contiguous in `order`
+        sorted_cells = cell[order]
+        start = np.searchsorted(sorted_cells, cell, "left")
+        size = np.searchsorted(sorted_cells, cell, "right") - start
+        rank = np.empty(n, np.int64)
+        rank[order] = np.arange(n)  # each agent's own position in `order`
+        giver = (wealth > 0) & (size > 1)
+        pick = start + (s["exchange"].random(n) * (size - 1)).astype(np.int64)
+        pick += pick >= rank  # skip oneself
+        wealth -= giver
+        np.add.at(wealth, order[pick[giver]], 1)
+        _link_all(cell, self.nxt, self.prv, self.count)
+        self.steps += 1

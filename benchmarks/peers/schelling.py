@@ -1,6 +1,6 @@
 """Mesa's Schelling segregation model (``mesa.examples.Schelling``) on ``hardtech.engine``.
 
-Semantics copied from Mesa 3.x (``mesa/examples/basic/schelling``):
+Semantics copied from Mesa 3.3 (``mesa/examples/basic/schelling``):
 
 - A ``width x height`` ``OrthogonalMooreGrid`` (``torus=False``, capacity 1).
   Each cell holds an agent with probability ``density`` (0.8); an agent is of
@@ -27,9 +27,12 @@ restricted to a subset is a uniform permutation of the subset).
 
 Agent state (``cell``, ``type``, ``happy``, ``similar``) lives in an
 :class:`~hardtech.engine.AgentTable`; all randomness comes from named
-:class:`~hardtech.engine.RandomStreams`. ``cell_type`` (type of the occupant per
-cell, -1 if empty, plus a trailing -1 sentinel addressed by the -1 padding of the
-neighbour table) is the grid index.
+:class:`~hardtech.engine.RandomStreams` (``placement``, ``types``,
+``activation``, ``relocation``), drawn in bulk as uniforms each step and consumed
+by the jitted loop (a Fisher-Yates shuffle of the movers, then one uniform per
+move). The grid index is ``grid``: the occupant's type per cell (-1 if empty) on
+a grid padded by ``radius`` cells of -1, so the happiness scan needs no border
+checks; ``empties`` lists the empty cells.
 """
 
 from __future__ import annotations
@@ -44,22 +47,20 @@ from peer_common import moore_neighbours, shuffled
 
 
 @nb.njit(cache=False)
-def _relocate_sequential(g_order, g_place, happy, cell, typ, grid, empties, height, hp, r):  # pragma: no cover
-    """Mesa's ``shuffle_do("step")``: each unhappy agent, in random order, moves to a
-    cell drawn uniformly among the cells empty at that moment. Returns the number of moves."""
-    movers = np.flatnonzero(~happy)
-    order = shuffled(g_order, movers.size)
+def _relocate_sequential(u_order, u_place, movers, cell, typ, grid, empties, height, hp, r):  # pragma: no cover
+    """Mesa's ``shuffle_do("step")``: each unhappy agent (``movers``), in random order,
+    moves to a cell drawn uniformly among the cells empty at that moment."""
+    order = shuffled(u_order)
     n_empty = empties.size
     for k in range(order.size):
         a = movers[order[k]]
-        j = int(g_place.random() * n_empty)
+        j = int(u_place[k] * n_empty)
         new = empties[j]
         old = cell[a]
         empties[j] = old  # the old cell becomes empty, the chosen one is taken
         grid[(old // height + r) * hp + old % height + r] = -1
         grid[(new // height + r) * hp + new % height + r] = typ[a]
         cell[a] = new
-    return movers.size
 
 
 @nb.njit(cache=False)
@@ -79,12 +80,10 @@ def _assess_scan(grid, offsets, width, height, hp, r, homophily, cell, happy, si
                 continue
             same = 0
             occupied = 0
-            for o in offsets:
+            for o in offsets:  # branch-free: the outcomes are unpredictable
                 nt = grid[p + o]
-                if nt >= 0:
-                    occupied += 1
-                    if nt == t:
-                        same += 1
+                occupied += nt >= 0
+                same += nt == t
             frac = same / occupied if occupied > 0 else 0.0
             similar_cell[i * height + j] = frac
             happy_cell[i * height + j] = not (frac < homophily)
@@ -155,33 +154,23 @@ class SchellingPeer:
         self.homophily, self.radius = float(homophily), int(radius)
         self.assess_with = assess
         self.streams = RandomStreams(seed, replication)
+        for name in ("placement", "types", "activation", "relocation"):
+            self.streams[name]  # create every stream now (~0.1 ms each), not inside the first step
         self.n_cells = self.width * self.height
 
-        placement = self.streams["placement"]
-        occupied_cells = np.flatnonzero(placement.random(self.n_cells) < density)
-        types = (self.streams["types"].random(occupied_cells.size) < minority_pc).astype(np.int8)
-        self.agents = AgentTable(
-            {"cell": np.int64, "type": np.int8, "happy": np.bool_, "similar": np.float64},
-            capacity=max(occupied_cells.size, 1),
-        )
-        self.agents.add(occupied_cells.size, cell=occupied_cells, type=types)
-
-        # Grid index: occupant type per cell (-1 empty) on a grid padded by `radius`
-        # cells of -1 on every side, so neighbourhood scans need no border checks.
         r = self.radius
         self.hp = self.height + 2 * r
-        self.grid = np.full((self.width + 2 * r) * self.hp, -1, np.int8)
-        self.grid[self.padded(occupied_cells)] = types
         self.offsets = np.array(
             [di * self.hp + dj for di in range(-r, r + 1) for dj in range(-r, r + 1) if (di, dj) != (0, 0)],
             dtype=np.int64,
         )
-        is_empty = np.ones(self.n_cells, bool)
-        is_empty[occupied_cells] = False
-        self.empties = np.flatnonzero(is_empty).astype(np.int64)
         self._happy_cell = np.zeros(self.n_cells, np.bool_)
         self._similar_cell = np.zeros(self.n_cells, np.float64)
         self._nbr = None  # neighbour table, built only for assess="numpy" / stats
+        self.agents = AgentTable({"cell": np.int64, "type": np.int8, "happy": np.bool_, "similar": np.float64})
+        occupied_cells = np.flatnonzero(self.streams["placement"].random(self.n_cells) < density)
+        types = (self.streams["types"].random(occupied_cells.size) < minority_pc).astype(np.int8)
+        self._place(occupied_cells, types)
 
         self.happy = 0
         self.moves = 0
@@ -191,6 +180,30 @@ class SchellingPeer:
         self.loop = StepLoop.of([("relocate", self._relocate), ("assess", self._assess), ("collect", self._collect)])
         self._assess()  # Mesa runs assign_state once at construction ...
         self._collect()  # ... and collects (step 0)
+
+    def _place(self, cells: np.ndarray, types: np.ndarray) -> None:
+        """Replace all agents by new ones on ``cells`` with ``types``; build the grid index."""
+        self.agents.remove(np.ones(len(self.agents), bool))
+        self.agents.add(len(cells), cell=cells, type=types)
+        # Grid index: occupant type per cell (-1 empty) on a grid padded by `radius`
+        # cells of -1 on every side, so neighbourhood scans need no border checks.
+        self.grid = np.full((self.width + 2 * self.radius) * self.hp, -1, np.int8)
+        self.grid[self.padded(cells)] = types
+        is_empty = np.ones(self.n_cells, bool)
+        is_empty[cells] = False
+        self.empties = np.flatnonzero(is_empty).astype(np.int64)
+        # per-step uniforms, drawn in place: no allocation (and no page faults) inside a step
+        self._u = np.full((2, max(len(cells), 1)), 0.5)
+
+    def set_state(self, cells: np.ndarray, types: np.ndarray) -> None:
+        """Replace the agents by agents of ``types`` on ``cells`` (distinct) and assess them, as at construction."""
+        cells, types = np.asarray(cells, np.int64), np.asarray(types, np.int8)
+        if cells.shape != types.shape or np.unique(cells).size != cells.size:
+            raise ValueError("need distinct cells, one type per cell")
+        if cells.min(initial=0) < 0 or cells.max(initial=0) >= self.n_cells:
+            raise ValueError("cell id outside the grid")
+        self._place(cells, types)
+        self._assess()
 
     def padded(self, cells: np.ndarray) -> np.ndarray:
         """Index in the padded grid of cell ids ``i * height + j``."""
@@ -206,12 +219,16 @@ class SchellingPeer:
     # -- phases ---------------------------------------------------------------
     def _relocate(self) -> None:
         a = self.agents
-        if not self.empties.size and not a["happy"].all():
+        movers = np.flatnonzero(~a["happy"])
+        if movers.size and not self.empties.size:
             raise RuntimeError("no empty cell to move to (Mesa would loop forever)")
-        self.moves = int(_relocate_sequential(
-            self.streams["activation"], self.streams["relocation"], a["happy"], a["cell"], a["type"],
-            self.grid, self.empties, self.height, self.hp, self.radius,
-        ))
+        u_order, u_place = self._u[0, : movers.size], self._u[1, : movers.size]
+        self.streams["activation"].random(out=u_order)
+        self.streams["relocation"].random(out=u_place)
+        _relocate_sequential(
+            u_order, u_place, movers, a["cell"], a["type"], self.grid, self.empties, self.height, self.hp, self.radius,
+        )
+        self.moves = int(movers.size)
         self.steps += 1
 
     def _assess(self) -> None:
@@ -270,3 +287,30 @@ class SchellingPeer:
         is_empty = np.ones(self.n_cells, bool)
         is_empty[cell] = False
         assert np.array_equal(np.sort(self.empties), np.flatnonzero(is_empty))
+
+
+class SchellingSimultaneous(SchellingPeer):
+    """Control, deliberately *not* Mesa's semantics: all unhappy agents move at once.
+
+    The unhappy agents, in random order, take distinct cells drawn among the
+    cells empty at the start of the step (cells they vacate are not available
+    until the next step; movers beyond the number of empty cells stay). It is
+    what a naive vectorized port would do; ``run.py`` runs it to show that the
+    statistical comparison with Mesa does detect such a change of semantics.
+    """
+
+    def _relocate(self) -> None:
+        a, s = self.agents, self.streams
+        movers = np.flatnonzero(~a["happy"])
+        movers = movers[s["activation"].permutation(movers.size)]
+        k = min(movers.size, self.empties.size)
+        movers = movers[:k]
+        targets = s["relocation"].permutation(self.empties)[:k]
+        cell, typ = a["cell"], a["type"]
+        old = cell[movers].copy()
+        self.grid[self.padded(old)] = -1
+        self.grid[self.padded(targets)] = typ[movers]
+        cell[movers] = targets
+        self.empties = np.concatenate([np.setdiff1d(self.empties, targets), old]).astype(np.int64)
+        self.moves = int(k)
+        self.steps += 1

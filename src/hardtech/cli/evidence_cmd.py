@@ -224,7 +224,8 @@ def _json(value):
 def _print_claims(rows: list[dict], sobol: dict | None, reps: int) -> None:
     table = Table(title=f"Claims ({reps} paired replications; 95% bootstrap intervals)", title_justify="left")
     for c in ("claim", "effect", "95% interval", "verdict", "mechanism off", "interval (off)", "vanishes"):
-        table.add_column(c, justify="left" if c in ("claim", "verdict", "vanishes") else "right")
+        table.add_column(c, justify="left" if c in ("claim", "verdict", "vanishes") else "right",
+                         no_wrap=True, max_width=38 if c == "claim" else None, overflow="ellipsis")
     colour = {"supported": "green", "not supported": "red", "inconclusive": "yellow"}
     for r in rows:
         table.add_row(f"{r['claim']} {r['title'][:48]}", f"{r['effect']:,.3f}", f"[{r['lo']:,.3f}, {r['hi']:,.3f}]",
