@@ -18,7 +18,15 @@ demo: $(STAMP)
 	$(BIN)/hardtech run hangzhou --seed 7
 
 test: $(STAMP)
+	-sh scripts/ensure-chromium.sh
 	$(BIN)/python -m pytest
+
+# Benchmarks, results in benchmarks/results.md (see benchmarks/README.md).
+# Other benchmarks (e.g. scaling) append their own command lines to this recipe.
+bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[dev,bench]"
+	$(BIN)/python benchmarks/peers/run.py --out benchmarks/results.md
+	$(BIN)/python benchmarks/scaling.py --out benchmarks/results.md
 
 clean:
 	rm -rf $(VENV) results .pytest_cache

@@ -5,6 +5,14 @@ always the first ``len(table)`` rows and stay sorted by id: ``add`` appends rows
 with fresh, increasing ids and ``remove`` compacts the survivors in order. So a
 row lookup by id is a binary search, iteration order never depends on history,
 and every operation is vectorized over rows.
+
+``remove`` gathers the survivors into a second, preallocated set of columns
+and swaps the two (no fresh multi-megabyte temporaries, no copy back): the
+table holds up to twice its live storage once it has removed rows, and a
+view taken before ``add`` or ``remove`` must not be used after it.
+:attr:`AgentTable.version` counts the adds and removes, so callers can tell
+whether something they derived from the rows (group counts, say) is still
+current.
 """
 
 from __future__ import annotations
@@ -43,8 +51,10 @@ class AgentTable:
         capacity = max(int(capacity), 1)
         self._data = {name: np.zeros(capacity, dt) for name, dt in self._dtypes.items()}
         self._ids = np.zeros(capacity, np.int64)
+        self._spare: dict[str, np.ndarray] | None = None  # remove's second set of columns, made on first use
         self._n = 0
         self._next_id = 0
+        self._version = 0
 
     # -- shape ---------------------------------------------------------------
     def __len__(self) -> int:
@@ -63,9 +73,27 @@ class AgentTable:
         return view
 
     @property
+    def capacity(self) -> int:
+        """Rows allocated (live rows plus room to add without regrowing)."""
+        return len(self._ids)
+
+    @property
     def next_id(self) -> int:
         """The id the next added row will get."""
         return self._next_id
+
+    @property
+    def version(self) -> int:
+        """Changes so far: each ``add``, ``remove`` (of at least one row) and ``touch`` counts one.
+
+        Writes into columns through views are not seen: whoever changes a
+        column that others derive something from calls :meth:`touch`.
+        """
+        return self._version
+
+    def touch(self) -> None:
+        """Note that columns changed in place (bumps :attr:`version`)."""
+        self._version += 1
 
     # -- column access -----------------------------------------------------------
     def __getitem__(self, name: str) -> np.ndarray:
@@ -93,6 +121,7 @@ class AgentTable:
         grown_ids = np.zeros(new_capacity, np.int64)
         grown_ids[: self._n] = self._ids[: self._n]
         self._ids = grown_ids
+        self._spare = None  # remade at the new capacity when next needed
 
     def add(self, n: int, **values: object) -> np.ndarray:
         """Append ``n`` rows; return their new ids.
@@ -114,6 +143,7 @@ class AgentTable:
         self._ids[start:stop] = new_ids
         self._n = stop
         self._next_id += n
+        self._version += 1
         return new_ids
 
     def remove(self, mask: np.ndarray) -> int:
@@ -124,15 +154,24 @@ class AgentTable:
         mask = np.asarray(mask, dtype=bool)
         if mask.shape != (self._n,):
             raise ValueError(f"mask has shape {mask.shape}, table has {self._n} rows")
-        removed = int(mask.sum())
+        removed = int(np.count_nonzero(mask))
         if removed == 0:
             return 0
-        keep = ~mask
-        kept = self._n - removed
-        for col in self._data.values():
-            col[:kept] = col[: self._n][keep]
-        self._ids[:kept] = self._ids[: self._n][keep]
+        keep = np.flatnonzero(~mask)  # ascending: survivors keep their order
+        kept = keep.size
+        if self._spare is None:
+            self._spare = {name: np.empty_like(col) for name, col in self._data.items()}
+            self._spare["id"] = np.empty_like(self._ids)
+        spare = self._spare
+        # gather into the spare columns, then swap: one pass over each column.
+        # mode="clip" skips the bounds check that would buffer the output (the rows are valid).
+        for name, col in self._data.items():
+            np.take(col[: self._n], keep, out=spare[name][:kept], mode="clip")
+            self._data[name], spare[name] = spare[name], col
+        np.take(self._ids[: self._n], keep, out=spare["id"][:kept], mode="clip")
+        self._ids, spare["id"] = spare["id"], self._ids
         self._n = kept
+        self._version += 1
         return removed
 
     # -- lookups ------------------------------------------------------------------

@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from hardtech.engine.ops import choose_by_row, choose_within_groups, group_max, group_sum, stable_group_order
-from hardtech.model.labour import cost_per_head
+from hardtech.engine.ops import GroupRanks, choose_by_row, choose_within_groups, group_max, group_sum, stable_group_order
+from hardtech.model.labour import cost_per_head, talent_keys
 from hardtech.model.world import World
 
 YOUNG_FOUNDER_AGE = 35.0
@@ -108,16 +108,16 @@ def found(world: World) -> None:
     support = world.levers["startup_support"]
     region_factor = (1.0 / cost) ** ent.cost_elasticity * (1.0 + support)
     success = _successful_firm_rows(world)
-    employer_row = np.full(len(t), -1, np.int64)
     employed = np.flatnonzero(t["employer"] >= 0)
-    employer_row[employed] = firms.rows_of(t["employer"][employed])
-    spinout = (employer_row >= 0) & success[np.maximum(employer_row, 0)]
-    young = t["age"] < YOUNG_FOUNDER_AGE
+    employed_firm = firms.rows_of(t["employer"][employed])
+    spinout_rows = employed[(employed_firm >= 0) & success[np.maximum(employed_firm, 0)]]
     # A person's chance depends only on (region, field, young, spin-out): sum the
     # chances of each such class, draw its founders as Poisson, pick them at random
     # within the class — the same law as one draw per person, at a fraction of the cost.
     R, F = world.n_regions, world.n_fields
-    cls = ((world.region_field(t["region"], t["field"]) * 2 + young) * 2 + spinout).astype(np.int64)
+    cls = talent_keys(world, slots=4)  # class = (region, field)·4 + young·2 + spin-out, int16
+    cls += (t["age"] < YOUNG_FOUNDER_AGE).view(np.int8) * np.int8(2)
+    cls[spinout_rows] += 1
     r_c, f_c, y_c, s_c = np.unravel_index(np.arange(R * F * 4), (R, F, 2, 2))
     p_class = (
         ent.found_rate
@@ -126,15 +126,18 @@ def found(world: World) -> None:
         * np.where(y_c == 1, 1.5, 0.6)
         * np.where(s_c == 1, ent.spinout_multiplier, 1.0)
     )
-    members = np.bincount(cls, minlength=R * F * 4)
+    classes = GroupRanks(cls, R * F * 4)  # members per class, and the k-th member without a sort
+    members = classes.counts
     n_found = rng.poisson(p_class * members * world.weight)
     n_found[members == 0] = 0
-    order = stable_group_order(cls)
-    start = np.concatenate([[0], np.cumsum(members)[:-1]])
     draw_class = np.repeat(np.arange(R * F * 4), n_found)
-    founders = order[start[draw_class] + (rng.random(draw_class.size) * members[draw_class]).astype(np.int64)]
+    founders = classes.nth(draw_class, (rng.random(draw_class.size) * members[draw_class]).astype(np.int64))
     if founders.size == 0:
         return
+    employer_row = np.full(founders.size, -1, np.int64)
+    has_employer = t["employer"][founders] >= 0
+    employer_row[has_employer] = firms.rows_of(t["employer"][founders][has_employer])
+    is_spin = (cls[founders] & 1).astype(bool)
     region = t["region"][founders].astype(np.int64)
     fld = t["field"][founders].astype(np.int64)
     intensity = world.field_param("capital_intensity")[fld]
@@ -145,8 +148,8 @@ def found(world: World) -> None:
     n = founders.size
     if n == 0:
         return
-    parent_row = employer_row[founders]
-    is_spin = spinout[founders]
+    parent_row = employer_row[funded]
+    is_spin = is_spin[funded]
     R, F = world.n_regions, world.n_fields
     best = _local_best(world)[region, fld]
     # better-trained founders start closer to the local best (skill 0.5 → the nominal gap)

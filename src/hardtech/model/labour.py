@@ -30,20 +30,24 @@ from hardtech.model.world import World
 
 YOUNG_AGE = 30.0
 _COUNTS = "_talent_rf_counts"  # World attribute: (talent table, its version, agents per region-field)
+_UNIFORMS = "_talent_uniforms"  # World attribute: a reused buffer for one uniform draw per talent agent
 
 
-def talent_keys(world: World, rows: np.ndarray | None = None) -> np.ndarray:
-    """Flat (region, field) group of each talent agent (or of ``rows``), as int16.
+def talent_keys(world: World, rows: np.ndarray | None = None, slots: int = 1) -> np.ndarray:
+    """Flat (region, field) group of each talent agent (or of ``rows``), times ``slots``.
 
-    The same values as ``world.region_field`` at a quarter of the memory
-    traffic (int64 keys over millions of agents cost more than the work).
+    The same values as ``world.region_field(...) * slots``, as int16 when they
+    fit (a fresh array: callers may add sub-classes in ``[0, slots)`` in
+    place): int64 keys over millions of agents cost more than the work.
     """
     t = world.talent
     region, fld = (t["region"], t["field"]) if rows is None else (t["region"][rows], t["field"][rows])
-    if world.n_regions * world.n_fields > np.iinfo(np.int16).max:
-        return world.region_field(region, fld)
+    if world.n_regions * world.n_fields * slots > np.iinfo(np.int16).max:
+        return world.region_field(region, fld) * slots
     key = np.multiply(region, world.n_fields, dtype=np.int16)
     key += fld
+    if slots != 1:
+        key *= slots
     return key
 
 
@@ -70,6 +74,20 @@ def _update_counts(world: World, version_before: int, delta: np.ndarray) -> None
     cached = getattr(world, _COUNTS, None)
     if cached is not None and cached[0] is t and cached[1] == version_before:
         setattr(world, _COUNTS, (t, t.version, cached[2] + delta))
+
+
+def _uniforms(world: World, rng: np.random.Generator) -> np.ndarray:
+    """``rng.random(len(world.talent))``, the same numbers, drawn into a buffer kept on the world.
+
+    Saves allocating (and page-faulting) a fresh multi-megabyte array twice a
+    quarter; the result is valid until the next call.
+    """
+    n = len(world.talent)
+    buf = getattr(world, _UNIFORMS, None)
+    if buf is None or buf.size < n:
+        buf = np.empty(max(n, world.talent.capacity))
+        setattr(world, _UNIFORMS, buf)
+    return rng.random(out=buf[:n])
 
 
 def talent_by_region_field(world: World) -> np.ndarray:
@@ -103,10 +121,11 @@ def retire(world: World) -> None:
     t = world.talent
     age = t["age"]
     age += 0.25  # in place: float32, as before
-    leave = rng.random(len(t)) < world.scenario.labour.retire_rate / 4.0
+    leave = _uniforms(world, rng) < world.scenario.labour.retire_rate / 4.0
     leave |= age >= 60.0
     rows = np.flatnonzero(leave)
-    left = np.bincount(world.region_field(t["region"][rows], t["field"][rows]), minlength=world.n_regions * world.n_fields)
+    left = np.bincount(world.region_field(t["region"][rows], t["field"][rows]),
+                       minlength=world.n_regions * world.n_fields)
     world.flows["retirements"] += left * world.weight
     wealth = t["wealth"][rows].sum() * world.weight
     world.book("sink:retired_wealth", wealth)
@@ -133,7 +152,7 @@ def migrate(world: World) -> None:
     t = world.talent
     # who weighs a move: u < (young ? young_consider_move : consider_move), one
     # uniform per agent; only agents under the larger threshold need their age
-    u = rng.random(len(t))
+    u = _uniforms(world, rng)
     low, high = sorted((lab.consider_move, lab.young_consider_move))
     considering = np.flatnonzero(u < high)
     young_c = t["age"][considering] < YOUNG_AGE
