@@ -104,6 +104,7 @@ class ResultsFolder:
                         "SELECT run_id, scenario_name, seed, replication, scale, steps, started_at, wall_seconds FROM runs"
                     )
                     counts = _dragon_counts(store)
+                    no_dragon = 0 if "dragons" in store.tables() else None  # a stored run without rows had none
             except (StoreBusy, duckdb.Error) as exc:
                 unavailable.append(str(exc) if isinstance(exc, StoreBusy) else path.name)
                 continue
@@ -111,7 +112,7 @@ class ResultsFolder:
                 if row["run_id"] in runs:
                     continue
                 row = jsonable(row)
-                row["dragons"] = counts.get(row["run_id"])
+                row["dragons"] = counts.get(row["run_id"], no_dragon)
                 row["store"] = path.name
                 runs[row["run_id"]] = row
         ordered = sorted(runs.values(), key=lambda r: (r.get("started_at") or "", r["run_id"]), reverse=True)
