@@ -42,6 +42,7 @@ def main() -> None:
     one line (``error: Invalid value for '--seed': …``) with exit code 2.
     """
     from hardtech.cli import run_cmd  # noqa: F401  (registers commands)
+    from hardtech.cli import experiment_cmd  # noqa: F401
     from hardtech.cli import serve_cmd  # noqa: F401
     from hardtech.cli import evidence_cmd  # noqa: F401
 
