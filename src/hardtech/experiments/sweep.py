@@ -58,7 +58,6 @@ TARGET_TASK_SECONDS = 1.0   # batch runs so that one task takes about this long
 MAX_BATCH = 64
 MAX_POOL_RESTARTS = 3
 FAIL_FAST = 20              # stop when this many runs failed and none succeeded
-_ROW_VIEW = "_hardtech_sweep_row"
 
 
 class SweepError(RuntimeError):
@@ -189,33 +188,7 @@ class SweepStore:
 
     def _insert_row(self, run_id: str, row: pa.Table) -> None:
         """Append a ``sweep_runs`` row alone (its run is already stored), in one transaction."""
-        con = self.con
-        con.begin()
-        try:
-            con.register(_ROW_VIEW, row)
-            cols = [c[0] for c in con.execute(
-                "SELECT column_name FROM information_schema.columns WHERE table_schema = 'main' AND table_name = ?",
-                [SWEEP_RUNS]).fetchall()]
-            if not cols:
-                con.execute(f'CREATE TABLE {SWEEP_RUNS} AS SELECT CAST(NULL AS VARCHAR) AS run_id, * FROM {_ROW_VIEW} LIMIT 0')
-            else:
-                types = dict(con.execute(f"SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM {_ROW_VIEW})").fetchall())
-                for column in row.column_names:
-                    if column not in cols:
-                        con.execute(f'ALTER TABLE {SWEEP_RUNS} ADD COLUMN "{column}" {types[column]}')
-            con.execute(f"INSERT INTO {SWEEP_RUNS} BY NAME SELECT CAST(? AS VARCHAR) AS run_id, * FROM {_ROW_VIEW}", [run_id])
-            con.commit()
-        except BaseException:
-            try:
-                con.rollback()
-            except duckdb.Error:
-                pass
-            raise
-        finally:
-            try:
-                con.unregister(_ROW_VIEW)
-            except duckdb.Error:
-                pass
+        self.store.append(SWEEP_RUNS, run_id, row)
 
     def frame(self, resolved: ResolvedSpec) -> pd.DataFrame:
         """The sweep's ``sweep_runs`` rows (only its own columns), sorted by sample and replication."""

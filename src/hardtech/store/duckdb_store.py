@@ -205,6 +205,22 @@ class ResultsStore:
                 con.unregister(_SRC)
             raise
 
+    def append(self, name: str, run_id: str, table: pa.Table) -> None:
+        """Append rows tagged ``run_id`` to table ``name`` alone, in one transaction
+        (for rows that belong to a run already stored, such as a sweep's index row)."""
+        _check_name(name)
+        con = self.con
+        con.begin()
+        try:
+            self._append(name, run_id, table)
+            con.commit()
+        except BaseException:
+            with contextlib.suppress(duckdb.Error):
+                con.rollback()
+            with contextlib.suppress(duckdb.Error):
+                con.unregister(_SRC)
+            raise
+
     def _append(self, name: str, run_id: str, tbl: pa.Table) -> None:
         con = self.con
         con.register(_SRC, tbl)
