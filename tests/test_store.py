@@ -217,3 +217,20 @@ def test_new_columns_are_added_for_later_runs(tmp_path):
         ledger = store.table("ledger").set_index("run_id")
         assert ledger.loc["new", "account"] == "x"
         assert pd.isna(ledger.loc["old", "account"])
+
+
+def test_write_runs_stores_several_runs_whole_in_one_go(tmp_path):
+    with ResultsStore(tmp_path / "r.duckdb") as store:
+        store.write_run("a", _meta(), {"ledger": pa.table({"amount": [1.0]})})
+        store.write_runs([
+            ("b", _meta(seed=2), {"ledger": pa.table({"amount": [2.0, 3.0]}), "extra": pa.table({"x": [1]})}),
+            ("c", _meta(seed=3), {"ledger": pa.table({"amount": [4.0]})}),
+        ])
+        ledger = store.table("ledger")
+        assert sorted(ledger.groupby("run_id").amount.sum().items()) == [("a", 1.0), ("b", 5.0), ("c", 4.0)]
+        assert list(store.table("extra").run_id) == ["b"]
+        before = _snapshot(store)
+        with pytest.raises(RunExistsError):
+            store.write_runs([("d", _meta(), {"ledger": pa.table({"amount": [9.0]})}),
+                              ("a", _meta(), {"ledger": pa.table({"amount": [9.0]})})])
+        _assert_same(before, _snapshot(store))

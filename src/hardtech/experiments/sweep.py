@@ -165,6 +165,19 @@ class SweepStore:
             arrays[name] = pa.array([out.outcomes[name]], pa.float64())
         return pa.table(arrays)
 
+    def write_many(self, resolved: ResolvedSpec, outs: list[RunOutput]) -> list[str]:
+        """Store runs that arrived together, each whole, in one transaction; falls back to
+        one by one (``write``) when any of them is already stored. Returns each run's status."""
+        fresh = [o for o in outs if o.task.tables]
+        if len(fresh) == len(outs) and len(outs) > 1:
+            try:
+                self.store.write_runs([(o.task.run_id, o.meta, {**o.tables, SWEEP_RUNS: self.row(resolved, o)})
+                                       for o in outs])
+                return ["stored"] * len(outs)
+            except RunExistsError:
+                pass
+        return [self.write(resolved, o) for o in outs]
+
     def write(self, resolved: ResolvedSpec, out: RunOutput) -> str:
         """Store one finished run whole; returns ``stored``, ``linked`` (run already stored) or ``duplicate``."""
         row = self.row(resolved, out)
@@ -324,9 +337,10 @@ def _run_sweep(plan: SweepPlan, store: ResultsStore, executor: ExecutorInfo, pro
                     break
                 except Exception as exc:  # noqa: BLE001 - e.g. dask KilledWorker: report, go on
                     outputs = [RunOutput(t, error=f"{type(exc).__name__}: {exc}") for t in batch.runs]
+                arrived = []
                 for out in outputs:
                     key = (out.task.sample, out.task.replication)
-                    if key in written:
+                    if key in written or any((o.task.sample, o.task.replication) == key for o in arrived):
                         continue  # delivered twice (a retried task): keep the first
                     if out.error:
                         report.failed.append({"sample": key[0], "replication": key[1], "run_id": out.task.run_id,
@@ -335,15 +349,17 @@ def _run_sweep(plan: SweepPlan, store: ResultsStore, executor: ExecutorInfo, pro
                             raise SweepError(f"the first {len(report.failed)} runs all failed, e.g. sample {key[0]} "
                                              f"replication {key[1]}: {out.error}")
                         continue
-                    status = sweeps.write(resolved, out)
-                    written.add(key)
+                    arrived.append(out)
+                # the runs of one task arrive together: store them in one transaction, each whole
+                for out, status in zip(arrived, sweeps.write_many(resolved, arrived)):
+                    written.add((out.task.sample, out.task.replication))
                     if status == "stored":
                         report.stored += 1
                     elif status == "linked":
                         report.linked += 1
                     per_run = out.seconds if per_run is None else 0.8 * per_run + 0.2 * out.seconds
-                    if progress:
-                        progress(len(written), report.total)
+                if arrived and progress:
+                    progress(len(written), report.total)
                 del outputs
     except BaseException:
         for fut in in_flight:

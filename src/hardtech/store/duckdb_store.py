@@ -19,7 +19,7 @@ import contextlib
 import datetime as _dt
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +70,21 @@ def _json_default(value: Any) -> Any:
     if hasattr(value, "tolist"):  # NumPy arrays
         return value.tolist()
     return str(value)
+
+
+def _arrow_tables(tables: Mapping[str, pa.Table | pd.DataFrame]) -> dict[str, pa.Table]:
+    """Checked Arrow versions of a run's tables (empty ones dropped)."""
+    arrow: dict[str, pa.Table] = {}
+    for name, data in tables.items():
+        _check_name(name)
+        tbl = pa.Table.from_pandas(data, preserve_index=False) if isinstance(data, pd.DataFrame) else data
+        if not isinstance(tbl, pa.Table):
+            raise TypeError(f"table {name!r} must be a pyarrow.Table or pandas.DataFrame")
+        if "run_id" in tbl.column_names:
+            raise ValueError(f"table {name!r} must not have its own 'run_id' column")
+        if tbl.num_columns:
+            arrow[name] = tbl
+    return arrow
 
 
 def _meta_row(run_id: str, meta: Mapping[str, Any]) -> list[Any]:
@@ -171,16 +186,7 @@ class ResultsStore:
         """
         if not isinstance(run_id, str) or not run_id:
             raise ValueError(f"run_id must be a non-empty string, got {run_id!r}")
-        arrow: dict[str, pa.Table] = {}
-        for name, data in tables.items():
-            _check_name(name)
-            tbl = pa.Table.from_pandas(data, preserve_index=False) if isinstance(data, pd.DataFrame) else data
-            if not isinstance(tbl, pa.Table):
-                raise TypeError(f"table {name!r} must be a pyarrow.Table or pandas.DataFrame")
-            if "run_id" in tbl.column_names:
-                raise ValueError(f"table {name!r} must not have its own 'run_id' column")
-            if tbl.num_columns:
-                arrow[name] = tbl
+        arrow = _arrow_tables(tables)
         row = _meta_row(run_id, meta)
 
         con = self.con
@@ -205,6 +211,44 @@ class ResultsStore:
                 con.unregister(_SRC)
             raise
 
+    def write_runs(self, runs: Sequence[tuple[str, Mapping[str, Any], Mapping[str, pa.Table | pd.DataFrame]]]) -> None:
+        """Write several runs, each whole, in one transaction (one INSERT per table).
+
+        Same rules as :meth:`write_run`; raises :class:`RunExistsError` (and
+        writes nothing) if any of the runs is already stored. Cheaper than one
+        transaction per run when many small runs arrive together.
+        """
+        prepared = []
+        for run_id, meta, tables in runs:
+            if not isinstance(run_id, str) or not run_id:
+                raise ValueError(f"run_id must be a non-empty string, got {run_id!r}")
+            prepared.append((run_id, _meta_row(run_id, meta), _arrow_tables(tables)))
+        if not prepared:
+            return
+        ids = [p[0] for p in prepared]
+        if len(set(ids)) != len(ids):
+            raise ValueError("write_runs: the same run_id twice in one call")
+        con = self.con
+        con.begin()
+        try:
+            stored = con.execute(f"SELECT run_id FROM {_RUNS} WHERE list_contains(?, run_id)", [ids]).fetchall()
+            if stored:
+                raise RunExistsError(f"run {stored[0][0]!r} already exists in {self.path}")
+            placeholders = ", ".join("?" for _ in RUN_COLUMNS)
+            con.executemany(f"INSERT INTO {_RUNS} ({', '.join(RUN_COLUMNS)}) VALUES ({placeholders})", [p[1] for p in prepared])
+            names = list(dict.fromkeys(name for p in prepared for name in p[2]))
+            for name in names:
+                parts = [tables[name].add_column(0, "run_id", pa.array([run_id] * tables[name].num_rows, pa.string()))
+                         for run_id, _, tables in prepared if name in tables]
+                self._append(name, None, pa.concat_tables(parts, promote_options="default"))
+            con.commit()
+        except BaseException:
+            with contextlib.suppress(duckdb.Error):
+                con.rollback()
+            with contextlib.suppress(duckdb.Error):
+                con.unregister(_SRC)
+            raise
+
     def append(self, name: str, run_id: str, table: pa.Table) -> None:
         """Append rows tagged ``run_id`` to table ``name`` alone, in one transaction
         (for rows that belong to a run already stored, such as a sweep's index row)."""
@@ -221,21 +265,26 @@ class ResultsStore:
                 con.unregister(_SRC)
             raise
 
-    def _append(self, name: str, run_id: str, tbl: pa.Table) -> None:
+    def _append(self, name: str, run_id: str | None, tbl: pa.Table) -> None:
+        """Append ``tbl`` to table ``name``, tagged ``run_id`` (None: ``tbl`` has its own run_id column first)."""
         con = self.con
         con.register(_SRC, tbl)
         # On error the view stays registered: write_run unregisters it after
         # the rollback (an aborted transaction refuses even ``unregister``).
         existing = self._columns(name)
+        tag = "" if run_id is None else "CAST(NULL AS VARCHAR) AS run_id, "
         if not existing:
-            con.execute(f'CREATE TABLE "{name}" AS SELECT CAST(NULL AS VARCHAR) AS run_id, * FROM {_SRC} LIMIT 0')
+            con.execute(f'CREATE TABLE "{name}" AS SELECT {tag}* FROM {_SRC} LIMIT 0')
         else:
             # a newer model may record more columns: add them (older runs get NULL)
             types = dict(con.execute(f"SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM {_SRC})").fetchall())
             for column in tbl.column_names:
                 if column not in existing:
                     con.execute(f'ALTER TABLE "{name}" ADD COLUMN "{column}" {types[column]}')
-        con.execute(f'INSERT INTO "{name}" BY NAME SELECT CAST(? AS VARCHAR) AS run_id, * FROM {_SRC}', [run_id])
+        if run_id is None:
+            con.execute(f'INSERT INTO "{name}" BY NAME SELECT * FROM {_SRC}')
+        else:
+            con.execute(f'INSERT INTO "{name}" BY NAME SELECT CAST(? AS VARCHAR) AS run_id, * FROM {_SRC}', [run_id])
         con.unregister(_SRC)
 
     # -- reading -----------------------------------------------------------
