@@ -5,8 +5,9 @@ that opens the DuckDB store for writing. Workers get plain data (the base
 scenario as TOML, the runs' overrides and seeds) and return plain data (the
 kept outcomes, the run's metadata and its kept tables as Arrow tables). This
 is deliberate: DuckDB lets one process write a file at a time, and a single
-writer makes "a run is stored whole or not at all" a matter of one
-transaction per run rather than of locks between processes.
+writer makes "a run is stored whole or not at all" a matter of
+transactions (the runs of one task, each whole, commit together) rather than
+of locks between processes.
 
 Store layout (besides the usual ``runs`` / ``step_metrics`` / … of
 :class:`hardtech.store.ResultsStore`):
@@ -19,7 +20,8 @@ Store layout (besides the usual ``runs`` / ``step_metrics`` / … of
   (named by its dotted path) and one per kept outcome.
 
 A run's ``runs`` row, its kept tables and its ``sweep_runs`` row are written
-in one transaction as its batch arrives, then dropped. Re-running a sweep
+whole, in the one transaction that stores its task's batch as it arrives, then
+dropped. Re-running a sweep
 skips the (sample, replication) pairs already in ``sweep_runs``; a run already
 stored by another sweep (same scenario, seed and replication, hence the same
 ``run_id``) only gets its ``sweep_runs`` row.
@@ -54,7 +56,7 @@ from hardtech.store import ResultsStore, RunExistsError
 
 SWEEPS, SWEEP_RUNS = "sweeps", "sweep_runs"
 KEY_COLUMNS = ("sweep_id", "sample", "replication", "seed")
-TARGET_TASK_SECONDS = 1.0   # batch runs so that one task takes about this long
+TARGET_TASK_SECONDS = 2.0   # batch runs so that one task takes about this long (its runs are stored in one transaction)
 MAX_BATCH = 64
 MAX_POOL_RESTARTS = 3
 FAIL_FAST = 20              # stop when this many runs failed and none succeeded
