@@ -49,6 +49,7 @@ RUN_COLUMNS: dict[str, str] = {
     "extra": "VARCHAR",  # JSON text of the remaining meta keys
 }
 _META_KEYS = [c for c in RUN_COLUMNS if c not in ("run_id", "extra")]
+_INSERT_RUN = f"INSERT INTO {_RUNS} ({', '.join(RUN_COLUMNS)}) VALUES ({', '.join('?' for _ in RUN_COLUMNS)})"
 
 
 class RunExistsError(ValueError):
@@ -148,6 +149,22 @@ class ResultsStore:
 
     # -- writing -----------------------------------------------------------
 
+    @contextlib.contextmanager
+    def _transaction(self):
+        """One transaction: committed if the block ends normally, rolled back on any error
+        (the original error is kept even if cleaning up fails)."""
+        con = self.con
+        con.begin()
+        try:
+            yield con
+            con.commit()
+        except BaseException:
+            with contextlib.suppress(duckdb.Error):
+                con.rollback()
+            with contextlib.suppress(duckdb.Error):
+                con.unregister(_SRC)  # an aborted transaction refuses even unregister
+            raise
+
     def write_run(
         self,
         run_id: str,
@@ -189,27 +206,16 @@ class ResultsStore:
         arrow = _arrow_tables(tables)
         row = _meta_row(run_id, meta)
 
-        con = self.con
-        con.begin()
-        try:
+        with self._transaction() as con:
             if self._run_exists(run_id):
                 if not replace:
                     raise RunExistsError(f"run {run_id!r} already exists in {self.path} (use replace=True)")
                 for name in [_RUNS, *self.tables()]:
                     if "run_id" in self._columns(name):
                         con.execute(f'DELETE FROM "{name}" WHERE run_id = ?', [run_id])
-            placeholders = ", ".join("?" for _ in RUN_COLUMNS)
-            con.execute(f"INSERT INTO {_RUNS} ({', '.join(RUN_COLUMNS)}) VALUES ({placeholders})", row)
+            con.execute(_INSERT_RUN, row)
             for name, tbl in arrow.items():
                 self._append(name, run_id, tbl)
-            con.commit()
-        except BaseException:
-            # Keep the original error even if cleaning up fails.
-            with contextlib.suppress(duckdb.Error):
-                con.rollback()
-            with contextlib.suppress(duckdb.Error):
-                con.unregister(_SRC)
-            raise
 
     def write_runs(self, runs: Sequence[tuple[str, Mapping[str, Any], Mapping[str, pa.Table | pd.DataFrame]]]) -> None:
         """Write several runs, each whole, in one transaction (one INSERT per table).
@@ -228,42 +234,23 @@ class ResultsStore:
         ids = [p[0] for p in prepared]
         if len(set(ids)) != len(ids):
             raise ValueError("write_runs: the same run_id twice in one call")
-        con = self.con
-        con.begin()
-        try:
+        with self._transaction() as con:
             stored = con.execute(f"SELECT run_id FROM {_RUNS} WHERE list_contains(?, run_id)", [ids]).fetchall()
             if stored:
                 raise RunExistsError(f"run {stored[0][0]!r} already exists in {self.path}")
-            placeholders = ", ".join("?" for _ in RUN_COLUMNS)
-            con.executemany(f"INSERT INTO {_RUNS} ({', '.join(RUN_COLUMNS)}) VALUES ({placeholders})", [p[1] for p in prepared])
+            con.executemany(_INSERT_RUN, [p[1] for p in prepared])
             names = list(dict.fromkeys(name for p in prepared for name in p[2]))
             for name in names:
                 parts = [tables[name].add_column(0, "run_id", pa.array([run_id] * tables[name].num_rows, pa.string()))
                          for run_id, _, tables in prepared if name in tables]
                 self._append(name, None, pa.concat_tables(parts, promote_options="default"))
-            con.commit()
-        except BaseException:
-            with contextlib.suppress(duckdb.Error):
-                con.rollback()
-            with contextlib.suppress(duckdb.Error):
-                con.unregister(_SRC)
-            raise
 
     def append(self, name: str, run_id: str, table: pa.Table) -> None:
         """Append rows tagged ``run_id`` to table ``name`` alone, in one transaction
         (for rows that belong to a run already stored, such as a sweep's index row)."""
         _check_name(name)
-        con = self.con
-        con.begin()
-        try:
+        with self._transaction():
             self._append(name, run_id, table)
-            con.commit()
-        except BaseException:
-            with contextlib.suppress(duckdb.Error):
-                con.rollback()
-            with contextlib.suppress(duckdb.Error):
-                con.unregister(_SRC)
-            raise
 
     def _append(self, name: str, run_id: str | None, tbl: pa.Table) -> None:
         """Append ``tbl`` to table ``name``, tagged ``run_id`` (None: ``tbl`` has its own run_id column first)."""
