@@ -206,19 +206,29 @@ def sensitivity_cmd(spec: SpecArg, workers: WorkersOpt = None, scheduler: Schedu
 
     resolved, store_path, frame = _sweep_then(spec, out_path, workers, scheduler, dask_local, progress,
                                                            as_json, batch, check)
+    _analyse(lambda: sensitivity(resolved, frame), AnalysisError, store_path,
+             plot and (lambda r: plot_sensitivity(r, store_path.parent / f"{resolved.name}.sensitivity.png")),
+             as_json, _print_sensitivity)
+
+
+
+def _analyse(analyse, error_type, store_path, plot, as_json: bool, printer) -> None:
+    """Run an analysis of a stored sweep; print it (or its JSON), with its chart if asked.
+
+    An analysis that cannot be done (e.g. too few runs) is one error line and exit code 1.
+    """
     try:
-        result = sensitivity(resolved, frame)
-    except AnalysisError as exc:
+        result = analyse()
+    except error_type as exc:
         err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(code=1) from None
     result["store"] = str(store_path)
     if plot:
-        result["plot"] = str(plot_sensitivity(result, store_path.parent / f"{resolved.name}.sensitivity.png"))
+        result["plot"] = str(plot(result))
     if as_json:
         typer.echo(json.dumps(result, indent=2))
         return
-    _print_sensitivity(result)
-
+    printer(result)
 
 def _print_sensitivity(result: dict[str, Any]) -> None:
     labels = short_labels(result["factors"])
@@ -278,18 +288,10 @@ def discover_cmd(spec: SpecArg,
 
     resolved, store_path, frame = _sweep_then(spec, out_path, workers, scheduler, dask_local, progress,
                                                            as_json, batch, check)
-    try:
-        result = discover(resolved, frame, where, threshold=threshold, min_coverage=min_coverage, max_boxes=boxes)
-    except DiscoveryError as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(code=1) from None
-    result["store"] = str(store_path)
-    if plot:
-        result["plot"] = str(plot_discovery(result, store_path.parent / f"{resolved.name}.discover.png"))
-    if as_json:
-        typer.echo(json.dumps(result, indent=2))
-        return
-    _print_discovery(result)
+    _analyse(lambda: discover(resolved, frame, where, threshold=threshold, min_coverage=min_coverage, max_boxes=boxes),
+             DiscoveryError, store_path,
+             plot and (lambda r: plot_discovery(r, store_path.parent / f"{resolved.name}.discover.png")),
+             as_json, _print_discovery)
 
 
 def _print_discovery(result: dict[str, Any]) -> None:
