@@ -67,8 +67,15 @@ def raise_rounds(world: World) -> None:
     n = len(firms)
     if n == 0:
         return
-    burn = np.maximum(firms["headcount"] * cost_per_head(world) - world.scenario.market.margin * firms["revenue"], 1e-6)
-    short = (firms["cash"] / burn < 3.0) & ~firms["incumbent"] & ~firms["public"]
+    per_head = cost_per_head(world)
+    burn = np.maximum(firms["headcount"] * per_head - world.scenario.market.margin * firms["revenue"], 1e-6)
+    # staff it would take to serve all its customers: a firm turning demand away raises to scale up
+    capacity_ratio = world.scenario.market.capacity_ratio
+    missing_staff = np.maximum(firms["demand"] / (capacity_ratio * per_head) - firms["headcount"], 0.0) if capacity_ratio > 0 \
+        else np.zeros(n)
+    growth_need = cap.runway_quarters * missing_staff * per_head
+    scaling_up = (growth_need > np.maximum(firms["cash"], 0.0)) & (firms["demand"] > 1.2 * firms["revenue"])
+    short = ((firms["cash"] / burn < 3.0) | scaling_up) & ~firms["incumbent"] & ~firms["public"]
     milestone = (firms["capability"] - firms["round_capability"] >= cap.milestone_gain) | (
         firms["revenue_smooth"] > 1.5 * firms["round_revenue"] + 0.05
     )
@@ -80,7 +87,7 @@ def raise_rounds(world: World) -> None:
     if rows.size == 0:
         return
     intensity = world.field_param("capital_intensity")[firms["field"][rows]]
-    need = cap.runway_quarters * burn[rows]
+    need = np.maximum(cap.runway_quarters * burn[rows], growth_need[rows])
     size = np.minimum(np.maximum(need, cap.seed_round * intensity), cap.round_growth * firms["largest_round"][rows])
     pool_region = investor_region(world, firms["region"][rows].astype(np.int64), rng)
     ok = within_pool_capacity(world, pool_region, size, rng, "round")

@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from hardtech.engine.ops import GroupRanks, choose_by_row, choose_within_groups, group_max, group_sum, stable_group_order
+from hardtech.engine.ops import GroupRanks, choose_by_row, choose_within_groups, group_max, group_sum
 from hardtech.model.labour import cost_per_head, talent_keys
+from hardtech.model.market import segment_of, segment_presence, segment_spending
 from hardtech.model.world import World
 
 YOUNG_FOUNDER_AGE = 35.0
@@ -65,12 +66,33 @@ def experiment(world: World) -> None:
 
 
 def choose_niche(world: World, fields: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """A niche per entrant in its field, ∝ size / (1 + firms already there)."""
+    """A niche per pivoting firm in its field, ∝ size / (1 + firms already there)."""
     niches, firms = world.niches, world.firms
     occupants = np.bincount(firms["segment"][firms["segment"] >= 0], minlength=len(niches))
     weight = niches["size"] / (1.0 + occupants)
     picked = choose_within_groups(rng, niches["field"].astype(np.int64), weight, fields.astype(np.int64))
     return niches.ids[np.maximum(picked, 0)]
+
+
+def choose_segment(world: World, fields: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A segment per entrant in its field (−1 = the platform), ∝ potential spending / (1 + rivals)^crowding.
+
+    Entrants go where the money is and the crowd is thin; the platform is one
+    candidate among the niches. Incumbents crowd every segment of their field
+    as much as they are present there (``market.segment_presence``). Shunning
+    crowds sends more entrants per dollar to small segments (stocks grow like
+    spending^(1/(1 + crowding))): one reason small firms gather in niches.
+    """
+    F = world.n_fields
+    firms = world.firms
+    potential = segment_spending(world, world.field_param("market_potential"))
+    seg_field = np.concatenate([np.arange(F), world.niches["field"]]).astype(np.int64)
+    entrants = np.bincount(segment_of(world)[~firms["incumbent"]], minlength=len(potential))
+    incumbents = np.bincount(firms["field"][firms["incumbent"]], minlength=F)[seg_field]
+    occupants = entrants + incumbents * segment_presence(world, potential)
+    crowding = world.scenario.market.entry_crowding
+    picked = choose_within_groups(rng, seg_field, potential / (1.0 + occupants) ** crowding, fields.astype(np.int64))
+    return np.where(picked < F, -1, world.niches.ids[np.maximum(picked - F, 0)])
 
 
 def pivot(world: World) -> None:
@@ -156,8 +178,7 @@ def found(world: World) -> None:
     gap = ent.founder_capability * rng.uniform(0.5, 1.5, n) * (1.25 - 0.5 * t["skill"][founders])
     parent_cap = np.where(is_spin, firms["capability"][np.maximum(parent_row, 0)], -np.inf)
     capability = np.maximum(best - gap, parent_cap - 0.5 * gap)
-    platform = rng.random(n) < 0.1
-    segment = np.where(platform, -1, choose_niche(world, fld, rng))
+    segment = choose_segment(world, fld, rng)
     fdep = world.field_param("foreign_dependency")[fld]
     np.subtract.at(world.pool, pool_region, seed)
     ids = firms.add(

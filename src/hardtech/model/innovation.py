@@ -11,11 +11,16 @@ with researchers (over the field's capital intensity) with diminishing returns.
   old and new.
 - An imitation success closes a share of the gap to the best capability the
   firm can reach: its own region's best fully, other regions' best discounted
-  by distance (halving at ``world_halving_km``) and blockades.
+  by ``remote_reach`` and by distance (halving at ``world_halving_km``) and
+  blockades.
 - **Spillovers**: the boost is 1 + strength · ln(1 + K/1000), K the related
   activity (headcount in related fields) in the own region and, with a small
   weight, regions within ``neighbour_km``. Without spillovers there is no boost
-  and no imitation.
+  and no imitation. With ``local_knowledge`` off, knowledge has no geography:
+  every region sees the mean K and imitates every region's best alike.
+
+The same regional boost draws talent (``labour.knowledge_weight``), which is
+how spillovers concentrate activity over time.
 """
 
 from __future__ import annotations
@@ -23,12 +28,15 @@ from __future__ import annotations
 import numpy as np
 
 from hardtech.engine.ops import group_max, group_sum
-from hardtech.model.labour import cost_per_head
 from hardtech.model.world import World
 
 
 def related_activity(world: World) -> np.ndarray:
-    """(region, field) related headcount a firm there can absorb knowledge from."""
+    """(region, field) related headcount a firm there can absorb knowledge from.
+
+    With ``local_knowledge`` off, geography plays no role: every region sees
+    the regions' mean (knowledge is spread evenly, the total unchanged).
+    """
     inn = world.scenario.innovation
     firms = world.firms
     R, F = world.n_regions, world.n_fields
@@ -36,17 +44,22 @@ def related_activity(world: World) -> np.ndarray:
     near = (world.distance_km <= inn.neighbour_km) * inn.neighbour_weight
     np.fill_diagonal(near, 1.0)
     open_flow = 1.0 - world.cut["knowledge"][world.region_bloc][:, world.region_bloc].T  # [to, from]
-    return (near * open_flow) @ head @ world.related.T
+    k = (near * open_flow) @ head @ world.related.T
+    return k if inn.local_knowledge else np.broadcast_to(k.mean(axis=0), (R, F)).copy()
+
+
+def regional_boost(world: World) -> np.ndarray:
+    """(region, field): multiplier of R&D success from absorbed related knowledge, 1 + s · ln(1 + K/1000)."""
+    inn = world.scenario.innovation
+    if not inn.spillovers:
+        return np.ones((world.n_regions, world.n_fields))
+    return 1.0 + inn.spillover_strength * np.log1p(related_activity(world) / 1000.0)
 
 
 def spillover_boost(world: World) -> np.ndarray:
     """Per firm: multiplier of R&D success from absorbed related knowledge."""
-    inn = world.scenario.innovation
     firms = world.firms
-    if not inn.spillovers:
-        return np.ones(len(firms))
-    k = related_activity(world)[firms["region"], firms["field"]]
-    return 1.0 + inn.spillover_strength * np.log1p(k / 1000.0)
+    return regional_boost(world)[firms["region"], firms["field"]]
 
 
 def density_productivity(world: World) -> np.ndarray:
@@ -105,7 +118,10 @@ def imitate(world: World, effort: np.ndarray, boost: np.ndarray) -> None:
     R, F = world.n_regions, world.n_fields
     best = group_max(world.region_field(firms["region"], firms["field"]), firms["capability"], R * F, -np.inf)
     best = best.reshape(R, F)
-    reach = 0.5 ** (world.distance_km / inn.world_halving_km)
+    if inn.local_knowledge:
+        reach = inn.remote_reach * 0.5 ** (world.distance_km / inn.world_halving_km)
+    else:
+        reach = np.ones_like(world.distance_km)
     reach = reach * (1.0 - world.cut["knowledge"][world.region_bloc][:, world.region_bloc].T)
     np.fill_diagonal(reach, 1.0)
     gap = best[:, firms["field"]].T - firms["capability"][:, None]  # (firms, regions)

@@ -6,8 +6,9 @@
   firms employ (labour-market tightness).
 - Each quarter a share of talent (more of the young) weighs a move. The choice
   is a logit over regions on log wage − log living cost + amenity + (for the
-  young) the settling subsidy relative to the wage − a moving cost that grows
-  with distance and across blocs.
+  young) the settling subsidy relative to the wage + the log spillover boost
+  in the person's field (people move where they learn most) − a moving cost
+  that grows with distance and across blocs.
 - Firms hire toward their target headcount, limited by the region-field's
   available talent; employed talent agents carry their employer's id (a
   talent agent stands for ``weight`` persons, so firms employ agents in
@@ -26,6 +27,7 @@ from __future__ import annotations
 import numpy as np
 
 from hardtech.engine.ops import GroupRanks, group_sum, stochastic_round
+from hardtech.model.innovation import regional_boost
 from hardtech.model.world import World
 
 YOUNG_AGE = 30.0
@@ -171,6 +173,8 @@ def migrate(world: World) -> None:
         + world.region_param("amenity")[None, :]
         + lab.subsidy_weight * young_c[:, None] * subsidy[None, :] / wage
     )
+    if lab.knowledge_weight:
+        utility += lab.knowledge_weight * np.log(regional_boost(world))[:, fld].T
     bloc = world.region_bloc
     move_cost = (
         lab.moving_cost
@@ -203,7 +207,7 @@ def cost_per_head(world: World) -> np.ndarray:
 
 
 def target_headcount(world: World) -> np.ndarray:
-    """Headcount a firm can afford: its income plus, for a young firm, a two-year runway of its cash.
+    """Headcount a firm can afford: its income plus, for a venture, its cash spread over ``runway_quarters``.
 
     Incumbents keep their cash as a reserve and staff to their income.
     """

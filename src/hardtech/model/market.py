@@ -4,13 +4,18 @@
   threshold and then diffuses by the Bass model (stepped with its exact
   solution, so adoption equals the closed form at every quarter).
 - Customers spend ``market_potential × adoption × usability``; usability is 0
-  until maturity reaches the usability threshold.
+  until maturity reaches the usability threshold. Customers who adopted before
+  products were usable stay locked to legacy suppliers (incumbents and the
+  fringe) and only slowly become contestable.
 - Each field has one **platform** segment and many **niches** of Pareto sizes.
   A firm's share of a segment is its competitiveness over the sum of its
   rivals' plus a fringe of unmodelled suppliers. Competitiveness is
   capability relative to the world frontier, times size^scale_economies in the
   platform and fit^niche_fit_weight in a niche. Incumbents sell in the platform
-  and, with a generalist's fit, in every niche of their field.
+  and, with a generalist's fit, in every niche of their field. Incumbents and
+  the fringe spread their sales effort by market size: their presence in a
+  segment is its spending over the field's largest segment's, so splitting a
+  market into more, smaller segments does not multiply their weight.
 - Spending is split into bloc markets by home-market weight; part of each is
   reserved for the bloc's own firms (home bias), the rest open to firms with
   access — which expansion abroad raises and blockades cut.
@@ -22,7 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hardtech.engine.ops import group_sum
+from hardtech.engine.ops import group_max, group_sum
 from hardtech.model.decoupling import effective_capability
 from hardtech.model.innovation import density_productivity
 from hardtech.model.labour import cost_per_head
@@ -54,6 +59,7 @@ def diffuse_demand(world: World) -> None:
     """
     m = world.scenario.market
     usable = world.maturity >= world.field_param("usability_threshold")
+    adopted_before = world.adoption  # customers who bought before products were usable
     if not m.demand_diffusion:  # demand timing switched off: everyone is there once usable
         world.demand_onset[(world.demand_onset < 0) & usable] = world.step
         world.adoption = usable.astype(float)
@@ -65,24 +71,36 @@ def diffuse_demand(world: World) -> None:
         advanced = bass_advance(world.adoption, world.field_param("bass_p"), world.field_param("bass_q"), 0.25)
         world.adoption = np.where(active & ~newly, advanced, world.adoption)
     just_usable = usable & (world.usable_onset == world.step)
-    world.locked = np.where(just_usable, m.lock_in * world.adoption, world.locked * (1.0 - m.switch_rate / 4.0))
+    world.locked = np.where(just_usable, m.lock_in * adopted_before, world.locked * (1.0 - m.switch_rate / 4.0))
     world.spending = world.field_param("market_potential") / 4.0 * world.adoption * usable
 
 
 # -- segments and revenue -----------------------------------------------------------------
-def segment_spending(world: World, field_spending: np.ndarray | None = None) -> np.ndarray:
-    """Spending per segment (default: this quarter's): fields' platforms first, then niches by id.
+def _locked_share(world: World) -> np.ndarray:
+    """Per field: share of adopters still locked to legacy suppliers."""
+    share = np.divide(world.locked, world.adoption, out=np.zeros_like(world.locked), where=world.adoption > 0)
+    return np.clip(share, 0.0, 1.0)
 
-    Locked-in legacy customers buy in the platform segment.
+
+def locked_spending(world: World, field_spending: np.ndarray | None = None) -> np.ndarray:
+    """Per field: spending of locked-in customers, open only to incumbents and the fringe."""
+    spending = world.spending if field_spending is None else field_spending
+    return spending * _locked_share(world)
+
+
+def segment_spending(world: World, field_spending: np.ndarray | None = None) -> np.ndarray:
+    """Contestable spending per segment (default: this quarter's): fields' platforms first, then niches by id.
+
+    Locked-in customers (:func:`locked_spending`) are not in it: they stay
+    with legacy suppliers.
     """
     spending = world.spending if field_spending is None else field_spending
-    locked_share = np.divide(world.locked, world.adoption, out=np.zeros_like(world.locked), where=world.adoption > 0)
+    open_spending = spending * (1.0 - _locked_share(world))
     platform = world.field_param("platform_share")
-    platform = platform + (1.0 - platform) * np.clip(locked_share, 0.0, 1.0)
     niches = world.niches
     niche_field = niches["field"]
-    per_niche = spending[niche_field] * (1.0 - platform[niche_field]) * niches["size"] / world.niche_base[niche_field]
-    return np.concatenate([spending * platform, per_niche])
+    per_niche = open_spending[niche_field] * (1.0 - platform[niche_field]) * niches["size"] / world.niche_base[niche_field]
+    return np.concatenate([open_spending * platform, per_niche])
 
 
 def forward_spending(world: World, years: float) -> np.ndarray:
@@ -101,6 +119,19 @@ def segment_of(world: World) -> np.ndarray:
     """Segment index of each firm (niche ids equal their rows: niches are never removed)."""
     firms = world.firms
     return np.where(firms["segment"] < 0, firms["field"], world.n_fields + firms["segment"]).astype(np.int64)
+
+
+def segment_presence(world: World, spend: np.ndarray) -> np.ndarray:
+    """Per segment: how much of their sales effort incumbents and the fringe put there, 0–1.
+
+    Sales effort follows the money: a segment's spending over the largest
+    segment's of its field (callers pass potential spending, so presence is
+    set before demand arrives). A specialist is fully present in its one segment.
+    """
+    F = world.n_fields
+    seg_field = np.concatenate([np.arange(F), world.niches["field"]])
+    largest = group_max(seg_field, spend, F, 0.0)[seg_field]
+    return np.divide(spend, largest, out=np.zeros_like(spend), where=largest > 0)
 
 
 def competitiveness(world: World) -> tuple[np.ndarray, np.ndarray]:
@@ -149,7 +180,11 @@ def allocate_revenue(world: World) -> None:
     # unmodelled suppliers: a fringe a little behind the frontier (the bloc's own
     # frontier in a bloc's reserved market), of middling size and fit
     seg_field = np.concatenate([np.arange(F), niche_field])
-    fringe_shape = m.fringe * np.concatenate([np.full(F, 10.0**m.scale_economies), np.full(S - F, 0.5**m.niche_fit_weight)])
+    presence = segment_presence(world, segment_spending(world, world.field_param("market_potential")))
+    fringe_shape = presence * m.fringe * np.concatenate([np.full(F, 10.0**m.scale_economies), np.full(S - F, 0.5**m.niche_fit_weight)])
+    legacy = own * (firms["incumbent"] & (seg < F))  # who may serve locked-in customers
+    legacy_spend = locked_spending(world)
+    own = own * np.where(firms["incumbent"], presence[seg], 1.0)
     own_revenue = np.zeros(n)
     share = np.zeros(n)
     incumbent_niche_revenue = np.zeros(n)
@@ -164,14 +199,21 @@ def allocate_revenue(world: World) -> None:
             w_own = own * eligible
             w_inc = in_niche * eligible
             denom = group_sum(seg, w_own, S) + fringe
-            denom[F:] += group_sum(firms["field"], w_inc, F)[niche_field]
+            denom[F:] += group_sum(firms["field"], w_inc, F)[niche_field] * presence[F:]
             per_weight = np.divide(budget, denom, out=np.zeros(S), where=denom > 0)
             own_revenue += w_own * per_weight[seg]
             share += market_share[b] * part * np.divide(w_own, denom[seg], out=np.zeros(n), where=denom[seg] > 0)
-            niche_value = group_sum(niche_field, per_weight[F:], F)  # Σ over a field's niches
+            niche_value = group_sum(niche_field, per_weight[F:] * presence[F:], F)  # Σ over a field's niches
             incumbent_niche_revenue += w_inc * niche_value[firms["field"]]
+            # locked-in customers: incumbents and the fringe only
+            w_legacy = legacy * eligible
+            legacy_fringe = m.fringe * 10.0**m.scale_economies * np.exp(m.capability_weight * (lag - m.fringe_gap))
+            legacy_denom = group_sum(firms["field"], w_legacy, F) + legacy_fringe
+            legacy_per_weight = np.divide(legacy_spend * market_share[b] * part, legacy_denom, out=np.zeros(F), where=legacy_denom > 0)
+            own_revenue += w_legacy * legacy_per_weight[firms["field"]]
     # a firm delivers at most what its staff can; unserved demand goes to the fringe
     total = own_revenue + incumbent_niche_revenue
+    firms["demand"] = total
     if m.capacity_ratio > 0:
         capacity = m.capacity_ratio * np.maximum(firms["headcount"], 1.0) * cost_per_head(world)
         served = np.divide(np.minimum(total, capacity), total, out=np.ones(n), where=total > 0)
@@ -188,7 +230,7 @@ def _procure(world: World, own: np.ndarray) -> None:
     firms = world.firms
     budget = world.levers["procurement"] / 4.0
     if not budget.any():
-        world.flows["procurement"] = np.zeros(len(firms))
+        world.flows["procurement"] = np.zeros(world.n_fields)
         return
     young = firms["founded"] > world.step - 40
     eligible = young & ~firms["incumbent"] & (firms["segment"] >= 0) & (world.maturity[firms["field"]] > 0.05)
@@ -197,7 +239,8 @@ def _procure(world: World, own: np.ndarray) -> None:
     paid = np.divide(budget, total, out=np.zeros_like(total), where=total > 0)[firms["region"]] * w
     firms["revenue"] = firms["revenue"] + paid
     firms["niche_revenue"] = firms["niche_revenue"] + paid
-    world.flows["procurement"] = paid
+    firms["demand"] = firms["demand"] + paid
+    world.flows["procurement"] = group_sum(firms["field"], paid, world.n_fields)  # public spending per field
 
 
 def book_gross_profit(world: World) -> None:

@@ -16,13 +16,13 @@ import numpy as np
 from hardtech.engine import Recorder
 from hardtech.engine.ops import group_max, group_sum
 from hardtech.model.labour import talent_by_region_field
+from hardtech.model.market import locked_spending, segment_spending
 from hardtech.model.world import World
 
 RF_FLOWS = (
     "births", "deaths", "new_dragons", "scenes", "graduates", "retirements", "arrivals", "departures",
     "invested", "returned", "exits", "experiments", "spinouts",
 )
-SMALL_FIRM_HEADCOUNT = 500.0
 
 
 def reset_flows(world: World) -> None:
@@ -88,11 +88,13 @@ def record(world: World, recorder: Recorder, money_before: float) -> None:
         firms=n_firms.reshape(R, F).sum(axis=1).astype(np.int64), headcount=head_r,
         **{f"lever_{k}": v.copy() for k, v in world.levers.items()},
     )
-    small = ~firms["incumbent"] & (firms["headcount"] < SMALL_FIRM_HEADCOUNT)
+    small = ~firms["incumbent"]  # startups and what they grow into, against the incumbents
     niche = firms["niche_revenue"]
     plat = firms["revenue"] - niche
     fkey = firms["field"].astype(np.int64)
     plat_f, niche_f = group_sum(fkey, plat, F), group_sum(fkey, niche, F)
+    spend = segment_spending(world)  # what customers spend, modelled suppliers or not
+    niche_spend = group_sum(world.niches["field"].astype(np.int64), spend[F:], F) + world.flows.get("procurement", 0.0)
     recorder.record(
         "field_metrics", **stamp, field=world.field_names,
         frontier=world.frontier.copy(), maturity=world.maturity.copy(), adoption=world.adoption.copy(),
@@ -100,6 +102,8 @@ def record(world: World, recorder: Recorder, money_before: float) -> None:
         platform_revenue=plat_f, niche_revenue=niche_f,
         small_share_platform=np.divide(group_sum(fkey, plat * small, F), plat_f, out=np.full(F, np.nan), where=plat_f > 0),
         small_share_niche=np.divide(group_sum(fkey, niche * small, F), niche_f, out=np.full(F, np.nan), where=niche_f > 0),
+        platform_spending=spend[:F] + locked_spending(world), niche_spending=niche_spend,
+        small_platform_revenue=group_sum(fkey, plat * small, F), small_niche_revenue=group_sum(fkey, niche * small, F),
         demand_started=world.demand_onset >= 0, usable=world.usable_onset >= 0,
     )
     B = len(world.bloc_names)

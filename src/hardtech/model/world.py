@@ -34,6 +34,7 @@ FIRM_COLUMNS = {
     "cash": np.float64,  # million USD
     "revenue": np.float64,  # million USD this quarter
     "niche_revenue": np.float64,  # the part of it earned in niches (incl. procurement)
+    "demand": np.float64,  # what customers would buy from it this quarter, before its delivery capacity
     "segment_share": np.float64,  # expected share of its segment's world spending, 0–1
     "core_income": np.float64,  # an incumbent's income from its business outside the fields, per quarter
     "revenue_smooth": np.float64,  # exponential average of revenue (≈ 1 year)
@@ -234,7 +235,12 @@ def build_world(scenario: Scenario, replication: int = 0) -> World:
 
 
 def _seed_firms(world: World, rng: np.random.Generator) -> None:
-    """Incumbents and young firms present at the start, per region and field."""
+    """Incumbents and young firms present at the start, per region and field.
+
+    Young firms pick their segments as entrants do (after the incumbents).
+    """
+    from hardtech.model.entrepreneurship import choose_segment  # local: set-up reuses the rules
+
     sc = world.scenario
     fdep = world.field_param("foreign_dependency")
     intensity = world.field_param("capital_intensity")
@@ -252,12 +258,12 @@ def _seed_firms(world: World, rng: np.random.Generator) -> None:
                     expanded=True, valuation=head * 0.5, stage=5,
                     core_income=head * reg.wage / 4.0 / 1000.0 * (1.0 + sc.entrepreneurship.burn_per_head),
                 )
+    for r, reg in enumerate(sc.regions.values()):
+        for f in range(world.n_fields):
             if reg.startups:
                 n = reg.startups
-                k = world.niches["field"] == f
-                niche_ids = world.niches.ids[k]
                 world.firms.add(
-                    n, region=r, field=f, segment=rng.choice(niche_ids, n),
+                    n, region=r, field=f, segment=choose_segment(world, np.full(n, f), rng),
                     capability=-reg.capability_gap - sc.entrepreneurship.founder_capability * rng.uniform(0.5, 1.5, n),
                     cash=sc.capital.seed_round * intensity[f] * rng.uniform(0.5, 2.0, n),
                     headcount=sc.entrepreneurship.start_headcount * rng.uniform(1, 4, n),
