@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 import pytest
@@ -42,33 +43,67 @@ def test_ensemble_summary_has_intervals():
     assert births["lo"] <= births["mean"] <= births["hi"] and births["n"] == 3
 
 
+CLAIMS = [f"H{i}" for i in range(1, 10)]
+
+
 @pytest.fixture(scope="module")
 def quick_scenario():
     return load("hangzhou", QUICK)
+
+
+@pytest.fixture(scope="module")
+def pool():
+    with ProcessPoolExecutor(2) as executor:
+        yield executor
 
 
 def _claim(scenario, claim_id):
     return next(c for c in build_claims(scenario) if c.id == claim_id)
 
 
-@pytest.mark.parametrize("claim_id", ["H2", "H9"])
-def test_claim_supported_and_its_control_vanishes(quick_scenario, claim_id):
-    result = run_claim(_claim(quick_scenario, claim_id), quick_scenario, replications=3)
+H5_OPEN = pytest.mark.xfail(
+    strict=True,
+    reason="at the calibrated preset more venture money buys more entrants who split fixed markets, so cutting "
+           "recycling does not cost dragons (README, 'Evidence'); it holds with steeper market shares",
+)
+
+
+@pytest.mark.parametrize("claim_id", [pytest.param(c, marks=H5_OPEN) if c == "H5" else c for c in CLAIMS])
+def test_claim_supported_and_its_control_vanishes(quick_scenario, pool, claim_id):
+    result = run_claim(_claim(quick_scenario, claim_id), quick_scenario, replications=3, executor=pool)
     assert result.verdict == "supported", result.row()
-    assert result.control_vanishes and result.control_lo <= 0 <= result.control_hi
+    assert result.control_vanishes, result.row()
+
+
+@pytest.mark.parametrize("claim_id", CLAIMS)
+def test_switching_the_mechanism_off_makes_the_claim_unsupported(quick_scenario, pool, claim_id):
+    """The scenario itself has the claim's mechanism off; the claim, built and run on it, must fail."""
+    control = _claim(quick_scenario, claim_id).control
+    broken = load(quick_scenario, control)
+    result = run_claim(_claim(broken, claim_id), broken, replications=3, executor=pool)
+    assert result.verdict == "not supported", result.row()
+
+
+def test_closed_loop_holds_when_markets_are_winner_take_most(pool):
+    """H5 is supported once customers prefer better products sharply (capability weight 24 instead of 13.7)."""
+    sc = load("hangzhou", {**QUICK, "market.capability_weight": 24.0})
+    result = run_claim(_claim(sc, "H5"), sc, replications=3, executor=pool)
+    assert result.verdict == "supported", result.row()
+    assert result.control_vanishes
 
 
 @pytest.mark.parametrize(
     ("claim_id", "broken"),
     [
         ("H2", {"labour.cost_weight": 0.0, "entrepreneurship.cost_elasticity": 0.0}),
-        ("H9", {"cooperation.risk_pool": 0.0, "cooperation.share_rd": 0.0}),
         ("H3", {"entrepreneurship.software_discount": 0.0}),
+        ("H4", {"innovation.spillovers": False}),
     ],
 )
-def test_breaking_the_mechanism_makes_the_claim_unsupported(claim_id, broken):
+def test_breaking_the_mechanism_by_hand_makes_the_claim_unsupported(pool, claim_id, broken):
+    """Not just the declared control: a partial switch-off that a reader might try first."""
     sc = load("hangzhou", {**QUICK, **broken})
-    result = run_claim(_claim(sc, claim_id), sc, replications=3)
+    result = run_claim(_claim(sc, claim_id), sc, replications=3, executor=pool)
     assert result.verdict == "not supported", result.row()
 
 

@@ -30,8 +30,12 @@ OUTCOME_DOCS: dict[str, str] = {
     "gap_end": "log-capability gap of the best firm to the world frontier at the end, mean over fields",
     "concentration_end": "Herfindahl index of headcount across regions at the end, mean over fields (0–1)",
     "concentration_change": "concentration_end minus the same index at the start",
-    "small_share_niche": "share of niche revenue earned by small firms (headcount < 500, not incumbents), whole run",
+    "talent_concentration_change": "change over the run of the Herfindahl index of tech talent across regions, "
+                                   "mean over fields (positive: talent gathers in fewer regions)",
+    "small_share_niche": "share of niche revenue earned by small firms (startups and the firms they grow into, not incumbents), whole run",
     "small_share_platform": "share of platform revenue earned by small firms, whole run",
+    "division_of_roles": "small firms' market share in niches minus their market share in platforms (shares of what "
+                         "customers spend, within each field, whole run; fields weighted by spending; −1 to 1)",
     "experiments": "experiments (prototypes, pivots) run by young firms over the run (count)",
     "experiments_per_musd": "experiments per million USD invested in rounds",
     "niche_dragons": "dragons that were selling in a niche when they became dragons (count)",
@@ -43,9 +47,9 @@ REGIONAL = ("dragons", "births", "deaths", "exits", "scenes", "firms_end", "tale
 RATIOS = {"experiments_per_musd": ("experiments", "invested"), "survival": ("deaths", "births")}
 
 
-def _hhi(head: pd.DataFrame) -> float:
-    """Mean over fields of the Herfindahl index of headcount across regions."""
-    by_field = head.pivot_table(index="field", columns="region", values="headcount", aggfunc="sum").fillna(0.0)
+def _hhi(rows: pd.DataFrame, column: str = "headcount") -> float:
+    """Mean over fields of the Herfindahl index of ``column`` across regions."""
+    by_field = rows.pivot_table(index="field", columns="region", values=column, aggfunc="sum").fillna(0.0)
     totals = by_field.sum(axis=1)
     shares = by_field.div(totals.where(totals > 0), axis=0)
     return float((shares**2).sum(axis=1)[totals > 0].mean()) if (totals > 0).any() else float("nan")
@@ -103,10 +107,32 @@ def outcomes(tables: Mapping[str, pd.DataFrame]) -> dict[str, float]:
     out["failure_rate"] = out["deaths"] / out["births"] if out["births"] else float("nan")
     out["concentration_end"] = _hhi(end)
     out["concentration_change"] = out["concentration_end"] - _hhi(start)
+    out["talent_concentration_change"] = _hhi(end, "talent") - _hhi(start, "talent")
     plat, niche = fm["platform_revenue"].fillna(0.0), fm["niche_revenue"].fillna(0.0)
     out["small_share_niche"] = float((fm["small_share_niche"].fillna(0.0) * niche).sum() / niche.sum()) if niche.sum() else float("nan")
     out["small_share_platform"] = float((fm["small_share_platform"].fillna(0.0) * plat).sum() / plat.sum()) if plat.sum() else float("nan")
+    out["division_of_roles"] = _division_of_roles(fm)
     return {k: (float(v) if np.isfinite(v) else float("nan")) for k, v in out.items()}
+
+
+def _division_of_roles(fm: pd.DataFrame) -> float:
+    """Small firms' market share in niches − in platforms, per field, spending-weighted over fields.
+
+    Shares are of customers' spending (what unmodelled suppliers win counts
+    too), compared within a field, so that fields with different platform
+    shares and different small-firm shares do not masquerade as a division of
+    roles.
+    """
+    if "niche_spending" not in fm:
+        return float("nan")
+    per_field = fm.groupby("field")[["platform_spending", "niche_spending", "small_platform_revenue",
+                                      "small_niche_revenue"]].sum()
+    both = per_field[(per_field.platform_spending > 0) & (per_field.niche_spending > 0)]
+    if both.empty:
+        return float("nan")
+    gap = both.small_niche_revenue / both.niche_spending - both.small_platform_revenue / both.platform_spending
+    weight = both.platform_spending + both.niche_spending
+    return float((gap * weight).sum() / weight.sum())
 
 
 def outcome_names(regions: list[str]) -> list[str]:

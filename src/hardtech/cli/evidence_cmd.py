@@ -221,19 +221,29 @@ def _json(value):
     return str(value)
 
 
+def _num(x: float) -> str:
+    """A number in at most about four significant digits, never in scientific notation."""
+    if not np.isfinite(x):
+        return "–"
+    size = abs(x)
+    digits = 0 if size >= 1000 else 1 if size >= 100 else 2 if size >= 1 else 3 if size >= 0.01 or size == 0 else 4
+    return f"{x:,.{digits}f}"
+
+
 def _print_claims(rows: list[dict], sobol: dict | None, reps: int) -> None:
-    table = Table(title=f"Claims ({reps} paired replications; 95% bootstrap intervals)", title_justify="left")
-    for c in ("claim", "effect", "95% interval", "verdict", "mechanism off", "interval (off)", "vanishes"):
-        table.add_column(c, justify="left" if c in ("claim", "verdict", "vanishes") else "right",
-                         no_wrap=True, max_width=38 if c == "claim" else None, overflow="ellipsis")
+    table = Table(title=f"Claims ({reps} paired replications, more where a claim declares it; 95% bootstrap intervals)",
+                  title_justify="left")
+    for c in ("claim", "reps", "effect", "95% interval", "verdict", "mechanism off", "interval (off)", "vanishes"):
+        table.add_column(c, justify="left" if c in ("claim", "verdict", "vanishes") else "right", no_wrap=True)
     colour = {"supported": "green", "not supported": "red", "inconclusive": "yellow"}
     for r in rows:
-        table.add_row(f"{r['claim']} {r['title'][:48]}", f"{r['effect']:,.3f}", f"[{r['lo']:,.3f}, {r['hi']:,.3f}]",
-                      f"[{colour[r['verdict']]}]{r['verdict']}[/]", f"{r['control_effect']:,.3f}",
-                      f"[{r['control_lo']:,.3f}, {r['control_hi']:,.3f}]", "yes" if r["control_vanishes"] else "no")
+        table.add_row(f"{r['claim']} {r['short']}", str(r["replications"]), _num(r["effect"]),
+                      f"[{_num(r['lo'])}, {_num(r['hi'])}]", f"[{colour[r['verdict']]}]{r['verdict']}[/]",
+                      _num(r["control_effect"]), f"[{_num(r['control_lo'])}, {_num(r['control_hi'])}]",
+                      "yes" if r["control_vanishes"] else "no")
     if sobol:
-        table.add_row(f"H10 No single lever suffices (Σ S1 < {sobol['threshold']})", f"{sobol['sum_S1']:.3f}",
-                      f"[{sobol['sum_S1_lo']:.3f}, {sobol['sum_S1_hi']:.3f}]",
+        table.add_row(f"H10 no single lever (Σ S1 < {sobol['threshold']})", str(sobol["runs"]), _num(sobol["sum_S1"]),
+                      f"[{_num(sobol['sum_S1_lo'])}, {_num(sobol['sum_S1_hi'])}]",
                       f"[{colour[sobol['verdict']]}]{sobol['verdict']}[/]", "", "", "")
     out.print(table)
     if sobol:

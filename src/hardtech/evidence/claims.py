@@ -12,8 +12,11 @@ paired bootstrap interval and a verdict:
   (no effect of a size that matters);
 - **inconclusive** — otherwise.
 
-The control's interval should cover zero: the effect vanishes when the
-mechanism is off. Claims are built for any scenario and a focal region.
+The control's effect should vanish when the mechanism is off: its interval
+covers zero, or lies inside ±margin (an equivalence test: with many
+replications even a negligible residual excludes zero, so "no effect of a size
+that matters" is the stricter, fairer reading). Claims are built for any
+scenario and a focal region.
 """
 
 from __future__ import annotations
@@ -44,6 +47,9 @@ class Claim:
     control: dict[str, Any]
     control_text: str
     margin: float = 0.05  # share of the reference arm's mean below which an effect does not matter
+    replication_factor: int = 1  # noisy claims run this many times the requested replications
+    short: str = ""  # a few words for narrow tables
+    derived: Callable[[Mapping[str, float]], dict[str, float]] | None = field(default=None, compare=False)
     also: tuple[str, ...] = ()
     prepare: Callable[[Claim, pd.DataFrame], dict[str, dict[str, Any]]] | None = field(default=None, compare=False)
 
@@ -61,6 +67,7 @@ class ClaimResult:
     control_lo: float
     control_hi: float
     control_vanishes: bool
+    control_verdict: str  # the claim's verdict with its mechanism switched off
     arm_means: dict[str, float]
     control_means: dict[str, float]
     replications: int
@@ -70,14 +77,22 @@ class ClaimResult:
         """A flat record for tables, JSON and the store."""
         c = self.claim
         return {
-            "claim": c.id, "title": c.title, "metric": c.metric, "statistic": c.statistic_text,
+            "claim": c.id, "title": c.title, "short": c.short or c.title, "metric": c.metric, "statistic": c.statistic_text,
             "effect": self.effect, "lo": self.lo, "hi": self.hi, "verdict": self.verdict,
             "control": c.control_text, "control_effect": self.control_effect, "control_lo": self.control_lo,
             "control_hi": self.control_hi, "control_vanishes": self.control_vanishes,
+            "control_verdict": self.control_verdict,
             "replications": self.replications,
             **{f"mean_{k}": v for k, v in self.arm_means.items()},
             **{f"also_{k}": v for k, v in self.also.items()},
         }
+
+
+# H6's control: every rule that treats a niche differently from a platform, switched off
+SEGMENTS_ALIKE: dict[str, Any] = {
+    "market.scale_economies": 0.0, "market.niche_fit_weight": 0.0, "market.incumbent_niche_fit": 1.0,
+    "market.scene_rate": 0.0, "entrepreneurship.pivot_fit": 0.0, "market.entry_crowding": 0.0,
+}
 
 
 def verdict(lo: float, hi: float, margin: float) -> str:
@@ -87,6 +102,11 @@ def verdict(lo: float, hi: float, margin: float) -> str:
     if hi < 0 or (lo >= -margin and hi <= margin):
         return "not supported"
     return "inconclusive"
+
+
+def vanishes(lo: float, hi: float, margin: float) -> bool:
+    """Whether a control's effect is gone: its interval covers zero or lies inside ±margin."""
+    return bool(lo <= 0 <= hi or (lo >= -margin and hi <= margin))
 
 
 def _diff(a: str, b: str) -> Callable[[Mapping[str, float]], float]:
@@ -117,6 +137,7 @@ def build_claims(scenario: Scenario, region: str | None = None) -> list[Claim]:
             lambda m: m["sync"] - max(m["early"], m["late"]),
             "dragons(sync) − max(dragons(demand early), dragons(demand late))",
             {"market.demand_diffusion": False}, "market.demand_diffusion = false (demand timing plays no role)",
+            short="temporal resonance",
         ),
         Claim(
             "H2", f"A cheaper {region} attracts young talent and breeds startups",
@@ -127,6 +148,7 @@ def build_claims(scenario: Scenario, region: str | None = None) -> list[Claim]:
             {"labour.cost_weight": 0.0, "entrepreneurship.cost_elasticity": 0.0},
             "living cost enters neither migration nor founding",
             also=(f"net_inflow_{region}",),
+            short="cheap city → talent, startups",
         ),
         Claim(
             "H3", "A software base buys more experiments per unit of capital and better survival",
@@ -136,37 +158,45 @@ def build_claims(scenario: Scenario, region: str | None = None) -> list[Claim]:
             _diff("strong", "weak"), f"experiments per M USD in {region}: software base {reg.software_base} − {weak_software}",
             {"entrepreneurship.software_discount": 0.0}, "the software base does not cut experiment costs",
             also=(f"survival_{region}",),
+            short="software base → cheap experiments",
         ),
         Claim(
             "H4", "Spillovers concentrate activity over time",
             "agglomeration accelerates technological spillover and resource integration",
-            "concentration_change",
+            "talent_concentration_change",
             {"on": {}, "off": {"innovation.spillovers": False}},
-            _diff("on", "off"), "rise in headcount concentration across regions: spillovers on − off",
-            {"innovation.neighbour_weight": 1.0, "innovation.neighbour_km": 20000.0, "innovation.world_halving_km": 40000.0,
-             "labour.distance_cost": 0.0},
-            "knowledge spills everywhere alike (no distance decay)",
+            _diff("on", "off"), "rise in the concentration of tech talent across regions: spillovers on − off",
+            {"innovation.local_knowledge": False}, "knowledge has no geography (every region absorbs the mean)",
+            also=("concentration_change",),
+            short="spillovers concentrate talent",
         ),
         Claim(
             "H5", "The closed loop: cutting recycling costs more dragons than a one-off injection of the same money adds",
             "a closed loop of talent, technology, and capital",
-            f"dragons_{region}",
+            "dragons",
             {"base": {}, "cut": {"capital.recycling": False}, "inject": {}},
-            lambda m: (m["base"] - m["cut"]) - (m["inject"] - m["base"]),
-            f"(dragons lost by cutting recycling) − (dragons gained by a one-off injection), {region}",
+            lambda m: min(m["base"] - m["cut"], (m["base"] - m["cut"]) - (m["inject"] - m["base"])),
+            "min(dragons lost by cutting recycling everywhere, that loss − dragons gained when every region "
+            "gets, once, what recycling returned to it): both must be positive",
             {"capital.constrained": False}, "capital is never scarce (pool sizes change no decision)",
-            prepare=_same_money(region, scenario),
+            also=(f"dragons_{region}",),
+            derived=_loop_gain,
+            prepare=_same_money(scenario),
+            replication_factor=2,  # dragon counts are noisy: the loop gain needs more runs,
+            short="closed loop beats injection",
         ),
         Claim(
             "H6", "Division of roles: small firms win niches, incumbents hold platforms",
             "large companies … capital-intensive and widely used applications, small companies dominate in specialized vertical markets",
-            "small_share_niche",
+            "division_of_roles",
             {"base": {}},
             lambda m: m["base"],
-            "small firms' share of niche revenue − their share of platform revenue",
-            {"market.scale_economies": 0.0, "market.niche_fit_weight": 0.0, "market.incumbent_niche_fit": 1.0},
-            "no scale economies in platforms, no fit advantage in niches",
-            margin=0.05,
+            "small firms' market share in niches − in platforms (within fields)",
+            SEGMENTS_ALIKE,
+            "segments differ only in size: no scale economies, no niche fit, no scenes or pivots, "
+            "entrants choose segments by spending alone",
+            replication_factor=2,  # one cheap arm: twice the runs make the equivalence test of the control precise,
+            short="small firms win niches",
         ),
         Claim(
             "H7", "Rich application scenarios breed niche dragons",
@@ -174,8 +204,10 @@ def build_claims(scenario: Scenario, region: str | None = None) -> list[Claim]:
             "niche_dragons",
             {"base": {}, "rich": _richer_niches(scenario)},
             _diff("rich", "base"), "niche dragons with twice the application scenarios (each as rich) − baseline",
-            {"market.niche_fit_weight": 0.0, "entrepreneurship.pivot_fit": 0.0},
-            "niche fit plays no role (a niche is a niche)",
+            {f"fields.{f}.platform_share": 1.0 for f in fields},
+            "no vertical niches: all application spending is platform spending",
+            also=("dragons",),
+            short="rich scenarios → niche dragons",
         ),
         Claim(
             "H8", "Decoupling's double effect: gaps first narrow, later stall unless basic research rises",
@@ -185,6 +217,7 @@ def build_claims(scenario: Scenario, region: str | None = None) -> list[Claim]:
             lambda m: m["_h8"],
             "short-run narrowing under blockade × long-run benefit of basic research",
             {"decoupling.enabled": False}, "no blockade",
+            short="decoupling: narrow, then stall",
         ),
         Claim(
             "H9", "Cluster cooperation lowers failure",
@@ -194,6 +227,7 @@ def build_claims(scenario: Scenario, region: str | None = None) -> list[Claim]:
              "cluster": {f"regions.{region}.policy.cluster_programme": 3.0}},
             _diff("cluster", "alone"), f"survival of {region}'s firms with a strong cluster programme − without links",
             {"cooperation.risk_pool": 0.0, "cooperation.share_rd": 0.0}, "links share neither risk nor R&D",
+            short="clusters lower failure",
         ),
     ]
     return claims
@@ -210,13 +244,21 @@ def _richer_niches(scenario: Scenario) -> dict[str, Any]:
     return out
 
 
-def _same_money(region: str, scenario: Scenario):
-    """H5: inject, once, what recycling returned to the region's investors in the baseline."""
+def _loop_gain(means: Mapping[str, float]) -> dict[str, float]:
+    """H5's loop gain: dragons lost by cutting recycling per dragon gained by injecting the same money once."""
+    gained = means["inject"] - means["base"]
+    return {"loop_gain": (means["base"] - means["cut"]) / gained if gained else float("nan")}
+
+
+def _same_money(scenario: Scenario):
+    """H5: every region gets, in one year (the run's fifth), what recycling returned to its investors in the baseline."""
 
     def prepare(claim: Claim, base_rows: pd.DataFrame) -> dict[str, dict[str, Any]]:
-        money = float(base_rows[f"returned_{region}"].mean())
-        year = scenario.time.start_year + 4
-        inject = {f"regions.{region}.policy.fund_injection": [[float(year), round(money, 3)], [float(year + 1), 0.0]]}
+        year = float(scenario.time.start_year + 4)
+        inject = {}
+        for region in scenario.regions:
+            money = round(float(base_rows[f"returned_{region}"].mean()), 3)
+            inject[f"regions.{region}.policy.fund_injection"] = [[year, money], [year + 1, 0.0]]
         return {**claim.arms, "inject": inject}
 
     return prepare
@@ -231,6 +273,7 @@ def run_claim(
     on_done: Callable[[], None] | None = None,
 ) -> ClaimResult:
     """Run a claim's arms and their controls; see the module docstring."""
+    replications *= claim.replication_factor
     if claim.id == "H8":
         return _run_h8(claim, scenario, replications, executor, workers, on_done)
     means, control_means, values = {}, {}, {}
@@ -255,13 +298,13 @@ def run_claim(
     for name in claim.also:
         keys = list(declared)
         also[name] = float(stat({k: float(np.nanmean(declared[k][name])) for k in keys})) if len(keys) else float("nan")
-    return ClaimResult(claim, point, lo, hi, verdict(lo, hi, margin), c_point, c_lo, c_hi, c_lo <= 0 <= c_hi,
-                       means, control_means, replications, also)
+    if claim.derived is not None:
+        also.update(claim.derived(means))
+    return ClaimResult(claim, point, lo, hi, verdict(lo, hi, margin), c_point, c_lo, c_hi, vanishes(c_lo, c_hi, margin),
+                       verdict(c_lo, c_hi, margin), means, control_means, replications, also)
 
 
 def _metric_reader(claim: Claim) -> Callable[[pd.DataFrame], np.ndarray]:
-    if claim.id == "H6":
-        return lambda rows: (rows["small_share_niche"] - rows["small_share_platform"]).to_numpy()
     return lambda rows: rows[claim.metric].to_numpy()
 
 
@@ -311,8 +354,8 @@ def _run_h8(claim: Claim, scenario: Scenario, replications: int, executor, worke
     means = {k: float(np.nanmean(v)) for k, v in series(declared).items()}
     c_means = {k: float(np.nanmean(v)) for k, v in series(control).items()}
     margin = claim.margin * (abs(means["long_block"]) or 1.0)
-    return ClaimResult(claim, point, lo, hi, verdict(lo, hi, margin), c_point, c_lo, c_hi, c_lo <= 0 <= c_hi,
-                       means, c_means, replications)
+    return ClaimResult(claim, point, lo, hi, verdict(lo, hi, margin), c_point, c_lo, c_hi, vanishes(c_lo, c_hi, margin),
+                       verdict(c_lo, c_hi, margin), means, c_means, replications)
 
 
 def _blocked_bloc(scenario: Scenario) -> str:

@@ -42,21 +42,34 @@ def _final_sizes(result: hardtech.RunResult) -> np.ndarray:
     return firms.loc[~firms.incumbent, "headcount"].to_numpy()
 
 
-def tail_exponent(result: hardtech.RunResult) -> float:
-    """Pareto exponent α of the upper tail of firm size (headcount), P(S > s) ∝ s^−α.
+def tail_fit(sizes: np.ndarray) -> tuple[float, float]:
+    """(α, xmin): Pareto exponent of P(S > s) ∝ s^−α above the KS-optimal cut-off xmin.
 
-    Maximum likelihood with the KS-optimal lower cut-off (``powerlaw`` package).
+    Maximum likelihood (``powerlaw`` package), the cut-off searched over 49
+    quantiles (the 50th to the 98th percentile) rather than every distinct
+    size: the same estimate within noise, in a fraction of the time on tens of
+    thousands of firms. NaNs when there are fewer than 50 sizes.
     """
     import powerlaw
 
-    sizes = _final_sizes(result)
     sizes = sizes[sizes > 0]
     if sizes.size < 50:
-        return float("nan")
+        return float("nan"), float("nan")
+    best = None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        fit = powerlaw.Fit(sizes, discrete=False, verbose=False)
-    return float(fit.power_law.alpha - 1.0)  # powerlaw's alpha is the density exponent
+        for xmin in np.unique(np.quantile(sizes, np.linspace(0.5, 0.98, 49))):
+            fit = powerlaw.Fit(sizes, xmin=float(xmin), discrete=False, verbose=False)
+            if np.isfinite(fit.power_law.D) and (best is None or fit.power_law.D < best.power_law.D):
+                best = fit
+    if best is None:
+        return float("nan"), float("nan")
+    return float(best.power_law.alpha - 1.0), float(best.xmin)  # powerlaw's alpha is the density exponent
+
+
+def tail_exponent(result: hardtech.RunResult) -> float:
+    """Pareto exponent α of the upper tail of non-incumbent firm size (headcount); see :func:`tail_fit`."""
+    return tail_fit(_final_sizes(result))[0]
 
 
 def _growth(result: hardtech.RunResult) -> pd.DataFrame:

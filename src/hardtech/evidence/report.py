@@ -23,7 +23,6 @@ from __future__ import annotations
 import html
 import math
 import numbers
-import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -328,14 +327,9 @@ def _plot_f1(run) -> go.Figure | str:
     ranks = np.unique(np.geomspace(1, n, min(n, 400)).astype(int))  # thin the body, keep the tail
     fig = go.Figure(go.Scatter(x=sizes[ranks - 1], y=ranks / n, mode="markers", name="firms (final snapshot)",
                                marker=dict(size=5, color="#3b6fb6")))
-    alpha = _facts.tail_exponent(run)
+    alpha, xmin = _facts.tail_fit(sizes)
     subtitle = f"{n:,} firms; tail exponent α = {_fx(alpha)}"
     if math.isfinite(alpha):
-        import powerlaw
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            xmin = float(powerlaw.Fit(sizes, discrete=False, verbose=False).xmin)
         p_xmin = float(np.mean(sizes >= xmin))
         xs = np.geomspace(xmin, sizes[0], 50)
         fig.add_trace(go.Scatter(x=xs, y=p_xmin * (xs / xmin) ** (-alpha), mode="lines",
