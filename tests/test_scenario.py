@@ -73,3 +73,20 @@ def test_unknown_region_in_distances(tmp_path):
 def test_api_run_rejects_bad_override_before_running():
     with pytest.raises(ScenarioError, match="living_cost"):
         hardtech.run("hangzhou", overrides={"regions.hangzhou.living_cost": -1})
+
+
+def test_preset_says_which_parameters_come_from_calibration():
+    """The hangzhou preset's calibrated values are the ones its provenance header records."""
+    from importlib.resources import files
+
+    from hardtech.evidence.calibrate import getattr_path
+
+    text = (files("hardtech.scenario") / "presets" / "hangzhou.toml").read_text(encoding="utf-8")
+    line = next(x for x in text.splitlines() if x.startswith("# calibrated:"))
+    recorded = dict(item.split(" = ") for item in line.removeprefix("# calibrated:").strip().split(", "))
+    assert len(recorded) >= 4
+    preset = load("hangzhou")
+    for path, value in recorded.items():
+        assert getattr_path(preset, path) == pytest.approx(float(value)), path
+    marked = [x for x in text.splitlines() if "[CALIBRATED]" in x and not x.startswith("#")]
+    assert len(marked) == len(recorded)
