@@ -183,7 +183,7 @@ class Labour(Strict):
     wage_weight: float = Field(3.0, ge=0, le=50, description="Logit weight on log wage in the migration choice.")
     cost_weight: float = Field(1.5, ge=0, le=50, description="Logit weight on log living cost in the migration choice.")
     subsidy_weight: float = Field(2.0, ge=0, le=50, description="Logit weight on the subsidy as a share of the annual wage (young talent only).")
-    knowledge_weight: float = Field(3.0, ge=0, le=50, description="Logit weight on the log spillover boost of a region in the person's field in the migration choice (people move where they learn most; de la Roca & Puga 2017).")
+    knowledge_weight: float = Field(1.0, ge=0, le=50, description="Logit weight on the log spillover boost of a region in the person's field in the migration choice (people move where they learn most; De La Roca & Puga 2017); a third of the wage weight [ASSUMPTION].")
     moving_cost: float = Field(3.0, ge=0, le=50, description="Utility cost of moving at all (logit units).")
     distance_cost: float = Field(0.25, ge=0, le=10, description="Extra utility cost of moving per 1,000 km.")
     bloc_cost: float = Field(2.0, ge=0, le=50, description="Extra utility cost of moving to another bloc.")
