@@ -85,8 +85,8 @@ def test_switching_the_mechanism_off_makes_the_claim_unsupported(quick_scenario,
 
 
 def test_closed_loop_holds_when_markets_are_winner_take_most(pool):
-    """H5 is supported once customers prefer better products sharply (capability weight 24 instead of 13.7)."""
-    sc = load("hangzhou", {**QUICK, "market.capability_weight": 24.0})
+    """H5 is supported once customers prefer better products sharply (capability weight 28 instead of 14.2)."""
+    sc = load("hangzhou", {**QUICK, "market.capability_weight": 28.0})
     result = run_claim(_claim(sc, "H5"), sc, replications=3, executor=pool)
     assert result.verdict == "supported", result.row()
     assert result.control_vanishes

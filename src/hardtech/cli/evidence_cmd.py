@@ -151,7 +151,7 @@ def claims_cmd(
     scenario: ScenarioOpt = "hangzhou",
     set_: SetOpt = None,
     region: Annotated[str | None, typer.Option(help="Focal region (default: the scenario's first).")] = None,
-    quick: Annotated[bool, typer.Option("--quick", help="Small scale (0.002), 4 replications, 8 Sobol samples.")] = False,
+    quick: Annotated[bool, typer.Option("--quick", help="Small scale (0.002), 3 replications (more where a claim declares it), 8 Sobol samples.")] = False,
     replications: Annotated[int | None, typer.Option("--replications", "-r", min=2, max=500)] = None,
     only: Annotated[str | None, typer.Option(help="Comma-separated claim ids, e.g. H1,H2,H10.")] = None,
     sobol_samples: Annotated[int | None, typer.Option(min=2, max=4096, help="Sobol base samples for H10.")] = None,
@@ -166,7 +166,7 @@ def claims_cmd(
     from hardtech.evidence.report import write_evidence_report
 
     sc = _scenario(scenario, set_, quick)
-    reps = replications or (4 if quick else 20)
+    reps = replications or (3 if quick else 20)
     samples = sobol_samples or (8 if quick else 64)
     try:
         claims = build_claims(sc, region)
@@ -231,20 +231,21 @@ def _num(x: float) -> str:
 
 
 def _print_claims(rows: list[dict], sobol: dict | None, reps: int) -> None:
-    table = Table(title=f"Claims ({reps} paired replications, more where a claim declares it; 95% bootstrap intervals)",
-                  title_justify="left")
-    for c in ("claim", "reps", "effect", "95% interval", "verdict", "mechanism off", "interval (off)", "vanishes"):
-        table.add_column(c, justify="left" if c in ("claim", "verdict", "vanishes") else "right", no_wrap=True)
+    table = Table(title=f"Claims: {reps} paired replications (×2 where marked); 95% bootstrap intervals",
+                  title_justify="left", show_lines=True)
+    for c in ("claim", "effect [95% CI]", "verdict", "mechanism off [95% CI]", "gone"):
+        table.add_column(c, justify="left" if c in ("claim", "verdict", "gone") else "right", no_wrap=True)
     colour = {"supported": "green", "not supported": "red", "inconclusive": "yellow"}
     for r in rows:
-        table.add_row(f"{r['claim']} {r['short']}", str(r["replications"]), _num(r["effect"]),
-                      f"[{_num(r['lo'])}, {_num(r['hi'])}]", f"[{colour[r['verdict']]}]{r['verdict']}[/]",
-                      _num(r["control_effect"]), f"[{_num(r['control_lo'])}, {_num(r['control_hi'])}]",
+        more = f" (×{r['replications'] // reps})" if r["replications"] != reps else ""
+        table.add_row(f"{r['claim']} {r['short']}{more}", f"{_num(r['effect'])}\n[{_num(r['lo'])}, {_num(r['hi'])}]",
+                      f"[{colour[r['verdict']]}]{r['verdict']}[/]",
+                      f"{_num(r['control_effect'])}\n[{_num(r['control_lo'])}, {_num(r['control_hi'])}]",
                       "yes" if r["control_vanishes"] else "no")
     if sobol:
-        table.add_row(f"H10 no single lever (Σ S1 < {sobol['threshold']})", str(sobol["runs"]), _num(sobol["sum_S1"]),
-                      f"[{_num(sobol['sum_S1_lo'])}, {_num(sobol['sum_S1_hi'])}]",
-                      f"[{colour[sobol['verdict']]}]{sobol['verdict']}[/]", "", "", "")
+        table.add_row(f"H10 no single lever (Σ S1 < {sobol['threshold']})",
+                      f"{_num(sobol['sum_S1'])}\n[{_num(sobol['sum_S1_lo'])}, {_num(sobol['sum_S1_hi'])}]",
+                      f"[{colour[sobol['verdict']]}]{sobol['verdict']}[/]", "", "")
     out.print(table)
     if sobol:
         s = Table(title=f"H10 Sobol indices of {sobol['outcome']} ({sobol['runs']} runs)", title_justify="left")
@@ -292,13 +293,15 @@ def validate_cmd(
         typer.echo(json.dumps({"facts": facts.to_dict("records"), "passed": passed, "total": len(facts),
                                "store": str(store_path), "report": str(report)}, indent=2, default=_json))
         return
-    table = Table(title=f"Stylized facts ({replications} replications): {passed} of {len(facts)} in band", title_justify="left")
-    for c in ("fact", "model (95% interval)", "empirical", "band", "pass", "source"):
-        table.add_column(c, justify="left")
+    table = Table(title=f"Stylized facts ({replications} replications): {passed} of {len(facts)} measurements in band "
+                        "(F4 and F5 are one fact: survival of new firms)", title_justify="left", show_lines=True)
+    for c in ("fact", "model [95% CI]", "empirical", "band", "pass", "source"):
+        table.add_column(c, justify="right" if c == "model [95% CI]" else "left",
+                         no_wrap=c in ("model [95% CI]", "band", "pass"), ratio=None if c in ("band", "pass") else 1)
     for _, f in facts.iterrows():
         hi = "∞" if not np.isfinite(f.band_hi) else f"{f.band_hi:g}"
-        table.add_row(f"{f.fact} {f['name']}", f"{f.model:.3f} [{f.model_lo:.3f}, {f.model_hi:.3f}]", str(f.empirical),
-                      f"[{f.band_lo:g}, {hi}]", "[green]✓[/]" if f["pass"] else "[red]✗[/]", f.source)
+        table.add_row(f"{f.fact} {f['name']}", f"{_num(f.model)}\n[{_num(f.model_lo)}, {_num(f.model_hi)}]",
+                      str(f.empirical), f"[{f.band_lo:g}, {hi}]", "[green]✓[/]" if f["pass"] else "[red]✗[/]", f.source)
     out.print(table)
     out.print(f"stored in [bold]{store_path}[/]; report: [bold]{report}[/]", highlight=False)
 
