@@ -182,7 +182,7 @@ def build_claims(scenario: Scenario, region: str | None = None) -> list[Claim]:
             also=(f"dragons_{region}",),
             derived=_loop_gain,
             prepare=_same_money(scenario),
-            replication_factor=2,  # dragon counts are noisy: the loop gain needs more runs,
+            replication_factor=2,  # dragon counts are noisy: the loop gain needs more runs
             short="closed loop beats injection",
         ),
         Claim(
@@ -195,7 +195,7 @@ def build_claims(scenario: Scenario, region: str | None = None) -> list[Claim]:
             SEGMENTS_ALIKE,
             "segments differ only in size: no scale economies, no niche fit, no scenes or pivots, "
             "entrants choose segments by spending alone",
-            replication_factor=2,  # one cheap arm: twice the runs make the equivalence test of the control precise,
+            replication_factor=2,  # one cheap arm: twice the runs make the equivalence test of the control precise
             short="small firms win niches",
         ),
         Claim(
@@ -286,7 +286,9 @@ def run_claim(
                 for name, over in arms.items()}
         values[label] = rows
     declared, control = values["declared"], values["control"]
-    metric_of = _metric_reader(claim)
+    def metric_of(rows: pd.DataFrame) -> np.ndarray:
+        return rows[claim.metric].to_numpy()
+
     stat = claim.statistic
     point, lo, hi = bootstrap_interval({k: metric_of(v) for k, v in declared.items()}, stat)
     c_point, c_lo, c_hi = bootstrap_interval({k: metric_of(v) for k, v in control.items()}, stat)
@@ -302,10 +304,6 @@ def run_claim(
         also.update(claim.derived(means))
     return ClaimResult(claim, point, lo, hi, verdict(lo, hi, margin), c_point, c_lo, c_hi, vanishes(c_lo, c_hi, margin),
                        verdict(c_lo, c_hi, margin), means, control_means, replications, also)
-
-
-def _metric_reader(claim: Claim) -> Callable[[pd.DataFrame], np.ndarray]:
-    return lambda rows: rows[claim.metric].to_numpy()
 
 
 _CACHE: dict[str, dict] = {}

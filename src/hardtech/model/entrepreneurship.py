@@ -22,7 +22,7 @@ import numpy as np
 
 from hardtech.engine.ops import GroupRanks, choose_by_row, choose_within_groups, group_max, group_sum
 from hardtech.model.labour import cost_per_head, talent_keys
-from hardtech.model.market import segment_of, segment_presence, segment_spending
+from hardtech.model.market import segment_fields, segment_of, segment_presence, segment_spending
 from hardtech.model.world import World
 
 YOUNG_FOUNDER_AGE = 35.0
@@ -86,7 +86,7 @@ def choose_segment(world: World, fields: np.ndarray, rng: np.random.Generator) -
     F = world.n_fields
     firms = world.firms
     potential = segment_spending(world, world.field_param("market_potential"))
-    seg_field = np.concatenate([np.arange(F), world.niches["field"]]).astype(np.int64)
+    seg_field = segment_fields(world)
     entrants = np.bincount(segment_of(world)[~firms["incumbent"]], minlength=len(potential))
     incumbents = np.bincount(firms["field"][firms["incumbent"]], minlength=F)[seg_field]
     occupants = entrants + incumbents * segment_presence(world, potential)

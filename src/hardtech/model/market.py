@@ -121,6 +121,11 @@ def segment_of(world: World) -> np.ndarray:
     return np.where(firms["segment"] < 0, firms["field"], world.n_fields + firms["segment"]).astype(np.int64)
 
 
+def segment_fields(world: World) -> np.ndarray:
+    """Field of every segment, in segment order (platforms first, then niches by id)."""
+    return np.concatenate([np.arange(world.n_fields), world.niches["field"]]).astype(np.int64)
+
+
 def segment_presence(world: World, spend: np.ndarray) -> np.ndarray:
     """Per segment: how much of their sales effort incumbents and the fringe put there, 0–1.
 
@@ -128,9 +133,8 @@ def segment_presence(world: World, spend: np.ndarray) -> np.ndarray:
     segment's of its field (callers pass potential spending, so presence is
     set before demand arrives). A specialist is fully present in its one segment.
     """
-    F = world.n_fields
-    seg_field = np.concatenate([np.arange(F), world.niches["field"]])
-    largest = group_max(seg_field, spend, F, 0.0)[seg_field]
+    seg_field = segment_fields(world)
+    largest = group_max(seg_field, spend, world.n_fields, 0.0)[seg_field]
     return np.divide(spend, largest, out=np.zeros_like(spend), where=largest > 0)
 
 
@@ -179,7 +183,7 @@ def allocate_revenue(world: World) -> None:
     niche_field = world.niches["field"]
     # unmodelled suppliers: a fringe a little behind the frontier (the bloc's own
     # frontier in a bloc's reserved market), of middling size and fit
-    seg_field = np.concatenate([np.arange(F), niche_field])
+    seg_field = segment_fields(world)
     presence = segment_presence(world, segment_spending(world, world.field_param("market_potential")))
     fringe_shape = presence * m.fringe * np.concatenate([np.full(F, 10.0**m.scale_economies), np.full(S - F, 0.5**m.niche_fit_weight)])
     legacy = own * (firms["incumbent"] & (seg < F))  # who may serve locked-in customers
