@@ -5,6 +5,7 @@ import subprocess
 import sys
 from concurrent.futures import ProcessPoolExecutor
 
+import duckdb
 import numpy as np
 import pytest
 
@@ -135,6 +136,9 @@ def test_claims_cli_json_and_bad_input(tmp_path):
     payload = json.loads(res.stdout)
     assert payload["claims"][0]["claim"] == "H3" and payload["claims"][0]["verdict"] == "supported"
     assert store.exists() and store.with_suffix(".html").exists()
+    with duckdb.connect(str(store), read_only=True) as con:
+        also = json.loads(con.execute("SELECT also FROM claims WHERE claim = 'H3'").fetchall()[0][0])
+    assert "survival_hangzhou" in also  # side figures are stored, not only printed
     bad = subprocess.run([sys.executable, "-m", "hardtech", "claims", "--only", "H42", "--out", str(tmp_path / "x.duckdb")],
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "unknown claim 'H42'" in bad.stderr and "Traceback" not in bad.stderr

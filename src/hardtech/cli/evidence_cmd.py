@@ -211,8 +211,11 @@ def claims_cmd(
 
 
 def _flat(row: dict) -> dict:
+    """A claim row for the store: arm means and side figures (also_*) as JSON columns."""
     return {k: (json.dumps(v) if isinstance(v, (dict, list)) else v) for k, v in row.items()
-            if not k.startswith(("mean_", "also_"))} | {"arm_means": json.dumps({k: v for k, v in row.items() if k.startswith("mean_")})}
+            if not k.startswith(("mean_", "also_"))} | {
+        "arm_means": json.dumps({k: v for k, v in row.items() if k.startswith("mean_")}),
+        "also": json.dumps({k.removeprefix("also_"): v for k, v in row.items() if k.startswith("also_")}, default=_json)}
 
 
 def _json(value):

@@ -183,9 +183,14 @@ def claim_plot_title(row: Mapping[str, Any]) -> str:
     return f"{row.get('claim', '?')} · {row.get('title', '')}"
 
 
+def _also(claim: Mapping[str, Any]) -> str:
+    """A claim's side figures (``also_<name>``: the statistic on another metric, or a derived figure such as H5's loop gain)."""
+    return "; ".join(f"{k.removeprefix('also_')} = {_fx(v)}" for k, v in claim.items() if k.startswith("also_"))
+
+
 def _claims_table(claims: Sequence[Mapping[str, Any]]) -> str:
     head = ["claim", "title", "statistic", "effect [95% CI]", "verdict", "control effect [95% CI]", "vanishes",
-            "replications"]
+            "replications", "also reported"]
     rows = []
     for c in claims:
         control = html.escape(str(c.get("control") or ""))
@@ -200,6 +205,7 @@ def _claims_table(claims: Sequence[Mapping[str, Any]]) -> str:
                   + (f'<br><span class="muted">{control}</span>' if control else ""), "num wrap")
             + _td(html.escape(_yes_no(c.get("control_vanishes"))))
             + _td(html.escape(_fx(c.get("replications"))), "num")
+            + _td(html.escape(_also(c)), "wrap")
             + "</tr>"
         )
     return _table(head, rows)
