@@ -185,7 +185,8 @@ def allocate_revenue(world: World) -> None:
     # frontier in a bloc's reserved market), of middling size and fit
     seg_field = segment_fields(world)
     presence = segment_presence(world, segment_spending(world, world.field_param("market_potential")))
-    fringe_shape = presence * m.fringe * np.concatenate([np.full(F, 10.0**m.scale_economies), np.full(S - F, 0.5**m.niche_fit_weight)])
+    fringe_size = m.fringe * np.concatenate([np.full(F, 10.0**m.scale_economies), np.full(S - F, 0.5**m.niche_fit_weight)])
+    fringe_shape = presence * fringe_size
     legacy = own * (firms["incumbent"] & (seg < F))  # who may serve locked-in customers
     legacy_spend = locked_spending(world)
     own = own * np.where(firms["incumbent"], presence[seg], 1.0)
@@ -198,7 +199,8 @@ def allocate_revenue(world: World) -> None:
             (m.home_bias, (bloc == b).astype(float), own_lag),
             (1.0 - m.home_bias, access[:, b], np.zeros(F)),
         ):
-            fringe = fringe_shape * np.exp(m.capability_weight * (lag - m.fringe_gap))[seg_field]
+            fringe_weight = np.exp(m.capability_weight * (lag - m.fringe_gap))  # per field
+            fringe = fringe_shape * fringe_weight[seg_field]
             budget = spend * market_share[b] * part
             w_own = own * eligible
             w_inc = in_niche * eligible
@@ -211,8 +213,7 @@ def allocate_revenue(world: World) -> None:
             incumbent_niche_revenue += w_inc * niche_value[firms["field"]]
             # locked-in customers: incumbents and the fringe only
             w_legacy = legacy * eligible
-            legacy_fringe = m.fringe * 10.0**m.scale_economies * np.exp(m.capability_weight * (lag - m.fringe_gap))
-            legacy_denom = group_sum(firms["field"], w_legacy, F) + legacy_fringe
+            legacy_denom = group_sum(firms["field"], w_legacy, F) + fringe_size[:F] * fringe_weight  # fully present
             legacy_per_weight = np.divide(legacy_spend * market_share[b] * part, legacy_denom, out=np.zeros(F), where=legacy_denom > 0)
             own_revenue += w_legacy * legacy_per_weight[firms["field"]]
     # a firm delivers at most what its staff can; unserved demand goes to the fringe
