@@ -55,6 +55,7 @@ class AgentTable:
         self._n = 0
         self._next_id = 0
         self._version = 0
+        self._lookup: tuple[int, np.ndarray] | None = None  # (version, dense id → row array) of rows_of
 
     # -- shape ---------------------------------------------------------------
     def __len__(self) -> int:
@@ -178,14 +179,18 @@ class AgentTable:
     def rows_of(self, ids: np.ndarray) -> np.ndarray:
         """Row positions of the given ids; -1 where an id is not live (or negative).
 
-        Many lookups into a table with few ids ever issued (e.g. millions of
-        employees' employer ids) go through a dense id → row array, one gather
-        each; otherwise a binary search over the sorted live ids.
+        While the ids ever issued are not many more than the live rows (or
+        than the ids asked for), lookups go through a dense id → row array, one
+        gather each, built once per :attr:`version`; otherwise a binary search
+        over the sorted live ids.
         """
         ids = np.asarray(ids, dtype=np.int64)
-        if ids.size > 1024 and self._next_id <= 4 * ids.size:
-            lookup = np.full(self._next_id + 1, -1, dtype=np.int64)  # last slot: any invalid id
-            lookup[self._ids[: self._n]] = np.arange(self._n)
+        if self._next_id <= 8 * self._n + 4096 or (ids.size > 1024 and self._next_id <= 4 * ids.size):
+            if self._lookup is None or self._lookup[0] != self._version:
+                lookup = np.full(self._next_id + 1, -1, dtype=np.int64)  # last slot: any invalid id
+                lookup[self._ids[: self._n]] = np.arange(self._n)
+                self._lookup = (self._version, lookup)
+            lookup = self._lookup[1]
             return lookup[np.where((ids >= 0) & (ids < self._next_id), ids, self._next_id)]
         live = self._ids[: self._n]
         rows = np.searchsorted(live, ids)

@@ -182,7 +182,7 @@ def build_claims(scenario: Scenario, region: str | None = None) -> list[Claim]:
             also=(f"dragons_{region}",),
             derived=_loop_gain,
             prepare=_same_money(scenario),
-            replication_factor=2,  # dragon counts are noisy: the loop gain needs more runs
+            replication_factor=3,  # dragon counts are noisy: the loop gain needs more runs
             short="closed loop beats injection",
         ),
         Claim(
@@ -276,16 +276,18 @@ def run_claim(
     replications *= claim.replication_factor
     if claim.id == "H8":
         return _run_h8(claim, scenario, replications, executor, workers, on_done)
-    means, control_means, values = {}, {}, {}
-    for label, extra in (("declared", {}), ("control", claim.control)):
-        arms = claim.arms
-        if claim.prepare is not None:
-            base = _rows(scenario, {**arms["base"], **extra}, replications, executor, workers, on_done)
-            arms = claim.prepare(claim, base)
-        rows = {name: _rows(scenario, {**over, **extra}, replications, executor, workers, on_done)
-                for name, over in arms.items()}
-        values[label] = rows
-    declared, control = values["declared"], values["control"]
+    extras = {"declared": {}, "control": claim.control}
+    arms = {label: claim.arms for label in extras}
+    if claim.prepare is not None:
+        bases = _arm_rows(scenario, {label: {**claim.arms["base"], **extra} for label, extra in extras.items()},
+                          replications, executor, workers, on_done)
+        arms = {label: claim.prepare(claim, bases[label]) for label in extras}
+    # every arm of both labels in one batch, so that no worker waits at the end of a small arm
+    rows = _arm_rows(scenario, {(label, name): {**over, **extras[label]}
+                                for label in extras for name, over in arms[label].items()},
+                     replications, executor, workers, on_done)
+    declared = {name: r for (label, name), r in rows.items() if label == "declared"}
+    control = {name: r for (label, name), r in rows.items() if label == "control"}
     def metric_of(rows: pd.DataFrame) -> np.ndarray:
         return rows[claim.metric].to_numpy()
 
@@ -309,10 +311,14 @@ def run_claim(
 _CACHE: dict[str, dict] = {}
 
 
-def _rows(scenario: Scenario, overrides: Mapping[str, Any], replications: int, executor, workers, on_done) -> pd.DataFrame:
-    sc = load(scenario, dict(overrides))
-    return run_many([(sc, k) for k in range(replications)], workers=workers, executor=executor, on_done=on_done,
-                    cache=_CACHE)
+def _arm_rows(scenario: Scenario, arms: Mapping[Any, Mapping[str, Any]], replications: int, executor, workers,
+              on_done) -> dict[Any, pd.DataFrame]:
+    """Outcome rows of every arm (key → overrides), replications 0 … n − 1 each, run as one batch."""
+    scenarios = {key: load(scenario, dict(over)) for key, over in arms.items()}
+    jobs = [(sc, k) for sc in scenarios.values() for k in range(replications)]
+    rows = run_many(jobs, workers=workers, executor=executor, on_done=on_done, cache=_CACHE)
+    return {key: rows.iloc[i * replications:(i + 1) * replications].reset_index(drop=True)
+            for i, key in enumerate(scenarios)}
 
 
 def _run_h8(claim: Claim, scenario: Scenario, replications: int, executor, workers, on_done) -> ClaimResult:
@@ -328,12 +334,11 @@ def _run_h8(claim: Claim, scenario: Scenario, replications: int, executor, worke
     research = {f"regions.{r}.policy.basic_research": 3000.0 for r in regions}
     arms = {"free": {"decoupling.enabled": False}, "blockade": {}, "blockade_research": research}
 
-    def collect(extra: Mapping[str, Any]) -> dict[str, pd.DataFrame]:
-        return {name: _rows(scenario, {**over, **extra}, replications, executor, workers, on_done)
-                for name, over in arms.items()}
-
-    declared = collect({})
-    control = collect({"decoupling.enabled": False})
+    extras = {"declared": {}, "control": {"decoupling.enabled": False}}
+    rows = _arm_rows(scenario, {(label, name): {**over, **extra} for label, extra in extras.items()
+                                for name, over in arms.items()}, replications, executor, workers, on_done)
+    declared = {name: r for (label, name), r in rows.items() if label == "declared"}
+    control = {name: r for (label, name), r in rows.items() if label == "control"}
     pre, short, long = (f"gap_{target}_{k}" for k in ("pre", "short", "long"))
 
     def series(rows: Mapping[str, pd.DataFrame]) -> dict[str, np.ndarray]:

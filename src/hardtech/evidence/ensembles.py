@@ -88,9 +88,9 @@ def run_many(jobs: Sequence[tuple[Scenario, int]], workers: int = 1, executor: E
             return run_many(jobs, executor=pool, on_done=on_done, cache=cache)
     cache = {} if cache is None else cache
     keys = [run_id_for(sc, k) for sc, k in jobs]
-    todo = [job for job, key in zip(jobs, keys) if key not in cache]
+    todo = dict((key, job) for job, key in zip(jobs, keys) if key not in cache)  # each distinct run once
     mapper = executor.map if executor is not None else map
-    for key, row in zip([run_id_for(sc, k) for sc, k in todo], mapper(_one, todo)):
+    for key, row in zip(todo, mapper(_one, todo.values())):
         cache[key] = row
         if on_done is not None:
             on_done()

@@ -8,7 +8,9 @@
   grown) and an investor judges it good enough; round sizes grow by stage,
   and a pool commits at most ``deploy_rate`` of its capital a quarter.
 - Valuation is a field multiple of annual revenue, lifted by growth, and never
-  below the last round's price as it fades.
+  below the last round's price as it fades. Investors pay more for a private
+  firm when their pools hold more money than firms ask for, less when money
+  is short ("money chasing deals").
 - Old enough firms with revenue exit (IPO above ``ipo_valuation``, trade sale
   below). Proceeds go to the lead investor's pool and the founder — the
   closed loop — or, without recycling, leave the region.
@@ -18,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hardtech.model.entrepreneurship import investor_region, opportunity, within_pool_capacity
+from hardtech.model.entrepreneurship import investor_region, opportunity, pool_weights, within_pool_capacity
 from hardtech.model.labour import cost_per_head
 from hardtech.model.market import forward_spending, segment_of
 from hardtech.model.world import World
@@ -47,14 +49,17 @@ def fund_pools(world: World) -> None:
 def revalue(world: World) -> None:
     """Valuation: a field multiple of revenue — current (lifted by growth) or the
     firm's share of the spending expected two years ahead, discounted by half —
-    floored by the fading price of its last round."""
+    times the deal price of its region if private, floored by the fading price
+    of its last round."""
     firms = world.firms
     multiple = world.field_param("revenue_multiple")[firms["field"]]
     growth = np.clip(np.divide(firms["revenue"], firms["revenue_smooth"], out=np.ones(len(firms)),
                                where=firms["revenue_smooth"] > 0) - 1.0, 0.0, 2.0)
-    by_revenue = multiple * 4.0 * firms["revenue_smooth"] * (1.0 + growth)
+    # private firms are priced by the venture market, public ones by the stock market
+    price = np.where(firms["public"] | firms["incumbent"], 1.0, world.deal_price[firms["region"]])
+    by_revenue = price * multiple * 4.0 * firms["revenue_smooth"] * (1.0 + growth)
     ahead = forward_spending(world, 2.0)[segment_of(world)]
-    by_prospect = multiple * 4.0 * firms["segment_share"] * ahead * 0.5
+    by_prospect = price * multiple * 4.0 * firms["segment_share"] * ahead * 0.5
     fading = firms["post_money"] * 0.97 ** np.maximum(world.step - firms["round_step"], 0)
     firms["valuation"] = np.maximum(np.maximum(by_revenue, by_prospect), fading)
 
@@ -112,6 +117,30 @@ def raise_rounds(world: World) -> None:
     world.event("funded", firms.ids[rows], size)
     key = world.region_field(firms["region"][rows], firms["field"][rows])
     world.flows["invested"] += np.bincount(key, weights=size, minlength=world.n_regions * world.n_fields)
+
+
+def price_deals(world: World) -> None:
+    """Money chasing deals: private valuations follow the money on offer per dollar asked.
+
+    Investors competing for a limited number of deals pay more when their
+    pools are flush (Gompers & Lerner 2000; docs/FACTS.md VC1).
+
+    Each pool's abundance is the quarter's capacity over the rounds and seeds
+    asked of it (clipped to 0.1–10); a region's firms are priced by the pools
+    that would fund them (weights of :func:`pool_weights`) at abundance to the
+    power ``price_elasticity``, smoothed over about a year. Balanced money
+    (abundance 1), an elasticity of 0, or capital that is never scarce
+    (``constrained = false``) give the price 1.
+    """
+    cap = world.scenario.capital
+    offered, asked = world.flows.get("offered"), world.flows.get("asked")
+    if not cap.constrained or cap.price_elasticity == 0 or offered is None:
+        return
+    abundance = np.clip(np.divide(offered, asked, out=np.full_like(offered, 10.0), where=asked > 0), 0.1, 10.0)
+    weights = pool_weights(world)
+    weights /= np.maximum(weights.sum(axis=1, keepdims=True), 1e-12)
+    price = weights @ abundance ** cap.price_elasticity
+    world.deal_price += 0.25 * (price - world.deal_price)
 
 
 def exit_firms(world: World) -> None:

@@ -220,14 +220,19 @@ def _successful_firm_rows(world: World) -> np.ndarray:
     return ~firms["incumbent"] & ((firms["dragon_step"] >= 0) | (firms["valuation"] >= 0.2 * threshold))
 
 
-def investor_region(world: World, region: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Which region's pool funds a round for firms of ``region`` (∝ weight × capital)."""
+def pool_weights(world: World) -> np.ndarray:
+    """(firm region, pool region): how likely each pool is to fund a firm of a region (∝ affinity × capital)."""
     cap = world.scenario.capital
     bloc = world.region_bloc
     same_bloc = bloc[:, None] == bloc[None, :]
     affinity = np.where(same_bloc, cap.cross_region, cap.cross_bloc * (1.0 - world.cut["market"][bloc][:, bloc].T))
     np.fill_diagonal(affinity, 1.0)
-    return choose_by_row(rng, affinity * np.maximum(world.pool, 0.0)[None, :], region)
+    return affinity * np.maximum(world.pool, 0.0)[None, :]
+
+
+def investor_region(world: World, region: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Which region's pool funds a round for firms of ``region`` (see :func:`pool_weights`)."""
+    return choose_by_row(rng, pool_weights(world), region)
 
 
 def within_pool_capacity(world: World, pool_region: np.ndarray, amount: np.ndarray, rng: np.random.Generator,
@@ -239,6 +244,9 @@ def within_pool_capacity(world: World, pool_region: np.ndarray, amount: np.ndarr
     committed = world.flows.setdefault(f"committed_{kind}", np.zeros(world.n_regions))
     capacity = np.maximum(share * cap.deploy_rate * np.maximum(world.pool, 0.0) - committed, 0.0)
     asked = np.bincount(pool_region, weights=amount, minlength=world.n_regions)
+    # what was on offer and what was asked, for the price of deals (capital.price_deals)
+    world.flows.setdefault("offered", np.zeros(world.n_regions))[:] += capacity
+    world.flows.setdefault("asked", np.zeros(world.n_regions))[:] += asked
     ratio = np.divide(capacity, asked, out=np.ones_like(asked), where=asked > 0)
     if not world.scenario.capital.constrained:
         ratio = np.ones_like(ratio)

@@ -123,6 +123,7 @@ class HardtechModel:
         capital.fund_pools(w)
         capital.revalue(w)
         capital.raise_rounds(w)
+        capital.price_deals(w)
         capital.exit_firms(w)
         capital.expand_abroad(w)
 
@@ -173,9 +174,15 @@ class HardtechModel:
     def _label(self, steps: np.ndarray, missing: int | None = None) -> np.ndarray:
         """'2012Q1'-style labels of steps ('' where a step equals ``missing``)."""
         start = self.scenario.time.start_year
-        return np.array([
-            "" if s == missing else f"{start + s // 4}Q{s % 4 + 1}" for s in np.asarray(steps).tolist()
-        ], dtype=object)
+        steps = np.asarray(steps, dtype=np.int64)
+        if steps.size == 0:
+            return np.zeros(0, dtype=object)
+        # one label per distinct step, then a gather: events run to hundreds of thousands
+        low = min(int(steps.min()), 0)
+        labels = np.array([f"{start + s // 4}Q{s % 4 + 1}" for s in range(low, int(steps.max()) + 1)], dtype=object)
+        if missing is not None and low <= missing <= steps.max():
+            labels[missing - low] = ""
+        return labels[steps - low]
 
     def _events_table(self) -> pa.Table:
         w = self.world

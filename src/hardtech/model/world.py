@@ -91,6 +91,7 @@ class World:
     region_bloc: np.ndarray
     distance_km: np.ndarray
     pool: np.ndarray  # investor capital per region, million USD
+    deal_price: np.ndarray  # per firm region: private valuations relative to balanced money (capital.price_deals)
     # field × bloc / field arrays
     science: np.ndarray  # (bloc, field) science stock, log capability
     bloc_frontier: np.ndarray  # (bloc, field) best capability reached in the bloc
@@ -208,6 +209,7 @@ def build_world(scenario: Scenario, replication: int = 0) -> World:
         region_bloc=region_bloc,
         distance_km=dist,
         pool=np.array([r.investor_capital for r in sc.regions.values()], dtype=float),
+        deal_price=np.ones(R),
         science=np.zeros((B, F)),
         bloc_frontier=np.full((B, F), -np.inf),
         frontier=np.zeros(F),

@@ -212,6 +212,7 @@ class Capital(Strict):
     pool_outflow: float = Field(0.02, ge=0, le=1, description="Share of a pool's capital distributed back to outside limited partners per year.")
     cross_region: float = Field(0.3, ge=0, le=1, description="Weight of other same-bloc regions' pools in a round, relative to the home pool.")
     cross_bloc: float = Field(0.1, ge=0, le=1, description="Weight of other blocs' pools in a round (before blockades).")
+    price_elasticity: float = Field(0.2, ge=0, le=2, description="Elasticity of private valuations to the venture money on offer per dollar asked (direction: Gompers & Lerner 2000; size an assumption, docs/FACTS.md VC1); 0 = prices ignore money.")
 
 
 class Innovation(Strict):
