@@ -162,3 +162,25 @@ def test_scenario_scale_changes_agents_not_units():
     persons_a = len(a.world.talent) * a.world.weight
     persons_b = len(b.world.talent) * b.world.weight
     assert persons_a == pytest.approx(persons_b, rel=0.01)
+
+
+@pytest.mark.parametrize(("offered", "expected"), [(4.0, "above"), (0.25, "below"), (1.0, "at")])
+def test_venture_prices_follow_the_money_on_offer_per_dollar_asked(offered, expected):
+    """capital.price_deals: abundance a in every pool moves prices a quarter of the way to a^0.2."""
+    from hardtech.model import HardtechModel, capital
+
+    world = HardtechModel(load("hangzhou", {"scale": 0.002})).world
+    world.cut = {"market": np.zeros((len(world.bloc_names),) * 2)}
+    world.flows = {"offered": np.full(world.n_regions, offered), "asked": np.ones(world.n_regions)}
+    capital.price_deals(world)
+    assert world.deal_price == pytest.approx(1.0 + 0.25 * (offered**0.2 - 1.0))
+    assert {"above": world.deal_price > 1, "below": world.deal_price < 1, "at": world.deal_price == 1}[expected].all()
+
+
+def test_venture_prices_ignore_money_when_capital_is_never_scarce():
+    from hardtech.model import HardtechModel, capital
+
+    world = HardtechModel(load("hangzhou", {"scale": 0.002, "capital.constrained": False})).world
+    world.flows = {"offered": np.full(world.n_regions, 4.0), "asked": np.ones(world.n_regions)}
+    capital.price_deals(world)
+    assert (world.deal_price == 1.0).all()

@@ -234,7 +234,7 @@ def _num(x: float) -> str:
 
 
 def _print_claims(rows: list[dict], sobol: dict | None, reps: int) -> None:
-    table = Table(title=f"Claims: {reps} paired replications (×2 where marked); 95% bootstrap intervals",
+    table = Table(title=f"Claims: {reps} paired replications (k times as many where marked ×k); 95% bootstrap intervals",
                   title_justify="left", show_lines=True)
     for c in ("claim", "effect [95% CI]", "verdict", "mechanism off [95% CI]", "gone"):
         table.add_column(c, justify="left" if c in ("claim", "verdict", "gone") else "right", no_wrap=True)

@@ -56,6 +56,7 @@ class AgentTable:
         self._next_id = 0
         self._version = 0
         self._lookup: tuple[int, np.ndarray] | None = None  # (version, dense id → row array) of rows_of
+        self._search_cost: tuple[int, float] = (0, 0.0)  # (version, binary-search work of rows_of so far)
 
     # -- shape ---------------------------------------------------------------
     def __len__(self) -> int:
@@ -179,17 +180,23 @@ class AgentTable:
     def rows_of(self, ids: np.ndarray) -> np.ndarray:
         """Row positions of the given ids; -1 where an id is not live (or negative).
 
-        While the ids ever issued are not many more than the live rows (or
-        than the ids asked for), lookups go through a dense id → row array, one
-        gather each, built once per :attr:`version`; otherwise a binary search
-        over the sorted live ids.
+        Lookups go through a dense id → row array (one gather each) when one
+        is built for the current :attr:`version`, or when building it costs
+        less than the binary searches it saves: a lookup of more ids than a
+        quarter of the ids ever issued, or repeated lookups whose searches
+        in this version add up to the ids ever issued. Otherwise a binary
+        search over the sorted live ids.
         """
         ids = np.asarray(ids, dtype=np.int64)
-        if self._next_id <= 8 * self._n + 4096 or (ids.size > 1024 and self._next_id <= 4 * ids.size):
-            if self._lookup is None or self._lookup[0] != self._version:
+        if self._lookup is None or self._lookup[0] != self._version:
+            spent = self._search_cost[1] if self._search_cost[0] == self._version else 0.0
+            spent += ids.size * np.log2(self._n + 2)
+            self._search_cost = (self._version, spent)
+            if spent >= self._next_id or self._next_id <= 4 * ids.size:
                 lookup = np.full(self._next_id + 1, -1, dtype=np.int64)  # last slot: any invalid id
                 lookup[self._ids[: self._n]] = np.arange(self._n)
                 self._lookup = (self._version, lookup)
+        if self._lookup is not None and self._lookup[0] == self._version:
             lookup = self._lookup[1]
             return lookup[np.where((ids >= 0) & (ids < self._next_id), ids, self._next_id)]
         live = self._ids[: self._n]

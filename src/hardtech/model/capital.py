@@ -138,7 +138,9 @@ def price_deals(world: World) -> None:
         return
     abundance = np.clip(np.divide(offered, asked, out=np.full_like(offered, 10.0), where=asked > 0), 0.1, 10.0)
     weights = pool_weights(world)
-    weights /= np.maximum(weights.sum(axis=1, keepdims=True), 1e-12)
+    total = weights.sum(axis=1, keepdims=True)
+    # with every reachable pool empty, a region's firms face its own pool's (scarce) money
+    weights = np.where(total > 0, weights / np.where(total > 0, total, 1.0), np.eye(world.n_regions))
     price = weights @ abundance ** cap.price_elasticity
     world.deal_price += 0.25 * (price - world.deal_price)
 
