@@ -18,6 +18,7 @@ from SALib.analyze import sobol as sobol_analyze
 from SALib.sample import sobol as sobol_sample
 
 from hardtech.evidence.ensembles import run_many
+from hardtech.experiments.designs import analysis_seed
 from hardtech.scenario import Scenario, load
 
 LEVER_RANGES = {
@@ -55,9 +56,10 @@ def lever_sobol(
     rows = run_many(jobs, workers=workers, executor=executor, on_done=on_done)
     metric = f"dragons_{region}"
     Y = rows[metric].to_numpy(dtype=float)
-    Si = sobol_analyze.analyze(problem, Y, calc_second_order=False, num_resamples=500, seed=seed)
+    # SALib reads seed 0 as "no seed" and would draw its bootstrap from the global RNG
+    Si = sobol_analyze.analyze(problem, Y, calc_second_order=False, num_resamples=500, seed=analysis_seed(seed))
     S1 = np.asarray(Si["S1"], float)
-    # interval of the sum: resample the bootstrap replicates of each index independently
+    # interval of the sum: the indices' half-widths combined as if their errors were independent
     conf = np.asarray(Si["S1_conf"], float)
     total = float(S1.sum())
     half = float(np.sqrt(np.sum(conf**2)))
