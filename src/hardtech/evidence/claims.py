@@ -282,12 +282,7 @@ def run_claim(
         bases = _arm_rows(scenario, {label: {**claim.arms["base"], **extra} for label, extra in extras.items()},
                           replications, executor, workers, on_done)
         arms = {label: claim.prepare(claim, bases[label]) for label in extras}
-    # every arm of both labels in one batch, so that no worker waits at the end of a small arm
-    rows = _arm_rows(scenario, {(label, name): {**over, **extras[label]}
-                                for label in extras for name, over in arms[label].items()},
-                     replications, executor, workers, on_done)
-    declared = {name: r for (label, name), r in rows.items() if label == "declared"}
-    control = {name: r for (label, name), r in rows.items() if label == "control"}
+    declared, control = _declared_and_control(scenario, arms, extras, replications, executor, workers, on_done)
     def metric_of(rows: pd.DataFrame) -> np.ndarray:
         return rows[claim.metric].to_numpy()
 
@@ -321,6 +316,20 @@ def _arm_rows(scenario: Scenario, arms: Mapping[Any, Mapping[str, Any]], replica
             for i, key in enumerate(scenarios)}
 
 
+def _declared_and_control(scenario: Scenario, arms: Mapping[str, Mapping[str, Mapping[str, Any]]],
+                          extras: Mapping[str, Mapping[str, Any]], replications: int, executor, workers,
+                          on_done) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame]]:
+    """Rows of each label's arms ("declared", "control") with the label's extra overrides on top.
+
+    Every arm of both labels runs in one batch, so no worker waits at the end of a small arm.
+    """
+    rows = _arm_rows(scenario, {(label, name): {**over, **extras[label]}
+                                for label in extras for name, over in arms[label].items()},
+                     replications, executor, workers, on_done)
+    return tuple({name: r for (label, name), r in rows.items() if label == wanted}  # type: ignore[return-value]
+                 for wanted in ("declared", "control"))
+
+
 def _run_h8(claim: Claim, scenario: Scenario, replications: int, executor, workers, on_done) -> ClaimResult:
     """H8: blockade × basic research.
 
@@ -335,10 +344,8 @@ def _run_h8(claim: Claim, scenario: Scenario, replications: int, executor, worke
     arms = {"free": {"decoupling.enabled": False}, "blockade": {}, "blockade_research": research}
 
     extras = {"declared": {}, "control": {"decoupling.enabled": False}}
-    rows = _arm_rows(scenario, {(label, name): {**over, **extra} for label, extra in extras.items()
-                                for name, over in arms.items()}, replications, executor, workers, on_done)
-    declared = {name: r for (label, name), r in rows.items() if label == "declared"}
-    control = {name: r for (label, name), r in rows.items() if label == "control"}
+    declared, control = _declared_and_control(scenario, {label: arms for label in extras}, extras, replications,
+                                              executor, workers, on_done)
     pre, short, long = (f"gap_{target}_{k}" for k in ("pre", "short", "long"))
 
     def series(rows: Mapping[str, pd.DataFrame]) -> dict[str, np.ndarray]:

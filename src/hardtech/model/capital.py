@@ -76,8 +76,10 @@ def raise_rounds(world: World) -> None:
     burn = np.maximum(firms["headcount"] * per_head - world.scenario.market.margin * firms["revenue"], 1e-6)
     # staff it would take to serve all its customers: a firm turning demand away raises to scale up
     capacity_ratio = world.scenario.market.capacity_ratio
-    missing_staff = np.maximum(firms["demand"] / (capacity_ratio * per_head) - firms["headcount"], 0.0) if capacity_ratio > 0 \
-        else np.zeros(n)
+    if capacity_ratio > 0:
+        missing_staff = np.maximum(firms["demand"] / (capacity_ratio * per_head) - firms["headcount"], 0.0)
+    else:  # delivery is not limited by staff
+        missing_staff = np.zeros(n)
     growth_need = cap.runway_quarters * missing_staff * per_head
     scaling_up = (growth_need > np.maximum(firms["cash"], 0.0)) & (firms["demand"] > 1.2 * firms["revenue"])
     short = ((firms["cash"] / burn < 3.0) | scaling_up) & ~firms["incumbent"] & ~firms["public"]
