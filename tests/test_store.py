@@ -234,3 +234,19 @@ def test_write_runs_stores_several_runs_whole_in_one_go(tmp_path):
             store.write_runs([("d", _meta(), {"ledger": pa.table({"amount": [9.0]})}),
                               ("a", _meta(), {"ledger": pa.table({"amount": [9.0]})})])
         _assert_same(before, _snapshot(store))
+
+
+def test_a_run_without_dragons_then_one_with_dragons_share_a_store(tmp_path):
+    """An empty run's tables are typed like any other run's (a dragons table built from
+    untyped empty arrays once made DuckDB refuse every later run with dragons)."""
+    import hardtech
+
+    path = tmp_path / "same.duckdb"
+    empty = hardtech.run("hangzhou", seed=7, overrides={"scale": 0.002, "time.end_year": 2013})
+    full = hardtech.run("hangzhou", seed=7, overrides={"scale": 0.002, "time.end_year": 2020})
+    assert len(empty.dragons) == 0 < len(full.dragons)
+    assert empty.tables["dragons"].schema == full.tables["dragons"].schema
+    empty.save(path)
+    full.save(path)
+    with ResultsStore(path, read_only=True) as store:
+        assert len(store.table("dragons", full.run_id)) == len(full.dragons)

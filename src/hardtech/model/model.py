@@ -157,18 +157,21 @@ class HardtechModel:
 
     def _dragons_table(self) -> pa.Table:
         w = self.world
-        cols = {k: np.concatenate([d[k] for d in w.dragons]) if w.dragons else np.zeros(0, np.int64)
-                for k in ("firm_id", "region", "field", "founded", "dragon_step", "valuation", "spinout", "niche")}
+        kinds = {"firm_id": np.int64, "region": np.int64, "field": np.int64, "founded": np.int64,
+                 "dragon_step": np.int64, "valuation": np.float64, "spinout": np.bool_, "niche": np.bool_}
+        # typed even when no firm became a dragon, so an empty run's table fits any later run's
+        cols = {k: np.concatenate([d[k] for d in w.dragons]).astype(t) if w.dragons else np.zeros(0, t)
+                for k, t in kinds.items()}
         return pa.table({
-            "firm_id": cols["firm_id"].astype(np.int64),
-            "region": np.asarray(w.region_names, dtype=object)[cols["region"].astype(int)],
-            "field": np.asarray(w.field_names, dtype=object)[cols["field"].astype(int)],
-            "founded_quarter": self._label(cols["founded"].astype(int)),
-            "dragon_quarter": self._label(cols["dragon_step"].astype(int)),
-            "dragon_step": cols["dragon_step"].astype(np.int32),
-            "valuation_musd": cols["valuation"].astype(float),
-            "spinout": cols["spinout"].astype(bool),
-            "niche": cols["niche"].astype(bool),
+            "firm_id": pa.array(cols["firm_id"], pa.int64()),
+            "region": pa.array(np.asarray(w.region_names, dtype=object)[cols["region"]], pa.string()),
+            "field": pa.array(np.asarray(w.field_names, dtype=object)[cols["field"]], pa.string()),
+            "founded_quarter": pa.array(self._label(cols["founded"]), pa.string()),
+            "dragon_quarter": pa.array(self._label(cols["dragon_step"]), pa.string()),
+            "dragon_step": pa.array(cols["dragon_step"].astype(np.int32), pa.int32()),
+            "valuation_musd": pa.array(cols["valuation"], pa.float64()),
+            "spinout": pa.array(cols["spinout"], pa.bool_()),
+            "niche": pa.array(cols["niche"], pa.bool_()),
         })
 
     def _label(self, steps: np.ndarray, missing: int | None = None) -> np.ndarray:
