@@ -167,10 +167,14 @@ def test_failed_write_leaves_store_unchanged(tmp_path, bad):
 
 def test_failed_replace_keeps_old_run(tmp_path):
     with ResultsStore(tmp_path / "r.duckdb") as store:
-        store.write_run("r1", _meta(), _tables())
+        store.write_run("r1", _meta(), {**_tables(), "custom": pa.table({"x": [1]})})
         before = _snapshot(store)
-        with pytest.raises(duckdb.ConversionException):
+        # a declared column is checked before the transaction; an undeclared one fails inside it,
+        # after the old rows were deleted: both leave the old run as it was
+        with pytest.raises(ValueError, match="'step_metrics', column 'step'"):
             store.write_run("r1", _meta(seed=9), {"step_metrics": pa.table({"step": ["x"]})}, replace=True)
+        with pytest.raises(duckdb.ConversionException):
+            store.write_run("r1", _meta(seed=9), {"custom": pa.table({"x": ["x"]})}, replace=True)
         _assert_same(before, _snapshot(store))
 
 
