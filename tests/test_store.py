@@ -254,3 +254,30 @@ def test_a_run_without_dragons_then_one_with_dragons_share_a_store(tmp_path):
     full.save(path)
     with ResultsStore(path, read_only=True) as store:
         assert len(store.table("dragons", full.run_id)) == len(full.dragons)
+
+
+@pytest.mark.parametrize("end_year", [2012, 2016])
+def test_every_column_a_run_writes_is_declared_and_stored_with_its_declared_type(end_year):
+    """A short run (no dragons, no exits) and a longer one store the same column types: the declared ones."""
+    import hardtech
+    from hardtech.store.schemas import RUN_TABLES, conform
+
+    result = hardtech.run("hangzhou", seed=7, overrides={"scale": 0.002, "time.end_year": end_year})
+    assert set(result.tables) == set(RUN_TABLES), "declare new tables in src/hardtech/store/schemas.py"
+    for name, table in result.tables.items():
+        declared = RUN_TABLES[name]
+        undeclared = [c for c in table.column_names if c not in declared.names]
+        assert not undeclared, f"declare {name}.{undeclared} in src/hardtech/store/schemas.py"
+        missing = [c for c in declared.names if c not in table.column_names]
+        assert not missing, f"{name} no longer has {missing}: remove them from src/hardtech/store/schemas.py"
+        stored = conform(name, table)
+        assert stored.schema == pa.schema([declared.field(c) for c in table.column_names]), name
+
+
+def test_nan_is_stored_as_null(tmp_path):
+    with ResultsStore(tmp_path / "r.duckdb") as store:
+        store.write_run("r1", _meta(), {"field_metrics": pa.table({"small_share_niche": [0.5, np.nan, None]})})
+        row = store.query("SELECT count(*) FILTER (WHERE isnan(small_share_niche)) AS nan, "
+                          "count(*) FILTER (WHERE small_share_niche IS NULL) AS null, "
+                          "avg(small_share_niche) AS mean FROM field_metrics").iloc[0]
+        assert row["nan"] == 0 and row["null"] == 2 and row["mean"] == 0.5

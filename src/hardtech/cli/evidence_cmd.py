@@ -21,7 +21,7 @@ from rich.table import Table
 import hardtech
 from hardtech.cli.app import app, err, fail, out
 from hardtech.cli.storing import check_out, store_runs
-from hardtech.provenance import model_version
+from hardtech.provenance import model_version, platform_info
 from hardtech.resources import ResourceError, check_memory
 from hardtech.scenario import Scenario, ScenarioError, load, to_toml
 
@@ -78,7 +78,8 @@ def _evidence_id(kind: str, sc: Scenario, extra: str) -> str:
 def _meta(sc: Scenario, kind: str, started: dt.datetime, wall: float, **extra) -> dict:
     return {"scenario_name": sc.name, "scenario_toml": to_toml(sc), "seed": sc.seed, "replication": -1,
             "scale": sc.scale, "steps": sc.steps, "package_version": hardtech.__version__, "git_commit": "",
-            "model_version": model_version(), "started_at": started.isoformat(timespec="seconds"), "wall_seconds": round(wall, 3), "kind": kind, **extra}
+            "model_version": model_version(), "started_at": started.isoformat(timespec="seconds"),
+            "wall_seconds": round(wall, 3), "kind": kind, "platform": platform_info(), **extra}
 
 
 def _check_file_out(path: Path) -> None:

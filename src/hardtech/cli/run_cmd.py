@@ -142,7 +142,9 @@ def _run_batch(sc, replications: int, store_path: Path, show_progress: bool) -> 
         with _progress(sc, len(todo), show_progress) as tick:
             for k in todo:
                 r = run(sc, replication=k, after_step=tick)
-                store_runs(store_path, [(r.run_id, r.meta, r.tables)], then=then)
+                # the last replication's write also marks the batch complete
+                finish = (lambda store: store.finish_batch(batch_id)) if batch_id and k == todo[-1] else None
+                store_runs(store_path, [(r.run_id, r.meta, r.tables)], then=then, also=finish)
                 results.append(_light(r))
     except (KeyboardInterrupt, duckdb.InterruptException):
         done = len(stored) + sum(1 for r in results if r.run_id not in stored)
@@ -153,8 +155,9 @@ def _run_batch(sc, replications: int, store_path: Path, show_progress: bool) -> 
     results.sort(key=lambda r: r.replication)
     if not batch_id:
         return results, None
-    with open_store(store_path) as store:
-        store.finish_batch(batch_id)
+    if not todo:  # every replication was stored already (e.g. imported after a lock): mark the batch complete
+        with open_store(store_path) as store:
+            store.finish_batch(batch_id)
     return results, {"id": batch_id, "replications": replications, "already_stored": len(stored),
                      "run_now": len(todo), "complete": True}
 

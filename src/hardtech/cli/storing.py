@@ -15,7 +15,7 @@ and never lose computed runs.
 from __future__ import annotations
 
 import shlex
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -57,8 +57,10 @@ def import_command(spilled: Path, store_path: Path) -> str:
     return shlex.join(["hardtech", "import", str(spilled), "--out", str(store_path)])
 
 
-def store_runs(path: Path, runs: RunRows, *, then: str = "") -> None:
-    """Write ``runs`` (replacing runs of the same id), each whole, in one transaction.
+def store_runs(path: Path, runs: RunRows, *, then: str = "",
+               also: Callable[[ResultsStore], None] | None = None) -> None:
+    """Write ``runs`` (replacing runs of the same id), each whole, in one transaction; then ``also(store)``
+    on the same connection (e.g. mark a batch complete).
 
     If the store stays locked for longer than ``HARDTECH_LOCK_WAIT``, saves the
     runs beside it and exits 2 with one line that names the saved directory and
@@ -67,6 +69,8 @@ def store_runs(path: Path, runs: RunRows, *, then: str = "") -> None:
     try:
         with ResultsStore(path, wait=None, on_wait=_waiting) as store:
             store.write_runs(runs, replace=True)
+            if also is not None:
+                also(store)
     except StoreLockedError as exc:
         spilled = spill_runs(path, runs)
         fail(f"{exc}; the {len(runs)} computed run(s) are saved in {spilled} — store them with: "
