@@ -1,4 +1,4 @@
-"""Ensembles, claims and stylized facts: the machinery and quick, seeded checks."""
+"""Ensembles, H10's Sobol indices and stylized facts: the machinery and quick, seeded checks (claims: test_claims.py)."""
 
 import json
 import subprocess
@@ -9,19 +9,11 @@ import duckdb
 import numpy as np
 import pytest
 
-from hardtech.evidence.claims import build_claims, run_claim, verdict
 from hardtech.evidence.ensembles import bootstrap_interval, mean_interval, paired_difference, replicate, summarise_outcomes
 from hardtech.evidence.facts import FACTS, measure
 from hardtech.scenario import load
 
 QUICK = {"scale": 0.002}
-
-
-def test_verdicts_follow_the_interval_and_margin():
-    assert verdict(0.1, 0.5, margin=0.05) == "supported"
-    assert verdict(-0.5, -0.1, margin=0.05) == "not supported"
-    assert verdict(-0.01, 0.02, margin=0.05) == "not supported"  # no effect that matters
-    assert verdict(-0.2, 0.4, margin=0.05) == "inconclusive"
 
 
 def test_paired_bootstrap_uses_the_pairing():
@@ -44,58 +36,6 @@ def test_ensemble_summary_has_intervals():
     assert births["lo"] <= births["mean"] <= births["hi"] and births["n"] == 3
 
 
-CLAIMS = [f"H{i}" for i in range(1, 10)]
-
-
-@pytest.fixture(scope="module")
-def quick_scenario():
-    return load("hangzhou", QUICK)
-
-
-@pytest.fixture(scope="module")
-def pool():
-    with ProcessPoolExecutor(2) as executor:
-        yield executor
-
-
-def _claim(scenario, claim_id):
-    return next(c for c in build_claims(scenario) if c.id == claim_id)
-
-
-@pytest.mark.parametrize("claim_id", CLAIMS)
-def test_switching_the_mechanism_off_makes_the_claim_unsupported(quick_scenario, pool, claim_id):
-    """The scenario itself has the claim's mechanism off; the claim, built and run on it, must fail."""
-    control = _claim(quick_scenario, claim_id).control
-    broken = load(quick_scenario, control)
-    result = run_claim(_claim(broken, claim_id), broken, replications=3, executor=pool)
-    assert result.verdict == "not supported", result.row()
-
-
-@pytest.mark.parametrize(
-    ("claim_id", "broken"),
-    [
-        ("H2", {"labour.cost_weight": 0.0, "entrepreneurship.cost_elasticity": 0.0}),
-        ("H3", {"entrepreneurship.software_discount": 0.0}),
-        ("H4", {"innovation.spillovers": False}),
-    ],
-)
-def test_breaking_the_mechanism_by_hand_makes_the_claim_unsupported(pool, claim_id, broken):
-    """Not just the declared control: a partial switch-off that a reader might try first."""
-    sc = load("hangzhou", {**QUICK, **broken})
-    result = run_claim(_claim(sc, claim_id), sc, replications=3, executor=pool)
-    assert result.verdict == "not supported", result.row()
-
-
-def test_claims_are_built_for_any_region():
-    sc = load("hangzhou", QUICK)
-    claims = build_claims(sc, "shenzhen")
-    assert {c.id for c in claims} == {f"H{i}" for i in range(1, 10)}
-    h2 = next(c for c in claims if c.id == "H2")
-    assert h2.metric == "births_shenzhen"
-    with pytest.raises(ValueError, match="unknown region 'atlantis'"):
-        build_claims(sc, "atlantis")
-
-
 def test_facts_measured_on_a_run(small_run):
     values = measure(small_run)
     assert set(values) == {f.id for f in FACTS}
@@ -103,25 +43,6 @@ def test_facts_measured_on_a_run(small_run):
     for fact in ("F2", "F3", "F5", "F6", "F7", "F8"):
         lo, hi = bands[fact]
         assert lo <= values[fact] <= hi, (fact, values[fact])
-
-
-def test_claims_cli_json_and_bad_input(tmp_path):
-    store = tmp_path / "c.duckdb"
-    cmd = [sys.executable, "-m", "hardtech", "claims", "--quick", "--only", "H3", "-r", "3", "--workers", "1",
-           "--json", "--out", str(store)]
-    res = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
-    assert res.returncode == 0, res.stderr
-    payload = json.loads(res.stdout)
-    assert payload["claims"][0]["claim"] == "H3"
-    assert payload["claims"][0]["verdict"] in {"supported", "not supported", "inconclusive"}  # a result, never a target
-    assert store.exists() and store.with_suffix(".html").exists()
-    with duckdb.connect(str(store), read_only=True) as con:
-        also = json.loads(con.execute("SELECT also FROM claims WHERE claim = 'H3'").fetchall()[0][0])
-    assert "survival_hangzhou" in also  # side figures are stored, not only printed
-    bad = subprocess.run([sys.executable, "-m", "hardtech", "claims", "--only", "H42", "--out", str(tmp_path / "x.duckdb")],
-                         capture_output=True, text=True, timeout=120)
-    assert bad.returncode == 2 and "unknown claim 'H42'" in bad.stderr and "Traceback" not in bad.stderr
-    assert not (tmp_path / "x.duckdb").exists()
 
 
 def test_lever_sobol_is_reproducible_intervals_included():

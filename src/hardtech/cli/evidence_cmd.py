@@ -151,105 +151,159 @@ def claims_cmd(
     scenario: ScenarioOpt = "hangzhou",
     set_: SetOpt = None,
     region: Annotated[str | None, typer.Option(help="Focal region (default: the scenario's first).")] = None,
-    quick: Annotated[bool, typer.Option("--quick", help="Small scale (0.002), 3 replications (more where a claim declares it), 8 Sobol samples.")] = False,
-    replications: Annotated[int | None, typer.Option("--replications", "-r", min=2, max=500)] = None,
+    quick: Annotated[bool, typer.Option("--quick", help="Screening: scale 0.002, 3 replications, 8 Sobol samples; "
+                                                         "prints signals, never verdicts.")] = False,
+    replications: Annotated[int | None, typer.Option("--replications", "-r", min=2, max=500, help=(
+        "Paired replications per arm (default 20; fewer than 20 is screening)."))] = None,
     only: Annotated[str | None, typer.Option(help="Comma-separated claim ids, e.g. H1,H2,H10.")] = None,
     sobol_samples: Annotated[int | None, typer.Option(min=2, max=4096, help="Sobol base samples for H10.")] = None,
     workers: WorkersOpt = 2,
     out_path: Annotated[Path | None, typer.Option("--out", help="DuckDB file (default results/<name>-claims.duckdb); report beside it.")] = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
-    progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="Print every claim's full record as JSON.")] = False,
+    progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")] = True,
 ) -> None:
-    """Run the article's hypotheses H1–H10 as experiments and report verdicts with controls."""
-    from hardtech.evidence.claims import build_claims, run_claim
-    from hardtech.evidence.interactions import lever_sobol
+    """Run the article's claims H1–H11 as declared experiments (docs/ODD.md §8) and report what they give."""
+    from hardtech.evidence.claims import VERDICT_REPLICATIONS, build_claims, run_claim
+    from hardtech.evidence.interactions import lever_sobol, sobol_row
     from hardtech.evidence.report import write_evidence_report
 
     sc = _scenario(scenario, set_, quick)
-    reps = replications or (3 if quick else 20)
+    reps = replications or (3 if quick else VERDICT_REPLICATIONS)
     samples = sobol_samples or (8 if quick else 64)
     try:
         claims = build_claims(sc, region)
     except ValueError as exc:
         fail(str(exc))
-    wanted = [x.strip() for x in only.split(",")] if only else [c.id for c in claims] + ["H10"]
-    known = {c.id for c in claims} | {"H10"}
+    known = [c.id for c in claims]
+    wanted = [x.strip() for x in only.split(",")] if only else known
     for w in wanted:
         if w not in known:
-            fail(f"--only: unknown claim {w!r}; allowed: {', '.join(sorted(known, key=lambda s: int(s[1:])))}")
+            fail(f"--only: unknown claim {w!r}; allowed: {', '.join(known)}")
     store_path = out_path or _default_out(sc.name, "claims")
     if store_path.suffix != ".duckdb":
         fail(f"--out: {str(store_path)!r} must end in .duckdb")
+    screening = quick or reps < VERDICT_REPLICATIONS
     started, t0 = dt.datetime.now(dt.timezone.utc), time.perf_counter()
-    results, sobol = [], None
+    rows, sobol = [], None
     with _pool(workers) as pool, _progress(0, "claims", progress and not as_json) as tick:
         for claim in claims:
-            if claim.id in wanted:
-                results.append(run_claim(claim, sc, reps, executor=pool, on_done=tick))
-        if "H10" in wanted:
-            sobol = lever_sobol(sc, region, base_samples=samples, seed=sc.seed, executor=pool, on_done=tick)
+            if claim.id not in wanted:
+                continue
+            if claim.kind == "sobol":
+                sobol = lever_sobol(sc, region, base_samples=samples, seed=sc.seed, executor=pool, on_done=tick)
+                rows.append(sobol_row(claim, sobol, screening))
+            else:
+                rows.append(run_claim(claim, sc, reps, executor=pool, on_done=tick, screening=screening).row())
     wall = time.perf_counter() - t0
-    rows = [r.row() for r in results]
     evidence_id = _evidence_id("claims", sc, f"{region}|{reps}|{samples}|{','.join(wanted)}")
     tables = {"claims": pa.Table.from_pandas(pd.DataFrame([_flat(r) for r in rows]), preserve_index=False)} if rows else {}
     if sobol:
         tables["sobol"] = pa.table({k: sobol[k] for k in ("names", "S1", "S1_conf", "ST", "ST_conf")})
     with ResultsStore(store_path) as store:
-        store.write_run(evidence_id, _meta(sc, "claims", started, wall, replications=reps, sobol=sobol and {
-            k: sobol[k] for k in ("sum_S1", "sum_S1_lo", "sum_S1_hi", "verdict", "runs")}), tables, replace=True)
+        store.write_run(evidence_id, _meta(sc, "claims", started, wall, replications=reps, screening=screening,
+                                           sobol=sobol and {k: sobol[k] for k in ("sum_S1", "sum_S1_lo", "sum_S1_hi",
+                                                                                  "verdict", "runs")}),
+                        tables, replace=True)
     report = store_path.with_suffix(".html")
-    write_evidence_report(report, title=f"hardtech claims — {sc.name}", claims=rows, sobol=sobol, facts=None, run=None,
+    title = f"hardtech claims — {sc.name}" + (" (screening)" if screening else "")
+    write_evidence_report(report, title=title, claims=rows, sobol=sobol, facts=None, run=None,
                           meta={"scenario": sc.name, "scale": sc.scale, "replications": reps, "workers": workers,
-                                "wall seconds": round(wall, 1), "evidence id": evidence_id})
+                                "screening": screening, "wall seconds": round(wall, 1), "evidence id": evidence_id})
     if as_json:
-        typer.echo(json.dumps({"claims": rows, "sobol": sobol, "store": str(store_path), "report": str(report),
-                               "wall_seconds": wall}, indent=2, default=_json))
+        typer.echo(json.dumps({"claims": rows, "sobol": sobol, "screening": screening, "replications": reps,
+                               "store": str(store_path), "report": str(report), "wall_seconds": wall},
+                              indent=2, default=_json))
         return
-    _print_claims(rows, sobol, reps)
-    out.print(f"{len(rows)} claims{' + H10' if sobol else ''} in {wall:.0f} s; stored in [bold]{store_path}[/]; report: [bold]{report}[/]",
+    _print_claims(rows, sobol, reps, screening, sc.scale)
+    out.print(f"{len(rows)} claims in {wall:.0f} s; stored in [bold]{store_path}[/]; report: [bold]{report}[/]",
               highlight=False)
 
 
 def _flat(row: dict) -> dict:
-    """A claim row for the store: arm means and side figures (also_*) as JSON columns."""
-    return {k: (json.dumps(v) if isinstance(v, (dict, list)) else v) for k, v in row.items()
-            if not k.startswith(("mean_", "also_"))} | {
-        "arm_means": json.dumps({k: v for k, v in row.items() if k.startswith("mean_")}),
+    """A claim row for the store: nested parts (arm means, side figures, checks, history) as JSON text."""
+    flat = {k: (json.dumps(v, default=_json) if isinstance(v, (dict, list)) else v) for k, v in row.items()
+            if not k.startswith(("mean_", "also_"))}
+    return flat | {
+        "arm_means": json.dumps({k: v for k, v in row.items() if k.startswith("mean_")}, default=_json),
         "also": json.dumps({k.removeprefix("also_"): v for k, v in row.items() if k.startswith("also_")}, default=_json)}
 
 
 def _json(value):
-    if isinstance(value, (np.floating, np.integer)):
+    if isinstance(value, (np.floating, np.integer, np.bool_)):
         return value.item()
     return str(value)
 
 
 def _num(x: float) -> str:
     """A number in at most about four significant digits, never in scientific notation."""
-    if not np.isfinite(x):
+    if x is None or not np.isfinite(x):
         return "–"
     size = abs(x)
     digits = 0 if size >= 1000 else 1 if size >= 100 else 2 if size >= 1 else 3 if size >= 0.01 or size == 0 else 4
     return f"{x:,.{digits}f}"
 
 
-def _print_claims(rows: list[dict], sobol: dict | None, reps: int) -> None:
-    table = Table(title=f"Claims: {reps} paired replications (k times as many where marked ×k); 95% bootstrap intervals",
-                  title_justify="left", show_lines=True)
-    for c in ("claim", "effect [95% CI]", "verdict", "mechanism off [95% CI]", "gone"):
-        table.add_column(c, justify="left" if c in ("claim", "verdict", "gone") else "right", no_wrap=True)
+SIGNAL = {"supported": "+", "not supported": "−", "inconclusive": "?"}
+
+
+def _verdict_cell(row: dict, key: str = "verdict", signal_key: str = "signal") -> str:
     colour = {"supported": "green", "not supported": "red", "inconclusive": "yellow"}
+    value = row.get(signal_key) if row.get(key) == "screening" else row.get(key)
+    if value is None:
+        return ""
+    if row.get(key) == "screening":
+        return f"[{colour[value]}]screening {SIGNAL[value]}[/]"
+    return f"[{colour[value]}]{value}[/]"
+
+
+def _checks(row: dict) -> str:
+    """The validity checks of a claim's design in a few words."""
+    notes = []
+    if row.get("identical_arms") or row.get("control_identical_arms"):
+        notes.append("[red]identical arms: not a test[/]")
+    if not row.get("manipulation_active"):
+        notes.append("[red]manipulation inactive under the control[/]")
+    return "; ".join(notes) or "ok"
+
+
+def _print_claims(rows: list[dict], sobol: dict | None, reps: int, screening: bool, scale: float) -> None:
+    head = (f"Claims — SCREENING ({reps} paired replications, scale {scale:g}): signals, not verdicts"
+            if screening else f"Claims ({reps} paired replications, scale {scale:g}; k× as many where marked ×k)")
+    table = Table(title=head + "; 95% bootstrap intervals", title_justify="left", show_lines=True)
+    for c in ("claim", "effect [95% CI]", "verdict", "mechanism off", "without added rules", "checks"):
+        table.add_column(c, justify="right" if c in ("effect [95% CI]", "mechanism off") else "left",
+                         no_wrap=c not in ("claim", "checks"), max_width=26 if c == "claim" else None)
     for r in rows:
-        more = f" (×{r['replications'] // reps})" if r["replications"] != reps else ""
-        table.add_row(f"{r['claim']} {r['short']}{more}", f"{_num(r['effect'])}\n[{_num(r['lo'])}, {_num(r['hi'])}]",
-                      f"[{colour[r['verdict']]}]{r['verdict']}[/]",
-                      f"{_num(r['control_effect'])}\n[{_num(r['control_lo'])}, {_num(r['control_hi'])}]",
-                      "yes" if r["control_vanishes"] else "no")
-    if sobol:
-        table.add_row(f"H10 no single lever (Σ S1 < {sobol['threshold']})",
-                      f"{_num(sobol['sum_S1'])}\n[{_num(sobol['sum_S1_lo'])}, {_num(sobol['sum_S1_hi'])}]",
-                      f"[{colour[sobol['verdict']]}]{sobol['verdict']}[/]", "", "")
+        more = f" (×{r['replications'] // reps})" if r.get("replications", reps) != reps else ""
+        effect = f"{_num(r['effect'])}\n[{_num(r['lo'])}, {_num(r['hi'])}]"
+        if r.get("kind") == "sobol":
+            table.add_row(f"{r['claim']} {r['short']}", effect, _verdict_cell(r), "(none)", "", _checks(r))
+            continue
+        control = (f"{_num(r['control_effect'])}\n[{_num(r['control_lo'])}, {_num(r['control_hi'])}]\n"
+                   + ("gone" if r["control_gone"] else "[yellow]stays[/]"))
+        abl = r.get("ablation") or {}
+        ablation = (f"{_num(abl['effect'])}\n[{_num(abl['lo'])}, {_num(abl['hi'])}]\n" + _verdict_cell(abl)
+                    if "effect" in abl else "none active")
+        table.add_row(f"{r['claim']} {r['short']}{more}", effect, _verdict_cell(r), control, ablation, _checks(r))
     out.print(table)
+    design = Table(title="Design: equivalence margin, smallest detectable effect (80% power), manipulation check "
+                         "under the control", title_justify="left")
+    for c in ("claim", "margin", "MDE", "manipulated input still moves (control arms)"):
+        design.add_column(c, justify="right" if c in ("margin", "MDE") else "left")
+    for r in rows:
+        man = r.get("manipulation") or {}
+        moved = (f"{man['text']}: {man['compared']} {_num(man['effect'])} [{_num(man['lo'])}, {_num(man['hi'])}]"
+                 if man else "")
+        design.add_row(r["claim"], _num(r.get("margin", float("nan"))), _num(r.get("mde", float("nan"))), moved)
+    out.print(design)
+    sweeps = [(r["claim"], s) for r in rows for s in r.get("sweeps", [])]
+    if sweeps:
+        t = Table(title="Sweep rows: the claim under other values of a disputed rule", title_justify="left")
+        for c in ("claim", "rows", "effect [95% CI]", "verdict"):
+            t.add_column(c)
+        for cid, s in sweeps:
+            t.add_row(cid, s["label"], f"{_num(s['effect'])} [{_num(s['lo'])}, {_num(s['hi'])}]", _verdict_cell(s))
+        out.print(t)
     if sobol:
         s = Table(title=f"H10 Sobol indices of {sobol['outcome']} ({sobol['runs']} runs)", title_justify="left")
         for c in ("lever", "S1", "±", "ST", "±"):
