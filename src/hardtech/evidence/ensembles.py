@@ -78,19 +78,23 @@ def replicate(
 
 
 def run_many(jobs: Sequence[tuple[Scenario, int]], workers: int = 1, executor: Executor | None = None,
-             on_done: Callable[[], None] | None = None, cache: dict[str, dict] | None = None) -> pd.DataFrame:
+             on_done: Callable[[], None] | None = None, cache: dict[str, dict] | None = None,
+             measure: Callable[[tuple[Scenario, int]], dict] = _one) -> pd.DataFrame:
     """Run (scenario, replication) jobs; rows in job order whatever the executor.
 
-    ``cache`` (run id → row) lets experiments that share arms run each run once.
+    ``cache`` (run id → row) lets experiments that share arms run each run once
+    (a cache belongs to one ``measure``). ``measure`` turns a job into its row
+    (default: every scalar outcome); it must be a module-level function when
+    an executor runs it in other processes.
     """
     if executor is None and workers > 1:
         with ProcessPoolExecutor(workers) as pool:
-            return run_many(jobs, executor=pool, on_done=on_done, cache=cache)
+            return run_many(jobs, executor=pool, on_done=on_done, cache=cache, measure=measure)
     cache = {} if cache is None else cache
     keys = [run_id_for(sc, k) for sc, k in jobs]
     todo = dict((key, job) for job, key in zip(jobs, keys) if key not in cache)  # each distinct run once
     mapper = executor.map if executor is not None else map
-    for key, row in zip(todo, mapper(_one, todo.values())):
+    for key, row in zip(todo, mapper(measure, todo.values())):
         cache[key] = row
         if on_done is not None:
             on_done()
