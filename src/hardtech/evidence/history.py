@@ -241,18 +241,24 @@ def _timeline_rule(rule: Rule, sc: Scenario) -> Rule:
 def _history_job(args: tuple[Scenario, int]) -> dict[str, Any]:
     """One replication: every target's value and the cumulative dragons per region and year."""
     scenario, replication = args
+    return {"replication": replication, **history_row(hardtech.run(scenario, replication=replication))}
+
+
+def history_row(result: hardtech.RunResult, timeline: bool = True) -> dict[str, Any]:
+    """Every target's value on one run (keys: target ids) and, with ``timeline``, the cumulative
+    dragons per region and year (keys ``tl|<region>|<year>``)."""
+    scenario = result.scenario
     rule, targets = load_targets()
     reference = panel_dragons(load_panel(), rule)
-    result = hardtech.run(scenario, replication=replication)
     dragons = model_dragons(result, rule)
     rm = result.region_metrics
 
     def inflow(region: str, first: int, last: int) -> float:
         return net_inflow(rm, region, first, last)
 
-    row: dict[str, Any] = {"replication": replication}
-    for t in targets:
-        row[t.id] = statistic(t, dragons, reference, inflow)
+    row: dict[str, Any] = {t.id: statistic(t, dragons, reference, inflow) for t in targets}
+    if not timeline:
+        return row
     everything = model_dragons(result, _timeline_rule(rule, scenario))
     years = range(scenario.time.start_year, scenario.time.end_year + 1)
     for r, y, n in cumulative(everything, list(scenario.regions), years).itertuples(index=False):
