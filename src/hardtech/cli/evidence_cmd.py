@@ -309,7 +309,8 @@ def validate_cmd(
                          no_wrap=c in ("model [95% CI]", "band", "pass"), ratio=None if c in ("band", "pass") else 1)
     for _, f in facts.iterrows():
         hi = "∞" if not np.isfinite(f.band_hi) else f"{f.band_hi:g}"
-        table.add_row(f"{f.fact} {f['name']}", f"{_num(f.model)}\n[{_num(f.model_lo)}, {_num(f.model_hi)}]",
+        num = (lambda x: f"{x:.1f}" if np.isfinite(x) else "–") if f.band_lo > 1900 else _num  # a year
+        table.add_row(f"{f.fact} {f['name']}", f"{num(f.model)}\n[{num(f.model_lo)}, {num(f.model_hi)}]",
                       str(f.empirical), f"[{f.band_lo:g}, {hi}]", "[green]✓[/]" if f["pass"] else "[red]✗[/]",
                       f"{100 * f.share_met:.0f}%", f.source)
     out.print(table)

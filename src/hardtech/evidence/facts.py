@@ -274,8 +274,7 @@ FACTS: list[Fact] = [
     Fact("F4", "new firms alive after 2 years", "66%", "BLS, Knaup 2005", 0.55, 0.8, survival_2y),
     Fact("F5", "new firms alive after 5 years", "≈ 50%", "BLS Business Employment Dynamics", 0.35, 0.65, survival_5y),
     Fact("F6", "share of venture proceeds from ≥10× deals", "≈ 60%", "Horsley Bridge via a16z 2016", 0.4, 0.85, returns_from_10x),
-    Fact("F7", "innovation more concentrated than employment beyond chance: Gini(innovations) − Gini(headcount) minus "
-               "its 95th percentile when innovations are placed in proportion to headcount",
+    Fact("F7", "innovation more concentrated than employment, beyond a null placing it in proportion to headcount",
          "> 0 (null: proportional placement passes in ≈ 5% of draws)", "Audretsch & Feldman 1996; null model: ours",
          0.0, np.inf, innovation_beyond_null),
 ]
