@@ -108,20 +108,25 @@ def replicate(
 
 def run_many(jobs: Sequence[tuple[Scenario, int]], workers: int = 1, executor: Executor | None = None,
              on_done: Callable[[], None] | None = None, cache: dict[str, dict] | None = None,
-             detail: bool = False) -> pd.DataFrame:
+             detail: bool = False, measure: Callable[[tuple], dict] | None = None) -> pd.DataFrame:
     """Run (scenario, replication) jobs; rows in job order whatever the executor.
 
-    ``cache`` (run id → row) lets experiments that share arms run each run once.
-    ``detail`` adds ``_digest`` (see :func:`run_digest`) and ``_recycled_path`` to each row.
+    ``cache`` (run id → row) lets experiments that share arms run each run once
+    (a cache belongs to one ``measure``). ``measure`` turns a job into its row
+    (default: every scalar outcome); it must be a module-level function when
+    an executor runs it in other processes. ``detail`` (default measure only)
+    adds ``_digest`` (see :func:`run_digest`) and ``_recycled_path`` to each row.
     """
     if executor is None and workers > 1:
         with ProcessPoolExecutor(workers) as pool:
-            return run_many(jobs, executor=pool, on_done=on_done, cache=cache, detail=detail)
+            return run_many(jobs, executor=pool, on_done=on_done, cache=cache, detail=detail, measure=measure)
     cache = {} if cache is None else cache
     keys = [run_id_for(sc, k) + ("+detail" if detail else "") for sc, k in jobs]
-    todo = dict((key, (*job, detail)) for job, key in zip(jobs, keys) if key not in cache)  # each distinct run once
+    if measure is None:
+        measure, jobs = _one, [(*job, detail) for job in jobs]
+    todo = dict((key, job) for job, key in zip(jobs, keys) if key not in cache)  # each distinct run once
     mapper = executor.map if executor is not None else map
-    for key, row in zip(todo, mapper(_one, todo.values())):
+    for key, row in zip(todo, mapper(measure, todo.values())):
         cache[key] = row
         if on_done is not None:
             on_done()
