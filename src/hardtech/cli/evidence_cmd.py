@@ -304,6 +304,16 @@ def _print_claims(rows: list[dict], sobol: dict | None, reps: int, screening: bo
         for cid, s in sweeps:
             t.add_row(cid, s["label"], f"{_num(s['effect'])} [{_num(s['lo'])}, {_num(s['hi'])}]", _verdict_cell(s))
         out.print(t)
+    for r in rows:
+        years = (r.get("tables") or {}).get("scene_years")
+        if years:
+            t = Table(title=f"{r['claim']}: years from founding to the first scene defined, by region "
+                            "(firms founded in the run; first arm, all replications)", title_justify="left")
+            for c in ("region", "firms", "25%", "median", "75%"):
+                t.add_column(c, justify="left" if c == "region" else "right")
+            for y in years:
+                t.add_row(y["region"], str(y["firms"]), _num(y["p25"]), _num(y["median"]), _num(y["p75"]))
+            out.print(t)
     if sobol:
         s = Table(title=f"H10 Sobol indices of {sobol['outcome']} ({sobol['runs']} runs)", title_justify="left")
         for c in ("lever", "S1", "±", "ST", "±"):
