@@ -120,6 +120,7 @@ BLOCKS: dict[str, Block] = {b.name: b for b in [
     Block("api", python=API_SNIPPET),
     Block("claims-quick", ("hardtech claims --quick",), long=True),
     Block("validate", ("hardtech validate -r 3",), long=True),
+    Block("history", ("hardtech history -r 4 --workers 2",), long=True),
     Block("sensitivity", ("hardtech sensitivity examples/levers-sobol.toml --workers 2 --no-plot",), long=True,
           keep=grep(r"^dragons_hangzhou — Sobol", r"^┃ factor", r"^│ (startup|talent|living|basic)",
                     r"^ΣS1 .*dragons_hangzhou")),

@@ -79,6 +79,7 @@ def main() -> None:
     from hardtech.cli import experiment_cmd  # noqa: F401
     from hardtech.cli import serve_cmd  # noqa: F401
     from hardtech.cli import evidence_cmd  # noqa: F401
+    from hardtech.cli import history_cmd  # noqa: F401
     from hardtech.cli import store_cmd  # noqa: F401
 
     try:
