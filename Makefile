@@ -49,7 +49,7 @@ lock:
 	rm -rf .lock-venv
 	$(PYTHON) -m venv .lock-venv
 	.lock-venv/bin/python -m pip install --quiet --upgrade pip
-	.lock-venv/bin/python -m pip install --quiet -e ".[dev,bench,web,dask,discovery]"
+	.lock-venv/bin/python -m pip install --quiet -e ".[dev,bench,web,dask,discovery,calibration]"
 	{ echo "# Pinned by 'make lock' on $$(date -u +%Y-%m-%d) with $$(.lock-venv/bin/python -V) on $$(uname -m)."; \
 	  echo "# pip constraints: make setup/demo/test install exactly these (pip install -c requirements.lock ...)."; \
 	  .lock-venv/bin/python -m pip freeze --all --exclude-editable | LC_ALL=C sort -f; } > $(LOCK).tmp
