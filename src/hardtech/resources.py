@@ -28,11 +28,11 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from hardtech.engine.table import HEADROOM as TALENT_CAPACITY  # the talent table is allocated for 1.25 × the start
 from hardtech.scenario import Scenario
 
 BASE_BYTES = 200e6
 TALENT_ROW_BYTES = 80.0
-TALENT_CAPACITY = 1.25      # world.py allocates the talent table for 1.25 × the start population
 FIRM_BYTES = 1500.0
 BIRTHS_PER_PERSON_YEAR = 1e-3
 CHECK_ENV, AVAILABLE_ENV = "HARDTECH_MEMORY_CHECK", "HARDTECH_MEMORY_AVAILABLE"
