@@ -51,12 +51,16 @@ def _prepare(spec_path: Path, out_path: Path | None, workers: int | None, schedu
     return resolved, store_path
 
 
-def _plan(resolved: ResolvedSpec, workers: int | None = None, dask_local: int | None = None) -> SweepPlan:
-    """Every run's scenario validated, and the largest checked against the memory there is (local runs)."""
+def _plan(resolved: ResolvedSpec, workers: int | None = None, dask_local: int | None = None,
+          scheduler: str | None = None) -> SweepPlan:
+    """Every run's scenario validated, and the largest checked against the memory there is (local runs:
+    not with --scheduler, whose workers run elsewhere)."""
     try:
         plan = plan_sweep(resolved)
     except SpecError as exc:
         fail(str(exc))
+    if scheduler:
+        return plan
     try:
         check_memory(plan.largest, processes=max(workers or 1, dask_local or 1), what="the largest run of the sweep")
     except ResourceError as exc:
@@ -154,7 +158,7 @@ def sweep_cmd(spec: SpecArg, workers: WorkersOpt = None, scheduler: SchedulerOpt
               out_path: OutOpt = None, progress: ProgressOpt = True, as_json: JsonOpt = False, batch: BatchOpt = None) -> None:
     """Run every run of an experiment spec not yet stored; one sweep_runs row per run (DuckDB)."""
     resolved, store_path = _prepare(spec, out_path, workers, scheduler, dask_local)
-    plan = _plan(resolved, workers, dask_local)
+    plan = _plan(resolved, workers, dask_local, scheduler)
     report, _ = _execute(resolved, plan, store_path, workers=workers, scheduler=scheduler, dask_local=dask_local,
                          progress=progress, quiet=as_json, batch=batch)
     summary = {**report.as_dict(), "name": resolved.name, "store": str(store_path), "design": resolved.spec.design,
@@ -180,7 +184,7 @@ def _sweep_then(spec: Path, out_path: Path | None, workers: int | None, schedule
     """Shared by sensitivity and discover: validate, run what is missing, return the sweep's rows."""
     resolved, store_path = _prepare(spec, out_path, workers, scheduler, dask_local)
     check(resolved)
-    plan = _plan(resolved, workers, dask_local)
+    plan = _plan(resolved, workers, dask_local, scheduler)
     report, frame = _execute(resolved, plan, store_path, workers=workers, scheduler=scheduler, dask_local=dask_local,
                              progress=progress, quiet=quiet, batch=batch)
     if report.failed:

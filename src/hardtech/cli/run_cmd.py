@@ -133,9 +133,9 @@ def _run_batch(sc, replications: int, store_path: Path, show_progress: bool) -> 
                 if rid in stored:
                     meta, tables = store.read_run(rid, SUMMARY_TABLES)
                     results.append(RunResult(rid, sc, k, tables, meta))
-        if not show_progress:
-            err.print(f"batch {batch_id}: {len(stored)} of {replications} replications already stored in {store_path}; "
-                      "running the rest", highlight=False, soft_wrap=True)
+        rest = "reading them back" if len(stored) == replications else "running the rest"
+        err.print(f"batch {batch_id}: {len(stored)} of {replications} replications already stored in {store_path}; "
+                  f"{rest}", highlight=False, soft_wrap=True)
     todo = [k for k in range(replications) if run_ids[k] not in stored]
     then = "; then run the same command to finish the batch" if batch_id else ""
     try:

@@ -564,7 +564,7 @@ class ResultsStore:
         missing = [r for r in self.batch(batch_id)["run_ids"] if not self.has_run(r)]
         if missing:
             raise ValueError(f"batch {batch_id}: {len(missing)} run(s) not stored yet, e.g. {missing[0]}")
-        self.con.execute(f"UPDATE {BATCHES} SET completed_at = ? WHERE batch_id = ?",
+        self.con.execute(f"UPDATE {BATCHES} SET completed_at = ? WHERE batch_id = ? AND completed_at IS NULL",
                          [_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), batch_id])
 
     def batch(self, batch_id: str) -> dict[str, Any]:
