@@ -128,6 +128,17 @@ def test_results_do_not_depend_on_blas_kernels_or_numpy_simd_level(tmp_path):
         assert_same_runs(reference, no_avx2)
 
 
+@pytest.mark.skipif(not X86, reason="NPY_DISABLE_CPU_FEATURES names x86 features only")
+def test_the_cli_computes_as_a_processor_without_avx512_would(tmp_path):
+    """`hardtech run` as installed gives the tables of a process whose NumPy was started without AVX-512."""
+    from numpy._core import _multiarray_umath as m
+
+    avx512 = [f for f in m.__cpu_dispatch__ if f.startswith("AVX512") or f == "X86_V4"]  # NumPy's own list
+    default, _ = _golden_run(tmp_path, "default")
+    without, _ = _golden_run(tmp_path, "without", NPY_DISABLE_CPU_FEATURES=",".join(avx512))
+    assert_same_runs(default, without)
+
+
 def test_numpys_avx512_kernels_would_change_the_results(tmp_path):
     """Why hardtech switches them off: on a processor with AVX-512 they change the trajectory."""
     res = _python("from numpy._core import _multiarray_umath as m; print(m.__cpu_features__.get('AVX512_SKX', False))",
