@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from hardtech.engine.ops import ordered_matmul
 from hardtech.model.entrepreneurship import investor_region, opportunity, pool_weights, within_pool_capacity
 from hardtech.model.labour import cost_per_head
 from hardtech.model.market import forward_spending, segment_of
@@ -155,7 +156,7 @@ def price_deals(world: World) -> None:
     total = weights.sum(axis=1, keepdims=True)
     # with every reachable pool empty, a region's firms face its own pool's (scarce) money
     weights = np.where(total > 0, weights / np.where(total > 0, total, 1.0), np.eye(world.n_regions))
-    price = weights @ abundance ** cap.price_elasticity
+    price = ordered_matmul(weights, (abundance ** cap.price_elasticity)[:, None])[:, 0]  # not BLAS: same bits anywhere
     world.deal_price += cap.price_adjustment * (price - world.deal_price)
 
 
