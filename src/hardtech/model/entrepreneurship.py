@@ -185,7 +185,8 @@ def found(world: World) -> None:
         n, region=region, field=fld, segment=segment, capability=capability, cash=seed,
         headcount=ent.start_headcount, founded=world.step, stage=1, round_capability=capability,
         post_money=seed / cap.investor_stake, round_step=world.step, valuation=seed / cap.investor_stake,
-        investor_share=cap.investor_stake, invested=seed, lead_investor=pool_region, largest_round=seed,
+        investor_share=cap.investor_stake, invested=seed, lead_investor=pool_region, round_investor=pool_region,
+        largest_round=seed,
         fit=rng.beta(1.5, 6.0, n), dependency=np.clip(fdep * rng.uniform(0.5, 1.5, n), 0, 1),
         founder=t.ids[founders], parent=np.where(is_spin, firms.ids[np.maximum(parent_row, 0)], -1),
     )
@@ -196,6 +197,8 @@ def found(world: World) -> None:
     world.flows["births"] += np.bincount(key, minlength=R * F)
     world.flows["invested"] += np.bincount(key, weights=seed, minlength=R * F)
     world.flows["spinouts"] += np.bincount(key, weights=is_spin, minlength=R * F)
+    # pool region → firm region, million USD, for the recorded region_flows table (no rule reads it)
+    world.flows["capital_od"] += np.bincount(pool_region * R + region, weights=seed, minlength=R * R)
 
 
 def _local_best(world: World) -> np.ndarray:

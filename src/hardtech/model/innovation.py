@@ -127,7 +127,10 @@ def imitate(world: World, effort: np.ndarray, boost: np.ndarray) -> None:
     gap = best[:, firms["field"]].T - firms["capability"][:, None]  # (firms, regions)
     pull = np.where(np.isfinite(gap), np.maximum(gap, 0.0), 0.0) * reach[firms["region"]]
     success = rng.random(len(firms)) < 1.0 - np.exp(-inn.zeta * 0.5 * effort * boost)
-    firms["capability"] = firms["capability"] + success * inn.imitation * pull.max(axis=1)
+    best_pull = pull.max(axis=1)
+    firms["capability"] = firms["capability"] + success * inn.imitation * best_pull
+    # trace only (the dashboard's firm biography): the region imitated, −1 where nothing was gained
+    firms["imitated_from"] = np.where(success & (best_pull > 0), pull.argmax(axis=1), -1)
 
 
 def frontier_movers(world: World) -> np.ndarray:

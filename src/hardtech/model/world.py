@@ -60,8 +60,13 @@ FIRM_COLUMNS = {
     "parent": np.int64,  # firm id it spun out of, −1 none
     "experiments": np.float64,  # experiments run so far
     "rd_gain": np.float64,  # capability gained from own R&D this quarter
+    # traces for the dashboard's firm biography (replayed runs); no rule reads them, and the
+    # final ``firms`` table leaves them out:
+    "imitated_from": np.int16,  # region whose best firm it imitated this quarter, −1 none (innovation.imitate)
+    "round_investor": np.int16,  # region whose pool paid its latest round or seed, −1 none yet (capital, entrepreneurship)
 }
-FIRM_DEFAULTS = {"segment": -1, "dragon_step": -1, "founder": -1, "parent": -1, "lead_investor": -1}
+FIRM_DEFAULTS = {"segment": -1, "dragon_step": -1, "founder": -1, "parent": -1, "lead_investor": -1,
+                 "imitated_from": -1, "round_investor": -1}
 
 NICHE_COLUMNS = {
     "field": np.int16,
