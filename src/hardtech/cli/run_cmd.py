@@ -76,7 +76,7 @@ def run_cmd(
         tables = {k: results[0].frame(k) for k in ("step_metrics", "region_metrics", "field_metrics")}
         meta = {"scenario": sc.name, "seed": sc.seed, "replications": replications, "scale": sc.scale,
                 "run_id": results[0].run_id, "wall_seconds": results[0].meta["wall_seconds"]}
-        write_report(html, f"hardtech — {sc.name} (seed {sc.seed})", {**summary, "meta": meta}, tables)
+        write_report(html, f"hardtech — {sc.name} (seed {sc.seed})", {**summary, "meta": meta}, tables, scenario=sc)
         summary["report"] = str(html)
     if as_json:
         typer.echo(json.dumps(summary, indent=2, default=str))
