@@ -776,7 +776,9 @@ def serve(app: FastAPI, host: str = "127.0.0.1", port: int = 8000, *, log_level:
     keeps the replications it finished); the event streams of connected pages
     end with the jobs' end events, so uvicorn's graceful shutdown does not time
     out on them (which printed a traceback); the lifespan's end waits for the
-    running jobs to store what they finished and logs one line per job.
+    running jobs to store what they finished, and one line per job goes to
+    stderr. Then uvicorn re-raises the signal, so the process ends as
+    interrupted (exit status 130 after Ctrl-C) or terminated (SIGTERM).
     """
     import uvicorn
 
@@ -794,9 +796,13 @@ def serve(app: FastAPI, host: str = "127.0.0.1", port: int = 8000, *, log_level:
                 threading.Thread(target=manager.begin_shutdown, name="hardtech-shutdown", daemon=True).start()
             super().handle_exit(sig, frame)
 
+        async def shutdown(self, sockets: Any = None) -> None:
+            await super().shutdown(sockets=sockets)  # the lifespan's end: jobs have stored what they finished
+            for line in manager.shutdown_summary:
+                print(f"hardtech serve: {line}", file=sys.stderr, flush=True)
+            print("hardtech serve: stopped", file=sys.stderr, flush=True)
+
     config = uvicorn.Config(app, host=host, port=port, log_level=log_level,
                             timeout_graceful_shutdown=timeout_graceful_shutdown)
+    # uvicorn re-raises the signal once it has stopped: Ctrl-C ends with exit status 130, SIGTERM as terminated
     Server(config).run()
-    for line in manager.shutdown_summary:
-        print(f"hardtech serve: {line}", file=sys.stderr, flush=True)
-    print("hardtech serve: stopped", file=sys.stderr, flush=True)

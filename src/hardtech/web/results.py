@@ -382,12 +382,11 @@ class ResultsFolder:
         meta = self.meta(run_id)
         regions, fields, labels = _names(meta.get("scenario_toml") or "")
         path = self.locate(run_id)
-        stem = run_id.rsplit("-r", 1)[0] if "-r" in run_id else run_id
         with self._open(path) as store:
             frames = self._metric_frames(store, run_id)
-            siblings = store.query("SELECT run_id FROM runs WHERE run_id LIKE ? ORDER BY replication, run_id",
-                                   [stem + "-r%"]).run_id.tolist()
-            siblings = [s for s in siblings if s.rsplit("-r", 1)[-1].isdigit()][:MAX_SIBLINGS]
+            # the other replications of the same resolved scenario (seed included) in the same store
+            siblings = store.query("SELECT run_id FROM runs WHERE scenario_toml = (SELECT scenario_toml FROM runs "
+                                   "WHERE run_id = ?) ORDER BY replication, run_id", [run_id]).run_id.tolist()[:MAX_SIBLINGS]
             others = {s: self._metric_frames(store, s) for s in siblings if s != run_id} if len(siblings) > 1 else {}
         sm, rm, fm = frames["step_metrics"], frames["region_metrics"], frames["field_metrics"]
         if not regions:

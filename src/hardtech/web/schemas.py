@@ -47,9 +47,10 @@ OverrideValue = Annotated[Any, AfterValidator(_override_value), WithJsonSchema({
 ]})]
 """A value as in the scenario TOML: number, switch, text, a lever schedule ``[[year, value], ...]`` or a list of names."""
 
-TABLES = ("step_metrics", "region_metrics", "field_metrics", "bloc_metrics", "ledger", "firm_events", "firms", "dragons")
-TableName = Literal["step_metrics", "region_metrics", "field_metrics", "bloc_metrics", "ledger", "firm_events", "firms",
-                    "dragons"]
+TABLES = ("step_metrics", "region_metrics", "field_metrics", "bloc_metrics", "ledger", "region_flows", "firm_events", "firms",
+          "dragons", "firm_panel")
+TableName = Literal["step_metrics", "region_metrics", "field_metrics", "bloc_metrics", "ledger", "region_flows",
+                    "firm_events", "firms", "dragons", "firm_panel"]
 RunId = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.-]+$")]
 JobStatus = Literal["queued", "running", "done", "failed", "cancelled"]
 
