@@ -10,7 +10,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 import tomllib
 import warnings
 
@@ -25,6 +24,8 @@ pytest.importorskip("httpx")
 with warnings.catch_warnings():  # starlette's note on its httpx-based client
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient  # noqa: E402
+
+from _web import wait_job  # noqa: E402
 
 from hardtech.scenario import load  # noqa: E402
 from hardtech.web.app import create_app  # noqa: E402
@@ -53,13 +54,7 @@ def sse_events(client: TestClient, url: str) -> list[tuple[str, dict]]:
 
 
 def wait_for(client: TestClient, job_id: str, status: set[str], timeout: float = 30.0) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        info = client.get(f"/api/jobs/{job_id}").json()
-        if info["status"] in status:
-            return info
-        time.sleep(0.02)
-    raise AssertionError(f"job {job_id} did not reach {status}: {info}")
+    return wait_job(lambda path: client.get(path).json(), job_id, status, timeout)
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -29,6 +28,8 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient  # noqa: E402
 
+from _web import free_port, wait_job  # noqa: E402
+
 import hardtech  # noqa: E402
 from hardtech.scenario import load, to_toml  # noqa: E402
 from hardtech.web.app import create_app  # noqa: E402
@@ -39,14 +40,7 @@ TINY = {"scale": 0.002, "time.end_year": 2014}  # 12 quarters
 
 
 def wait_for(client, job_id, status, timeout=60.0):
-    deadline = time.monotonic() + timeout
-    info = None
-    while time.monotonic() < deadline:
-        info = client.get(f"/api/jobs/{job_id}").json()
-        if info["status"] in status:
-            return info
-        time.sleep(0.02)
-    raise AssertionError(f"job {job_id} did not reach {status}: {info}")
+    return wait_job(lambda path: client.get(path).json(), job_id, status, timeout)
 
 
 @pytest.fixture(scope="module")
@@ -396,15 +390,9 @@ def test_shutdown_cancels_and_marks_running_jobs(tmp_path):
         assert manager.get(job["id"]).run_ids[0] in {r["run_id"] for r in c2.get("/api/runs").json()["runs"]}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_serve_stops_cleanly_on_a_signal(tmp_path, sig):
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen([sys.executable, "-c", "from hardtech.cli import main; main()", "serve", "--port", str(port),
                              "--results", str(tmp_path), "--pace-ms", "50", "--log-level", "warning"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
