@@ -71,6 +71,7 @@ def points(page, chart: str = "dragons") -> int:
 
 def set_number(page, key: str, value) -> None:
     box = page.locator(f".control[data-key='{key}'] input.number")
+    box.evaluate("n => { const d = n.closest('details'); if (d) d.open = true; }")  # its group may be folded
     box.fill(str(value))
     box.dispatch_event("change")
 

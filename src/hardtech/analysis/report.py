@@ -126,7 +126,7 @@ def _fmt(value: Any, column: str | None = None) -> str:
             if x != 0 and (abs(x) >= 1e9 or abs(x) < 1e-3):
                 return f"{x:.3g}"
             if abs(x) >= 100:
-                return f"{x:,.1f}"
+                return f"{x:,.1f}".removesuffix(".0")  # 9,371, not 9,371.0 (for 9370.95)
             return f"{x:.4g}"
     if isinstance(value, numbers.Integral):
         return str(int(value)) if column in ID_COLUMNS else f"{int(value):,}"
@@ -336,8 +336,7 @@ def _plot_gap(tables: Mapping[str, pd.DataFrame]) -> go.Figure | str:
                            showlegend=False, mode="lines", line=dict(color=color, width=1.5)),
                 row=i // ncols + 1, col=i % ncols + 1,
             )
-    for r in range(1, nrows + 1):  # the unit on every row's first axis, years under every panel
-        fig.update_yaxes(title_text="gap (log capability)", row=r, col=1)
+    fig.update_yaxes(title_text="gap (log capability)")  # every panel has its own range: each says its unit
     fig.update_xaxes(title_text="year", showticklabels=True)
     return _layout(fig, height=max(420, 300 * nrows))
 

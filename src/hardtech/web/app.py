@@ -63,7 +63,7 @@ from hardtech.scenario import Scenario, ScenarioError, load, presets, to_toml
 from hardtech.scenario.loading import preset_text, validate
 from hardtech.web import schemas as s
 from hardtech.web.controls import controls as build_controls
-from hardtech.web.jobs import SHUTDOWN_NOTE, Job, JobManager, QueueFull, job_key
+from hardtech.web.jobs import Job, JobManager, QueueFull
 from hardtech.web.results import Refused, ResultsFolder, RunNotFound, StoreBusy
 
 log = logging.getLogger("hardtech.web")

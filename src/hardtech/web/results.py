@@ -75,7 +75,7 @@ class ResultsFolder:
         self.own = self.folder / OWN_STORE
         self.sweeps_path = self.folder / SWEEP_STORE
         self._lock = threading.RLock()  # serialises every access to our own file (writes and reads)
-        self._sweep_lock = threading.RLock()  # held by a running sweep for its whole length
+        self._sweep_gate = _ReadersWriter()  # our sweep file: readers share it, a writer (a sweep) excludes them
 
     # -- files -------------------------------------------------------------------------------
     def files(self) -> list[Path]:
@@ -94,18 +94,16 @@ class ResultsFolder:
         return path in (self.own, self.sweeps_path)
 
     @contextmanager
-    def _held(self, path: Path, wait: bool) -> Iterator[None]:
-        """The lock of one of our files (none for others); the sweep file's without waiting unless ``wait``."""
-        lock = self._lock if path == self.own else self._sweep_lock if path == self.sweeps_path else None
-        if lock is None:
+    def _held(self, path: Path, wait: bool, write: bool = False) -> Iterator[None]:
+        """The lock of one of our files (none for others). Readers of the sweep file never wait for a sweep."""
+        if path == self.own:
+            with self._lock:
+                yield
+        elif path == self.sweeps_path:
+            with self._sweep_gate.hold(write=write, wait=wait):
+                yield
+        else:
             yield
-            return
-        if not lock.acquire(blocking=wait or lock is self._lock):
-            raise StoreBusy(f"{path.name}: a sweep is being written to it")
-        try:
-            yield
-        finally:
-            lock.release()
 
     @contextmanager
     def _open(self, path: Path) -> Iterator[ResultsStore]:
@@ -124,7 +122,7 @@ class ResultsFolder:
     @contextmanager
     def _write(self, path: Path | None = None, wait: bool = False) -> Iterator[ResultsStore]:
         path = path or self.own
-        with self._held(path, wait), ResultsStore(path) as store:
+        with self._held(path, wait, write=True), ResultsStore(path) as store:
             yield store
 
     @contextmanager
@@ -452,6 +450,44 @@ class ResultsFolder:
                 info[key] = json.loads(info.get(key) or "[]")
             return info, runs
         raise RunNotFound(f"sweep {sweep_id!r} not found in the results folder")
+
+
+class _ReadersWriter:
+    """Many readers or one writer. DuckDB will not open a file read-only and for writing in one process at once."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._readers = 0
+        self._writer: int | None = None  # thread id of the writer (it may also read, e.g. a sweep's own checks)
+
+    @contextmanager
+    def hold(self, *, write: bool, wait: bool) -> Iterator[None]:
+        me = threading.get_ident()
+        with self._cond:
+            if self._writer == me:  # re-entrant for the writing thread
+                depth_owner = False
+            else:
+                depth_owner = True
+                if write:
+                    while self._writer is not None or self._readers:  # readers are quick: always wait for them
+                        if self._writer is not None and not wait:
+                            raise StoreBusy(f"{SWEEP_STORE}: a sweep is being written to it")
+                        self._cond.wait(0.5)
+                    self._writer = me
+                else:
+                    if self._writer is not None:
+                        raise StoreBusy(f"{SWEEP_STORE}: a sweep is being written to it")
+                    self._readers += 1
+        try:
+            yield
+        finally:
+            if depth_owner:
+                with self._cond:
+                    if write:
+                        self._writer = None
+                    else:
+                        self._readers -= 1
+                    self._cond.notify_all()
 
 
 def _dragon_counts(store: ResultsStore, run_id: str | None = None) -> dict[str, int]:

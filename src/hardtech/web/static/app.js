@@ -1424,9 +1424,14 @@ function renderSweep(result) {
   draw();
 }
 
+let sweepsShown = "";
+
 async function loadSweeps() {
   let data;
   try { data = await api("/api/sweeps"); } catch (_err) { return; }
+  const key = JSON.stringify(data);
+  if (key === sweepsShown) return;  // unchanged: keep the rows (a click on one may be under way)
+  sweepsShown = key;
   $("#sweeps tbody").replaceChildren(...data.sweeps.map((sw) => el("tr", { dataset: { sweep: sw.sweep_id } },
     el("td", {}, el("code", { text: sw.sweep_id })), el("td", { text: sw.name }), el("td", { text: sw.design }),
     el("td", { class: "num", text: `${sw.stored} / ${sw.runs}` }), el("td", { text: (sw.created_at || "").replace("T", " ").replace("+00:00", "") }),
@@ -1444,7 +1449,11 @@ async function loadSweeps() {
 
 // -- past runs -------------------------------------------------------------------------------------------
 
-async function loadRuns() {
+let runsRequest = 0;
+let runsShown = "";
+
+async function loadRuns({ force = false } = {}) {
+  const mine = ++runsRequest;
   let data;
   try {
     data = await api("/api/runs");
@@ -1452,6 +1461,11 @@ async function loadRuns() {
     $("#runs-note").textContent = err.message;
     return;
   }
+  if (mine !== runsRequest) return;  // a newer request will render
+  if (!force && document.querySelector("#runs input.label-input")) return;  // do not drop a label being typed
+  const key = JSON.stringify(data);
+  if (key === runsShown && !force) return;  // unchanged: keep the rows (a click on one may be under way)
+  runsShown = key;
   const body = $("#runs tbody");
   body.replaceChildren(...data.runs.map((r) => {
     const labelCell = el("td", { class: "label-cell" }, r.label ? el("b", { text: r.label }) : el("span", { class: "muted", text: "—" }));
@@ -1484,9 +1498,9 @@ function editLabel(cell, run) {
     try {
       await api(`/api/runs/${encodeURIComponent(run.run_id)}/label`, { method: "PUT", body: { label: input.value } });
     } catch (err) { showError(err.message); }
-    loadRuns();
+    loadRuns({ force: true });
   };
-  input.addEventListener("keydown", (e) => { if (e.key === "Enter") save(); if (e.key === "Escape") loadRuns(); });
+  input.addEventListener("keydown", (e) => { if (e.key === "Enter") save(); if (e.key === "Escape") loadRuns({ force: true }); });
   cell.replaceChildren(input, el("button", { type: "button", class: "save-label", onclick: save }, "Save"));
   input.focus();
 }
@@ -1595,7 +1609,7 @@ function wire() {
   $("#compare-stop").addEventListener("click", () => stopJob("compare"));
   $("#save-b").addEventListener("click", saveB);
   $("#focal").addEventListener("change", () => { renderCompare(); writeUrl(); });
-  $("#refresh-runs").addEventListener("click", loadRuns);
+  $("#refresh-runs").addEventListener("click", () => loadRuns({ force: true }));
   $("#refresh-sweeps").addEventListener("click", loadSweeps);
   $("#sweep-run").addEventListener("click", startSweep);
   $("#sweep-stop").addEventListener("click", () => stopJob("sweep"));
