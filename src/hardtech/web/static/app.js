@@ -1361,10 +1361,16 @@ async function startSweep() {
     } else if (item && item.loc[1] === "scenario") markInvalid(err.detail);
     return;
   }
+  attachSweep(job);
+}
+
+/** Follow a sweep job (a new one, or one found running after a reload). */
+function attachSweep(job) {
+  closeSource("sweepSource");
   state.sweepJob = job.id;
   refreshButtons();
   const status = $("#sweep-status");
-  status.textContent = job.deduplicated ? "Already running — following it." : "Queued…";
+  status.textContent = job.deduplicated ? "Already running — following it." : job.status === "running" ? "Running…" : "Queued…";
   const source = new EventSource(withToken(job.events_url));
   state.sweepSource = source;
   document.body.dataset.sweepStatus = "running";
@@ -1664,6 +1670,8 @@ async function restore() {
     }
     const compare = [...jobs].reverse().find((j) => j.kind === "compare" && alive(j));
     if (compare) attachCompare(compare, compare.replications);
+    const sweep = [...jobs].reverse().find((j) => j.kind === "sweep" && alive(j));
+    if (sweep) attachSweep(sweep);
   } finally {
     state.loadingUrl = false;
   }
