@@ -24,7 +24,7 @@ from hardtech.web.series import num
 
 MARKS_PER_REGION = 24
 BOX = (800.0, 420.0)  # the area the page places region centres in (its view box is 1000 × 640)
-MIN_SEPARATION = 175.0  # between region centres, in BOX units (discs are up to 132 across)
+MIN_SEPARATION = 205.0  # between region centres, in BOX units (discs are up to 132 across, labels above and below)
 
 
 def layout(scenario: Scenario) -> dict[str, Any]:

@@ -103,7 +103,7 @@ function fmt(x, digits = 3) {
   if (typeof x !== "number") return String(x);
   const a = Math.abs(x);
   if (a >= 1e6) return (x / 1e6).toFixed(2) + " M";
-  if (a >= 1e4) return Math.round(x).toLocaleString("en-US");
+  if (a >= 1e3) return Math.round(x).toLocaleString("en-US");
   if (a >= 100) return x.toFixed(0);
   if (a >= 1 || a === 0) return x.toFixed(Math.min(digits, 2)).replace(/\.?0+$/, "") || "0";
   return x.toPrecision(digits).replace(/\.?0+$/, "");
@@ -423,7 +423,8 @@ function isChanged(c) {
 }
 
 function updateChangedCount() {
-  const n = currentOverrideKeys().length + Object.keys(state.extraOverrides).length;
+  const seed = controlOf("seed");
+  const n = currentOverrideKeys().length + Object.keys(state.extraOverrides).length + (seed && isChanged(seed) ? 1 : 0);
   const what = state.spec && state.spec.base ? "the base" : "the preset";
   $("#changed-count").textContent = n ? `${n} change${n > 1 ? "s" : ""} from ${what} (highlighted).` : `No changes from ${what}.`;
 }
@@ -549,7 +550,7 @@ function lineChart(canvas, names, labels, colours, yTitle) {
         },
       },
       scales: {
-        x: { ticks: { maxTicksLimit: 7, font: { size: 10 }, maxRotation: 0 }, grid: { display: false } },
+        x: { ticks: { maxTicksLimit: 6, autoSkipPadding: 14, font: { size: 10 }, maxRotation: 0 }, grid: { display: false } },
         y: { ticks: { font: { size: 10 }, callback: (v) => fmt(v) }, title: { display: true, text: yTitle, font: { size: 10 } } },
       },
     },
@@ -912,7 +913,8 @@ function drawWorld() {
   // flows under the discs: curved, width ∝ the quarter's flow (widest of the run = 12 px)
   const flowLayer = svg("g", { class: "flows" });
   const showT = $("#world-talent").checked, showC = $("#world-capital").checked;
-  for (const [kind, list, max, bend] of [["talent", frame.talent_flows, scales.talent, 0.18], ["capital", frame.capital_flows, scales.capital, -0.18]]) {
+  // capital under talent: talent's (often thinner) arrows stay visible where both run
+  for (const [kind, list, max, bend] of [["capital", frame.capital_flows, scales.capital, -0.18], ["talent", frame.talent_flows, scales.talent, 0.18]]) {
     if ((kind === "talent" && !showT) || (kind === "capital" && !showC)) continue;
     for (const [a, b, amount] of list) {
       if (amount < 0.02 * max) continue;
