@@ -12,7 +12,6 @@ import re
 import time
 
 import pytest
-
 from _web import CHROMIUM, CHROMIUM_ARGS, call, serving, wait_job
 
 if not CHROMIUM.exists():

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from _web import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, call, serving
 
 if not CHROMIUM.exists():

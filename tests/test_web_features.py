@@ -178,11 +178,11 @@ def test_world_view_of_a_stored_run_by_replay(client, stored):
     stored_flows = pd.read_csv(pd.io.common.StringIO(flows.text))
     for f in (frames[5], frames[30]):
         rows = stored_flows[(stored_flows.step == f["step"]) & (stored_flows.from_region != stored_flows.to_region)]
-        talent = {(regions.index(a), regions.index(b)): v for a, b, v in zip(rows.from_region, rows.to_region, rows.talent)
-                  if v > 0}
+        talent = {(regions.index(a), regions.index(b)): v
+                  for a, b, v in zip(rows.from_region, rows.to_region, rows.talent, strict=True) if v > 0}
         assert {(a, b): v for a, b, v in f["talent_flows"]} == pytest.approx(talent, rel=1e-4)
-        capital = {(regions.index(a), regions.index(b)): v for a, b, v in zip(rows.from_region, rows.to_region,
-                                                                              rows.capital) if v > 0}
+        capital = {(regions.index(a), regions.index(b)): v
+                   for a, b, v in zip(rows.from_region, rows.to_region, rows.capital, strict=True) if v > 0}
         assert {(a, b): v for a, b, v in f["capital_flows"]} == pytest.approx(capital, rel=1e-4)
     # marks: young firms only, at most 24 per region, the dragons among them flagged
     last = frames[-1]
@@ -254,7 +254,8 @@ def test_scenario_files_are_validated_like_the_cli(client):
     assert item["loc"] == ["body", "toml", "regions.hangzhou.living_cost"] or item["loc"][:2] == ["body", "toml"]
     assert "living_cost" in item["msg"] and "\n" not in item["msg"]
     r = client.post("/api/scenarios", json={"filename": "x.toml", "toml": "scale = [unclosed"})
-    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "toml"] and "not valid TOML" in r.json()["detail"][0]["msg"]
+    item = r.json()["detail"][0]
+    assert r.status_code == 422 and item["loc"] == ["body", "toml"] and "not valid TOML" in item["msg"]
     big = client.post("/api/scenarios", json={"filename": "big.toml", "toml": to_toml(load(sc, {"scale": 0.5}))})
     assert big.status_code == 201 and "scale" in big.json()["warnings"][0]  # kept; the controls lower it before a run
     assert client.post("/api/jobs/run", json={"base": big.json()["base"]}).status_code == 422

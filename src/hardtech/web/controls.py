@@ -57,7 +57,8 @@ class Plausible:
 _LHS = "examples/levers-lhs.toml range, or up to {up}× the preset's value"
 PLAUSIBLE: dict[str, Plausible] = {
     "regions.*.policy.talent_subsidy": Plausible(0.0, 30.0, up=3.0, source=_LHS.format(up=3)),
-    "regions.*.policy.startup_support": Plausible(0.0, 0.9, source="the whole range (schema and examples/levers-lhs.toml)"),
+    "regions.*.policy.startup_support": Plausible(0.0, 0.9,
+                                                  source="the whole range (schema and examples/levers-lhs.toml)"),
     "regions.*.policy.basic_research": Plausible(0.0, 2000.0, up=3.0, source=_LHS.format(up=3)),
     "regions.*.policy.procurement": Plausible(0.0, 200.0, up=3.0, source=_LHS.format(up=3)),
     "regions.*.policy.cluster_programme": Plausible(0.0, 3.0, up=3.0, source=_LHS.format(up=3)),

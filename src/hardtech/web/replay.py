@@ -23,6 +23,7 @@ whose floating point differs, would not match, and the page then says so.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import time
 from collections.abc import Callable
@@ -42,7 +43,7 @@ _STATIC = ("region", "field", "founded", "incumbent", "parent", "founder")
 END_EVENTS = {"failed": "failed in {q} (cash below zero)", "exit_ipo": "IPO in {q} (listed; it goes on as a public firm)",
               "exit_acquired": "acquired in a trade sale in {q} (it leaves the model)"}
 METHOD = ("Re-derived by replaying the stored run (same scenario, seed and replication give bit-identical state); "
-          "the store keeps only events, final firms and dragons, not every firm's quarter-by-quarter panel.")
+          "the store keeps events, the final firms, dragons and a yearly panel, not every firm's quarter by quarter.")
 
 
 class FirmNotFound(LookupError):
@@ -98,10 +99,8 @@ def _run(sc: Scenario, replication: int, hook: Callable[[HardtechModel], None],
     model = HardtechModel(sc, replication)
     if prime is not None:
         prime(model)
-    try:
+    with contextlib.suppress(_Stop):
         model.run(after_step=hook)
-    except _Stop:
-        pass
     return model
 
 
