@@ -32,12 +32,12 @@ def _claims() -> list[dict]:
         {"claim": "H1", "title": "Temporal resonance: dragons peak <together>", "metric": "dragons",
          "statistic": "dragons(sync) − max(early, late)", "effect": 3.5, "lo": 1.25, "hi": 5.75,
          "verdict": "supported", "control": "market.demand_diffusion = false", "control_effect": 0.2,
-         "control_lo": -1.0, "control_hi": 1.4, "control_vanishes": True, "replications": 8,
+         "control_lo": -1.0, "control_hi": 1.4, "control_gone": True, "replications": 8,
          "mean_early": 2.0, "mean_sync": 6.0, "mean_late": 1.0},
         {"claim": "H6", "title": "Division of roles", "metric": "small_share_niche",
          "statistic": "niche share − platform share", "effect": -0.02, "lo": -0.04, "hi": 0.01,
          "verdict": "not supported", "control": "no scale economies", "control_effect": float("nan"),
-         "control_lo": float("nan"), "control_hi": float("nan"), "control_vanishes": False, "replications": 8,
+         "control_lo": float("nan"), "control_hi": float("nan"), "control_gone": False, "replications": 8,
          "mean_base": 0.4},
     ]
 
@@ -94,7 +94,7 @@ def test_full_report_sections(full_report):
     assert "Evidence &lt;hangzhou&gt; &amp; co" in text
     assert "scenario" in text and "0.002" in text
     for c in _claims():
-        assert f"<td>{c['claim']}</td>" in text
+        assert f"<td>{c['claim']} " in text
         assert html.escape(claim_plot_title(c)) in text
     for f in FACTS:
         assert f"<td>{f.id}</td>" in text
@@ -110,7 +110,7 @@ def test_full_report_tables(full_report):
     text = full_report
     assert "3.5 [1.25, 5.75]" in text  # effect with interval
     assert '<span class="ok">supported</span>' in text and '<span class="bad">not supported</span>' in text
-    assert "<td>yes</td>" in text and "<td>no</td>" in text  # control vanishes
+    assert "<td>yes</td>" in text and "<td>no</td>" in text  # control gone
     assert "–" in text  # NaN control effect and unmeasured F3
     assert "0.4321 [0.31, 0.55]" in text  # ΣS1 stated with its interval
     assert "talent_subsidy" in text and "0.21 ± 0.08" in text
@@ -138,7 +138,7 @@ def test_no_inputs_notes(tmp_path):
 def test_empty_inputs_and_nan(tmp_path):
     nan = float("nan")
     claims = [{"claim": "H9", "title": "Cluster cooperation", "effect": nan, "lo": nan, "hi": nan, "verdict": None,
-               "control_effect": None, "control_vanishes": None}]
+               "control_effect": None, "control_gone": None}]
     sobol = {"outcome": "x", "names": ["a", "b"], "S1": [nan], "S1_conf": None, "ST": [nan, 0.1], "ST_conf": [nan, nan],
              "sum_S1": None, "sum_S1_lo": None, "sum_S1_hi": None, "verdict": "inconclusive"}
     out = write_evidence_report(tmp_path / "e.html", title="t", claims=claims, sobol=sobol, facts=pd.DataFrame(),

@@ -141,7 +141,9 @@ def test_spillovers_off_means_fewer_dragons_and_wider_gaps(baseline):
 def test_dearer_hangzhou_loses_talent_and_startups(baseline):
     dear = _mean_outcomes({"regions.hangzhou.living_cost": 2.0})
     assert dear["net_inflow_hangzhou"] < baseline["net_inflow_hangzhou"] - 1.0
-    assert dear["births_hangzhou"] < 0.7 * baseline["births_hangzhou"]
+    # fewer people come and stay, and staff cost more: fewer startups (living cost no longer
+    # enters the founding chance directly, so the fall is milder than the inflow's)
+    assert dear["births_hangzhou"] < 0.9 * baseline["births_hangzhou"]
     # the other regions are not the ones that pay
     assert dear["births_beijing"] > 0.9 * baseline["births_beijing"]
 

@@ -151,105 +151,169 @@ def claims_cmd(
     scenario: ScenarioOpt = "hangzhou",
     set_: SetOpt = None,
     region: Annotated[str | None, typer.Option(help="Focal region (default: the scenario's first).")] = None,
-    quick: Annotated[bool, typer.Option("--quick", help="Small scale (0.002), 3 replications (more where a claim declares it), 8 Sobol samples.")] = False,
-    replications: Annotated[int | None, typer.Option("--replications", "-r", min=2, max=500)] = None,
+    quick: Annotated[bool, typer.Option("--quick", help="Screening: scale 0.002, 3 replications, 8 Sobol samples; "
+                                                         "prints signals, never verdicts.")] = False,
+    replications: Annotated[int | None, typer.Option("--replications", "-r", min=2, max=500, help=(
+        "Paired replications per arm (default 20; fewer than 20 is screening)."))] = None,
     only: Annotated[str | None, typer.Option(help="Comma-separated claim ids, e.g. H1,H2,H10.")] = None,
     sobol_samples: Annotated[int | None, typer.Option(min=2, max=4096, help="Sobol base samples for H10.")] = None,
     workers: WorkersOpt = 2,
     out_path: Annotated[Path | None, typer.Option("--out", help="DuckDB file (default results/<name>-claims.duckdb); report beside it.")] = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
-    progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="Print every claim's full record as JSON.")] = False,
+    progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")] = True,
 ) -> None:
-    """Run the article's hypotheses H1–H10 as experiments and report verdicts with controls."""
-    from hardtech.evidence.claims import build_claims, run_claim
-    from hardtech.evidence.interactions import lever_sobol
+    """Run the article's claims H1–H11 as declared experiments (docs/ODD.md §8) and report what they give."""
+    from hardtech.evidence.claims import VERDICT_REPLICATIONS, build_claims, run_claim
+    from hardtech.evidence.interactions import lever_sobol, sobol_row
     from hardtech.evidence.report import write_evidence_report
 
     sc = _scenario(scenario, set_, quick)
-    reps = replications or (3 if quick else 20)
+    reps = replications or (3 if quick else VERDICT_REPLICATIONS)
     samples = sobol_samples or (8 if quick else 64)
     try:
         claims = build_claims(sc, region)
     except ValueError as exc:
         fail(str(exc))
-    wanted = [x.strip() for x in only.split(",")] if only else [c.id for c in claims] + ["H10"]
-    known = {c.id for c in claims} | {"H10"}
+    known = [c.id for c in claims]
+    wanted = [x.strip() for x in only.split(",")] if only else known
     for w in wanted:
         if w not in known:
-            fail(f"--only: unknown claim {w!r}; allowed: {', '.join(sorted(known, key=lambda s: int(s[1:])))}")
+            fail(f"--only: unknown claim {w!r}; allowed: {', '.join(known)}")
     store_path = out_path or _default_out(sc.name, "claims")
     if store_path.suffix != ".duckdb":
         fail(f"--out: {str(store_path)!r} must end in .duckdb")
+    screening = quick or reps < VERDICT_REPLICATIONS
     started, t0 = dt.datetime.now(dt.timezone.utc), time.perf_counter()
-    results, sobol = [], None
+    rows, sobol = [], None
     with _pool(workers) as pool, _progress(0, "claims", progress and not as_json) as tick:
         for claim in claims:
-            if claim.id in wanted:
-                results.append(run_claim(claim, sc, reps, executor=pool, on_done=tick))
-        if "H10" in wanted:
-            sobol = lever_sobol(sc, region, base_samples=samples, seed=sc.seed, executor=pool, on_done=tick)
+            if claim.id not in wanted:
+                continue
+            if claim.kind == "sobol":
+                sobol = lever_sobol(sc, region, base_samples=samples, seed=sc.seed, executor=pool, on_done=tick)
+                rows.append(sobol_row(claim, sobol, screening))
+            else:
+                rows.append(run_claim(claim, sc, reps, executor=pool, on_done=tick, screening=screening).row())
     wall = time.perf_counter() - t0
-    rows = [r.row() for r in results]
     evidence_id = _evidence_id("claims", sc, f"{region}|{reps}|{samples}|{','.join(wanted)}")
     tables = {"claims": pa.Table.from_pandas(pd.DataFrame([_flat(r) for r in rows]), preserve_index=False)} if rows else {}
     if sobol:
         tables["sobol"] = pa.table({k: sobol[k] for k in ("names", "S1", "S1_conf", "ST", "ST_conf")})
     with ResultsStore(store_path) as store:
-        store.write_run(evidence_id, _meta(sc, "claims", started, wall, replications=reps, sobol=sobol and {
-            k: sobol[k] for k in ("sum_S1", "sum_S1_lo", "sum_S1_hi", "verdict", "runs")}), tables, replace=True)
+        store.write_run(evidence_id, _meta(sc, "claims", started, wall, replications=reps, screening=screening,
+                                           sobol=sobol and {k: sobol[k] for k in ("sum_S1", "sum_S1_lo", "sum_S1_hi",
+                                                                                  "verdict", "runs")}),
+                        tables, replace=True)
     report = store_path.with_suffix(".html")
-    write_evidence_report(report, title=f"hardtech claims — {sc.name}", claims=rows, sobol=sobol, facts=None, run=None,
+    title = f"hardtech claims — {sc.name}" + (" (screening)" if screening else "")
+    write_evidence_report(report, title=title, claims=rows, sobol=sobol, facts=None, run=None,
                           meta={"scenario": sc.name, "scale": sc.scale, "replications": reps, "workers": workers,
-                                "wall seconds": round(wall, 1), "evidence id": evidence_id})
+                                "screening": screening, "wall seconds": round(wall, 1), "evidence id": evidence_id})
     if as_json:
-        typer.echo(json.dumps({"claims": rows, "sobol": sobol, "store": str(store_path), "report": str(report),
-                               "wall_seconds": wall}, indent=2, default=_json))
+        typer.echo(json.dumps({"claims": rows, "sobol": sobol, "screening": screening, "replications": reps,
+                               "store": str(store_path), "report": str(report), "wall_seconds": wall},
+                              indent=2, default=_json))
         return
-    _print_claims(rows, sobol, reps)
-    out.print(f"{len(rows)} claims{' + H10' if sobol else ''} in {wall:.0f} s; stored in [bold]{store_path}[/]; report: [bold]{report}[/]",
+    _print_claims(rows, sobol, reps, screening, sc.scale)
+    out.print(f"{len(rows)} claims in {wall:.0f} s; stored in [bold]{store_path}[/]; report: [bold]{report}[/]",
               highlight=False)
 
 
 def _flat(row: dict) -> dict:
-    """A claim row for the store: arm means and side figures (also_*) as JSON columns."""
-    return {k: (json.dumps(v) if isinstance(v, (dict, list)) else v) for k, v in row.items()
-            if not k.startswith(("mean_", "also_"))} | {
-        "arm_means": json.dumps({k: v for k, v in row.items() if k.startswith("mean_")}),
+    """A claim row for the store: nested parts (arm means, side figures, checks, history) as JSON text."""
+    flat = {k: (json.dumps(v, default=_json) if isinstance(v, (dict, list)) else v) for k, v in row.items()
+            if not k.startswith(("mean_", "also_"))}
+    return flat | {
+        "arm_means": json.dumps({k: v for k, v in row.items() if k.startswith("mean_")}, default=_json),
         "also": json.dumps({k.removeprefix("also_"): v for k, v in row.items() if k.startswith("also_")}, default=_json)}
 
 
 def _json(value):
-    if isinstance(value, (np.floating, np.integer)):
+    if isinstance(value, (np.floating, np.integer, np.bool_)):
         return value.item()
     return str(value)
 
 
 def _num(x: float) -> str:
     """A number in at most about four significant digits, never in scientific notation."""
-    if not np.isfinite(x):
+    if x is None or not np.isfinite(x):
         return "–"
     size = abs(x)
     digits = 0 if size >= 1000 else 1 if size >= 100 else 2 if size >= 1 else 3 if size >= 0.01 or size == 0 else 4
     return f"{x:,.{digits}f}"
 
 
-def _print_claims(rows: list[dict], sobol: dict | None, reps: int) -> None:
-    table = Table(title=f"Claims: {reps} paired replications (k times as many where marked ×k); 95% bootstrap intervals",
-                  title_justify="left", show_lines=True)
-    for c in ("claim", "effect [95% CI]", "verdict", "mechanism off [95% CI]", "gone"):
-        table.add_column(c, justify="left" if c in ("claim", "verdict", "gone") else "right", no_wrap=True)
+SIGNAL = {"supported": "+", "not supported": "−", "inconclusive": "?"}
+
+
+def _verdict_cell(row: dict, key: str = "verdict", signal_key: str = "signal") -> str:
     colour = {"supported": "green", "not supported": "red", "inconclusive": "yellow"}
+    value = row.get(signal_key) if row.get(key) == "screening" else row.get(key)
+    if value is None:
+        return ""
+    if row.get(key) == "screening":
+        return f"[{colour[value]}]screening {SIGNAL[value]}[/]"
+    return f"[{colour[value]}]{value}[/]"
+
+
+def _checks(row: dict) -> str:
+    """The validity checks of a claim's design in a few words."""
+    notes = []
+    if row.get("identical_arms") or row.get("control_identical_arms"):
+        notes.append("[red]identical arms: not a test[/]")
+    if not row.get("manipulation_active"):
+        notes.append("[red]manipulation inactive under the control[/]")
+    return "; ".join(notes) or "ok"
+
+
+def _print_claims(rows: list[dict], sobol: dict | None, reps: int, screening: bool, scale: float) -> None:
+    head = (f"Claims — SCREENING ({reps} paired replications, scale {scale:g}): signals, not verdicts"
+            if screening else f"Claims ({reps} paired replications, scale {scale:g}; k× as many where marked ×k)")
+    table = Table(title=head + "; 95% bootstrap intervals", title_justify="left", show_lines=True)
+    for c in ("claim", "effect [95% CI]", "verdict", "mechanism off", "without added rules", "checks"):
+        table.add_column(c, justify="right" if c in ("effect [95% CI]", "mechanism off") else "left",
+                         no_wrap=c not in ("claim", "checks"), max_width=26 if c == "claim" else None)
     for r in rows:
-        more = f" (×{r['replications'] // reps})" if r["replications"] != reps else ""
-        table.add_row(f"{r['claim']} {r['short']}{more}", f"{_num(r['effect'])}\n[{_num(r['lo'])}, {_num(r['hi'])}]",
-                      f"[{colour[r['verdict']]}]{r['verdict']}[/]",
-                      f"{_num(r['control_effect'])}\n[{_num(r['control_lo'])}, {_num(r['control_hi'])}]",
-                      "yes" if r["control_vanishes"] else "no")
-    if sobol:
-        table.add_row(f"H10 no single lever (Σ S1 < {sobol['threshold']})",
-                      f"{_num(sobol['sum_S1'])}\n[{_num(sobol['sum_S1_lo'])}, {_num(sobol['sum_S1_hi'])}]",
-                      f"[{colour[sobol['verdict']]}]{sobol['verdict']}[/]", "", "")
+        more = f" (×{r['replications'] // reps})" if r.get("replications", reps) != reps else ""
+        effect = f"{_num(r['effect'])}\n[{_num(r['lo'])}, {_num(r['hi'])}]"
+        if r.get("kind") == "sobol":
+            table.add_row(f"{r['claim']} {r['short']}", effect, _verdict_cell(r), "(none)", "", _checks(r))
+            continue
+        control = (f"{_num(r['control_effect'])}\n[{_num(r['control_lo'])}, {_num(r['control_hi'])}]\n"
+                   + ("gone" if r["control_gone"] else "[yellow]stays[/]"))
+        abl = r.get("ablation") or {}
+        ablation = (f"{_num(abl['effect'])}\n[{_num(abl['lo'])}, {_num(abl['hi'])}]\n" + _verdict_cell(abl)
+                    if "effect" in abl else "none active")
+        table.add_row(f"{r['claim']} {r['short']}{more}", effect, _verdict_cell(r), control, ablation, _checks(r))
     out.print(table)
+    design = Table(title="Design: equivalence margin, smallest detectable effect (80% power), manipulation check "
+                         "under the control", title_justify="left")
+    for c in ("claim", "margin", "MDE", "manipulated input still moves (control arms)"):
+        design.add_column(c, justify="right" if c in ("margin", "MDE") else "left")
+    for r in rows:
+        man = r.get("manipulation") or {}
+        moved = (f"{man['text']}: {man['compared']} {_num(man['effect'])} [{_num(man['lo'])}, {_num(man['hi'])}]"
+                 if man else "")
+        design.add_row(r["claim"], _num(r.get("margin", float("nan"))), _num(r.get("mde", float("nan"))), moved)
+    out.print(design)
+    sweeps = [(r["claim"], s) for r in rows for s in r.get("sweeps", [])]
+    if sweeps:
+        t = Table(title="Sweep rows: the claim under other values of a disputed rule", title_justify="left")
+        for c in ("claim", "rows", "effect [95% CI]", "verdict"):
+            t.add_column(c)
+        for cid, s in sweeps:
+            t.add_row(cid, s["label"], f"{_num(s['effect'])} [{_num(s['lo'])}, {_num(s['hi'])}]", _verdict_cell(s))
+        out.print(t)
+    for r in rows:
+        years = (r.get("tables") or {}).get("scene_years")
+        if years:
+            t = Table(title=f"{r['claim']}: years from founding to the first scene defined, by region "
+                            "(firms founded in the run; first arm, all replications)", title_justify="left")
+            for c in ("region", "firms", "25%", "median", "75%"):
+                t.add_column(c, justify="left" if c == "region" else "right")
+            for y in years:
+                t.add_row(y["region"], str(y["firms"]), _num(y["p25"]), _num(y["median"]), _num(y["p75"]))
+            out.print(t)
     if sobol:
         s = Table(title=f"H10 Sobol indices of {sobol['outcome']} ({sobol['runs']} runs)", title_justify="left")
         for c in ("lever", "S1", "±", "ST", "±"):
@@ -270,11 +334,17 @@ def validate_cmd(
     out_path: Annotated[Path | None, typer.Option("--out", help="DuckDB file (default results/<name>-validate.duckdb); report beside it.")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Measure the stylized facts on model output next to their empirical values and bands."""
+    """Untargeted measurements only, out of sample: the stylized facts no calibration target uses and the
+    history's held-out targets, each next to its null-model or sourced band."""
     from hardtech.evidence.facts import validate
+    from hardtech.evidence.history import check_scenario
     from hardtech.evidence.report import write_evidence_report
 
     sc = _scenario(scenario, set_, quick)
+    try:
+        check_scenario(sc)
+    except ValueError as exc:
+        fail(f"--scenario: {exc}")
     store_path = out_path or _default_out(sc.name, "validate")
     if store_path.suffix != ".duckdb":
         fail(f"--out: {str(store_path)!r} must end in .duckdb")
@@ -296,15 +366,17 @@ def validate_cmd(
         typer.echo(json.dumps({"facts": facts.to_dict("records"), "passed": passed, "total": len(facts),
                                "store": str(store_path), "report": str(report)}, indent=2, default=_json))
         return
-    table = Table(title=f"Stylized facts ({replications} replications): {passed} of {len(facts)} measurements in band "
-                        "(F4 and F5 are one fact: survival of new firms)", title_justify="left", show_lines=True)
-    for c in ("fact", "model [95% CI]", "empirical", "band", "pass", "source"):
-        table.add_column(c, justify="right" if c == "model [95% CI]" else "left",
+    table = Table(title=f"Untargeted measurements ({replications} replications): {passed} of {len(facts)} in band "
+                        "(none of them is a calibration target)", title_justify="left", show_lines=True)
+    for c in ("measurement", "model [95% CI]", "empirical", "band", "pass", "seeds in band", "source"):
+        table.add_column(c, justify="right" if c in ("model [95% CI]", "seeds in band") else "left",
                          no_wrap=c in ("model [95% CI]", "band", "pass"), ratio=None if c in ("band", "pass") else 1)
     for _, f in facts.iterrows():
         hi = "∞" if not np.isfinite(f.band_hi) else f"{f.band_hi:g}"
-        table.add_row(f"{f.fact} {f['name']}", f"{_num(f.model)}\n[{_num(f.model_lo)}, {_num(f.model_hi)}]",
-                      str(f.empirical), f"[{f.band_lo:g}, {hi}]", "[green]✓[/]" if f["pass"] else "[red]✗[/]", f.source)
+        num = (lambda x: f"{x:.1f}" if np.isfinite(x) else "–") if f.band_lo > 1900 else _num  # a year
+        table.add_row(f"{f.fact} {f['name']}", f"{num(f.model)}\n[{num(f.model_lo)}, {num(f.model_hi)}]",
+                      str(f.empirical), f"[{f.band_lo:g}, {hi}]", "[green]✓[/]" if f["pass"] else "[red]✗[/]",
+                      f"{100 * f.share_met:.0f}%", f.source)
     out.print(table)
     out.print(f"stored in [bold]{store_path}[/]; report: [bold]{report}[/]", highlight=False)
 
@@ -314,36 +386,86 @@ def validate_cmd(
 def calibrate_cmd(
     scenario: ScenarioOpt = "hangzhou",
     set_: SetOpt = None,
-    param: Annotated[list[str] | None, typer.Option("--param", help="PATH=LOW:HIGH to fit (repeatable).")] = None,
-    replications: Annotated[int, typer.Option("--replications", "-r", min=1, max=50)] = 2,
-    evaluations: Annotated[int, typer.Option("--evaluations", min=3, max=1000)] = 30,
-    quick: Annotated[bool, typer.Option("--quick", help="Small scale (0.002) while fitting.")] = False,
+    param: Annotated[list[str] | None, typer.Option("--param", help=(
+        "PATH=LOW:HIGH (uniform prior) or PATH=log:LOW:HIGH (log-uniform), repeatable; default: "
+        "the five parameters of docs/calibration.md."))] = None,
+    population: Annotated[int, typer.Option(min=4, max=10000, help="Particles per ABC-SMC generation.")] = 100,
+    generations: Annotated[int, typer.Option(min=1, max=50, help="Most ABC-SMC generations.")] = 8,
+    min_epsilon: Annotated[float, typer.Option(min=0.0, help="Stop once the tolerance (RMS distance in band half-widths) reaches this.")] = 0.0,
+    quick: Annotated[bool, typer.Option("--quick", help="Small scale (0.002) and runs to 2025 while fitting (the targets end by then).")] = False,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the calibration (particles' runs derive their seeds from it).")] = 0,
     workers: WorkersOpt = 2,
-    out_path: Annotated[Path, typer.Option("--out", help="Where to write the calibrated scenario TOML.")] = Path("results/calibrated.toml"),
+    out_path: Annotated[Path, typer.Option("--out", help="Where to write the calibrated scenario TOML (the posterior goes to a DuckDB file beside it).")] = Path("results/calibrated.toml"),
+    as_json: Annotated[bool, typer.Option("--json", help="Print the posterior summary as JSON.")] = False,
 ) -> None:
-    """Fit parameters to the stylized-fact targets and write a calibrated scenario with provenance."""
-    from hardtech.evidence.calibrate import DEFAULT_PARAMS, calibrate, calibrated_toml, parse_params
+    """Bayesian calibration (ABC-SMC, pyabc) to the calibration targets only; stores the posterior."""
+    import importlib.util
+
+    from hardtech.evidence.abc import DEFAULT_PRIORS, abc_calibrate, calibration_targets, parse_priors
+
+    if importlib.util.find_spec("pyabc") is None:
+        fail("calibrate needs pyabc: pip install 'hardtech[calibration]'")
 
     sc = _scenario(scenario, set_, quick)
-    try:
-        params = parse_params(param) if param else DEFAULT_PARAMS
-        for path, (lo, hi) in params.items():
-            load(sc, {path: lo})
-            load(sc, {path: hi})
-    except (ValueError, ScenarioError) as exc:
-        fail(str(exc))
+    if quick:
+        sc = load(sc, {"time.end_year": max(sc.time.start_year, 2025)})
     if out_path.suffix != ".toml":
         fail(f"--out: {str(out_path)!r} must end in .toml")
+    try:
+        priors = parse_priors(param) if param else DEFAULT_PRIORS
+        for p in priors:
+            load(sc, {p.path: p.lo})
+            load(sc, {p.path: p.hi})
+        from hardtech.evidence.history import check_scenario
 
-    def show(rec):
-        err.print(f"  loss {rec['loss']:8.4f}  " + "  ".join(f"{k}={v:.4g}" for k, v in rec["params"].items())
-                  + "  | " + "  ".join(f"{k}={v:.3f}" for k, v in rec["facts"].items()), highlight=False)
+        check_scenario(sc)
+    except (ValueError, ScenarioError) as exc:
+        fail(str(exc))
+    started, t0 = dt.datetime.now(dt.timezone.utc), time.perf_counter()
+
+    def show(gen: dict) -> None:
+        err.print(f"  generation {gen['t']}: tolerance {gen['epsilon']:.3f}, {gen['samples']} runs, "
+                  f"acceptance {gen['acceptance']:.2f}", highlight=False)
 
     with _pool(workers) as pool:
-        cal = calibrate(sc, params, replications=replications, max_evaluations=evaluations, executor=pool, on_eval=show)
+        post = abc_calibrate(sc, priors, population=population, generations=generations, min_epsilon=min_epsilon,
+                             seed=seed, executor=pool, on_generation=None if as_json else show)
+    wall = time.perf_counter() - t0
+    summary = post.summary()
+    store_path = out_path.with_suffix(".duckdb")
+    evidence_id = _evidence_id("calibrate", sc, f"{seed}|{population}|{generations}|{param}")
+    targets = calibration_targets()
+    with ResultsStore(store_path) as store:
+        store.write_run(evidence_id, _meta(sc, "calibrate", started, wall, method="ABC-SMC (pyabc)",
+                                           simulations=post.simulations, calibration_seed=seed, observed=post.observed,
+                                           target_scale=post.scale),
+                        {"posterior": pa.Table.from_pandas(post.particles, preserve_index=False),
+                         "posterior_summary": pa.Table.from_pandas(summary, preserve_index=False),
+                         "abc_generations": pa.Table.from_pandas(post.generations, preserve_index=False)},
+                        replace=True)
+    best = post.best()
+    calibrated = load(sc, best)
+    header = (f"# calibrated by hardtech calibrate (ABC-SMC, pyabc; seed {seed}, {population} particles, "
+              f"{len(post.generations)} generations, {post.simulations} runs, {dt.date.today().isoformat()}):\n"
+              f"# targets (calibration only): {', '.join(f'{k} = {v:g}' for k, v in post.observed.items())}\n"
+              f"# posterior medians: {', '.join(f'{k} = {v:.6g}' for k, v in best.items())}\n"
+              f"# posterior in {store_path} (tables posterior, posterior_summary, abc_generations)\n")
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    out_path.write_text(calibrated_toml(cal), encoding="utf-8")
-    out.print(f"best loss {cal.loss:.4f} after {cal.evaluations} evaluations: "
-              + ", ".join(f"{k} = {v:g}" for k, v in cal.params.items()), highlight=False)
-    out.print("facts: " + ", ".join(f"{k} = {v:.3f}" for k, v in cal.facts.items()), highlight=False)
-    out.print(f"calibrated scenario written to [bold]{out_path}[/]", highlight=False)
+    out_path.write_text(header + to_toml(calibrated), encoding="utf-8")
+    if as_json:
+        typer.echo(json.dumps({"summary": summary.to_dict("records"), "generations": post.generations.to_dict("records"),
+                               "simulations": post.simulations, "observed": post.observed,
+                               "targets": {k: {"observed": v[0], "scale": v[1]} for k, v in targets.items()},
+                               "store": str(store_path), "scenario": str(out_path), "wall_seconds": wall},
+                              indent=2, default=_json))
+        return
+    table = Table(title=f"Posterior (ABC-SMC): {population} particles × {len(post.generations)} generations, "
+                        f"{post.simulations} runs in {wall:.0f} s; calibration targets only", title_justify="left")
+    for c in ("parameter", "prior", "median", "90% interval", "sd / prior sd"):
+        table.add_column(c, justify="left" if c in ("parameter", "prior") else "right")
+    for r in summary.to_dict("records"):
+        table.add_row(r["parameter"], r["prior"], f"{r['median']:.4g}", f"[{r['q05']:.4g}, {r['q95']:.4g}]",
+                      f"{r['sd_over_prior_sd']:.2f}")
+    out.print(table)
+    out.print(f"posterior stored in [bold]{store_path}[/]; calibrated scenario (posterior medians) written to "
+              f"[bold]{out_path}[/]", highlight=False)

@@ -1,26 +1,41 @@
-"""The article's hypotheses H1–H10 as declared experiments.
+"""The article's claims as declared experiments that can fail.
 
-Each :class:`Claim` is data: the arms (scenario overrides) to run, the metric,
-the statistic that is positive when the claim holds, and the *control*: the
-overrides that switch the responsible mechanism off. Running a claim runs
-every arm twice — as declared and with the control applied — over the same
-replications (common random numbers), and reports the statistic with a
-paired bootstrap interval and a verdict:
+Every claim is declared in ``registry.toml`` (see :mod:`hardtech.evidence.registry`)
+before it is run: statement, causal channel, metric, arms, statistic, margin,
+control, manipulation check, the rules added for it, and its history.
+:func:`run_claim` runs its arms over the same replications (common random
+numbers) under several *labels*:
 
-- **supported** — the interval lies above zero;
-- **not supported** — the interval lies below zero, or inside ±margin
-  (no effect of a size that matters);
+- **declared** — the arms as declared;
+- **control** — the same arms with the claim's causal channel switched off,
+  while the manipulated input stays active (the manipulation check says so);
+- **ablation** — the same arms without the rules added to the model for this
+  claim (only when some are still active);
+- **sweep** rows — the claim under other values of a disputed rule.
+
+For each label it reports the statistic with a paired bootstrap interval
+(BCa from 10 replications up, percentile below), whether any two arms ran
+bit-identically (``identical_arms``: such a pair is not a test), and for the
+control whether the manipulated input still moves the channel's first
+intermediate quantity (``manipulation_active``).
+
+Verdicts, at ≥ 20 paired replications (fewer: "screening", never a verdict):
+
+- **supported** — the 95% interval lies above zero;
+- **not supported** — it lies below zero, or the 90% interval lies inside
+  ±margin (no effect of a size that matters: an equivalence test, TOST at
+  α = 0.05);
 - **inconclusive** — otherwise.
 
-The control's effect should vanish when the mechanism is off: its interval
-covers zero, or lies inside ±margin (an equivalence test: with many
-replications even a negligible residual excludes zero, so "no effect of a size
-that matters" is the stricter, fairer reading). Claims are built for any
-scenario and a focal region.
+A control's effect is **gone** when its 90% interval lies inside ±margin
+(the same equivalence test). The margin is declared per claim (e.g. ±5% of
+the reference arm's mean). Each claim also states the smallest effect its
+replications could detect (80% power at α = 0.05: 2.8 standard errors).
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
@@ -28,30 +43,115 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
-from hardtech.evidence.ensembles import bootstrap_interval, run_many
+from hardtech.evidence.ensembles import run_many
+from hardtech.evidence.registry import Claim, arm_statistic, declared_claims
 from hardtech.scenario import Scenario, load
+from hardtech.scenario.schema import lever_value
+
+VERDICT_REPLICATIONS = 20  # fewer paired replications give a screening signal, not a verdict
+RESAMPLES = 4000
+MDE_FACTOR = float(stats.norm.ppf(0.975) + stats.norm.ppf(0.8))  # ≈ 2.80: 80% power, two-sided α = 0.05
+BCA_FROM = 10  # replications from which the interval is BCa (percentile below)
+
+__all__ = ["Claim", "ClaimResult", "Interval", "build_claims", "declared_claims", "equivalent", "paired_interval",
+           "run_claim", "verdict"]
+
+build_claims = declared_claims  # the name the CLI and older code use
 
 
+# -- statistics ------------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class Claim:
-    """One hypothesis as an experiment."""
+class Interval:
+    """A statistic with its paired bootstrap intervals (95% and 90%) and standard error."""
 
-    id: str
-    title: str
-    article: str
-    metric: str
-    arms: dict[str, dict[str, Any]]
-    statistic: Callable[[Mapping[str, float]], float]
-    statistic_text: str
-    control: dict[str, Any]
-    control_text: str
-    margin: float = 0.05  # share of the reference arm's mean below which an effect does not matter
-    replication_factor: int = 1  # noisy claims run this many times the requested replications
-    short: str = ""  # a few words for narrow tables
-    derived: Callable[[Mapping[str, float]], dict[str, float]] | None = field(default=None, compare=False)
-    also: tuple[str, ...] = ()
-    prepare: Callable[[Claim, pd.DataFrame], dict[str, dict[str, Any]]] | None = field(default=None, compare=False)
+    point: float
+    lo: float
+    hi: float
+    lo90: float
+    hi90: float
+    se: float
+    n: int
+    method: str  # "BCa", "percentile" or "none" (fewer than 2 replications, or no spread)
+
+    @property
+    def mde(self) -> float:
+        """Smallest effect these replications detect with 80% power (two-sided α = 0.05)."""
+        return MDE_FACTOR * self.se
+
+
+def paired_interval(samples: Mapping[Any, np.ndarray], compute: Callable[[Mapping[Any, Any]], Any],
+                    seed: int = 0) -> Interval:
+    """``compute`` of the samples' means, with paired bootstrap intervals over replications.
+
+    ``samples`` maps a key to per-replication values (the same replications
+    everywhere: they are resampled jointly). Replications with a missing value
+    in any sample are dropped. BCa from :data:`BCA_FROM` replications up,
+    percentile below (BCa's acceleration is unstable on a handful of values).
+    """
+    keys = list(samples)
+    matrix = np.column_stack([np.asarray(samples[k], float) for k in keys]) if keys else np.zeros((0, 0))
+    matrix = matrix[np.all(np.isfinite(matrix), axis=1)]
+    n = len(matrix)
+    if n == 0:
+        nan = float("nan")
+        return Interval(nan, nan, nan, nan, nan, nan, 0, "none")
+
+    def statistic(*columns: np.ndarray, axis: int = -1) -> np.ndarray:
+        return np.asarray(compute({k: np.mean(c, axis=axis) for k, c in zip(keys, columns)}), float)
+
+    point = float(statistic(*matrix.T))
+    if n < 2 or np.all(matrix == matrix[0]):
+        return Interval(point, point, point, point, point, 0.0, n, "none")
+    method = "BCa" if n >= BCA_FROM else "percentile"
+    bounds = {}
+    for level in (0.95, 0.90):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # degenerate resamples are handled below
+            res = stats.bootstrap(tuple(matrix.T), statistic, paired=True, vectorized=True, n_resamples=RESAMPLES,
+                                  confidence_level=level, method=method,
+                                  rng=np.random.default_rng(np.random.SeedSequence(seed)))
+        lo, hi = float(res.confidence_interval.low), float(res.confidence_interval.high)
+        if not (np.isfinite(lo) and np.isfinite(hi)):  # e.g. BCa with a constant bootstrap distribution
+            dist = res.bootstrap_distribution
+            lo, hi = (float(np.quantile(dist, q)) for q in ((1 - level) / 2, (1 + level) / 2))
+        bounds[level] = (lo, hi)
+        se = float(res.standard_error)
+    return Interval(point, *bounds[0.95], *bounds[0.90], se, n, method)
+
+
+def equivalent(interval: Interval, margin: float) -> bool:
+    """Whether an effect is negligible: its 90% interval lies inside ±margin (TOST, α = 0.05)."""
+    return bool(np.isfinite(interval.lo90) and -margin <= interval.lo90 and interval.hi90 <= margin)
+
+
+def verdict(interval: Interval, margin: float) -> str:
+    """supported / not supported / inconclusive (see the module docstring)."""
+    if interval.lo > 0:
+        return "supported"
+    if interval.hi < 0 or equivalent(interval, margin):
+        return "not supported"
+    return "inconclusive"
+
+
+# -- results ----------------------------------------------------------------------------------------
+@dataclass
+class LabelResult:
+    """The claim's statistic under one label (declared, control, ablation or a sweep row)."""
+
+    label: str
+    overrides: Mapping[str, Any]
+    effect: Interval
+    verdict: str
+    identical_pairs: list[tuple[str, str]]
+    means: dict[str, float]
+    also: dict[str, float] = field(default_factory=dict)
+    manipulation: Interval | None = None
+
+    @property
+    def identical_arms(self) -> bool:
+        return bool(self.identical_pairs)
 
 
 @dataclass
@@ -59,319 +159,252 @@ class ClaimResult:
     """What running a claim found."""
 
     claim: Claim
-    effect: float
-    lo: float
-    hi: float
-    verdict: str
-    control_effect: float
-    control_lo: float
-    control_hi: float
-    control_vanishes: bool
-    control_verdict: str  # the claim's verdict with its mechanism switched off
-    arm_means: dict[str, float]
-    control_means: dict[str, float]
+    margin: float
     replications: int
-    also: dict[str, float] = field(default_factory=dict)
+    screening: bool
+    labels: dict[str, LabelResult]
+    derived: dict[str, float] = field(default_factory=dict)
+    tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # e.g. H11's years to a first scene
+
+    @property
+    def declared(self) -> LabelResult:
+        return self.labels["declared"]
+
+    @property
+    def control(self) -> LabelResult:
+        return self.labels["control"]
+
+    @property
+    def verdict(self) -> str:
+        return "screening" if self.screening else self.declared.verdict
+
+    @property
+    def control_gone(self) -> bool:
+        return equivalent(self.control.effect, self.margin)
+
+    @property
+    def manipulation_active(self) -> bool:
+        m = self.control.manipulation
+        if m is None or not np.isfinite(m.point):
+            return False
+        if m.method == "none":
+            return m.point != 0
+        return bool(m.lo > 0 or m.hi < 0)
 
     def row(self) -> dict[str, Any]:
         """A flat record for tables, JSON and the store."""
+        c, d, k = self.claim, self.declared, self.control
+        out: dict[str, Any] = {
+            "claim": c.id, "title": c.title, "short": c.short, "article": c.article, "statement": c.statement,
+            "channel": c.channel, "metric": c.metric, "statistic": c.statistic_text, "statistic_expr": c.statistic,
+            **_interval_fields("", d.effect), "mde": d.effect.mde,
+            "verdict": self.verdict, "signal": d.verdict, "screening": self.screening,
+            "margin": self.margin, "margin_text": _margin_text(c.margin),
+            "replications": self.replications, "identical_arms": d.identical_arms,
+            "identical_pairs": [list(p) for p in d.identical_pairs],
+            "control": c.control_text, "control_overrides": dict(k.overrides), **_interval_fields("control_", k.effect),
+            "control_gone": self.control_gone, "control_verdict": "screening" if self.screening else k.verdict,
+            "control_identical_arms": k.identical_arms, "control_identical_pairs": [list(p) for p in k.identical_pairs],
+            "manipulation_active": self.manipulation_active, "manipulation": self._manipulation(),
+            "ablation": self._ablation(), "sweeps": [self._label_row(v) for key, v in self.labels.items()
+                                                     if key.startswith("sweep")],
+            "history": [dict(h) for h in c.history], "tables": self.tables,
+            **{f"mean_{a}": v for a, v in d.means.items()},
+            **{f"also_{a}": v for a, v in {**d.also, **self.derived}.items()},
+        }
+        return out
+
+    def _manipulation(self) -> dict[str, Any]:
+        man, m = self.claim.manipulation, self.control.manipulation
+        if man is None or m is None:
+            return {}
+        declared = self.declared.manipulation
+        what = f"{man.between[1]} − {man.between[0]}" if man.between else f"value − {man.null:g}"
+        return {"quantity": man.quantity, "text": man.text, "compared": what, **_interval_fields("", m),
+                "declared_change": declared.point if declared is not None else float("nan")}
+
+    def _ablation(self) -> dict[str, Any]:
         c = self.claim
-        return {
-            "claim": c.id, "title": c.title, "short": c.short or c.title, "metric": c.metric, "statistic": c.statistic_text,
-            "effect": self.effect, "lo": self.lo, "hi": self.hi, "verdict": self.verdict,
-            "control": c.control_text, "control_effect": self.control_effect, "control_lo": self.control_lo,
-            "control_hi": self.control_hi, "control_vanishes": self.control_vanishes,
-            "control_verdict": self.control_verdict,
-            "replications": self.replications,
-            **{f"mean_{k}": v for k, v in self.arm_means.items()},
-            **{f"also_{k}": v for k, v in self.also.items()},
-        }
+        out: dict[str, Any] = {"rules": list(c.ablation_rules), "note": c.ablation_note,
+                               "overrides": dict(c.ablation)}
+        if "ablation" in self.labels:
+            a = self.labels["ablation"]
+            out.update(_interval_fields("", a.effect), verdict="screening" if self.screening else a.verdict,
+                       identical_arms=a.identical_arms)
+        return out
+
+    def _label_row(self, result: LabelResult) -> dict[str, Any]:
+        return {"label": result.label, "overrides": dict(result.overrides), **_interval_fields("", result.effect),
+                "verdict": "screening" if self.screening else result.verdict, "signal": result.verdict,
+                "identical_arms": result.identical_arms}
 
 
-# H6's control: every rule that treats a niche differently from a platform, switched off
-SEGMENTS_ALIKE: dict[str, Any] = {
-    "market.scale_economies": 0.0, "market.niche_fit_weight": 0.0, "market.incumbent_niche_fit": 1.0,
-    "market.scene_rate": 0.0, "entrepreneurship.pivot_fit": 0.0, "market.entry_crowding": 0.0,
-}
+def _mean(values: Any) -> float:
+    """Mean of the finite values (NaN when there are none, without a warning)."""
+    v = np.asarray(values, float)
+    v = v[np.isfinite(v)]
+    return float(v.mean()) if v.size else float("nan")
 
 
-def verdict(lo: float, hi: float, margin: float) -> str:
-    """supported / not supported / inconclusive from an interval and an equivalence margin."""
-    if lo > 0:
-        return "supported"
-    if hi < 0 or (lo >= -margin and hi <= margin):
-        return "not supported"
-    return "inconclusive"
+def _interval_fields(prefix: str, i: Interval) -> dict[str, Any]:
+    return {f"{prefix}effect": i.point, f"{prefix}lo": i.lo, f"{prefix}hi": i.hi, f"{prefix}lo90": i.lo90,
+            f"{prefix}hi90": i.hi90, f"{prefix}se": i.se, f"{prefix}method": i.method}
 
 
-def vanishes(lo: float, hi: float, margin: float) -> bool:
-    """Whether a control's effect is gone: its interval covers zero or lies inside ±margin."""
-    return bool(lo <= 0 <= hi or (lo >= -margin and hi <= margin))
+def _margin_text(margin: Mapping[str, Any]) -> str:
+    if "absolute" in margin:
+        return f"±{margin['absolute']:g}"
+    return f"±{100 * margin['share']:g}% of |{margin['of']}|"
 
 
-def _diff(a: str, b: str) -> Callable[[Mapping[str, float]], float]:
-    return lambda m: m[a] - m[b]
+# -- running -----------------------------------------------------------------------------------------
+_CACHE: dict[str, dict] = {}
 
 
-def build_claims(scenario: Scenario, region: str | None = None) -> list[Claim]:
-    """H1–H9 for ``scenario`` with ``region`` (default: the first) as the focal region."""
-    region = region or next(iter(scenario.regions))
-    if region not in scenario.regions:
-        raise ValueError(f"--region: unknown region {region!r}; allowed: {', '.join(scenario.regions)}")
-    reg = scenario.regions[region]
-    fields = list(scenario.fields)
+def run_claim(claim: Claim, scenario: Scenario, replications: int, executor: Executor | None = None,
+              workers: int = 1, on_done: Callable[[], None] | None = None, screening: bool | None = None,
+              seed: int = 0) -> ClaimResult:
+    """Run a claim's arms under every label and compute its statistics (see the module docstring).
 
-    def demand_shift(shift: float) -> dict[str, Any]:
-        return {
-            f"fields.{f}.demand_threshold": round(float(np.clip(scenario.fields[f].usability_threshold + shift, 0.02, 0.95)), 4)
-            for f in fields
-        }
-
-    weak_software = round(max(0.0, reg.software_base - 0.6), 3)
-    claims = [
-        Claim(
-            "H1", "Temporal resonance: dragons peak when demand and maturity cross together",
-            "technological maturity and market demand synchronously approached their critical point",
-            "dragons",
-            {"early": demand_shift(-0.3), "sync": demand_shift(0.0), "late": demand_shift(0.3)},
-            lambda m: m["sync"] - max(m["early"], m["late"]),
-            "dragons(sync) − max(dragons(demand early), dragons(demand late))",
-            {"market.demand_diffusion": False}, "market.demand_diffusion = false (demand timing plays no role)",
-            short="temporal resonance",
-        ),
-        Claim(
-            "H2", f"A cheaper {region} attracts young talent and breeds startups",
-            "lower cost of living than metropolises … friendly to young talent",
-            f"births_{region}",
-            {"base": {}, "cheap": {f"regions.{region}.living_cost": round(reg.living_cost * 0.7, 4)}},
-            _diff("cheap", "base"), f"births in {region} with living cost × 0.7 − baseline",
-            {"labour.cost_weight": 0.0, "entrepreneurship.cost_elasticity": 0.0},
-            "living cost enters neither migration nor founding",
-            also=(f"net_inflow_{region}",),
-            short="cheap city → talent, startups",
-        ),
-        Claim(
-            "H3", "A software base buys more experiments per unit of capital and better survival",
-            "a strong software and internet landscape that reduces the costs of trial-and-error",
-            f"experiments_per_musd_{region}",
-            {"weak": {f"regions.{region}.software_base": weak_software}, "strong": {}},
-            _diff("strong", "weak"), f"experiments per M USD in {region}: software base {reg.software_base} − {weak_software}",
-            {"entrepreneurship.software_discount": 0.0}, "the software base does not cut experiment costs",
-            also=(f"survival_{region}",),
-            short="software base → cheap experiments",
-        ),
-        Claim(
-            "H4", "Spillovers concentrate activity over time",
-            "agglomeration accelerates technological spillover and resource integration",
-            "talent_concentration_change",
-            {"on": {}, "off": {"innovation.spillovers": False}},
-            _diff("on", "off"), "rise in the concentration of tech talent across regions: spillovers on − off",
-            {"innovation.local_knowledge": False}, "knowledge has no geography (every region absorbs the mean)",
-            also=("concentration_change",),
-            short="spillovers concentrate talent",
-        ),
-        Claim(
-            "H5", "The closed loop: cutting recycling costs more dragons than a one-off injection of the same money adds",
-            "a closed loop of talent, technology, and capital",
-            "dragons",
-            {"base": {}, "cut": {"capital.recycling": False}, "inject": {}},
-            lambda m: min(m["base"] - m["cut"], (m["base"] - m["cut"]) - (m["inject"] - m["base"])),
-            "min(dragons lost by cutting recycling everywhere, that loss − dragons gained when every region "
-            "gets, once, what recycling returned to it): both must be positive",
-            {"capital.constrained": False}, "capital is never scarce (pool sizes change no decision)",
-            also=(f"dragons_{region}",),
-            derived=_loop_gain,
-            prepare=_same_money(scenario),
-            replication_factor=3,  # dragon counts are noisy: the loop gain needs more runs
-            short="closed loop beats injection",
-        ),
-        Claim(
-            "H6", "Division of roles: small firms win niches, incumbents hold platforms",
-            "large companies … capital-intensive and widely used applications, small companies dominate in specialized vertical markets",
-            "division_of_roles",
-            {"base": {}},
-            lambda m: m["base"],
-            "small firms' market share in niches − in platforms (within fields)",
-            SEGMENTS_ALIKE,
-            "segments differ only in size: no scale economies, no niche fit, no scenes or pivots, "
-            "entrants choose segments by spending alone",
-            replication_factor=2,  # one cheap arm: twice the runs make the equivalence test of the control precise
-            short="small firms win niches",
-        ),
-        Claim(
-            "H7", "Rich application scenarios breed niche dragons",
-            "rich application scenarios and enormous market size provide testing grounds",
-            "niche_dragons",
-            {"base": {}, "rich": _richer_niches(scenario)},
-            _diff("rich", "base"), "niche dragons with twice the application scenarios (each as rich) − baseline",
-            {f"fields.{f}.platform_share": 1.0 for f in fields},
-            "no vertical niches: all application spending is platform spending",
-            also=("dragons",),
-            short="rich scenarios → niche dragons",
-        ),
-        Claim(
-            "H8", "Decoupling's double effect: gaps first narrow, later stall unless basic research rises",
-            "in the short term … closing of technological gaps … deficits in science-based original innovation",
-            "gap",
-            {},
-            lambda m: m["_h8"],
-            "short-run narrowing under blockade × long-run benefit of basic research",
-            {"decoupling.enabled": False}, "no blockade",
-            short="decoupling: narrow, then stall",
-        ),
-        Claim(
-            "H9", "Cluster cooperation lowers failure",
-            "companies share risks and resources",
-            f"survival_{region}",
-            {"alone": {f"regions.{region}.policy.cluster_programme": 0.0, "cooperation.link_rate": 0.0},
-             "cluster": {f"regions.{region}.policy.cluster_programme": 3.0}},
-            _diff("cluster", "alone"), f"survival of {region}'s firms with a strong cluster programme − without links",
-            {"cooperation.risk_pool": 0.0, "cooperation.share_rd": 0.0}, "links share neither risk nor R&D",
-            short="clusters lower failure",
-        ),
-    ]
-    return claims
+    ``replications`` is multiplied by the claim's replication factor;
+    ``screening`` defaults to fewer than :data:`VERDICT_REPLICATIONS` replications.
+    """
+    n = replications * claim.replication_factor
+    screening = n < VERDICT_REPLICATIONS if screening is None else screening
+    labels: dict[str, tuple[str, Mapping[str, Any]]] = {"declared": ("declared", {}),
+                                                         "control": ("control", claim.control)}
+    if claim.ablation:
+        labels["ablation"] = ("without the rules added for it", claim.ablation)
+    for i, (text, overrides) in enumerate(claim.sweeps):
+        labels[f"sweep{i}"] = (text, overrides)
+    rows = arm_rows(claim, scenario, {k: v[1] for k, v in labels.items()}, n, executor, workers, on_done)
+    margin = _margin(claim, rows["declared"])
+    results = {key: _label_result(claim, text, overrides, rows[key], margin, seed)
+               for key, (text, overrides) in labels.items()}
+    derived = _DERIVED[claim.derived](results["declared"].means) if claim.derived else {}
+    tables = {name: _TABLES[name](rows["declared"]) for name in claim.tables}
+    return ClaimResult(claim, margin, n, screening, results, derived, tables)
 
 
-def _richer_niches(scenario: Scenario) -> dict[str, Any]:
-    """Twice the niches per field, each as large as before: platform spending unchanged."""
-    out: dict[str, Any] = {}
-    for name, fld in scenario.fields.items():
-        phi = fld.platform_share
-        out[f"fields.{name}.niches"] = int(fld.niches * 2)
-        out[f"fields.{name}.market_potential"] = round(fld.market_potential * (phi + 2 * (1 - phi)), 3)
-        out[f"fields.{name}.platform_share"] = round(phi / (phi + 2 * (1 - phi)), 6)
+def arm_rows(claim: Claim, scenario: Scenario, labels: Mapping[str, Mapping[str, Any]], replications: int,
+             executor: Executor | None = None, workers: int = 1,
+             on_done: Callable[[], None] | None = None) -> dict[str, dict[str, pd.DataFrame]]:
+    """Outcome rows of every (label, arm), replications 0 … n − 1, in two batches.
+
+    The first batch holds every arm that needs no other arm; the second the arms
+    that inject the money their label's ``base`` arm recycled (per replication).
+    """
+    plain = {(label, arm): [(load(scenario, {**over, **extra}), k) for k in range(replications)]
+             for label, extra in labels.items() for arm, over in claim.arms.items() if arm not in claim.inject}
+    out = _run_jobs(plain, executor, workers, on_done)
+    if claim.inject:
+        later = {}
+        for label, extra in labels.items():
+            base = out[(label, "base")]
+            for arm, kind in claim.inject.items():
+                over = {**claim.arms[arm], **extra}
+                later[(label, arm)] = [(load(scenario, {**over, **_injection(scenario, over, path, kind)}), k)
+                                       for k, path in enumerate(base["_recycled_path"])]
+        out.update(_run_jobs(later, executor, workers, on_done))
+    result: dict[str, dict[str, pd.DataFrame]] = {label: {} for label in labels}
+    for (label, arm), frame in out.items():
+        result[label][arm] = frame
+    return {label: {arm: result[label][arm] for arm in claim.arms} for label in labels}
+
+
+def _run_jobs(groups: Mapping[Any, list[tuple[Scenario, int]]], executor, workers, on_done) -> dict[Any, pd.DataFrame]:
+    """Run every group's jobs as one batch (no worker waits at the end of a small arm)."""
+    jobs = [job for group in groups.values() for job in group]
+    rows = run_many(jobs, workers=workers, executor=executor, on_done=on_done, cache=_CACHE, detail=True)
+    out, start = {}, 0
+    for key, group in groups.items():
+        out[key] = rows.iloc[start:start + len(group)].reset_index(drop=True)
+        start += len(group)
     return out
+
+
+def _injection(scenario: Scenario, overrides: Mapping[str, Any], path: Mapping[str, Mapping[int, float]],
+               kind: str) -> dict[str, Any]:
+    """Fund injections that put the recycled money of one base run into the same regions' pools.
+
+    ``path``: every year's recycled money per region; for each region the
+    injection adds, to the lever it already has, that money on the same
+    yearly path, or (``once``) the run's total in its fifth year.
+    """
+    sc = load(scenario, dict(overrides))
+    start, end = sc.time.start_year, sc.time.end_year
+    out = {}
+    for region, reg in sc.regions.items():
+        yearly = {int(y): float(v) for y, v in path.get(region, {}).items()}
+        if kind == "once":
+            yearly = {start + 4: sum(yearly.values())}
+        schedule = [[float(y), round(lever_value(reg.policy.fund_injection, y) + yearly.get(y, 0.0), 6)]
+                    for y in range(start, end + 1)]
+        out[f"regions.{region}.policy.fund_injection"] = schedule
+    return out
+
+
+def _margin(claim: Claim, declared: Mapping[str, pd.DataFrame]) -> float:
+    if "absolute" in claim.margin:
+        return float(claim.margin["absolute"])
+    pairs, compute = arm_statistic(claim.margin["of"], claim.metric)
+    value = compute({p: _mean(declared[p[0]][p[1]]) for p in pairs})
+    return float(claim.margin["share"] * abs(value)) if np.isfinite(value) else 0.0
+
+
+def _label_result(claim: Claim, text: str, overrides: Mapping[str, Any], rows: Mapping[str, pd.DataFrame],
+                  margin: float, seed: int) -> LabelResult:
+    pairs, compute = arm_statistic(claim.statistic, claim.metric)
+    effect = paired_interval({p: rows[p[0]][p[1]].to_numpy(float) for p in pairs}, compute, seed)
+    means = {arm: _mean(frame[claim.metric]) for arm, frame in rows.items()}
+    also = {}
+    for name, expression in claim.also.items():
+        also_pairs, also_compute = arm_statistic(expression, claim.metric)
+        also[name] = float(also_compute({p: _mean(rows[p[0]][p[1]]) for p in also_pairs}))
+    return LabelResult(text, overrides, effect, verdict(effect, margin), _identical_pairs(rows), means, also,
+                       _manipulation(claim, rows, seed))
+
+
+def _identical_pairs(rows: Mapping[str, pd.DataFrame]) -> list[tuple[str, str]]:
+    """Pairs of arms whose runs were bit-identical in every replication."""
+    arms = list(rows)
+    return [(a, b) for i, a in enumerate(arms) for b in arms[i + 1:]
+            if list(rows[a]["_digest"]) == list(rows[b]["_digest"])]
+
+
+def _manipulation(claim: Claim, rows: Mapping[str, pd.DataFrame], seed: int) -> Interval | None:
+    man = claim.manipulation
+    if man is None:
+        return None
+    if man.between:
+        a, b = man.between
+        return paired_interval({"a": rows[a][man.quantity].to_numpy(float), "b": rows[b][man.quantity].to_numpy(float)},
+                               lambda m: m["b"] - m["a"], seed)
+    arm = next(iter(rows))
+    return paired_interval({"q": rows[arm][man.quantity].to_numpy(float)}, lambda m: m["q"] - man.null, seed)
 
 
 def _loop_gain(means: Mapping[str, float]) -> dict[str, float]:
     """H5's loop gain: dragons lost by cutting recycling per dragon gained by injecting the same money once."""
-    gained = means["inject"] - means["base"]
+    gained = means["once"] - means["base"]
     return {"loop_gain": (means["base"] - means["cut"]) / gained if gained else float("nan")}
 
 
-def _same_money(scenario: Scenario):
-    """H5: every region gets, in one year (the run's fifth), what recycling returned to its investors in the baseline."""
-
-    def prepare(claim: Claim, base_rows: pd.DataFrame) -> dict[str, dict[str, Any]]:
-        year = float(scenario.time.start_year + 4)
-        inject = {}
-        for region in scenario.regions:
-            money = round(float(base_rows[f"returned_{region}"].mean()), 3)
-            inject[f"regions.{region}.policy.fund_injection"] = [[year, money], [year + 1, 0.0]]
-        return {**claim.arms, "inject": inject}
-
-    return prepare
-
-
-def run_claim(
-    claim: Claim,
-    scenario: Scenario,
-    replications: int,
-    executor: Executor | None = None,
-    workers: int = 1,
-    on_done: Callable[[], None] | None = None,
-) -> ClaimResult:
-    """Run a claim's arms and their controls; see the module docstring."""
-    replications *= claim.replication_factor
-    if claim.id == "H8":
-        return _run_h8(claim, scenario, replications, executor, workers, on_done)
-    extras = {"declared": {}, "control": claim.control}
-    arms = {label: claim.arms for label in extras}
-    if claim.prepare is not None:
-        bases = _arm_rows(scenario, {label: {**claim.arms["base"], **extra} for label, extra in extras.items()},
-                          replications, executor, workers, on_done)
-        arms = {label: claim.prepare(claim, bases[label]) for label in extras}
-    declared, control = _declared_and_control(scenario, arms, extras, replications, executor, workers, on_done)
-    def metric_of(rows: pd.DataFrame) -> np.ndarray:
-        return rows[claim.metric].to_numpy()
-
-    stat = claim.statistic
-    point, lo, hi = bootstrap_interval({k: metric_of(v) for k, v in declared.items()}, stat)
-    c_point, c_lo, c_hi = bootstrap_interval({k: metric_of(v) for k, v in control.items()}, stat)
-    means = {k: float(np.nanmean(metric_of(v))) for k, v in declared.items()}
-    control_means = {k: float(np.nanmean(metric_of(v))) for k, v in control.items()}
-    reference = abs(next(iter(means.values()))) or 1.0
-    margin = claim.margin * reference
-    also = {}
-    for name in claim.also:
-        keys = list(declared)
-        also[name] = float(stat({k: float(np.nanmean(declared[k][name])) for k in keys})) if len(keys) else float("nan")
-    if claim.derived is not None:
-        also.update(claim.derived(means))
-    return ClaimResult(claim, point, lo, hi, verdict(lo, hi, margin), c_point, c_lo, c_hi, vanishes(c_lo, c_hi, margin),
-                       verdict(c_lo, c_hi, margin), means, control_means, replications, also)
+def _scene_years(rows: Mapping[str, pd.DataFrame]) -> list[dict[str, Any]]:
+    """H11: years from founding to the first scene defined, by region, pooled over the first arm's replications."""
+    first = next(iter(rows.values()))
+    pooled: dict[str, list[float]] = {}
+    for per_run in first["_scene_years"]:
+        for region, years in per_run.items():
+            pooled.setdefault(region, []).extend(years)
+    out = []
+    for region, years in pooled.items():
+        y = np.asarray(years, float)
+        q = np.quantile(y, [0.25, 0.5, 0.75]) if y.size else [float("nan")] * 3
+        out.append({"region": region, "firms": int(y.size), "p25": float(q[0]), "median": float(q[1]),
+                    "p75": float(q[2])})
+    return out
 
 
-_CACHE: dict[str, dict] = {}
-
-
-def _arm_rows(scenario: Scenario, arms: Mapping[Any, Mapping[str, Any]], replications: int, executor, workers,
-              on_done) -> dict[Any, pd.DataFrame]:
-    """Outcome rows of every arm (key → overrides), replications 0 … n − 1 each, run as one batch."""
-    scenarios = {key: load(scenario, dict(over)) for key, over in arms.items()}
-    jobs = [(sc, k) for sc in scenarios.values() for k in range(replications)]
-    rows = run_many(jobs, workers=workers, executor=executor, on_done=on_done, cache=_CACHE)
-    return {key: rows.iloc[i * replications:(i + 1) * replications].reset_index(drop=True)
-            for i, key in enumerate(scenarios)}
-
-
-def _declared_and_control(scenario: Scenario, arms: Mapping[str, Mapping[str, Mapping[str, Any]]],
-                          extras: Mapping[str, Mapping[str, Any]], replications: int, executor, workers,
-                          on_done) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame]]:
-    """Rows of each label's arms ("declared", "control") with the label's extra overrides on top.
-
-    Every arm of both labels runs in one batch, so no worker waits at the end of a small arm.
-    """
-    rows = _arm_rows(scenario, {(label, name): {**over, **extras[label]}
-                                for label in extras for name, over in arms[label].items()},
-                     replications, executor, workers, on_done)
-    return tuple({name: r for (label, name), r in rows.items() if label == wanted}  # type: ignore[return-value]
-                 for wanted in ("declared", "control"))
-
-
-def _run_h8(claim: Claim, scenario: Scenario, replications: int, executor, workers, on_done) -> ClaimResult:
-    """H8: blockade × basic research.
-
-    Statistic: min(short-run narrowing of the blocked bloc's gap under the
-    blockade relative to no blockade, long-run gap reduction that extra basic
-    research buys under the blockade). Positive when both parts of the double
-    effect hold. The control removes the blockade from every arm.
-    """
-    target = _blocked_bloc(scenario)
-    regions = [r for r, reg in scenario.regions.items() if reg.bloc == target]
-    research = {f"regions.{r}.policy.basic_research": 3000.0 for r in regions}
-    arms = {"free": {"decoupling.enabled": False}, "blockade": {}, "blockade_research": research}
-
-    extras = {"declared": {}, "control": {"decoupling.enabled": False}}
-    declared, control = _declared_and_control(scenario, {label: arms for label in extras}, extras, replications,
-                                              executor, workers, on_done)
-    pre, short, long = (f"gap_{target}_{k}" for k in ("pre", "short", "long"))
-
-    def series(rows: Mapping[str, pd.DataFrame]) -> dict[str, np.ndarray]:
-        return {
-            "narrow_free": (rows["free"][pre] - rows["free"][short]).to_numpy(),
-            "narrow_block": (rows["blockade"][pre] - rows["blockade"][short]).to_numpy(),
-            "long_block": rows["blockade"][long].to_numpy(),
-            "long_research": rows["blockade_research"][long].to_numpy(),
-        }
-
-    def stat(m: Mapping[str, float]) -> float:
-        return min(m["narrow_block"] - m["narrow_free"], m["long_block"] - m["long_research"])
-
-    point, lo, hi = bootstrap_interval(series(declared), stat)
-    c_point, c_lo, c_hi = bootstrap_interval(series(control), stat)
-    means = {k: float(np.nanmean(v)) for k, v in series(declared).items()}
-    c_means = {k: float(np.nanmean(v)) for k, v in series(control).items()}
-    margin = claim.margin * (abs(means["long_block"]) or 1.0)
-    return ClaimResult(claim, point, lo, hi, verdict(lo, hi, margin), c_point, c_lo, c_hi, vanishes(c_lo, c_hi, margin),
-                       verdict(c_lo, c_hi, margin), means, c_means, replications)
-
-
-def _blocked_bloc(scenario: Scenario) -> str:
-    hits: dict[str, float] = {}
-    for ev in scenario.events:
-        hits[ev.target] = hits.get(ev.target, 0.0) + max(ev.intensity, 0.0)
-    if not hits:
-        return scenario.blocs[0]
-    return max(hits, key=hits.get)
+_DERIVED: dict[str, Callable[[Mapping[str, float]], dict[str, float]]] = {"loop_gain": _loop_gain}
+_TABLES: dict[str, Callable[[Mapping[str, pd.DataFrame]], list[dict[str, Any]]]] = {"scene_years": _scene_years}

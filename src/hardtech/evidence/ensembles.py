@@ -18,8 +18,11 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from typing import Any
 
+import hashlib
+
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from scipy import stats
 
 import hardtech
@@ -27,7 +30,7 @@ from hardtech.analysis.outcomes import outcomes
 from hardtech.runner import run_id_for
 from hardtech.scenario import Scenario, load
 
-TABLES = ("step_metrics", "region_metrics", "field_metrics", "dragons")
+TABLES = ("step_metrics", "region_metrics", "field_metrics", "bloc_metrics", "dragons")
 
 
 def run_metrics(result: hardtech.RunResult) -> dict[str, float]:
@@ -57,9 +60,51 @@ def bloc_gap_profile(result: hardtech.RunResult) -> dict[str, float]:
     return out
 
 
-def _one(args: tuple[Scenario, int]) -> dict[str, float]:
-    scenario, replication = args
-    return {"replication": replication, **run_metrics(hardtech.run(scenario, replication=replication))}
+def run_digest(result: hardtech.RunResult) -> str:
+    """A digest of every table a run produced: equal digests mean bit-identical runs."""
+    digest = hashlib.blake2b(digest_size=16)
+    for name in sorted(result.tables):
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_stream(sink, result.tables[name].schema) as writer:
+            writer.write_table(result.tables[name])
+        digest.update(name.encode())
+        digest.update(sink.getvalue())
+    return digest.hexdigest()
+
+
+def recycled_path(result: hardtech.RunResult) -> dict[str, dict[int, float]]:
+    """Per region and calendar year: the exit money recycling returned there (million USD)."""
+    rm = result.region_metrics
+    if "recycled_in" not in rm:
+        return {}
+    yearly = rm.assign(calendar=rm["year"].astype(int)).groupby(["region", "calendar"], sort=False)["recycled_in"].sum()
+    return {region: {int(y): float(v) for (r, y), v in yearly.items() if r == region} for region in result.scenario.regions}
+
+
+def scene_years(result: hardtech.RunResult) -> dict[str, list[float]]:
+    """Per region: years from founding to the first scene defined, for every firm founded during the run that defined one."""
+    import pyarrow.compute as pc
+
+    events = result.tables["firm_events"]
+    kinds = events.column("event")
+    founded = events.filter(pc.equal(kinds, "founded")).select(["firm_id", "step", "region"]).to_pandas()
+    scenes = events.filter(pc.equal(kinds, "scene_defined")).select(["firm_id", "step"]).to_pandas()
+    first = scenes.groupby("firm_id")["step"].min().rename("scene_step")
+    joined = founded.join(first, on="firm_id", how="inner")
+    years = (joined["scene_step"] - joined["step"]) / 4.0
+    return {region: sorted(years[joined["region"] == region].astype(float).tolist())
+            for region in result.scenario.regions}
+
+
+def _one(args: tuple) -> dict[str, Any]:
+    scenario, replication, detail = args if len(args) == 3 else (*args, False)
+    result = hardtech.run(scenario, replication=replication)
+    row: dict[str, Any] = {"replication": replication, **run_metrics(result)}
+    if detail:  # for claims: is this run bit-identical to another, and what did recycling return when
+        row["_digest"] = run_digest(result)
+        row["_recycled_path"] = recycled_path(result)
+        row["_scene_years"] = scene_years(result)
+    return row
 
 
 def replicate(
@@ -78,19 +123,26 @@ def replicate(
 
 
 def run_many(jobs: Sequence[tuple[Scenario, int]], workers: int = 1, executor: Executor | None = None,
-             on_done: Callable[[], None] | None = None, cache: dict[str, dict] | None = None) -> pd.DataFrame:
+             on_done: Callable[[], None] | None = None, cache: dict[str, dict] | None = None,
+             detail: bool = False, measure: Callable[[tuple], dict] | None = None) -> pd.DataFrame:
     """Run (scenario, replication) jobs; rows in job order whatever the executor.
 
-    ``cache`` (run id → row) lets experiments that share arms run each run once.
+    ``cache`` (run id → row) lets experiments that share arms run each run once
+    (a cache belongs to one ``measure``). ``measure`` turns a job into its row
+    (default: every scalar outcome); it must be a module-level function when
+    an executor runs it in other processes. ``detail`` (default measure only)
+    adds ``_digest`` (see :func:`run_digest`) and ``_recycled_path`` to each row.
     """
     if executor is None and workers > 1:
         with ProcessPoolExecutor(workers) as pool:
-            return run_many(jobs, executor=pool, on_done=on_done, cache=cache)
+            return run_many(jobs, executor=pool, on_done=on_done, cache=cache, detail=detail, measure=measure)
     cache = {} if cache is None else cache
-    keys = [run_id_for(sc, k) for sc, k in jobs]
+    keys = [run_id_for(sc, k) + ("+detail" if detail else "") for sc, k in jobs]
+    if measure is None:
+        measure, jobs = _one, [(*job, detail) for job in jobs]
     todo = dict((key, job) for job, key in zip(jobs, keys) if key not in cache)  # each distinct run once
     mapper = executor.map if executor is not None else map
-    for key, row in zip(todo, mapper(_one, todo.values())):
+    for key, row in zip(todo, mapper(measure, todo.values())):
         cache[key] = row
         if on_done is not None:
             on_done()
@@ -112,7 +164,7 @@ def mean_interval(values: np.ndarray, level: float = 0.95) -> tuple[float, float
 
 def summarise_outcomes(rows: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
     """Per outcome: mean, lower and upper bound of the interval, replications."""
-    cols = [c for c in rows.columns if c != "replication"]
+    cols = [c for c in rows.columns if c != "replication" and not c.startswith("_")]
     data = [(c, *mean_interval(rows[c].to_numpy(), level), int(rows[c].notna().sum())) for c in cols]
     return pd.DataFrame(data, columns=["outcome", "mean", "lo", "hi", "n"]).set_index("outcome")
 

@@ -188,22 +188,46 @@ def _also(claim: Mapping[str, Any]) -> str:
     return "; ".join(f"{k.removeprefix('also_')} = {_fx(v)}" for k, v in claim.items() if k.startswith("also_"))
 
 
+def _verdict_of(c: Mapping[str, Any]) -> str:
+    """The verdict cell's text: 'screening: <signal>' for screening runs."""
+    if c.get("verdict") == "screening":
+        return f"screening: {c.get('signal', '–')}"
+    return str(c.get("verdict", "–"))
+
+
+def _checks(c: Mapping[str, Any]) -> str:
+    notes = []
+    if c.get("identical_arms") or c.get("control_identical_arms"):
+        notes.append("identical arms: NOT A TEST")
+    if not c.get("manipulation_active", True):
+        notes.append("manipulation inactive under the control")
+    return "; ".join(notes) or "ok"
+
+
 def _claims_table(claims: Sequence[Mapping[str, Any]]) -> str:
-    head = ["claim", "title", "statistic", "effect [95% CI]", "verdict", "control effect [95% CI]", "vanishes",
-            "replications", "also reported"]
+    head = ["claim", "statement", "effect [95% CI]", "verdict", "mechanism off [95% CI]", "gone",
+            "without added rules", "checks", "margin · MDE", "replications", "also reported"]
     rows = []
     for c in claims:
         control = html.escape(str(c.get("control") or ""))
+        abl = c.get("ablation") or {}
+        ablation = (html.escape(_interval(abl.get("effect"), abl.get("lo"), abl.get("hi")) + " · " + _verdict_of(abl))
+                    if "effect" in abl else "none active")
+        if abl.get("note"):
+            ablation += f'<br><span class="muted">{html.escape(str(abl["note"]))}</span>'
         rows.append(
             "<tr>"
-            + _td(html.escape(str(c.get("claim", ""))))
-            + _td(html.escape(str(c.get("title", ""))), "wrap")
-            + _td(html.escape(str(c.get("statistic", ""))), "wrap")
+            + _td(html.escape(f"{c.get('claim', '')} {c.get('short', '')}"))
+            + _td(html.escape(str(c.get("statement") or c.get("title", ""))), "wrap")
             + _td(html.escape(_interval(c.get("effect"), c.get("lo"), c.get("hi"))), "num")
-            + _td(_verdict_html(c.get("verdict")))
+            + _td(_verdict_html(c.get("signal") if c.get("verdict") == "screening" else c.get("verdict"))
+                  + (' <span class="muted">(screening)</span>' if c.get("verdict") == "screening" else ""))
             + _td(html.escape(_interval(c.get("control_effect"), c.get("control_lo"), c.get("control_hi")))
                   + (f'<br><span class="muted">{control}</span>' if control else ""), "num wrap")
-            + _td(html.escape(_yes_no(c.get("control_vanishes"))))
+            + _td(html.escape(_yes_no(c.get("control_gone"))))
+            + _td(ablation, "wrap")
+            + _td(html.escape(_checks(c)), "wrap")
+            + _td(html.escape(f"{_fx(c.get('margin'))} · {_fx(c.get('mde'))}"), "num")
             + _td(html.escape(_fx(c.get("replications"))), "num")
             + _td(html.escape(_also(c)), "wrap")
             + "</tr>"
@@ -212,15 +236,20 @@ def _claims_table(claims: Sequence[Mapping[str, Any]]) -> str:
 
 
 def _claim_figure(c: Mapping[str, Any]) -> go.Figure | str:
-    arms = [
-        ("mechanism off (control)", "control_effect", "control_lo", "control_hi", _CONTROL_COLOUR),
-        ("declared", "effect", "lo", "hi", _VERDICT_COLOUR.get(str(c.get("verdict")), "#3b6fb6")),
-    ]
-    if all(_num(c.get(k)) is None for _, p, lo, hi, _ in arms for k in (p, lo, hi)):
+    abl = c.get("ablation") or {}
+    arms = [("mechanism off (control)", c.get("control_effect"), c.get("control_lo"), c.get("control_hi"),
+             _CONTROL_COLOUR)]
+    if "effect" in abl:
+        arms.append(("without the rules added for it", abl.get("effect"), abl.get("lo"), abl.get("hi"), "#9aa5b1"))
+    for s in c.get("sweeps") or []:
+        arms.append((str(s.get("label")), s.get("effect"), s.get("lo"), s.get("hi"), "#b7c0c9"))
+    shown = c.get("signal") if c.get("verdict") == "screening" else c.get("verdict")
+    arms.append(("declared", c.get("effect"), c.get("lo"), c.get("hi"), _VERDICT_COLOUR.get(str(shown), "#3b6fb6")))
+    if all(_num(v) is None for _, p, lo, hi, _ in arms for v in (p, lo, hi)):
         return "No finite effect or interval to plot."
     fig = go.Figure()
     for label, p, lo, hi, colour in arms:
-        x, a, b = _float(c.get(p)), _float(c.get(lo)), _float(c.get(hi))
+        x, a, b = _float(p), _float(lo), _float(hi)
         if not math.isfinite(x) and math.isfinite(a) and math.isfinite(b):
             x = (a + b) / 2  # no point estimate: centre the interval
         plus = _num(b - x) if math.isfinite(b) else None
@@ -233,10 +262,15 @@ def _claim_figure(c: Mapping[str, Any]) -> go.Figure | str:
             hovertemplate=f"{html.escape(label)}: %{{x:.4g}} [{_fx(a)}, {_fx(b)}]<extra></extra>",
         ))
     fig.add_vline(x=0, line=dict(color="#52606d", width=1, dash="dash"))
+    margin = _float(c.get("margin"))
+    if math.isfinite(margin) and margin > 0:
+        for edge in (-margin, margin):
+            fig.add_vline(x=edge, line=dict(color="#9aa5b1", width=1, dash="dot"))
     fig.update_xaxes(title_text=str(c.get("statistic") or "effect")[:120], zeroline=False)
     fig.update_yaxes(categoryorder="array", categoryarray=[a[0] for a in arms])
-    subtitle = f"verdict: {c.get('verdict', '–')} · control vanishes: {_yes_no(c.get('control_vanishes'))}"
-    return _style(fig, height=230, subtitle=subtitle)
+    subtitle = (f"verdict: {_verdict_of(c)} · control gone (inside ±margin, dotted): {_yes_no(c.get('control_gone'))}"
+                f" · checks: {_checks(c)}")
+    return _style(fig, height=200 + 30 * len(arms), subtitle=subtitle)
 
 
 def _claims_section(claims: Sequence[Mapping[str, Any]] | None, plots: _Plots) -> list[str]:
@@ -244,12 +278,27 @@ def _claims_section(claims: Sequence[Mapping[str, Any]] | None, plots: _Plots) -
     claims = [dict(c) for c in (claims or [])]
     if not claims:
         return parts + [_note(NOTES["claims"])]
+    if any(c.get("verdict") == "screening" for c in claims):
+        parts.append(_note("SCREENING: fewer than 20 paired replications (or --quick). The signs below are signals "
+                           "for where to look, not verdicts."))
     parts.append(_claims_table(claims))
     parts.append(_note("Effect: the claim's statistic (positive when the claim holds) with a paired bootstrap 95% "
-                       "interval. Control: the same statistic with the responsible mechanism switched off; it should "
-                       "cover zero (the effect vanishes)."))
+                       "interval (BCa from 10 replications). Mechanism off: the same statistic with the claim's causal "
+                       "channel switched off while its manipulation stays active; it is gone when its 90% interval "
+                       "lies inside ±margin. Without added rules: the claim with the rules that were added to the "
+                       "model for it removed. Checks: arms that ran bit-identically are not a test."))
     for c in claims:
+        if c.get("kind") == "sobol":
+            continue
         parts.append(plots.section(claim_plot_title(c), _claim_figure(c), anchor=f"claim-{c.get('claim', '')}"))
+        years = (c.get("tables") or {}).get("scene_years")
+        if years:
+            parts.append(_note(f"{c.get('claim')}: years from founding to the first scene defined, by region "
+                               "(firms founded in the run; first arm, all replications)"))
+            parts.append(_table(["region", "firms", "25%", "median", "75%"],
+                                ["<tr>" + _td(html.escape(str(y["region"]))) + _td(str(y["firms"]), "num")
+                                 + "".join(_td(html.escape(_fx(y[k])), "num") for k in ("p25", "median", "p75"))
+                                 + "</tr>" for y in years]))
     return parts
 
 
@@ -614,7 +663,7 @@ def write_evidence_report(
     claims:
         Rows of :meth:`ClaimResult.row` (claim, title, statistic, effect, lo, hi,
         verdict, control, control_effect, control_lo, control_hi,
-        control_vanishes, replications, ...).
+        control_gone, ablation, identical_arms, manipulation_active, replications, ...).
     sobol:
         The dict of :func:`~hardtech.evidence.interactions.lever_sobol`:
         ``outcome``, ``names``, ``S1``, ``S1_conf``, ``ST``, ``ST_conf``,

@@ -60,8 +60,10 @@ def revalue(world: World) -> None:
     by_revenue = price * multiple * 4.0 * firms["revenue_smooth"] * (1.0 + growth)
     ahead = forward_spending(world, 2.0)[segment_of(world)]
     by_prospect = price * multiple * 4.0 * firms["segment_share"] * ahead * 0.5
-    fading = firms["post_money"] * 0.97 ** np.maximum(world.step - firms["round_step"], 0)
-    firms["valuation"] = np.maximum(np.maximum(by_revenue, by_prospect), fading)
+    fade = 0.97 ** np.maximum(world.step - firms["round_step"], 0)
+    firms["valuation"] = np.maximum(np.maximum(by_revenue, by_prospect), firms["post_money"] * fade)
+    # the same firm at balanced money (deal price 1): dragons counted this way do not owe their count to prices
+    firms["valuation_par"] = np.maximum(np.maximum(by_revenue, by_prospect) / price, firms["post_money_par"] * fade)
 
 
 def raise_rounds(world: World) -> None:
@@ -108,6 +110,10 @@ def raise_rounds(world: World) -> None:
     firms["investor_share"][rows] = 1.0 - (1.0 - firms["investor_share"][rows]) * (1.0 - stake)
     firms["invested"][rows] += size
     firms["post_money"][rows] = pre + size
+    # the same round priced at a deal price of 1
+    pre_par = np.maximum(firms["valuation_par"][rows], size * (1.0 - cap.investor_stake) / cap.investor_stake)
+    firms["post_money_par"][rows] = pre_par + size
+    firms["valuation_par"][rows] = pre_par + size
     firms["valuation"][rows] = pre + size
     firms["round_step"][rows] = world.step
     firms["round_investor"][rows] = pool_region  # trace only (firm biography)
@@ -172,10 +178,15 @@ def exit_firms(world: World) -> None:
     world.book("source:exit_proceeds", to_investors.sum() + to_founder.sum())
     founder_row = t.rows_of(firms["founder"][rows])
     if cap.recycling:
-        np.add.at(world.pool, firms["lead_investor"][rows].astype(np.int64), to_investors)
+        lead = firms["lead_investor"][rows].astype(np.int64)
+        np.add.at(world.pool, lead, to_investors)
         home = founder_row >= 0
         np.add.at(t["wealth"], founder_row[home], to_founder[home] / world.weight)
         world.book("sink:leakage", to_founder[~home].sum())
+        # what recycling brought back, by the region that received it (investors' pools, founders' wealth)
+        world.flows["recycled_in"] += np.bincount(lead, weights=to_investors, minlength=world.n_regions)
+        world.flows["recycled_in"] += np.bincount(t["region"][founder_row[home]], weights=to_founder[home],
+                                                  minlength=world.n_regions)
     else:
         world.book("sink:leakage", to_investors.sum() + to_founder.sum())
     key = world.region_field(firms["region"][rows], firms["field"][rows])

@@ -8,6 +8,9 @@
   the partner's level).
 - A firm short of cash is covered by partners, each offering ``risk_pool`` of
   its cash beyond a year of its own costs, split over its partners.
+- Every link costs each partner ``link_cost`` person-quarters of staff time a
+  quarter, so links can hurt: a firm pays for partners whose R&D it may never
+  use, and helps partners who may fail anyway.
 - Links lapse at ``link_decay`` a quarter and when a partner closes.
 """
 
@@ -74,6 +77,20 @@ def share_rd(world: World) -> None:
     take_b = np.minimum(coop.share_rd * gain[a], np.maximum(cap[a] - cap[b], 0.0))
     absorbed = np.bincount(a, weights=take_a, minlength=len(firms)) + np.bincount(b, weights=take_b, minlength=len(firms))
     firms["capability"] = cap + absorbed
+    firms["gain_partners"] = firms["gain_partners"] + absorbed
+
+
+def maintain_links(world: World) -> None:
+    """Each partner spends ``link_cost`` person-quarters of staff time per link (paid at its cost per head)."""
+    coop = world.scenario.cooperation
+    firms = world.firms
+    if not coop.enabled or coop.link_cost == 0 or len(world.links) == 0:
+        return
+    a, b = _endpoints(world)
+    ends = np.bincount(a, minlength=len(firms)) + np.bincount(b, minlength=len(firms))
+    cost = coop.link_cost * ends * cost_per_head(world)
+    firms["cash"] = firms["cash"] - cost
+    world.book("sink:link_costs", cost.sum())
 
 
 def pool_risk(world: World) -> None:

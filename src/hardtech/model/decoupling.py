@@ -6,8 +6,9 @@ kept in [0, 1]. It cuts cross-bloc science diffusion (technology), knowledge
 spillovers (innovation), market access (market) and — here — components:
 a firm loses capability in proportion to its foreign dependency, and a
 dependent firm adds substitution R&D that, when it succeeds, replaces part of
-its foreign inputs and closes part of its gap to the world frontier (the
-short-run "pressure closes gaps" effect; it cannot go beyond the frontier).
+its foreign inputs, restoring the capability the blockade took. Substitution
+does not move a firm toward the frontier by itself: whether pressure closes
+gaps is left to the other rules (docs/ODD.md §8, H8).
 """
 
 from __future__ import annotations
@@ -44,11 +45,14 @@ def component_cut(world: World) -> np.ndarray:
     return world.cut["components"].max(axis=0)[bloc]
 
 
+def component_loss(world: World) -> np.ndarray:
+    """Per firm: log capability lost to blocked foreign components."""
+    return world.scenario.decoupling.capability_loss * world.firms["dependency"] * component_cut(world)
+
+
 def effective_capability(world: World) -> np.ndarray:
     """Capability after the loss of blocked foreign components."""
-    firms = world.firms
-    loss = world.scenario.decoupling.capability_loss * firms["dependency"] * component_cut(world)
-    return firms["capability"] - loss
+    return world.firms["capability"] - component_loss(world)
 
 
 def substitute(world: World, rd_effort: np.ndarray, zeta: float) -> None:
@@ -67,9 +71,6 @@ def substitute(world: World, rd_effort: np.ndarray, zeta: float) -> None:
     effort = dec.substitution_effort * pressure * rd_effort
     success = active & (rng.random(len(firms)) < 1.0 - np.exp(-zeta * effort))
     firms["dependency"] = np.where(success, firms["dependency"] * (1.0 - dec.substitution_rate), firms["dependency"])
-    # building own components is learning too: a catch-up toward the world frontier
-    behind = np.maximum(world.frontier[firms["field"]] - firms["capability"], 0.0)
-    firms["capability"] = firms["capability"] + success * dec.substitution_rate * behind
     # the researchers that effort takes, paid at local cost
     inn = world.scenario.innovation
     researchers = (10.0 * effort) ** (1.0 / inn.rd_returns) * world.field_param("capital_intensity")[firms["field"]]

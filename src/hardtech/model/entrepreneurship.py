@@ -2,10 +2,12 @@
 
 - **Founding**: each person founds a firm with a small chance per quarter that
   rises with the field's perceived opportunity (technology push: maturity;
-  market pull: adoption), falls with the region's living cost, rises with
-  startup support, is higher for the young, and is ``spinout_multiplier`` times
-  higher for employees of successful firms (spin-outs). A founding happens only
-  if an investor pool can pay its seed round.
+  market pull: adoption), rises with startup support, is higher for the
+  young, and is ``spinout_multiplier`` times higher for employees of
+  successful firms (spin-outs). A founding happens only if an investor pool
+  can pay its seed round. Living cost does not enter the founding chance
+  directly: a cheap city breeds startups only through the people it draws
+  (migration) and what staff cost there (``labour.cost_per_head``).
 - **Experiments**: young firms put part of their spending (plus the
   government's support share) into experiments whose cost falls with the
   software base; each batch improves niche fit. More experiments per unit of
@@ -23,7 +25,7 @@ import numpy as np
 from hardtech.engine.ops import GroupRanks, choose_by_row, choose_within_groups, group_max, group_sum
 from hardtech.model.labour import cost_per_head, talent_keys
 from hardtech.model.market import segment_fields, segment_of, segment_presence, segment_spending
-from hardtech.model.world import World
+from hardtech.model.world import World, spending_per_wage
 
 YOUNG_FOUNDER_AGE = 35.0
 YOUNG_FIRM_QUARTERS = 20
@@ -45,6 +47,15 @@ def experiment_cost(world: World) -> np.ndarray:
     software = world.region_param("software_base")[firms["region"]]
     intensity = world.field_param("capital_intensity")[firms["field"]]
     return ent.experiment_size * intensity * (1.0 - ent.software_discount * software) * cost_per_head(world)
+
+
+def experiment_cost_by_region(world: World) -> np.ndarray:
+    """Per region: cost of one experiment in a software field (capital intensity 1) at the
+    region's mean field wage, million USD — the software base's first effect (observation)."""
+    ent = world.scenario.entrepreneurship
+    software = world.region_param("software_base")
+    per_head = world.wage.mean(axis=1) / 4.0 / 1000.0 * spending_per_wage(world.scenario, world.region_param("living_cost"))
+    return ent.experiment_size * (1.0 - ent.software_discount * software) * per_head
 
 
 def experiment(world: World) -> None:
@@ -126,9 +137,8 @@ def found(world: World) -> None:
     t, firms = world.talent, world.firms
     if len(t) == 0:
         return
-    cost = world.region_param("living_cost")
     support = world.levers["startup_support"]
-    region_factor = (1.0 / cost) ** ent.cost_elasticity * (1.0 + support)
+    region_factor = 1.0 + support
     success = _successful_firm_rows(world)
     employed = np.flatnonzero(t["employer"] >= 0)
     employed_firm = firms.rows_of(t["employer"][employed])
@@ -184,11 +194,13 @@ def found(world: World) -> None:
     ids = firms.add(
         n, region=region, field=fld, segment=segment, capability=capability, cash=seed,
         headcount=ent.start_headcount, founded=world.step, stage=1, round_capability=capability,
-        post_money=seed / cap.investor_stake, round_step=world.step, valuation=seed / cap.investor_stake,
+        post_money=seed / cap.investor_stake, post_money_par=seed / cap.investor_stake, round_step=world.step,
+        valuation=seed / cap.investor_stake, valuation_par=seed / cap.investor_stake,
         investor_share=cap.investor_stake, invested=seed, lead_investor=pool_region, round_investor=pool_region,
         largest_round=seed,
         fit=rng.beta(1.5, 6.0, n), dependency=np.clip(fdep * rng.uniform(0.5, 1.5, n), 0, 1),
         founder=t.ids[founders], parent=np.where(is_spin, firms.ids[np.maximum(parent_row, 0)], -1),
+        founding_gap=world.frontier[fld] - capability,
     )
     t["employer"][founders] = ids
     world.event("founded", ids, seed)

@@ -105,6 +105,7 @@ def innovate(world: World, effort: np.ndarray, boost: np.ndarray) -> np.ndarray:
     step = inn.step_low + (inn.step_high - inn.step_low) * rng.beta(3.0, 3.0, n) + headroom
     gain = np.where(success, np.maximum(step, 0.0), 0.0)
     firms["capability"] = firms["capability"] + gain
+    firms["gain_rd"] = firms["gain_rd"] + gain
     return gain
 
 
@@ -127,10 +128,12 @@ def imitate(world: World, effort: np.ndarray, boost: np.ndarray) -> None:
     gap = best[:, firms["field"]].T - firms["capability"][:, None]  # (firms, regions)
     pull = np.where(np.isfinite(gap), np.maximum(gap, 0.0), 0.0) * reach[firms["region"]]
     success = rng.random(len(firms)) < 1.0 - np.exp(-inn.zeta * 0.5 * effort * boost)
-    best_pull = pull.max(axis=1)
-    firms["capability"] = firms["capability"] + success * inn.imitation * best_pull
+    gain = success * inn.imitation * pull.max(axis=1)
+    firms["capability"] = firms["capability"] + gain
+    firms["gain_imitation"] = firms["gain_imitation"] + gain
     # trace only (the dashboard's firm biography): the region imitated, −1 where nothing was gained
-    firms["imitated_from"] = np.where(success & (best_pull > 0), pull.argmax(axis=1), -1)
+    firms["imitated_from"] = np.where(gain > 0, pull.argmax(axis=1), -1)
+    world.flows["imitation_gain"] += group_sum(world.region_field(firms["region"], firms["field"]), gain, R * F)
 
 
 def frontier_movers(world: World) -> np.ndarray:

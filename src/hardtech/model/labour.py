@@ -28,7 +28,7 @@ import numpy as np
 
 from hardtech.engine.ops import GroupRanks, group_sum, stochastic_round
 from hardtech.model.innovation import regional_boost
-from hardtech.model.world import World
+from hardtech.model.world import World, spending_per_wage
 
 YOUNG_AGE = 30.0
 _COUNTS = "_talent_rf_counts"  # World attribute: (talent table, its version, agents per region-field)
@@ -147,11 +147,33 @@ def set_wages(world: World) -> None:
     world.wage = (base * (1.0 + world.scenario.labour.wage_tightness * share)).reshape(world.n_regions, world.n_fields)
 
 
+def place_utility(world: World) -> tuple[np.ndarray, np.ndarray]:
+    """(region, field) logit utility of living and working in a region, for (older, young) talent.
+
+    log wage − log living cost + amenity + the log spillover boost in the
+    field, each with its weight; the young add the settling subsidy relative
+    to the wage. Moving costs come on top, per origin (:func:`migrate`).
+    """
+    lab = world.scenario.labour
+    cost = world.region_param("living_cost")
+    older = (
+        lab.wage_weight * np.log(world.wage)
+        - lab.cost_weight * np.log(cost)[:, None]
+        + world.region_param("amenity")[:, None]
+    )
+    if lab.knowledge_weight:
+        older = older + lab.knowledge_weight * np.log(regional_boost(world))
+    young = older + lab.subsidy_weight * world.levers["talent_subsidy"][:, None] / world.wage
+    return older, young
+
+
 def migrate(world: World) -> None:
     """Talent that weighs a move picks a region by logit utility."""
     lab = world.scenario.labour
     rng = world.streams["migration"]
     t = world.talent
+    older, young = place_utility(world)
+    world.flows["place_utility"] = young.mean(axis=1)  # what a young newcomer sees, mean over fields
     # who weighs a move: u < (young ? young_consider_move : consider_move), one
     # uniform per agent; only agents under the larger threshold need their age
     u = _uniforms(world, rng)
@@ -164,17 +186,7 @@ def migrate(world: World) -> None:
         return
     home = t["region"][considering].astype(np.int64)
     fld = t["field"][considering].astype(np.int64)
-    wage = world.wage[:, fld].T  # (agents, regions)
-    cost = world.region_param("living_cost")
-    subsidy = world.levers["talent_subsidy"]
-    utility = (
-        lab.wage_weight * np.log(wage)
-        - lab.cost_weight * np.log(cost)[None, :]
-        + world.region_param("amenity")[None, :]
-        + lab.subsidy_weight * young_c[:, None] * subsidy[None, :] / wage
-    )
-    if lab.knowledge_weight:
-        utility += lab.knowledge_weight * np.log(regional_boost(world))[:, fld].T
+    utility = np.where(young_c[:, None], young[:, fld].T, older[:, fld].T)  # (agents, regions)
     bloc = world.region_bloc
     move_cost = (
         lab.moving_cost
@@ -206,7 +218,8 @@ def cost_per_head(world: World) -> np.ndarray:
     """Quarterly cost of one employee per firm (wage plus other spending), million USD."""
     firms = world.firms
     wage = world.wage[firms["region"], firms["field"]]
-    return wage / 4.0 / 1000.0 * (1.0 + world.scenario.entrepreneurship.burn_per_head)
+    per_wage = spending_per_wage(world.scenario, world.region_param("living_cost"))[firms["region"]]
+    return wage / 4.0 / 1000.0 * per_wage
 
 
 def target_headcount(world: World) -> np.ndarray:

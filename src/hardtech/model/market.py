@@ -20,7 +20,9 @@
   reserved for the bloc's own firms (home bias), the rest open to firms with
   access — which expansion abroad raises and blockades cut.
 - A firm that pushes its bloc's frontier may define a **new scene**: a new niche
-  whose spending is added to the field's.
+  whose spending is moved from the field's older niches (each gives up the same
+  share), so scenes redistribute the field's niche spending rather than create
+  it.
 """
 
 from __future__ import annotations
@@ -72,7 +74,8 @@ def diffuse_demand(world: World) -> None:
         world.adoption = np.where(active & ~newly, advanced, world.adoption)
     just_usable = usable & (world.usable_onset == world.step)
     world.locked = np.where(just_usable, m.lock_in * adopted_before, world.locked * (1.0 - m.switch_rate / 4.0))
-    world.spending = world.field_param("market_potential") / 4.0 * world.adoption * usable
+    buying = world.adoption if m.revenue_needs_adopters else 1.0
+    world.spending = world.field_param("market_potential") / 4.0 * buying * usable
 
 
 # -- segments and revenue -----------------------------------------------------------------
@@ -267,23 +270,42 @@ def market_step(world: World) -> None:
 
 # -- scenes -----------------------------------------------------------------------------
 def define_scenes(world: World, movers: np.ndarray) -> None:
-    """Frontier-moving firms may open a new niche; they start in it with high fit."""
+    """Frontier-moving firms may open a new niche; they start in it with high fit.
+
+    The new niche's spending comes from the field's older niches: the niche
+    sizes are renormalised to the field's niche total. With
+    ``scene_needs_frontier`` off, as many scenes (in expectation) are opened by
+    non-incumbent firms drawn at random, whatever their capability.
+    """
     rng = world.streams["scenes"]
     firms = world.firms
     m = world.scenario.market
-    chosen = movers & (rng.random(len(firms)) < m.scene_rate) & ~firms["incumbent"]
+    candidates = ~firms["incumbent"]
+    chance = np.full(len(firms), m.scene_rate)
+    if not m.scene_needs_frontier:  # same expected count, spread over every candidate
+        chance *= np.count_nonzero(movers & candidates) / max(np.count_nonzero(candidates), 1)
+        movers = candidates
+    chosen = movers & (rng.random(len(firms)) < chance) & candidates
     rows = np.flatnonzero(chosen)
     if rows.size == 0:
         return
     alpha = world.field_param("niche_alpha")[firms["field"][rows]]
     start_niches = world.field_param("niches")[firms["field"][rows]]
-    # same size law as the start niches (whose sizes sum to 1): the field's spending grows;
-    # one new scene is capped at a fifth of the start niches' total, since the
+    # same size law as the start niches (whose sizes sum to 1); one new scene is
+    # capped at a fifth of the start niches' total, since the
     # Pareto tail would otherwise allow a single niche larger than the whole field
     size = np.minimum((rng.pareto(alpha) + 1.0) / (start_niches * alpha / np.maximum(alpha - 1.0, 0.2)), MAX_SCENE_SIZE)
     ids = world.niches.add(rows.size, field=firms["field"][rows], size=size, definer=firms.ids[rows], opened=world.step)
+    # spending moves from older niches: a field's niche sizes are read relative to their total
+    world.niche_base = np.bincount(world.niches["field"], weights=world.niches["size"], minlength=world.n_fields)
     firms["segment"][rows] = ids
     firms["fit"][rows] = np.maximum(firms["fit"][rows], 0.8)
     world.event("scene_defined", firms.ids[rows], size)
     key = world.region_field(firms["region"][rows], firms["field"][rows])
-    world.flows["scenes"] += np.bincount(key, minlength=world.n_regions * world.n_fields)
+    RF = world.n_regions * world.n_fields
+    world.flows["scenes"] += np.bincount(key, minlength=RF)
+    # scenes defined by firms founded as technology followers, and what carried their catch-up
+    follower = firms["founding_gap"][rows] >= world.scenario.dragon.follower_gap
+    world.flows["follower_scenes"] += np.bincount(key, weights=follower, minlength=RF)
+    for source in ("rd", "imitation", "partners"):
+        world.flows[f"scene_gain_{source}"] += np.bincount(key, weights=follower * firms[f"gain_{source}"][rows], minlength=RF)

@@ -18,13 +18,17 @@ import numpy as np
 
 from hardtech.engine import Recorder
 from hardtech.engine.ops import group_max, group_sum
+from hardtech.model.decoupling import component_loss
+from hardtech.model.entrepreneurship import experiment_cost_by_region
+from hardtech.model.innovation import regional_boost
 from hardtech.model.labour import talent_by_region_field
 from hardtech.model.market import locked_spending, segment_spending
 from hardtech.model.world import World
 
 RF_FLOWS = (
-    "births", "deaths", "new_dragons", "scenes", "graduates", "retirements", "arrivals", "departures",
-    "invested", "returned", "exits", "experiments", "spinouts",
+    "births", "deaths", "new_dragons", "new_par_dragons", "scenes", "graduates", "retirements", "arrivals", "departures",
+    "invested", "returned", "recycled", "exits", "experiments", "spinouts",
+    "follower_scenes", "scene_gain_rd", "scene_gain_imitation", "scene_gain_partners", "imitation_gain",
 )
 
 
@@ -33,6 +37,7 @@ def reset_flows(world: World) -> None:
     RF = world.n_regions * world.n_fields
     world.flows = {name: np.zeros(RF) for name in RF_FLOWS}
     world.flows["angel"] = np.zeros(world.n_regions)
+    world.flows["recycled_in"] = np.zeros(world.n_regions)
     world.flows["risk_pooled"] = 0.0
     # origin → destination (flat from · R + to), for region_flows
     world.flows["talent_od"] = np.zeros(world.n_regions ** 2)
@@ -80,6 +85,10 @@ def record(world: World, recorder: Recorder, money_before: float) -> None:
         coop_links=inner_links.astype(np.int64),
         coop_density=np.divide(inner_links, pairs, out=np.zeros(R * F), where=pairs > 0),
         foreign_dependency=dep, location_quotient=lq, experiments=fl["experiments"], spinouts=fl["spinouts"],
+        dragons_par=world.dragons_par_total.ravel().copy(), new_par_dragons=fl["new_par_dragons"].astype(np.int64),
+        follower_scenes=fl["follower_scenes"].astype(np.int64), scene_gain_rd=fl["scene_gain_rd"],
+        scene_gain_imitation=fl["scene_gain_imitation"], scene_gain_partners=fl["scene_gain_partners"],
+        imitation_gain=fl["imitation_gain"],
     )
     wage_by_region = np.divide((world.wage.ravel() * talent).reshape(R, F).sum(axis=1), talent.reshape(R, F).sum(axis=1),
                                out=np.zeros(R), where=talent.reshape(R, F).sum(axis=1) > 0)
@@ -93,6 +102,11 @@ def record(world: World, recorder: Recorder, money_before: float) -> None:
         living_cost=world.region_param("living_cost"),
         founder_wealth=_founder_wealth(world),
         firms=n_firms.reshape(R, F).sum(axis=1).astype(np.int64), headcount=head_r,
+        recycled_in=fl["recycled_in"].copy(),
+        place_utility=fl.get("place_utility", np.full(R, np.nan)).copy(),
+        experiment_cost=experiment_cost_by_region(world),
+        link_ends=_link_ends(world, a, b, alive),
+        spillover_boost=regional_boost(world).mean(axis=1),
         **{f"lever_{k}": v.copy() for k, v in world.levers.items()},
     )
     small = ~firms["incumbent"]  # startups and what they grow into, against the incumbents
@@ -112,6 +126,7 @@ def record(world: World, recorder: Recorder, money_before: float) -> None:
         platform_spending=spend[:F] + locked_spending(world), niche_spending=niche_spend,
         small_platform_revenue=group_sum(fkey, plat * small, F), small_niche_revenue=group_sum(fkey, niche * small, F),
         demand_started=world.demand_onset >= 0, usable=world.usable_onset >= 0,
+        niche_firms=np.bincount(firms["field"][firms["segment"] >= 0], minlength=F).astype(np.int64),
     )
     B = len(world.bloc_names)
     recorder.record(
@@ -120,6 +135,7 @@ def record(world: World, recorder: Recorder, money_before: float) -> None:
         knowledge_cut=np.repeat(world.cut["knowledge"].max(axis=0), F),
         component_cut=np.repeat(world.cut["components"].max(axis=0), F),
         market_cut=np.repeat(world.cut["market"].max(axis=0), F),
+        component_loss=_bloc_mean(world, component_loss(world)),
     )
     recorder.record(
         "region_flows", **stamp, from_region=np.repeat(world.region_names, R), to_region=np.tile(world.region_names, R),
@@ -132,6 +148,22 @@ def record(world: World, recorder: Recorder, money_before: float) -> None:
         account=np.array(accounts + ["stock:before", "stock:after"]),
         amount=np.array([world.ledger[k] for k in accounts] + [money_before, money_after]),
     )
+
+
+def _link_ends(world: World, a: np.ndarray, b: np.ndarray, alive: np.ndarray) -> np.ndarray:
+    """Cooperation link ends per region (a link between two firms of a region counts twice)."""
+    region = world.firms["region"]
+    return (np.bincount(region[a[alive]], minlength=world.n_regions)
+            + np.bincount(region[b[alive]], minlength=world.n_regions)).astype(np.int64)
+
+
+def _bloc_mean(world: World, values: np.ndarray) -> np.ndarray:
+    """Mean of a per-firm value over each (bloc, field)'s firms, flat (NaN where a bloc has none)."""
+    firms = world.firms
+    B, F = len(world.bloc_names), world.n_fields
+    key = world.region_bloc[firms["region"]].astype(np.int64) * F + firms["field"]
+    total, count = group_sum(key, values, B * F), group_sum(key, None, B * F)
+    return np.divide(total, count, out=np.full(B * F, np.nan), where=count > 0)
 
 
 def _founder_wealth(world: World) -> np.ndarray:

@@ -130,6 +130,7 @@ class HardtechModel:
     def _accounts(self) -> None:
         w = self.world
         entrepreneurship.pay_costs(w)
+        cooperation.maintain_links(w)
         cooperation.pool_risk(w)
         entrepreneurship.fail(w)
         observables.detect_dragons(w)

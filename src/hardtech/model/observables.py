@@ -13,16 +13,23 @@ from hardtech.model.world import World
 
 
 def detect_dragons(world: World) -> None:
-    """Mark firms that just became dragons and count them by region and field."""
+    """Mark firms that just became dragons and count them by region and field.
+
+    Dragons at a deal price of 1 (``valuation_par``: what the firm would be
+    worth if venture money were balanced) are counted alongside, so a reader
+    can see how many dragons owe their status to the price of deals.
+    """
     firms = world.firms
     age_q = world.step - firms["founded"]
     threshold = world.field_param("dragon_threshold")[firms["field"]]
-    new = (
-        (firms["dragon_step"] < 0)
-        & ~firms["incumbent"]
-        & (age_q <= world.scenario.dragon.max_age_years * 4)
-        & (firms["valuation"] >= threshold)
-    )
+    young = ~firms["incumbent"] & (age_q <= world.scenario.dragon.max_age_years * 4)
+    par = np.flatnonzero(young & (firms["par_dragon_step"] < 0) & (firms["valuation_par"] >= threshold))
+    if par.size:
+        firms["par_dragon_step"][par] = world.step
+        np.add.at(world.dragons_par_total, (firms["region"][par], firms["field"][par]), 1)
+        key = world.region_field(firms["region"][par], firms["field"][par])
+        world.flows["new_par_dragons"] += np.bincount(key, minlength=world.n_regions * world.n_fields)
+    new = young & (firms["dragon_step"] < 0) & (firms["valuation"] >= threshold)
     rows = np.flatnonzero(new)
     if rows.size == 0:
         return

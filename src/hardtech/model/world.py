@@ -17,6 +17,13 @@ from hardtech.engine import AgentTable, RandomStreams
 from hardtech.engine.ops import stochastic_round
 from hardtech.scenario import Scenario
 
+
+def spending_per_wage(scenario: Scenario, living_cost: np.ndarray | float) -> np.ndarray | float:
+    """A firm's spending per head as a multiple of the wage: 1 + non-wage spending,
+    whose local part (rent, services) scales with the living-cost index."""
+    ent = scenario.entrepreneurship
+    return 1.0 + ent.burn_per_head * (1.0 - ent.local_cost_share + ent.local_cost_share * living_cost)
+
 TALENT_COLUMNS = {
     "region": np.int16,
     "field": np.int16,
@@ -44,6 +51,7 @@ FIRM_COLUMNS = {
     "round_capability": np.float64,  # capability at the last round
     "round_revenue": np.float64,  # revenue at the last round
     "post_money": np.float64,  # valuation at the last round, million USD
+    "post_money_par": np.float64,  # the same at a deal price of 1 (see valuation_par)
     "round_step": np.int32,
     "valuation": np.float64,  # million USD
     "investor_share": np.float64,  # equity held by investors, 0–1
@@ -60,13 +68,19 @@ FIRM_COLUMNS = {
     "parent": np.int64,  # firm id it spun out of, −1 none
     "experiments": np.float64,  # experiments run so far
     "rd_gain": np.float64,  # capability gained from own R&D this quarter
+    "founding_gap": np.float64,  # log-capability gap to the field's world frontier at founding (set-up for start firms)
+    "gain_rd": np.float64,  # capability gained from own R&D since founding (log units)
+    "gain_imitation": np.float64,  # ... from imitating other firms
+    "gain_partners": np.float64,  # ... from partners' shared R&D
+    "valuation_par": np.float64,  # valuation at a deal price of 1 (what the firm is worth when money is balanced)
+    "par_dragon_step": np.int32,  # step its par valuation first reached the dragon threshold, −1 never
     # traces for the dashboard's firm biography (replayed runs); no rule reads them, and the
     # final ``firms`` table leaves them out:
     "imitated_from": np.int16,  # region whose best firm it imitated this quarter, −1 none (innovation.imitate)
     "round_investor": np.int16,  # region whose pool paid its latest round or seed, −1 none yet (capital, entrepreneurship)
 }
-FIRM_DEFAULTS = {"segment": -1, "dragon_step": -1, "founder": -1, "parent": -1, "lead_investor": -1,
-                 "imitated_from": -1, "round_investor": -1}
+FIRM_DEFAULTS = {"segment": -1, "dragon_step": -1, "par_dragon_step": -1, "founder": -1, "parent": -1,
+                 "lead_investor": -1, "imitated_from": -1, "round_investor": -1}
 
 NICHE_COLUMNS = {
     "field": np.int16,
@@ -119,6 +133,7 @@ class World:
     events: list[tuple] = field(default_factory=list)
     dragons: list[dict] = field(default_factory=list)  # one entry per detection batch
     dragons_total: np.ndarray | None = None  # (region, field) cumulative count
+    dragons_par_total: np.ndarray | None = None  # (region, field) cumulative count of dragons at a deal price of 1
     wage: np.ndarray | None = None  # (region, field) annual wage, thousand USD
 
     # -- handy derived views ---------------------------------------------------
@@ -227,6 +242,7 @@ def build_world(scenario: Scenario, replication: int = 0) -> World:
         niche_base=niche_base,
         related=related,
         dragons_total=np.zeros((R, F), dtype=np.int64),
+        dragons_par_total=np.zeros((R, F), dtype=np.int64),
     )
     _seed_firms(world, rng)
     gaps = world.region_param("capability_gap")
@@ -238,6 +254,7 @@ def build_world(scenario: Scenario, replication: int = 0) -> World:
 
     update_frontiers(world)
     set_wages(world)  # firms' costs are known from the first quarter
+    world.firms["founding_gap"] = world.frontier[world.firms["field"]] - world.firms["capability"]
     return world
 
 
@@ -263,7 +280,7 @@ def _seed_firms(world: World, rng: np.random.Generator) -> None:
                     founded=-40 - rng.integers(0, 40, n), fit=sc.market.incumbent_niche_fit,
                     dependency=np.clip(fdep[f] * rng.uniform(0.5, 1.5, n), 0, 1),
                     expanded=True, valuation=head * 0.5, stage=5,
-                    core_income=head * reg.wage / 4.0 / 1000.0 * (1.0 + sc.entrepreneurship.burn_per_head),
+                    core_income=head * reg.wage / 4.0 / 1000.0 * spending_per_wage(sc, reg.living_cost),
                 )
     for r, reg in enumerate(sc.regions.values()):
         for f in range(world.n_fields):
@@ -281,4 +298,6 @@ def _seed_firms(world: World, rng: np.random.Generator) -> None:
                     post_money=sc.capital.seed_round * intensity[f] / sc.capital.investor_stake,
                 )
     world.firms["valuation"] = np.maximum(world.firms["valuation"], world.firms["post_money"])
+    world.firms["post_money_par"] = world.firms["post_money"]
+    world.firms["valuation_par"] = world.firms["valuation"]
     world.firms["round_capability"] = world.firms["capability"]  # no milestone reached yet

@@ -165,9 +165,11 @@ class Market(Strict):
     expansion_cost: float = Field(5.0, ge=0, le=1e4, description="One-off cost of expanding abroad (full access to unblocked foreign markets), million USD × capital intensity.")
     expansion_enabled: bool = Field(True, description="Whether firms may expand abroad.")
     entry_crowding: float = Field(1.0, ge=0, le=5, description="How much entrants shun crowded segments: a segment is chosen ∝ potential spending / (1 + rivals there)^entry_crowding; 0 = by spending alone.")
-    scene_rate: float = Field(0.05, ge=0, le=1, description="Chance per quarter that a firm that has just pushed its bloc's frontier in its field opens a new niche (defines a scene).")
+    scene_rate: float = Field(0.05, ge=0, le=1, description="Chance per quarter that a firm that has just pushed its bloc's frontier in its field opens a new niche (defines a scene). A new scene's spending is moved from the field's older niches (the field's niche spending is unchanged).")
+    scene_needs_frontier: bool = Field(True, description="Whether only firms that push their bloc's frontier define scenes (False: as many scenes, opened by non-incumbent firms at random whatever their capability — H11's control).")
     demand_diffusion: bool = Field(True, description="Whether demand diffuses (Bass) from its own threshold; False: every customer is there the moment products are usable (demand timing plays no role).")
-    lock_in: float = Field(1.0, ge=0, le=1, description="Share of customers who adopted before products were usable that stay locked to legacy (platform) suppliers.")
+    revenue_needs_adopters: bool = Field(True, description="Whether customers' spending follows adoption (Bass); False: customers spend the field's full potential as soon as products are usable, while adoption still diffuses from its threshold and shapes founders' and investors' expectations (H1's control).")
+    lock_in: float = Field(0.0, ge=0, le=1, description="Share of customers who adopted before products were usable that stay locked to legacy (platform) suppliers. Off (0) by default: it acts only when demand starts before products are usable, which no preset field does (docs/ODD.md §8, H1) [ASSUMPTION].")
     switch_rate: float = Field(0.02, ge=0, le=1, description="Share of locked-in customers who switch to new suppliers per year.")
     capacity_ratio: float = Field(4.0, ge=0, le=100, description="Most revenue a firm's staff can deliver, as a multiple of what the staff costs (a firm cannot serve more demand than its people can; 0 = no limit).")
     fringe: float = Field(3.0, ge=0, le=100, description="Weight of the unmodelled suppliers in every segment (how many average rivals outside the model).")
@@ -239,7 +241,6 @@ class Entrepreneurship(Strict):
 
     found_rate: float = Field(0.0006, ge=0, le=0.1, description="Base chance per person per quarter of founding a firm when the field's opportunity is full.")
     push_weight: float = Field(0.5, ge=0, le=1, description="Weight of technology push (maturity) vs market pull (demand) in a field's perceived opportunity.")
-    cost_elasticity: float = Field(1.0, ge=0, le=5, description="Elasticity of founding to the inverse living cost (cheap cities breed more startups).")
     spinout_multiplier: float = Field(8.0, ge=0, le=100, description="How many times more likely an employee of a successful firm is to found one.")
     founder_capability: float = Field(0.35, ge=0, le=2, description="A new firm's capability gap below the region's best in its field (log units); spin-outs start closer.")
     experiment_size: float = Field(4.0, gt=0, le=1000, description="Person-quarters one experiment (prototype or pivot) takes with no software base, × capital intensity.")
@@ -247,7 +248,8 @@ class Entrepreneurship(Strict):
     experiment_budget: float = Field(0.25, ge=0, le=1, description="Share of a young firm's quarterly spending that goes to experiments.")
     fit_step: float = Field(0.35, ge=0, le=1, description="Spread of niche fit found by one experiment (fit draws are Beta, best kept).")
     pivot_fit: float = Field(0.3, ge=0, le=1, description="A firm whose niche fit is below this after two years pivots to another niche.")
-    burn_per_head: float = Field(1.0, ge=0, le=10, description="Non-wage spending per employee relative to the wage.")
+    burn_per_head: float = Field(1.0, ge=0, le=10, description="Non-wage spending per employee relative to the wage (at a living-cost index of 1).")
+    local_cost_share: float = Field(0.5, ge=0, le=1, description="Share of non-wage spending (office rent, local services) that scales with the region's living-cost index; the rest (equipment, cloud, travel) costs the same everywhere [ASSUMPTION: the index is built from housing prices, which office rents follow].")
     runway_quarters: float = Field(5.0, gt=0, le=40, description="A young firm staffs up so that its cash lasts this many quarters (beyond what its income pays).")
     start_headcount: float = Field(5.0, ge=1, le=1000, description="Founding team size, persons.")
     growth_hiring: float = Field(0.25, ge=0, le=5, description="Share of the gap to the headcount the revenue or runway affords that a firm closes per quarter.")
@@ -262,6 +264,7 @@ class Cooperation(Strict):
     share_rd: float = Field(0.3, ge=0, le=1, description="Share of a partner's R&D gain a firm absorbs.")
     risk_pool: float = Field(0.2, ge=0, le=1, description="Share of a partner's spare cash that can cover a firm's shortfall.")
     link_decay: float = Field(0.02, ge=0, le=1, description="Chance per quarter that a link lapses.")
+    link_cost: float = Field(0.25, ge=0, le=20, description="Staff time a cooperation link takes from each partner per quarter, person-quarters, paid at the firm's cost per head (managing an alliance is costly: Dyer, Kale & Singh 2001) [ASSUMPTION: size].")
 
 
 class Decoupling(Strict):
@@ -269,7 +272,7 @@ class Decoupling(Strict):
 
     enabled: bool = Field(True, description="Whether the scenario's blockade events take effect.")
     capability_loss: float = Field(0.4, ge=0, le=5, description="Log-capability lost at full blockade by a firm fully dependent on foreign components.")
-    substitution_rate: float = Field(0.3, ge=0, le=1, description="Share of foreign dependency a firm replaces per successful substitution R&D quarter.")
+    substitution_rate: float = Field(0.3, ge=0, le=1, description="Share of foreign dependency a firm replaces per successful substitution R&D quarter (it restores the capability the blockade took; it does not move the firm toward the frontier).")
     substitution_effort: float = Field(1.5, ge=0, le=5, description="Extra R&D effort, as a share of normal R&D, a dependent firm adds under blockade.")
 
 
@@ -277,6 +280,7 @@ class Dragon(Strict):
     """The observable: a young firm that reached the field's dragon valuation."""
 
     max_age_years: float = Field(10.0, gt=0, le=50, description="A firm counts as a dragon only if it reaches the threshold within this many years of founding.")
+    follower_gap: float = Field(0.2, ge=0, le=5, description="A firm counts as a technology follower if it was founded at least this far (log capability) behind its field's world frontier (observation only; H11).")
 
 
 class Time(Strict):

@@ -27,7 +27,7 @@ from hardtech.scenario import Scenario
 GENERAL = ("seed", "scale", "time.end_year")
 MECHANISMS = ("innovation.spillovers", "capital.recycling", "decoupling.enabled", "cooperation.enabled",
               "market.expansion_enabled")
-KEY_PARAMETERS = ("entrepreneurship.found_rate", "entrepreneurship.cost_elasticity", "labour.cost_weight",
+KEY_PARAMETERS = ("entrepreneurship.found_rate", "entrepreneurship.local_cost_share", "labour.cost_weight",
                   "market.home_bias", "capital.angel_rate", "decoupling.capability_loss")
 REGION_KEYS = ("living_cost", "policy.talent_subsidy", "policy.startup_support", "policy.basic_research",
                "policy.procurement", "policy.cluster_programme")
