@@ -116,7 +116,8 @@ def test_controls_come_from_the_schema_and_the_preset(client):
         assert living["value"] == sc.regions[region].living_cost
         assert living["minimum"] == 0 and living["exclusive_minimum"] and living["maximum"] == 10
     support = by_key["regions.hangzhou.policy.startup_support"]
-    assert (support["minimum"], support["maximum"], support["value"], support["default"]) == (0, 0.9, 0.3, 0.0)
+    preset_support = sc.regions["hangzhou"].policy.startup_support
+    assert (support["minimum"], support["maximum"], support["value"], support["default"]) == (0, 0.9, preset_support, 0.0)
     assert support["unit"] == "share" and "government" in support["description"]
     subsidy = by_key["regions.hangzhou.policy.talent_subsidy"]
     assert subsidy["schedule"] == [[2012.0, 1.5], [2017.0, 4.0]] and subsidy["unit"] == "thousand USD per person"

@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from _web import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, call, serving
+from hardtech.scenario import load
 
 if not CHROMIUM.exists():
     pytest.skip(f"{CHROMIUM} is missing (as root: apt-get install -y chromium, or run `make test`)", allow_module_level=True)
@@ -85,12 +86,13 @@ def test_a_run_streams_into_the_plots_and_the_world_view(page):
                 "capital.recycling", "decoupling.enabled", "cooperation.enabled", "seed", "scale"):
         assert page.locator(f".control[data-key='{key}']").count() == 1, key
     lever = page.locator(".control[data-key='regions.hangzhou.policy.startup_support']")
-    assert lever.locator("input.number").input_value() == "0.3"
+    preset = f'{load("hangzhou").regions["hangzhou"].policy.startup_support:g}'
+    assert lever.locator("input.number").input_value() == preset
     lever.locator("input.slider").fill("0.6")
     assert lever.locator("input.number").input_value() == "0.6" and "changed" in (lever.get_attribute("class") or "")
     page.locator(".control[data-key='capital.recycling'] input.switch").uncheck()
     page.click("#reset")
-    assert lever.locator("input.number").input_value() == "0.3" and page.locator(".control.changed").count() == 0
+    assert lever.locator("input.number").input_value() == preset and page.locator(".control.changed").count() == 0
     lever.locator("input.slider").fill("0.6")
 
     # a bad value is refused by the server and the control says why

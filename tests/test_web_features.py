@@ -288,7 +288,8 @@ def test_report_of_a_stored_run(client, stored):
     html = client.get(f"/api/runs/{stored['run_ids'][0]}/report.html")
     assert html.status_code == 200 and html.headers["content-type"].startswith("text/html")
     text = html.text
-    assert "Changed from preset hangzhou" in text and "regions.hangzhou.policy.startup_support: 0.3 → 0.6" in text
+    preset = load("hangzhou").regions["hangzhou"].policy.startup_support
+    assert "Changed from preset hangzhou" in text and f"regions.hangzhou.policy.startup_support: {preset:g} → 0.6" in text
     assert 'id="glossary"' in text and "inflow %/y 20-24" in text
 
 
