@@ -976,7 +976,7 @@ function drawWorld() {
     el("span", { class: "item" }, "● ringed: ", term("dragon", "dragon")),
     el("span", { class: "item", style: "color:#1f78b4" }, `→ talent (widest ${fmt(scales.talent)} persons/quarter)`),
     el("span", { class: "item", style: "color:#e08a00" }, `→ capital (widest ${fmt(scales.capital)} M USD/quarter)`),
-    el("div", { class: "muted" }, `Marks: each region's ${24} most valuable young firms (dragons first; incumbents left out), area ∝ valuation. Positions: ${w.layout.method}.`));
+    el("div", { class: "muted" }, `Marks: each region's 24 most valuable young firms (dragons first; incumbents left out), larger for a higher valuation (capped). Positions: ${w.layout.method}.`));
   if (w.source === "live") {
     $("#world-source").textContent = w.runId
       ? `Frames streamed by the run (replication 0), stored as ${w.runId}: click a firm for its biography.`
@@ -1656,7 +1656,14 @@ async function restore() {
       applyOverrides(job.spec.overrides, job.spec.seed);
       if (job.spec.replications) $("#replications").value = String(job.spec.replications);
     } else {
-      await loadControls({ preset: url.preset || "hangzhou", base: url.base });
+      try {
+        await loadControls({ preset: url.preset || "hangzhou", base: url.base });
+      } catch (err) {  // e.g. the URL's base run was deleted: say so, fall back to the preset
+        if (!url.base) throw err;
+        showError(`The page's base scenario ${url.base} is gone (${err.message}); showing preset ${url.preset || "hangzhou"}.`);
+        await loadControls({ preset: url.preset || "hangzhou" });
+        url.run = null;
+      }
       applyOverrides(url.overrides, url.seed);
     }
     state.loadingUrl = false;
