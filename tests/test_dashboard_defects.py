@@ -211,7 +211,7 @@ def test_sliders_span_plausible_ranges_and_explain_themselves(page):
     subsidy = page.locator(".control[data-key='regions.hangzhou.policy.talent_subsidy'] input.slider")
     assert float(subsidy.get_attribute("max")) <= 30, "talent subsidy slider far wider than plausible"
     cost = page.locator(".control[data-key='regions.hangzhou.living_cost'] input.slider")
-    assert float(cost.get_attribute("max")) <= 2 and float(cost.get_attribute("min")) >= 0.3
+    assert float(cost.get_attribute("max")) <= 3 and float(cost.get_attribute("min")) >= 0.3, "living cost slider 0–10"
     # one click in the middle of the subsidy slider gives a plausible value, not 50
     box = subsidy.bounding_box()
     page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)

@@ -121,13 +121,18 @@ def test_controls_come_from_the_schema_and_the_preset(client):
     assert support["unit"] == "share" and "government" in support["description"]
     subsidy = by_key["regions.hangzhou.policy.talent_subsidy"]
     assert subsidy["schedule"] == [[2012.0, 1.5], [2017.0, 4.0]] and subsidy["unit"] == "thousand USD per person"
-    # sliders span plausible ranges (web/controls.py PLAUSIBLE), the typed value the schema's
-    assert (subsidy["minimum"], subsidy["maximum"]) == (0, 100)
-    assert (subsidy["plausible_min"], subsidy["plausible_max"], subsidy["slider_max"]) == (0, 30, 30)
-    assert "levers-lhs" in subsidy["plausible_source"] and subsidy["hint"].startswith("Settling subsidy")
-    hz_cost, us_cost = by_key["regions.hangzhou.living_cost"], by_key["regions.us_hub.living_cost"]
-    assert (hz_cost["plausible_min"], hz_cost["plausible_max"]) == (0.5, 1.5)
-    assert (us_cost["plausible_min"], us_cost["plausible_max"]) == (1.0, 3.0)  # 0.5–1.5 × the region's 2.0
+    # sliders span the plausible range the schema declares, the typed value the allowed one
+    from hardtech.scenario.schema import Policy, Region, meta
+
+    assert (subsidy["minimum"], subsidy["maximum"]) == tuple(meta(Policy, "talent_subsidy")["allowed"]) == (0, 100)
+    plausible = tuple(meta(Policy, "talent_subsidy")["plausible"])
+    assert (subsidy["plausible_min"], subsidy["plausible_max"]) == plausible and subsidy["slider_max"] == plausible[1]
+    assert plausible[1] <= 30  # not 0–100 against a preset of 4
+    assert "plausible range" in subsidy["plausible_source"] and subsidy["hint"].startswith("Settling subsidy")
+    cost = tuple(meta(Region, "living_cost")["plausible"])
+    for region in ("hangzhou", "us_hub"):
+        c = by_key[f"regions.{region}.living_cost"]
+        assert (c["plausible_min"], c["plausible_max"]) == cost and c["maximum"] == 10
     for c in spec["controls"]:
         assert c["hint"] and len(c["hint"]) <= 150, c["key"]
         if c["plausible_min"] is not None and c["value"] is not None and not isinstance(c["value"], bool):

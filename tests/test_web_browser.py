@@ -88,12 +88,12 @@ def test_a_run_streams_into_the_plots_and_the_world_view(page):
     lever = page.locator(".control[data-key='regions.hangzhou.policy.startup_support']")
     preset = f'{load("hangzhou").regions["hangzhou"].policy.startup_support:g}'
     assert lever.locator("input.number").input_value() == preset
-    lever.locator("input.slider").fill("0.6")
-    assert lever.locator("input.number").input_value() == "0.6" and "changed" in (lever.get_attribute("class") or "")
+    lever.locator("input.slider").fill("0.4")
+    assert lever.locator("input.number").input_value() == "0.4" and "changed" in (lever.get_attribute("class") or "")
     page.locator(".control[data-key='capital.recycling'] input.switch").uncheck()
     page.click("#reset")
     assert lever.locator("input.number").input_value() == preset and page.locator(".control.changed").count() == 0
-    lever.locator("input.slider").fill("0.6")
+    lever.locator("input.slider").fill("0.4")
 
     # a bad value is refused by the server and the control says why
     set_number(page, "regions.hangzhou.living_cost", -1)
@@ -131,7 +131,7 @@ def test_a_run_streams_into_the_plots_and_the_world_view(page):
     assert count == page.locator("#dragons tbody tr").count() > 0
     page.screenshot(path=str(ARTIFACTS / "dashboard.png"))
     run_id = page.inner_text("#run-links code")
-    assert f"run={run_id}" in page.url and "o.regions.hangzhou.policy.startup_support=0.6" in page.url
+    assert f"run={run_id}" in page.url and "o.regions.hangzhou.policy.startup_support=0.4" in page.url
 
     # download the run's data by id
     with page.expect_download() as info:
@@ -141,7 +141,7 @@ def test_a_run_streams_into_the_plots_and_the_world_view(page):
     with page.expect_download() as info:
         page.click("#run-links a.dl-toml")
     toml = Path(info.value.path()).read_text()
-    assert "startup_support = 0.6" in toml and "scale = 0.002" in toml
+    assert "startup_support = 0.4" in toml and "scale = 0.002" in toml
 
 
 def test_step_the_world_view_and_check_a_dragons_biography(page, server):
@@ -208,7 +208,7 @@ def test_step_the_world_view_and_check_a_dragons_biography(page, server):
 
 def test_compare_two_scenarios(page):
     set_number(page, "time.end_year", 2013)
-    page.locator(".control[data-key='regions.hangzhou.policy.startup_support'] input.slider").fill("0.9")
+    page.locator(".control[data-key='regions.hangzhou.policy.startup_support'] input.slider").fill("0.5")
     tab(page, "compare")
     page.fill("#compare-reps", "5")
     page.click("#compare")

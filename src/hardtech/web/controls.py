@@ -1,25 +1,21 @@
 """The page's controls, generated from the scenario's JSON schema and a base scenario.
 
 Each control is a dotted override path (what ``hardtech run --set`` takes)
-with the label, description, one-line hint, unit and range the schema gives,
-the schema default, and the base scenario's value (a preset, a stored run's
-scenario or an uploaded file). Ranges come from the schema's
-``minimum``/``maximum`` (and exclusive) keywords; policy levers, whose ranges
-are checked by a validator rather than declared, take theirs from the
-"range a–b" in their description. The server's own bounds (scale, steps)
-narrow the schema's.
-
-The sliders span the *plausible* range of :data:`PLAUSIBLE` — where a value
-is worth exploring — not the schema's (a talent subsidy may be 0–100 thousand
-USD, but the preset pays 1–4); the typed number may still go to the schema's
-bounds, and the page says when a value leaves the plausible range.
+with the label, description, one-line hint, unit and ranges the schema
+gives, the schema default, and the base scenario's value (a preset, a stored
+run's scenario or an uploaded file). Every scenario field declares its
+``unit``, ``allowed`` and ``plausible`` range (:func:`hardtech.scenario.schema.Param`):
+the typed number may go anywhere allowed, the slider spans the *plausible*
+range — the range worth exploring, which ``hardtech robustness`` samples (a
+talent subsidy is allowed 0–100 thousand USD, plausible 0–20) — widened to
+show the base's own value if it lies outside, and the page says when a
+value leaves it. A field without a plausible range gets 0–3× its value
+(:data:`FALLBACK_UP`). The server's own bounds (scale, steps) narrow both.
 """
 
 from __future__ import annotations
 
-import math
 import re
-from dataclasses import dataclass
 from typing import Any
 
 from hardtech.scenario import Scenario
@@ -31,63 +27,11 @@ KEY_PARAMETERS = ("entrepreneurship.found_rate", "entrepreneurship.local_cost_sh
                   "market.home_bias", "capital.angel_rate", "decoupling.capability_loss")
 REGION_KEYS = ("living_cost", "policy.talent_subsidy", "policy.startup_support", "policy.basic_research",
                "policy.procurement", "policy.cluster_programme")
-
-
-
-@dataclass(frozen=True)
-class Plausible:
-    """A slider range: ``[lo, hi]`` widened to ``[down × v_min, up × v_max]`` of the reference preset's values.
-
-    ``lo``/``hi`` None: only the relative part applies. The result is clipped
-    to the schema's bounds.
-    """
-
-    lo: float | None
-    hi: float | None
-    down: float = 1.0
-    up: float = 1.0
-    source: str = ""
-
-
-# Plausible slider ranges — the one place they are defined. Sources: the analysis ranges of the
-# shipped experiment specs (examples/levers-lhs.toml, examples/levers-sobol.toml, which vary
-# Hangzhou's levers over these ranges), widened where a preset region's own value times the factor
-# reaches further; elsewhere a few times the preset's value either way. When the scenario schema
-# gains analysis ranges (the robustness work), read them from there instead.
-_LHS = "examples/levers-lhs.toml range, or up to {up}× the preset's value"
-PLAUSIBLE: dict[str, Plausible] = {
-    "regions.*.policy.talent_subsidy": Plausible(0.0, 30.0, up=3.0, source=_LHS.format(up=3)),
-    "regions.*.policy.startup_support": Plausible(0.0, 0.9,
-                                                  source="the whole range (schema and examples/levers-lhs.toml)"),
-    "regions.*.policy.basic_research": Plausible(0.0, 2000.0, up=3.0, source=_LHS.format(up=3)),
-    "regions.*.policy.procurement": Plausible(0.0, 200.0, up=3.0, source=_LHS.format(up=3)),
-    "regions.*.policy.cluster_programme": Plausible(0.0, 3.0, up=3.0, source=_LHS.format(up=3)),
-    "regions.*.living_cost": Plausible(None, None, down=0.5, up=1.5,
-                                       source="0.5–1.5× the region's preset value (examples/levers-lhs.toml: 0.6–1.4 for Hangzhou)"),
-    "entrepreneurship.found_rate": Plausible(None, None, down=0.25, up=4.0, source="¼–4× the preset's value"),
-    "entrepreneurship.cost_elasticity": Plausible(0.0, None, up=3.0, source="0–3× the preset's value"),
-    "labour.cost_weight": Plausible(0.0, None, up=3.0, source="0–3× the preset's value"),
-    "market.home_bias": Plausible(0.0, 1.0, source="the whole range (a share)"),
-    "capital.angel_rate": Plausible(0.0, None, up=4.0, source="0–4× the preset's value"),
-    "decoupling.capability_loss": Plausible(0.0, None, up=3.0, source="0–3× the preset's value"),
-}
 HINT_CHARS = 150
-
+FALLBACK_UP = 3.0  # a field without a declared plausible range: a slider from 0 to this many times its value
+SCHEMA_SOURCE = "the scenario schema's plausible range (what `hardtech robustness` samples)"
+_HIDDEN_UNITS = ("switch", "integer")  # units not worth printing next to a control
 _RANGE = re.compile(r"(-?\d+(?:\.\d+)?)\s*[–-]\s*(-?\d+(?:\.\d+)?)")
-_UNITS = (
-    (re.compile(r"(?:thousand|million) USD(?: per [a-z]+)?"), None),
-    (re.compile(r"multiple of the base rate"), "× base rate"),
-    (re.compile(r"Cost-of-living index"), "index, Hangzhou 2012 = 1"),
-    (re.compile(r"^Share\b|\bas a share\b"), "share"),
-    (re.compile(r"^Chance per quarter"), "per quarter"),
-    (re.compile(r"chance per person per quarter"), "per person per quarter"),
-    (re.compile(r"^(Last|First) simulated year"), "year"),
-    (re.compile(r"\bper year\b"), "per year"),
-    (re.compile(r"^Elasticity\b"), "elasticity"),
-    (re.compile(r"^Logit weight\b"), "logit weight"),
-    (re.compile(r"log[- ]capability", re.I), "log capability"),
-    (re.compile(r"Share of the real talent population"), "share of real talent"),
-)
 
 
 def _schema() -> dict[str, Any]:
@@ -127,23 +71,17 @@ def _kind(node: dict[str, Any]) -> str:
     return "number"
 
 
-def _unit(description: str) -> str:
-    for pattern, unit in _UNITS:
-        m = pattern.search(description)
-        if m:
-            return unit if unit is not None else m.group(0)
-    return ""
+def _unit(node: dict[str, Any]) -> str:
+    unit = str(node.get("unit") or "")
+    return "" if unit in _HIDDEN_UNITS else unit
 
 
-def _nice_ceil(x: float) -> float:
-    """Round up to 1, 2 or 5 × a power of ten."""
-    if x <= 0:
-        return 1.0
-    exp = math.floor(math.log10(x))
-    for m in (1, 2, 5, 10):
-        if m * 10**exp >= x * (1 - 1e-12):
-            return float(m * 10**exp)
-    return float(10 ** (exp + 1))
+def _pair(value: Any) -> tuple[float, float] | None:
+    """A numeric [lo, hi] from the schema's metadata (None for anything else)."""
+    if (isinstance(value, (list, tuple)) and len(value) == 2 and all(isinstance(v, (int, float)) and
+                                                                      not isinstance(v, bool) for v in value)):
+        return float(value[0]), float(value[1])
+    return None
 
 
 def _label(node: dict[str, Any], key: str, group: str) -> str:
@@ -172,22 +110,28 @@ def hint(description: str) -> str:
     return text if len(text) <= HINT_CHARS else text[: HINT_CHARS - 1].rstrip() + "…"
 
 
-def _plausible(template: str, values: list[float], lo: float | None, hi: float | None) -> tuple[float | None, float | None, str]:
-    rule = PLAUSIBLE.get(template)
-    if rule is None:
-        return lo, hi, ""
-    vmin, vmax = (min(values), max(values)) if values else (0.0, 0.0)
-    p_lo = [x for x in (rule.lo, rule.down * vmin if rule.lo is None or vmin > 0 else None) if x is not None]
-    p_hi = [x for x in (rule.hi, rule.up * vmax if vmax > 0 else None) if x is not None]
-    a = min(p_lo) if p_lo else lo
-    b = max(p_hi) if p_hi else hi
-    if a is not None and lo is not None:
+def _plausible(node: dict[str, Any], values: list[float], lo: float | None,
+               hi: float | None) -> tuple[float | None, float | None, str]:
+    """The slider's range: the schema's plausible range (or 0–3× the value), widened to the values, within [lo, hi]."""
+    declared = _pair(node.get("plausible"))
+    if declared is not None and declared[1] > declared[0]:
+        a, b = declared
+        source = SCHEMA_SOURCE
+    else:
+        biggest = max([abs(v) for v in values] or [0.0])
+        a, b = 0.0, FALLBACK_UP * biggest if biggest > 0 else (float(hi) if hi is not None else 1.0)
+        source = f"0–{FALLBACK_UP:g}× the base's value (the schema declares no plausible range)"
+    if values:  # the base's own value stays on the slider
+        if min(values) < a or max(values) > b:
+            source += "; widened to the base's value"
+        a, b = min(a, min(values)), max(b, max(values))
+    if lo is not None:
         a = max(a, float(lo))
-    if b is not None and hi is not None:
+    if hi is not None:
         b = min(b, float(hi))
-    if a is not None and b is not None and b <= a:
+    if b <= a:
         return lo, hi, ""
-    return (None if a is None else _round(a)), (None if b is None else _round(b)), rule.source
+    return _round(a), _round(b), source
 
 
 def _round(x: float) -> float:
@@ -207,15 +151,15 @@ def controls(base: Scenario, *, preset: str, reference: Scenario | None, max_sca
     for region in sc.regions:
         keys += [(f"regions.{region}.{k}", f"Region: {region}", f"regions.*.{k}") for k in REGION_KEYS]
     out = []
-    for key, group, template in keys:
+    for key, group, _template in keys:
         node = schema_node(key, root)
         kind = _kind(node)
         description = str(node.get("description", ""))
         value, schedule = _lever(_value_at(data, key))
-        ref_value, ref_schedule = _lever(_value_at(ref_data, key))
+        ref_value, _ = _lever(_value_at(ref_data, key))
         control: dict[str, Any] = {
             "key": key, "group": group, "label": _label(node, key, group), "type": kind, "description": description,
-            "hint": hint(description), "unit": _unit(description), "default": node.get("default"), "value": value,
+            "hint": hint(description), "unit": _unit(node), "default": node.get("default"), "value": value,
             "schedule": schedule, "preset_value": ref_value if reference is not None else None,
             "minimum": None, "maximum": None, "exclusive_minimum": False, "exclusive_maximum": False,
             "slider_max": None, "plausible_min": None, "plausible_max": None, "plausible_source": "",
@@ -226,9 +170,12 @@ def controls(base: Scenario, *, preset: str, reference: Scenario | None, max_sca
             hi = node.get("maximum", node.get("exclusiveMaximum"))
             control["exclusive_minimum"] = "exclusiveMinimum" in node and "minimum" not in node
             control["exclusive_maximum"] = "exclusiveMaximum" in node and "maximum" not in node
-            if lo is None and hi is None:
+            if lo is None and hi is None:  # a lever: its range is checked by a validator, declared as `allowed`
+                allowed = _pair(node.get("allowed"))
                 found = _RANGE.findall(description.replace("−", "-"))
-                if found:
+                if allowed is not None:
+                    lo, hi = allowed
+                elif found:
                     lo, hi = (float(x) for x in found[-1])
             if key == "scale":
                 hi = min(float(hi), max_scale)
@@ -238,16 +185,12 @@ def controls(base: Scenario, *, preset: str, reference: Scenario | None, max_sca
             control["minimum"], control["maximum"] = lo, hi
             if key == "scale":
                 p_lo, p_hi, source = max(float(lo), 0.001), float(hi), "0.001 to this server's largest scale"
-            elif key in ("time.end_year", "seed"):
+            elif key in ("time.end_year", "seed"):  # any horizon the server allows; a seed has no range worth a slider
                 p_lo, p_hi, source = lo, hi, ""
             else:
-                values = [float(v) for v in [ref_value, value] + [x[1] for x in (ref_schedule or []) + (schedule or [])]
+                values = [float(v) for v in [value] + [x[1] for x in schedule or []]
                           if isinstance(v, (int, float)) and not isinstance(v, bool)]
-                p_lo, p_hi, source = _plausible(template, values, lo, hi)
-                if not source and hi is not None:  # no rule: the schema's range, a large one cut to 20× the value
-                    biggest = max([abs(v) for v in values] or [0.0])
-                    p_hi = _nice_ceil(10 * biggest) if biggest > 0 and float(hi) > 20 * biggest else min(float(hi), 1000.0)
-                    p_lo = lo
+                p_lo, p_hi, source = _plausible(node, values, lo, hi)
             if key != "seed":
                 control["plausible_min"], control["plausible_max"] = p_lo, p_hi
                 control["plausible_source"] = source
