@@ -271,6 +271,7 @@ def test_label_and_delete_runs(client, folder):
     assert client.get(f"/api/runs/{run_id}").json()["run"]["label"] == "cheap Hangzhou"
     gone = client.delete(f"/api/runs/{run_id}")
     assert gone.status_code == 200 and gone.json()["store"] == "dashboard.duckdb"
+    assert gone.json()["bytes_after"] < gone.json()["bytes_before"]  # the file gives the space back (compacted)
     assert run_id not in {r["run_id"] for r in client.get("/api/runs").json()["runs"]}
     assert client.get(f"/api/runs/{run_id}").status_code == 404
     assert client.put(f"/api/runs/{run_id}/label", json={"label": "x"}).status_code == 404

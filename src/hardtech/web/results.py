@@ -14,7 +14,8 @@ own lock (DuckDB allows one writer per file):
 Every ``*.duckdb`` file directly inside the folder — e.g. the CLI's
 ``results/hangzhou.duckdb`` — is browsed read-only; a file another process is
 writing at that moment is reported as unavailable. Runs can be deleted from
-the server's own files only.
+the server's own files only; the file is then rewritten (:func:`_compact`), as
+DuckDB reuses the space of deleted rows but never shrinks a file.
 
 Clients name runs by id only. A run id is looked up in the stores; no path
 from a request is ever opened, and nothing outside the folder is read.
@@ -26,6 +27,7 @@ import datetime as dt
 import hashlib
 import io
 import json
+import os
 import threading
 import tomllib
 from collections.abc import Callable, Iterator
@@ -120,10 +122,14 @@ class ResultsFolder:
                 store.close()
 
     @contextmanager
-    def _write(self, path: Path | None = None, wait: bool = False) -> Iterator[ResultsStore]:
+    def _write(self, path: Path | None = None, wait: bool = False, compact: bool = False) -> Iterator[ResultsStore]:
+        """One of our files open for writing; ``compact``: rewrite it afterwards so deleted rows give back space."""
         path = path or self.own
-        with self._held(path, wait, write=True), ResultsStore(path) as store:
-            yield store
+        with self._held(path, wait, write=True):
+            with ResultsStore(path) as store:
+                yield store
+            if compact:
+                _compact(path)
 
     @contextmanager
     def sweep_store(self) -> Iterator[ResultsStore]:
@@ -157,18 +163,17 @@ class ResultsFolder:
         if not self.is_ours(path):
             raise Refused(f"run {run_id!r} is in {path.name}, which the dashboard only reads; delete it there "
                           "(e.g. with duckdb) or remove the file")
-        with self._write(path) as store:
+        before = path.stat().st_size
+        with self._write(path, compact=True) as store:
             if "sweep_runs" in store.tables() and store.query(
                     "SELECT 1 FROM sweep_runs WHERE run_id = ? LIMIT 1", [run_id]).shape[0]:
                 raise Refused(f"run {run_id!r} belongs to a sweep; delete the sweep instead (DELETE /api/sweeps/<id>)")
-            before = path.stat().st_size
             with store._transaction() as con:
                 for name in ["runs", *store.tables()]:
                     if "run_id" in store._columns(name):
                         con.execute(f'DELETE FROM "{name}" WHERE run_id = ?', [run_id])
                 if LABELS in store.tables():
                     con.execute(f"DELETE FROM {LABELS} WHERE labelled_run = ?", [run_id])
-            store.con.execute("CHECKPOINT")
         if path != self.own:
             self._unlabel([run_id])
         return {"run_id": run_id, "store": path.name, "bytes_before": before, "bytes_after": path.stat().st_size}
@@ -177,7 +182,7 @@ class ResultsFolder:
         """Delete a sweep of our sweep store: its row, its runs and their tables."""
         if not self.sweeps_path.exists():
             raise RunNotFound(f"sweep {sweep_id!r} not found in {SWEEP_STORE}")
-        with self._write(self.sweeps_path) as store:
+        with self._write(self.sweeps_path, compact=True) as store:
             if "sweeps" not in store.tables() or not len(store.query("SELECT 1 FROM sweeps WHERE sweep_id = ?", [sweep_id])):
                 raise RunNotFound(f"sweep {sweep_id!r} not found in {SWEEP_STORE} (the dashboard deletes only its own sweeps)")
             ids = store.query("SELECT run_id FROM sweep_runs WHERE sweep_id = ?", [sweep_id]).run_id.tolist() \
@@ -196,7 +201,6 @@ class ResultsFolder:
                         if name != "sweep_runs" and "run_id" in store._columns(name):
                             con.execute(f'DELETE FROM "{name}" WHERE run_id IN (SELECT run_id FROM _gone)')
                     con.unregister("_gone")
-            store.con.execute("CHECKPOINT")
         self._unlabel(gone)
         return {"sweep_id": sweep_id, "runs_deleted": len(gone)}
 
@@ -488,6 +492,27 @@ class _ReadersWriter:
                     else:
                         self._readers -= 1
                     self._cond.notify_all()
+
+
+def _compact(path: Path) -> None:
+    """Rewrite a store so that deleted rows give their space back (DuckDB reuses freed blocks but never shrinks a
+    file). Copies every table into a fresh file beside it, then swaps it in; on any error the old file stays."""
+    tmp = path.with_name(path.name + ".compacting")
+    tmp.unlink(missing_ok=True)
+    con = duckdb.connect(":memory:")
+    try:
+        con.execute(f"ATTACH '{path}' AS src (READ_ONLY)")
+        con.execute(f"ATTACH '{tmp}' AS dst")
+        con.execute("COPY FROM DATABASE src TO dst")
+        con.execute("DETACH dst")
+        con.execute("DETACH src")
+    except duckdb.Error:
+        con.close()
+        tmp.unlink(missing_ok=True)
+        raise
+    con.close()
+    tmp.with_name(tmp.name + ".wal").unlink(missing_ok=True)
+    os.replace(tmp, path)
 
 
 def _dragon_counts(store: ResultsStore, run_id: str | None = None) -> dict[str, int]:
