@@ -99,7 +99,7 @@ def run_cmd(
         meta = {"scenario": sc.name, "seed": sc.seed, "replications": replications, "scale": sc.scale,
                 "run_id": results[0].run_id, "wall_seconds": results[0].meta["wall_seconds"],
                 "model_version": results[0].meta.get("model_version")}
-        write_report(html, f"hardtech — {sc.name} (seed {sc.seed})", {**summary, "meta": meta}, tables)
+        write_report(html, f"hardtech — {sc.name} (seed {sc.seed})", {**summary, "meta": meta}, tables, scenario=sc)
         summary["report"] = str(html)
     if as_json:
         typer.echo(json.dumps(summary, indent=2, default=str))

@@ -122,6 +122,7 @@ def raise_rounds(world: World) -> None:
     firms["valuation_par"][rows] = pre_par + size
     firms["valuation"][rows] = pre + size
     firms["round_step"][rows] = world.step
+    firms["round_investor"][rows] = pool_region  # trace only (firm biography)
     firms["stage"][rows] += 1
     firms["round_capability"][rows] = firms["capability"][rows]
     firms["round_revenue"][rows] = firms["revenue_smooth"][rows]
@@ -131,6 +132,9 @@ def raise_rounds(world: World) -> None:
     world.event("funded", firms.ids[rows], size)
     key = world.region_field(firms["region"][rows], firms["field"][rows])
     world.flows["invested"] += np.bincount(key, weights=size, minlength=world.n_regions * world.n_fields)
+    # pool region → firm region, million USD, for the recorded region_flows table (no rule reads it)
+    R = world.n_regions
+    world.flows["capital_od"] += np.bincount(pool_region * R + firms["region"][rows], weights=size, minlength=R * R)
 
 
 def price_deals(world: World) -> None:

@@ -133,6 +133,8 @@ def imitate(world: World, effort: np.ndarray, boost: np.ndarray) -> None:
     gain = success * inn.imitation * pull.max(axis=1)
     firms["capability"] = firms["capability"] + gain
     firms["gain_imitation"] = firms["gain_imitation"] + gain
+    # trace only (the dashboard's firm biography): the region imitated, −1 where nothing was gained
+    firms["imitated_from"] = np.where(gain > 0, pull.argmax(axis=1), -1)
     world.flows["imitation_gain"] += group_sum(world.region_field(firms["region"], firms["field"]), gain, R * F)
 
 

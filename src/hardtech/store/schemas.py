@@ -56,6 +56,7 @@ RUN_TABLES: dict[str, pa.Schema] = {
         *_STAMP, ("bloc", STR), ("field", STR), ("science", F64), ("frontier", F64), ("knowledge_cut", F64),
         ("component_cut", F64), ("market_cut", F64), ("component_loss", F64)),
     "ledger": _schema(*_STAMP, ("account", STR), ("amount", F64)),
+    "region_flows": _schema(*_STAMP, ("from_region", STR), ("to_region", STR), ("talent", F64), ("capital", F64)),
     "firm_panel": _schema(("step", I64), ("firm_id", I64), ("headcount", F64), ("revenue", F64), ("incumbent", BOOL)),
     "firm_events": _schema(
         ("step", I32), ("quarter", STR), ("firm_id", I64), ("region", STR), ("field", STR), ("event", STR),
