@@ -22,7 +22,7 @@ from mkdocs.structure.files import File, Files
 
 log = logging.getLogger("mkdocs.plugins.hardtech")
 
-DIRECTIVE = re.compile(r"^:::\s+([\w.]+)\s*$", re.M)
+DIRECTIVE = re.compile(r"^:::\s+([\w.]+)\s*\n((?:[ \t]+\S.*\n?)*)", re.M)  # the path, then its indented options
 FIELDS_PAGE = "reference/scenario-fields.md"
 
 
@@ -58,8 +58,11 @@ def _class_gaps(cls: type, where: str) -> list[str]:
     return gaps
 
 
-def missing_docstrings(path: str) -> list[str]:
-    """Public objects under ``path`` (a module, or a module's class/function) without a docstring."""
+def missing_docstrings(path: str, members: list[str] | None = None) -> list[str]:
+    """Public objects under ``path`` (a module, or a module's class/function) without a docstring.
+
+    ``members``: only these members of a module (the directive's ``members`` option).
+    """
     parts = path.split(".")
     for cut in range(len(parts), 0, -1):
         try:
@@ -73,10 +76,11 @@ def missing_docstrings(path: str) -> list[str]:
         return [f"{path} (cannot be imported)"]
     gaps = [] if _own_doc(obj) else [path]
     if inspect.ismodule(obj):
-        for name, member in _public_members(obj):
+        listed = _public_members(obj) if members is None else [(n, getattr(obj, n)) for n in members]
+        for name, member in listed:
             if not _own_doc(member):
                 gaps.append(f"{path}.{name}")
-            if inspect.isclass(member) and member.__module__.startswith("hardtech"):
+            if inspect.isclass(member) and getattr(member, "__module__", "").startswith("hardtech"):
                 gaps.extend(_class_gaps(member, f"{path}.{name}"))
     elif inspect.isclass(obj):
         gaps.extend(_class_gaps(obj, path))
@@ -85,8 +89,11 @@ def missing_docstrings(path: str) -> list[str]:
 
 def on_page_markdown(markdown: str, page: Any, **_: Any) -> str:
     """Warn about every documented API object without a docstring."""
-    for path in DIRECTIVE.findall(markdown):
-        for gap in missing_docstrings(path):
+    import yaml
+
+    for path, block in DIRECTIVE.findall(markdown):
+        options = (yaml.safe_load(block) or {}).get("options", {}) if block.strip() else {}
+        for gap in missing_docstrings(path, options.get("members")):
             log.warning("%s: no docstring for %s", page.file.src_uri, gap)
     return markdown
 
