@@ -37,9 +37,16 @@ def _own_doc(obj: Any) -> bool:
 def _public_members(module: Any) -> list[tuple[str, Any]]:
     names = getattr(module, "__all__", None)
     if names is None:
-        names = [n for n, v in vars(module).items() if not n.startswith("_")
-                 and getattr(v, "__module__", None) == module.__name__ and (inspect.isclass(v) or inspect.isfunction(v))]
-    return [(n, getattr(module, n)) for n in names if inspect.isclass(getattr(module, n)) or callable(getattr(module, n))]
+        names = [
+            n
+            for n, v in vars(module).items()
+            if not n.startswith("_")
+            and getattr(v, "__module__", None) == module.__name__
+            and (inspect.isclass(v) or inspect.isfunction(v))
+        ]
+    return [
+        (n, getattr(module, n)) for n in names if inspect.isclass(getattr(module, n)) or callable(getattr(module, n))
+    ]
 
 
 def _class_gaps(cls: type, where: str) -> list[str]:
@@ -129,7 +136,8 @@ def scenario_fields_markdown() -> str:
         default = "—" if p.default is None else f"`{p.default!r}`"
         sections.setdefault(section, []).append(
             f"| `{p.path}` | {_cell(p.unit)} | {_cell(p.allowed)} | {_cell(p.plausible)} | {default} | "
-            f"{_cell(p.provenance)} | {_cell(' '.join(p.description.split()))} |")
+            f"{_cell(p.provenance)} | {_cell(' '.join(p.description.split()))} |"
+        )
     lines = [
         "# Scenario fields",
         "",
@@ -143,8 +151,11 @@ def scenario_fields_markdown() -> str:
         lines += ["", f"## {title}", ""]
         if intro.get(section):
             lines += [intro[section], ""]
-        lines += ["| field | unit | allowed | plausible | default | provenance | description |",
-                  "|---|---|---|---|---|---|---|", *rows]
+        lines += [
+            "| field | unit | allowed | plausible | default | provenance | description |",
+            "|---|---|---|---|---|---|---|",
+            *rows,
+        ]
     return "\n".join(lines) + "\n"
 
 

@@ -4,10 +4,10 @@ step() after the end is an error; `hardtech show` is commented and loads back; e
 from __future__ import annotations
 
 import re
-import tomllib
 
 import pyarrow as pa
 import pytest
+import tomllib
 import typer.main
 
 import hardtech
@@ -85,15 +85,20 @@ def test_ensemble_is_a_sequence_of_the_same_results_whatever_the_workers(scenari
     with ResultsStore(path, read_only=True) as store:  # stored as computed (declared types, NaN as NULL)
         assert store.digest(one[1].run_id)["*"] == store.digest(back.run_id)["*"]
         assert {n: table_digest(t) for n, t in back.items()} == {
-            n: table_digest(conform(n, t)) for n, t in one[1].items() if t.num_columns}
+            n: table_digest(conform(n, t)) for n, t in one[1].items() if t.num_columns
+        }
     with pytest.raises(hardtech.ScenarioError, match="replications: must be 1–1000"):
         hardtech.ensemble(scenario, replications=0)
 
 
 # -- hardtech show ---------------------------------------------------------------------------------
 
-SETS = ["regions.hangzhou.living_cost=0.8", "regions.beijing.policy.startup_support=[[2012, 0.1], [2020, 0.3]]",
-        "seed=11", "capital.recycling=false"]
+SETS = [
+    "regions.hangzhou.living_cost=0.8",
+    "regions.beijing.policy.startup_support=[[2012, 0.1], [2020, 0.3]]",
+    "seed=11",
+    "capital.recycling=false",
+]
 
 
 def test_show_round_trips_and_comments_every_field(tmp_path):
@@ -115,30 +120,44 @@ def test_show_round_trips_and_comments_every_field(tmp_path):
     # one line per field of every block: the number of value lines is what the schema implies
     assert sum(1 for ln in values if ln.startswith("living_cost = ")) == len(expected.regions)
     # schedules on one line, the changed value keeps no stale note, the preset's notes are quoted
-    assert any(ln.startswith("startup_support = [[2012.0, 0.1], [2020.0, 0.3]]  # share | allowed [0, 0.9]")
-               for ln in lines)
+    assert any(
+        ln.startswith("startup_support = [[2012.0, 0.1], [2020.0, 0.3]]  # share | allowed [0, 0.9]") for ln in lines
+    )
     hz = next(ln for ln in lines if ln.startswith("living_cost = 0.8"))
-    assert "(0, 10]" in hz and "plausible [0.5, 3]" in hz and "changed; the file had 1.0: reference city [SOURCE: HZ3]" in hz
+    assert (
+        "(0, 10]" in hz
+        and "plausible [0.5, 3]" in hz
+        and "changed; the file had 1.0: reference city [SOURCE: HZ3]" in hz
+    )
     cw = next(ln for ln in lines if ln.startswith("capability_weight = "))
     assert "[CALIBRATED]" in cw and "per log capability" in cw
     assert any(ln.startswith("# Cost-of-living index") for ln in lines)
 
 
 def test_show_of_a_file_quotes_its_own_notes_and_bare_is_plain_toml(tmp_path):
-    text = source_text("hangzhou").replace("wage = 25.0                       # [ASSUMPTION]",
-                                           "wage = 26.0  # my own estimate, 2024 survey")
+    text = source_text("hangzhou").replace(
+        "wage = 25.0                       # [ASSUMPTION]", "wage = 26.0  # my own estimate, 2024 survey"
+    )
     mine = tmp_path / "city.toml"
     mine.write_text(text, encoding="utf-8")
     shown = cli("show", str(mine)).stdout
-    assert "wage = 26.0  # thousand USD per year | allowed (0, 1000] | plausible [10, 250] | [INPUT] | " \
-           "note: my own estimate, 2024 survey" in shown
+    assert (
+        "wage = 26.0  # thousand USD per year | allowed (0, 1000] | plausible [10, 250] | [INPUT] | "
+        "note: my own estimate, 2024 survey" in shown
+    )
     bare = cli("show", str(mine), "--bare")
-    assert bare.returncode == 0 and "#" not in bare.stdout and tomllib.loads(bare.stdout)["regions"]["hangzhou"]["wage"] == 26.0
+    assert (
+        bare.returncode == 0
+        and "#" not in bare.stdout
+        and tomllib.loads(bare.stdout)["regions"]["hangzhou"]["wage"] == 26.0
+    )
 
 
 def test_source_notes_reads_trailing_and_preceding_comments():
-    notes = source_notes('a = 1  # one\n# about b\nb = "x # not a comment"\n\n[t]\nc = 2 # see "q"\n'
-                         '[[ev]]\nd = 1 # first\n[[ev]]\nd = 2 # second\n')
+    notes = source_notes(
+        'a = 1  # one\n# about b\nb = "x # not a comment"\n\n[t]\nc = 2 # see "q"\n'
+        "[[ev]]\nd = 1 # first\n[[ev]]\nd = 2 # second\n"
+    )
     assert notes == {"a": "one", "b": "about b", "t.c": 'see "q"', "ev.0.d": "first", "ev.1.d": "second"}
 
 
@@ -160,14 +179,14 @@ def _commands(command, path: tuple[str, ...]):
 
 
 def test_every_cli_command_option_and_argument_has_help():
-    from hardtech.cli import app
-    from hardtech.cli.app import main  # noqa: F401  (main imports the command modules)
     import hardtech.cli.evidence_cmd  # noqa: F401
     import hardtech.cli.experiment_cmd  # noqa: F401
     import hardtech.cli.history_cmd  # noqa: F401
     import hardtech.cli.run_cmd  # noqa: F401
     import hardtech.cli.serve_cmd  # noqa: F401
     import hardtech.cli.store_cmd  # noqa: F401
+    from hardtech.cli import app
+    from hardtech.cli.app import main  # noqa: F401  (main imports the command modules)
 
     root = typer.main.get_command(app)
     missing, seen = [], 0

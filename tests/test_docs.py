@@ -23,18 +23,40 @@ def build(config: Path, site: Path, cwd: Path, extra_path: Path | None = None) -
     env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
     if extra_path is not None:
         env["PYTHONPATH"] = os.pathsep.join([str(extra_path), env.get("PYTHONPATH", "")])
-    return subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(config), "-d", str(site)],
-                          capture_output=True, text=True, cwd=cwd, env=env, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(config), "-d", str(site)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=600,
+    )
 
 
 def test_the_site_builds_strictly_with_the_api_reference_and_the_generated_fields(tmp_path):
     res = build(ROOT / "mkdocs.yml", tmp_path / "site", ROOT)
     assert res.returncode == 0, res.stderr[-4000:]
     site = tmp_path / "site"
-    for page in ("index.html", "ODD.html", "getting-started.html", "evidence.html", "claims.html", "history.html",
-                 "validation.html", "calibration.html", "experiments.html", "dashboard.html", "api.html",
-                 "tutorials.html", "howto/region-or-field.html", "howto/dask.html", "reproducibility.html",
-                 "contributing.html", "changelog.html", "reference/running.html"):
+    for page in (
+        "index.html",
+        "ODD.html",
+        "getting-started.html",
+        "evidence.html",
+        "claims.html",
+        "history.html",
+        "validation.html",
+        "calibration.html",
+        "experiments.html",
+        "dashboard.html",
+        "api.html",
+        "tutorials.html",
+        "howto/region-or-field.html",
+        "howto/dask.html",
+        "reproducibility.html",
+        "contributing.html",
+        "changelog.html",
+        "reference/running.html",
+    ):
         assert (site / page).is_file(), page
     running = (site / "reference" / "running.html").read_text(encoding="utf-8")
     assert "hardtech.result.RunResult" in running
@@ -59,8 +81,11 @@ def test_strict_build_fails_on_a_broken_link_anchor_and_a_missing_docstring(tmp_
     config = (work / "mkdocs.yml").read_text(encoding="utf-8").replace("paths: [src]", f"paths: [src, {extra}]")
     (work / "mkdocs.yml").write_text(config, encoding="utf-8")
     page = work / "docs" / "api.md"
-    page.write_text(page.read_text(encoding="utf-8") + "\n[gone](no-such-page.md) and [anchor](ODD.md#no-such-section)\n\n"
-                    "::: undocumented_api\n", encoding="utf-8")
+    page.write_text(
+        page.read_text(encoding="utf-8") + "\n[gone](no-such-page.md) and [anchor](ODD.md#no-such-section)\n\n"
+        "::: undocumented_api\n",
+        encoding="utf-8",
+    )
     res = build(work / "mkdocs.yml", tmp_path / "site", work, extra)
     assert res.returncode != 0
     log = res.stderr + res.stdout

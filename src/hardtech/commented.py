@@ -18,11 +18,11 @@ from __future__ import annotations
 import json
 import math
 import re
-import tomllib
 from pathlib import Path
 from typing import Any, get_args, get_origin
 
 import annotated_types
+import tomllib
 from pydantic import BaseModel
 
 import hardtech
@@ -116,8 +116,12 @@ def _field_comment(model: type[BaseModel], name: str, note: str | None) -> str:
     provenance = extra.get("provenance") or "—"
     if provenance.startswith("[INPUT"):  # an input is tagged where the file sets it: the note is its tag
         provenance = "[INPUT]"
-    parts = [extra.get("unit") or "—", f"allowed {_allowed(model, name, extra)}",
-             f"plausible {_plausible(extra)}", provenance]
+    parts = [
+        extra.get("unit") or "—",
+        f"allowed {_allowed(model, name, extra)}",
+        f"plausible {_plausible(extra)}",
+        provenance,
+    ]
     if note:
         parts.append(f"note: {note}")
     return " | ".join(parts)
@@ -128,7 +132,7 @@ def _description(text: str | None) -> list[str]:
 
 
 def _inner(annotation: Any) -> tuple[str, type[BaseModel] | None]:
-    """How a field is written: 'value', 'block' (M), 'blocks' (dict[str, M]), 'list' (list[M]), 'rows' (dict of dicts)."""
+    """How a field is written: 'value', 'block' (M), 'blocks' (dict[str, M]), 'list' (list[M]) or 'rows'."""
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return "block", annotation
     origin, args = get_origin(annotation), get_args(annotation)
@@ -143,12 +147,20 @@ def _inner(annotation: Any) -> tuple[str, type[BaseModel] | None]:
     return "value", None
 
 
-def _emit(data: dict[str, Any], model: type[BaseModel], path: list[str], out: list[str],
-          notes: dict[str, str], raw: dict[str, Any], describe: bool = True) -> None:
+def _emit(
+    data: dict[str, Any],
+    model: type[BaseModel],
+    path: list[str],
+    out: list[str],
+    notes: dict[str, str],
+    raw: dict[str, Any],
+    describe: bool = True,
+) -> None:
     """Write one block: its values (each with a comment), then its sub-blocks.
 
     ``describe``: write each field's description (only the first of several
-    blocks of one kind — regions, fields, events — gets them)."""
+    blocks of one kind — regions, fields, events — gets them).
+    """
     later: list[tuple[str, str, type[BaseModel] | None, Any]] = []
     for name, info in model.model_fields.items():
         if name not in data:
@@ -174,7 +186,9 @@ def _emit(data: dict[str, Any], model: type[BaseModel], path: list[str], out: li
         elif kind == "blocks" and inner is not None:
             for k, (key, block) in enumerate(value.items()):
                 first = describe and k == 0
-                out.extend(["", f"[{'.'.join(map(_key, [*here, key]))}]", *(_description(inner.__doc__) if first else [])])
+                out.extend(
+                    ["", f"[{'.'.join(map(_key, [*here, key]))}]", *(_description(inner.__doc__) if first else [])]
+                )
                 _emit(block, inner, [*here, key], out, notes, raw, first)
         elif kind == "list" and inner is not None:
             for k, block in enumerate(value):
@@ -182,8 +196,14 @@ def _emit(data: dict[str, Any], model: type[BaseModel], path: list[str], out: li
                 out.extend(["", f"[[{'.'.join(map(_key, here))}]]", *(_description(description) if first else [])])
                 _emit(block, inner, [*here, str(k)], out, notes, raw, first)
         else:  # a table of rows (distances, relatedness): one inline row per key
-            out.extend(["", f"[{'.'.join(map(_key, here))}]", *_description(description),
-                        f"# {_field_comment(model, name, None)}"])
+            out.extend(
+                [
+                    "",
+                    f"[{'.'.join(map(_key, here))}]",
+                    *_description(description),
+                    f"# {_field_comment(model, name, None)}",
+                ]
+            )
             out.extend(f"{_key(k)} = {value_text(row)}" for k, row in value.items())
 
 
@@ -251,7 +271,7 @@ def _trailing_comment(rest: str) -> str:
         elif ch in "\"'":
             quote = ch
         elif ch == "#":
-            return rest[i + 1:].strip()
+            return rest[i + 1 :].strip()
     return ""
 
 

@@ -32,7 +32,7 @@ from hardtech.provenance import model_version
 from hardtech.scenario import Scenario, to_toml
 from hardtech.store import ResultsStore
 
-__all__ = ["Ensemble", "RunResult", "run_id_for"]
+__all__ = ["Ensemble", "RunResult", "run_id_for", "run_id_from_toml"]
 
 
 def run_id_for(scenario: Scenario, replication: int) -> str:
@@ -44,9 +44,13 @@ def run_id_for(scenario: Scenario, replication: int) -> str:
     passing for the other, a sweep never links a run another version computed,
     and a batch resumed after the code changed starts afresh instead of mixing.
     """
-    text = f"{to_toml(scenario)}\nreplication={replication}\nmodel={model_version()}"
-    digest = hashlib.sha256(text.encode()).hexdigest()
-    return f"{scenario.name}-{digest[:12]}-r{replication}"
+    return run_id_from_toml(scenario.name, to_toml(scenario), replication)
+
+
+def run_id_from_toml(name: str, toml: str, replication: int) -> str:
+    """:func:`run_id_for` from the scenario's name and :func:`~hardtech.scenario.to_toml` text (computed once)."""
+    digest = hashlib.sha256(f"{toml}\nreplication={replication}\nmodel={model_version()}".encode()).hexdigest()
+    return f"{name}-{digest[:12]}-r{replication}"
 
 
 def _quarter(scenario: Scenario, step: int) -> str:
@@ -190,19 +194,25 @@ class RunResult(Mapping[str, pa.Table]):
     def __repr__(self) -> str:
         """One line: the run id, what ran, the dragon count and the table names."""
         dragons = self.tables["dragons"].num_rows if "dragons" in self.tables else "?"
-        return (f"<RunResult {self.run_id}: seed {self.scenario.seed}, replication {self.replication}, "
-                f"{self._quarters()}, scale {self.scenario.scale:g}; {dragons} dragons; "
-                f"tables: {', '.join(self.tables)}>")
+        return (
+            f"<RunResult {self.run_id}: seed {self.scenario.seed}, replication {self.replication}, "
+            f"{self._quarters()}, scale {self.scenario.scale:g}; {dragons} dragons; "
+            f"tables: {', '.join(self.tables)}>"
+        )
 
     __str__ = __repr__
 
     def _repr_html_(self) -> str:
         """A small table for Jupyter: each table's rows and columns."""
-        rows = "".join(f"<tr><td><code>{html.escape(n)}</code></td><td>{t.num_rows:,}</td><td>{t.num_columns}</td></tr>"
-                       for n, t in self.tables.items())
+        rows = "".join(
+            f"<tr><td><code>{html.escape(n)}</code></td><td>{t.num_rows:,}</td><td>{t.num_columns}</td></tr>"
+            for n, t in self.tables.items()
+        )
         head = html.escape(repr(self).split(";")[0].lstrip("<"))
-        return (f"<div><b>{head}</b><table><thead><tr><th>table</th><th>rows</th><th>columns</th></tr></thead>"
-                f"<tbody>{rows}</tbody></table></div>")
+        return (
+            f"<div><b>{head}</b><table><thead><tr><th>table</th><th>rows</th><th>columns</th></tr></thead>"
+            f"<tbody>{rows}</tbody></table></div>"
+        )
 
 
 @dataclass(repr=False, eq=False)
@@ -267,8 +277,9 @@ class Ensemble(Sequence[RunResult]):
         """One line: scenario, seed, replications and dragons per replication."""
         sc = self.scenario
         dragons = [r.tables["dragons"].num_rows for r in self.runs if "dragons" in r.tables]
-        return (f"<Ensemble {sc.name}: seed {sc.seed}, {len(self.runs)} replications, scale {sc.scale:g}; "
-                f"dragons per replication: {', '.join(map(str, dragons))}>")
+        return (
+            f"<Ensemble {sc.name}: seed {sc.seed}, {len(self.runs)} replications, scale {sc.scale:g}; "
+            f"dragons per replication: {', '.join(map(str, dragons))}>"
+        )
 
     __str__ = __repr__
-

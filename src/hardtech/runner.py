@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import subprocess
 import time
 from collections.abc import Callable
@@ -32,7 +33,9 @@ from hardtech.store import check_store_path
 __all__ = ["Ensemble", "RunResult", "ensemble", "run", "run_id_for", "summarise"]
 
 
+@functools.lru_cache(maxsize=1)
 def _git_commit() -> str:
+    """The source tree's commit (asked of git once per process: a subprocess costs more than a small run's tables)."""
     try:
         out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5,
                              cwd=Path(__file__).resolve().parent)
@@ -171,7 +174,7 @@ def summarise(results: list[RunResult]) -> dict[str, Any]:
     regions = []
     for name in sc.regions:
         rows = [next(x for x in rep if x["region"] == name) for rep in per_rep]
-        merged = {"region": name}
+        merged: dict[str, Any] = {"region": name}
         for key in rows[0]:
             if key != "region":
                 merged[key] = round(float(np.mean([x[key] for x in rows])), 3)

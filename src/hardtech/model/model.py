@@ -172,20 +172,21 @@ class HardtechModel:
         alive now and the ``dragons``; it is also a mapping of those names to
         Arrow tables.
         """
-        from hardtech.result import RunResult, run_id_for  # the result module stores; the model does not
+        from hardtech.result import RunResult, run_id_from_toml  # the result module stores; the model does not
 
         out = {name: self.recorder.table(name) for name in self.recorder.tables}
         out["firm_events"] = self._events_table()
         out["firms"] = self._firms_table()
         out["dragons"] = self._dragons_table()
         sc = self.scenario
+        toml = to_toml(sc)
         meta = {
-            "scenario_name": sc.name, "scenario_toml": to_toml(sc), "seed": sc.seed, "replication": self.replication,
+            "scenario_name": sc.name, "scenario_toml": toml, "seed": sc.seed, "replication": self.replication,
             "scale": sc.scale, "steps": sc.steps, "steps_done": self.steps, "package_version": hardtech.__version__,
             "model_version": model_version(),
             "phase_seconds": {k: round(v, 4) for k, v in self.loop.seconds.items()}, "platform": platform_info(),
         }
-        return RunResult(run_id_for(sc, self.replication), sc, self.replication, out, meta)
+        return RunResult(run_id_from_toml(sc.name, toml, self.replication), sc, self.replication, out, meta)
 
     def _dragons_table(self) -> pa.Table:
         w = self.world
