@@ -16,6 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from hardtech.analysis.report import write_report
+from hardtech.analysis.glossary import footnote
 from hardtech.cli.app import app, err, fail, out
 from hardtech.cli.storing import check_out, open_store, store_runs
 from hardtech.commented import commented_toml, source_text
@@ -31,6 +32,8 @@ SetOpt = Annotated[
     typer.Option("--set", "-s", help="Override a field: KEY=VALUE, e.g. regions.hangzhou.living_cost=0.8 (repeatable)."),
 ]
 MAX_DRAGON_ROWS = 25
+SUMMARY_TERMS = ("dragon", "births", "talent", "inflow %/y 20-24", "VC pool", "returned", "gap", "usable from",
+                 "demand from", "maturity", "adoption", "niches")
 
 
 @app.command("presets")
@@ -209,9 +212,7 @@ def _print_summary(summary: dict) -> None:
     if len(mine) > MAX_DRAGON_ROWS:
         out.print(f"… and {len(mine) - MAX_DRAGON_ROWS} more (every dragon is in the store's `dragons` table)")
     reps = summary["replications"]
-    regions = Table(title="Regions" + (f" (mean of {reps} replications)" if reps > 1 else ""), title_justify="left",
-                    caption="gap = log-capability gap of the region's best firm to the world frontier, mean over fields",
-                    caption_justify="left")
+    regions = Table(title="Regions" + (f" (mean of {reps} replications)" if reps > 1 else ""), title_justify="left")
     cols = [("region", "region"), ("dragons", "dragons"), ("births", "births"),
             ("talent_start", "talent start"), ("talent_end", "talent end"), ("net_inflow_pct_2020_24", "inflow %/y 20-24"),
             ("investor_capital_end", "VC pool end M$"), ("returned", "returned M$"), ("gap_to_frontier_end", "gap")]
@@ -233,6 +234,9 @@ def _print_summary(summary: dict) -> None:
     for f in summary["fields"]:
         fields.add_row(f["field"], f["usable_from"], f["demand_from"], f"{f['maturity_end']:.2f}", f"{f['adoption_end']:.2f}", str(f["niches_end"]))
     out.print(fields)
+    out.print("[bold]Terms[/] (hardtech.analysis.glossary; the report and the dashboard define them alike)")
+    for line in footnote(SUMMARY_TERMS):
+        out.print(f"  {line}", highlight=False)
     out.print(f"Stored {len(summary['run_ids'])} run(s) in [bold]{summary['store']}[/]" +
               (f"; report: [bold]{summary['report']}[/]" if "report" in summary else ""), highlight=False)
 
