@@ -40,7 +40,7 @@ HEADER = """\
 # Scenario {name!r}, fully resolved by `hardtech show` (hardtech {version}): every field, defaults filled in.
 # Each field: a comment describing it, then `key = value  # unit | allowed | plausible | provenance`.
 #   allowed:    what the schema accepts (anything else is refused with the field's name);
-#   plausible:  the range worth exploring in an analysis (`hardtech robustness` samples it);
+#   plausible:  the range worth exploring in an analysis (a sweep, a robustness study);
 #   provenance: [SOURCE: <docs/FACTS.md id>], [CALIBRATED], [ASSUMPTION: why], [DEFINITION: …] or [INPUT: …];
 #   "note:" quotes what the scenario's file says about that value.
 # Edit values, then run it: `hardtech run FILE.toml`.
