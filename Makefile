@@ -36,10 +36,13 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 # ruff (lint and format) and mypy, as configured in pyproject.toml; .pre-commit-config.yaml runs the same.
+# All three run; the target fails if any of them finds something.
 lint: $(STAMP)
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
-	$(BIN)/mypy
+	@status=0; \
+	$(BIN)/ruff check . || status=1; \
+	$(BIN)/ruff format --check . || status=1; \
+	$(BIN)/mypy || status=1; \
+	exit $$status
 
 # The documentation site (mkdocs.yml): built strictly into site/, or served while you edit.
 docs: $(STAMP)
