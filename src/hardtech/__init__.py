@@ -5,6 +5,11 @@ Quick use::
     import hardtech
     result = hardtech.run("hangzhou", seed=7)
     result.metrics      # pandas DataFrame, one row per quarter × region × field
+    result["dragons"]   # the same run's tables as Arrow
+    runs = hardtech.ensemble("hangzhou", replications=5)   # a sequence of the same RunResult
+
+:func:`run`, :meth:`HardtechModel.results` and :func:`ensemble` all give
+:class:`RunResult` objects (see :mod:`hardtech.result`).
 """
 
 __version__ = "0.1.0"
@@ -15,11 +20,13 @@ from hardtech import _simd  # noqa: E402
 _simd.configure()
 
 from hardtech.model import HardtechModel  # noqa: E402
+from hardtech.model.model import SimulationFinished  # noqa: E402
 from hardtech.provenance import model_version, warn_if_not_portable  # noqa: E402
-from hardtech.runner import RunResult, run, summarise  # noqa: E402
+from hardtech.result import Ensemble, RunResult  # noqa: E402
+from hardtech.runner import ensemble, run, summarise  # noqa: E402
 from hardtech.scenario import Scenario, ScenarioError, load, presets, to_toml  # noqa: E402
 
 warn_if_not_portable()
 
-__all__ = ["HardtechModel", "RunResult", "Scenario", "ScenarioError", "load", "model_version", "presets", "run",
-           "summarise", "to_toml"]
+__all__ = ["Ensemble", "HardtechModel", "RunResult", "Scenario", "ScenarioError", "SimulationFinished", "ensemble",
+           "load", "model_version", "presets", "run", "summarise", "to_toml"]
