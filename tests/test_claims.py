@@ -244,3 +244,16 @@ def test_the_odd_holds_the_registry_as_it_is():
     res = subprocess.run([sys.executable, "scripts/registry_doc.py", "--check"], capture_output=True, text=True,
                          cwd=__import__("pathlib").Path(__file__).resolve().parents[1])
     assert res.returncode == 0, res.stderr
+
+
+def test_posterior_draws_follow_the_weights_and_the_seed(tmp_path):
+    path = tmp_path / "post.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute("CREATE TABLE posterior AS SELECT * FROM (VALUES (1.0, 0.0), (2.0, 1.0)) t(\"market.capability_weight\", weight)")
+    draws = claims_mod.posterior_draws(path, 8, seed=3)
+    assert draws == [{"market.capability_weight": 2.0}] * 8  # the weightless particle is never drawn
+    assert claims_mod.posterior_draws(path, 8, seed=3) == draws
+    res = subprocess.run([sys.executable, "-m", "hardtech", "claims", "--only", "H3", "--posterior",
+                          str(tmp_path / "none.duckdb"), "--out", str(tmp_path / "c.duckdb")],
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2 and "no such file" in res.stderr and not (tmp_path / "c.duckdb").exists()

@@ -188,6 +188,9 @@ def claims_cmd(
     out_path: Annotated[Path | None, typer.Option("--out", help="DuckDB file (default results/<name>-claims.duckdb); report beside it.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print every claim's full record as JSON.")] = False,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")] = True,
+    posterior: Annotated[Path | None, typer.Option("--posterior", help=(
+        "A posterior stored by `hardtech calibrate` (its .duckdb): each replication runs at its own posterior "
+        "draw (the same in every arm), so the intervals include parameter uncertainty."))] = None,
 ) -> None:
     """Run the article's claims H1–H11 as declared experiments (docs/ODD.md §8) and report what they give."""
     from hardtech.evidence.claims import VERDICT_REPLICATIONS, build_claims, run_claim
@@ -208,6 +211,21 @@ def claims_cmd(
             fail(f"--only: unknown claim {w!r}; allowed: {', '.join(known)}")
     store_path = check_out(out_path or _default_out(sc.name, "claims"))
     screening = quick or reps < VERDICT_REPLICATIONS
+    draws = None
+    if posterior is not None:
+        from hardtech.evidence.claims import posterior_draws
+
+        if not posterior.is_file():
+            fail(f"--posterior: {posterior}: no such file (give the .duckdb that hardtech calibrate wrote)")
+        try:
+            most = reps * max(c.replication_factor for c in claims)
+            draws = posterior_draws(posterior, most, seed=sc.seed)
+            for d in draws[:1]:
+                load(sc, d)
+        except (OSError, ValueError, ScenarioError) as exc:
+            fail(f"--posterior: {posterior}: {exc}")
+        except Exception as exc:  # duckdb.Error: not a DuckDB file, or no posterior table
+            fail(f"--posterior: {posterior} holds no posterior stored by hardtech calibrate ({type(exc).__name__})")
     started, t0 = dt.datetime.now(dt.timezone.utc), time.perf_counter()
     rows, sobol = [], None
     with _pool(workers) as pool, _progress(0, "claims", progress and not as_json) as tick:
@@ -218,9 +236,10 @@ def claims_cmd(
                 sobol = lever_sobol(sc, region, base_samples=samples, seed=sc.seed, executor=pool, on_done=tick)
                 rows.append(sobol_row(claim, sobol, screening))
             else:
-                rows.append(run_claim(claim, sc, reps, executor=pool, on_done=tick, screening=screening).row())
+                rows.append(run_claim(claim, sc, reps, executor=pool, on_done=tick, screening=screening,
+                                      draws=draws).row())
     wall = time.perf_counter() - t0
-    evidence_id = _evidence_id("claims", sc, f"{region}|{reps}|{samples}|{','.join(wanted)}")
+    evidence_id = _evidence_id("claims", sc, f"{region}|{reps}|{samples}|{','.join(wanted)}|{posterior}")
     tables = {"claims": pa.Table.from_pandas(pd.DataFrame([_flat(r) for r in rows]), preserve_index=False)} if rows else {}
     if sobol:
         tables["sobol"] = pa.table({k: sobol[k] for k in ("names", "S1", "S1_conf", "ST", "ST_conf")})

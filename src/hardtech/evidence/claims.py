@@ -36,9 +36,10 @@ replications could detect (80% power at α = 0.05: 2.8 standard errors).
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -263,11 +264,14 @@ _CACHE: dict[str, dict] = {}
 
 def run_claim(claim: Claim, scenario: Scenario, replications: int, executor: Executor | None = None,
               workers: int = 1, on_done: Callable[[], None] | None = None, screening: bool | None = None,
-              seed: int = 0) -> ClaimResult:
+              seed: int = 0, draws: Sequence[Mapping[str, Any]] | None = None) -> ClaimResult:
     """Run a claim's arms under every label and compute its statistics (see the module docstring).
 
     ``replications`` is multiplied by the claim's replication factor;
     ``screening`` defaults to fewer than :data:`VERDICT_REPLICATIONS` replications.
+    ``draws`` (one override mapping per replication, e.g. posterior draws from
+    :func:`posterior_draws`) are applied under every arm of that replication,
+    so parameter uncertainty enters the interval while the arms stay paired.
     """
     n = replications * claim.replication_factor
     screening = n < VERDICT_REPLICATIONS if screening is None else screening
@@ -277,7 +281,7 @@ def run_claim(claim: Claim, scenario: Scenario, replications: int, executor: Exe
         labels["ablation"] = ("without the rules added for it", claim.ablation)
     for i, (text, overrides) in enumerate(claim.sweeps):
         labels[f"sweep{i}"] = (text, overrides)
-    rows = arm_rows(claim, scenario, {k: v[1] for k, v in labels.items()}, n, executor, workers, on_done)
+    rows = arm_rows(claim, scenario, {k: v[1] for k, v in labels.items()}, n, executor, workers, on_done, draws)
     margin = _margin(claim, rows["declared"])
     results = {key: _label_result(claim, text, overrides, rows[key], margin, seed)
                for key, (text, overrides) in labels.items()}
@@ -288,13 +292,19 @@ def run_claim(claim: Claim, scenario: Scenario, replications: int, executor: Exe
 
 def arm_rows(claim: Claim, scenario: Scenario, labels: Mapping[str, Mapping[str, Any]], replications: int,
              executor: Executor | None = None, workers: int = 1,
-             on_done: Callable[[], None] | None = None) -> dict[str, dict[str, pd.DataFrame]]:
+             on_done: Callable[[], None] | None = None,
+             draws: Sequence[Mapping[str, Any]] | None = None) -> dict[str, dict[str, pd.DataFrame]]:
     """Outcome rows of every (label, arm), replications 0 … n − 1, in two batches.
 
     The first batch holds every arm that needs no other arm; the second the arms
     that inject the money their label's ``base`` arm recycled (per replication).
+    ``draws[k]`` (if given) is applied first in replication ``k``.
     """
-    plain = {(label, arm): [(load(scenario, {**over, **extra}), k) for k in range(replications)]
+    if draws is not None and len(draws) < replications:
+        raise ValueError(f"draws: {len(draws)} parameter draws for {replications} replications")
+    bases = [load(scenario, dict(draws[k])) for k in range(replications)] if draws is not None \
+        else [scenario] * replications
+    plain = {(label, arm): [(load(bases[k], {**over, **extra}), k) for k in range(replications)]
              for label, extra in labels.items() for arm, over in claim.arms.items() if arm not in claim.inject}
     out = _run_jobs(plain, executor, workers, on_done)
     if claim.inject:
@@ -303,13 +313,27 @@ def arm_rows(claim: Claim, scenario: Scenario, labels: Mapping[str, Mapping[str,
             base = out[(label, "base")]
             for arm, kind in claim.inject.items():
                 over = {**claim.arms[arm], **extra}
-                later[(label, arm)] = [(load(scenario, {**over, **_injection(scenario, over, path, kind)}), k)
+                later[(label, arm)] = [(load(bases[k], {**over, **_injection(bases[k], over, path, kind)}), k)
                                        for k, path in enumerate(base["_recycled_path"])]
         out.update(_run_jobs(later, executor, workers, on_done))
     result: dict[str, dict[str, pd.DataFrame]] = {label: {} for label in labels}
     for (label, arm), frame in out.items():
         result[label][arm] = frame
     return {label: {arm: result[label][arm] for arm in claim.arms} for label in labels}
+
+
+def posterior_draws(path: str | Path, n: int, seed: int = 0) -> list[dict[str, float]]:
+    """``n`` parameter sets drawn (with replacement, by weight) from a posterior that
+    ``hardtech calibrate`` stored (DuckDB table ``posterior``: one column per parameter path, ``weight``)."""
+    import duckdb
+
+    with duckdb.connect(str(path), read_only=True) as con:
+        particles = con.execute("SELECT * FROM posterior").df()
+    params = [c for c in particles.columns if c not in ("run_id", "weight")]
+    weights = particles["weight"].to_numpy(float)
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 2026]))
+    picked = rng.choice(len(particles), size=n, p=weights / weights.sum())
+    return [{p: float(particles[p].iloc[i]) for p in params} for i in picked]
 
 
 def _run_jobs(groups: Mapping[Any, list[tuple[Scenario, int]]], executor, workers, on_done) -> dict[Any, pd.DataFrame]:
