@@ -9,8 +9,29 @@ Quick use::
 
 __version__ = "0.1.0"
 
-from hardtech.model import HardtechModel  # noqa: E402
-from hardtech.runner import RunResult, run, summarise  # noqa: E402
-from hardtech.scenario import Scenario, ScenarioError, load, presets, to_toml  # noqa: E402
+# Imported on first use (PEP 562), so `import hardtech.cli` or `hardtech --help` does not
+# pay for NumPy, pyarrow, pandas and pydantic before a command needs them.
+_LAZY = {
+    "HardtechModel": "hardtech.model",
+    "RunResult": "hardtech.runner", "run": "hardtech.runner", "summarise": "hardtech.runner",
+    "Scenario": "hardtech.scenario", "ScenarioError": "hardtech.scenario", "load": "hardtech.scenario",
+    "presets": "hardtech.scenario", "to_toml": "hardtech.scenario",
+}
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'hardtech' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])
+
 
 __all__ = ["HardtechModel", "RunResult", "Scenario", "ScenarioError", "load", "presets", "run", "summarise", "to_toml"]

@@ -16,7 +16,9 @@ Expected inputs (extra columns are ignored; money is in million USD):
 
 from __future__ import annotations
 
+import functools
 import html
+import json
 import math
 import numbers
 from collections.abc import Mapping, Sequence
@@ -25,9 +27,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
-from plotly.colors import qualitative
-from plotly.subplots import make_subplots
 
 __all__ = ["write_report", "PLOT_TITLES"]
 
@@ -41,7 +40,14 @@ PLOT_TITLES = {
 
 DRAGON_COLUMNS = ["firm_id", "region", "field", "founded", "dragon_quarter", "valuation_musd"]
 
-_PALETTE = qualitative.Plotly + qualitative.D3 + qualitative.Safe
+# plotly.colors.qualitative Plotly + D3 + Safe (written out: importing plotly's Python side costs more than a report)
+_PALETTE = [
+    "#636EFA", "#EF553B", "#00CC96", "#AB63FA", "#FFA15A", "#19D3F3", "#FF6692", "#B6E880", "#FF97FF", "#FECB52",
+    "#1F77B4", "#FF7F0E", "#2CA02C", "#D62728", "#9467BD", "#8C564B", "#E377C2", "#7F7F7F", "#BCBD22", "#17BECF",
+    "rgb(136, 204, 238)", "rgb(204, 102, 119)", "rgb(221, 204, 119)", "rgb(17, 119, 51)", "rgb(51, 34, 136)",
+    "rgb(170, 68, 153)", "rgb(68, 170, 153)", "rgb(153, 153, 51)", "rgb(136, 34, 85)", "rgb(102, 17, 0)",
+    "rgb(136, 136, 136)",
+]
 
 _CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 0;
@@ -135,9 +141,83 @@ def _sorted_unique(series: pd.Series) -> list[Any]:
     return sorted(series.dropna().unique().tolist(), key=str)
 
 
-def _layout(fig: go.Figure, height: int = 420) -> go.Figure:
-    fig.update_layout(
-        template="plotly_white",
+class _Figure:
+    """A Plotly figure as the plain JSON plotly.js reads (traces and layout), with a subplot grid.
+
+    Written by hand instead of with ``plotly.graph_objects``, whose validation of
+    every property costs about a second per report; the JSON is the same kind
+    ``Figure.to_json`` gives (axes, domains and subplot titles as make_subplots lays them).
+    """
+
+    def __init__(self, rows: int = 1, cols: int = 1, titles: Sequence[str] = (), hspace: float = 0.2,
+                 vspace: float = 0.3, shared_x: bool = False) -> None:
+        self.data: list[dict] = []
+        self.layout: dict[str, Any] = {}
+        self.cols = cols
+        width = (1.0 - hspace * (cols - 1)) / cols
+        height = (1.0 - vspace * (rows - 1)) / rows
+        notes = []
+        for r in range(rows):
+            for c in range(cols):
+                k = r * cols + c + 1
+                x = [c * (width + hspace), c * (width + hspace) + width]
+                top = 1.0 - r * (height + vspace)
+                y = [top - height, top]
+                sx = "" if k == 1 else str(k)
+                self.layout[f"xaxis{sx}"] = {"anchor": f"y{sx}", "domain": x,
+                                             **({"matches": "x"} if shared_x and k > 1 else {})}
+                self.layout[f"yaxis{sx}"] = {"anchor": f"x{sx}", "domain": y}
+                if k <= len(titles):
+                    notes.append({"font": {"size": 16}, "showarrow": False, "text": str(titles[k - 1]),
+                                  "x": (x[0] + x[1]) / 2, "xanchor": "center", "xref": "paper", "y": top,
+                                  "yanchor": "bottom", "yref": "paper"})
+        if notes:
+            self.layout["annotations"] = notes
+
+    def add(self, trace: dict, row: int = 1, col: int = 1) -> None:
+        k = (row - 1) * self.cols + col
+        if k > 1:
+            trace = {**trace, "xaxis": f"x{k}", "yaxis": f"y{k}"}
+        self.data.append(trace)
+
+    def axes(self, letter: str, **props: Any) -> None:
+        for name, axis in self.layout.items():
+            if name.startswith(f"{letter}axis"):
+                axis.update(props)
+
+
+def _values(series: Any) -> list:
+    """A column as JSON-ready values (NaN becomes null, which plotly.js draws as a gap)."""
+    arr = np.asarray(series)
+    if arr.dtype.kind == "f":
+        return [v if math.isfinite(v) else None for v in arr.tolist()]
+    return arr.tolist()
+
+
+def _line(x: Any, y: Any, name: str, color: str, **extra: Any) -> dict:
+    line = {"color": color, **extra.pop("line", {})}
+    return {"type": "scatter", "mode": "lines", "x": _values(x), "y": _values(y), "name": name, "line": line, **extra}
+
+
+def _bar(x: Any, y: Any, name: str, color: str, **extra: Any) -> dict:
+    return {"type": "bar", "x": _values(x), "y": _values(y), "name": name, "marker": {"color": color}, **extra}
+
+
+@functools.lru_cache(maxsize=1)
+def _template() -> dict:
+    """plotly's ``plotly_white`` template (read from the plotly package's own JSON)."""
+    return json.loads(_plotly_file("templates/plotly_white.json"))
+
+
+def _plotly_file(name: str) -> str:
+    from importlib.resources import files
+
+    return files("plotly").joinpath("package_data", name).read_text(encoding="utf-8")
+
+
+def _layout(fig: _Figure, height: int = 420) -> _Figure:
+    fig.layout.update(
+        template=_template(),
         height=height,
         margin=dict(l=60, r=20, t=80, b=40),
         legend=dict(orientation="h", yanchor="bottom", y=1.08, x=0),
@@ -146,46 +226,57 @@ def _layout(fig: go.Figure, height: int = 420) -> go.Figure:
     return fig
 
 
+_DIV = 0
+
+
+def _figure_html(fig: _Figure, include_plotlyjs: bool, config: Mapping[str, Any]) -> str:
+    """The figure as a div and a ``Plotly.newPlot`` call; plotly.js inlined before it when asked."""
+    global _DIV
+    _DIV += 1
+    div = f"hardtech-plot-{_DIV}"
+    script = (f'<script type="text/javascript">{_plotly_file("plotly.min.js")}</script>' if include_plotlyjs else "")
+    payload = json.dumps([fig.data, fig.layout, dict(config)], separators=(",", ":"), allow_nan=False)
+    height = fig.layout.get("height", 420)
+    return (f'<div style="height:{height}px; width:100%;">{script}<div id="{div}" class="plotly-graph-div" '
+            f'style="height:100%; width:100%;"></div><script type="text/javascript">'
+            f'(function(){{var a={payload};Plotly.newPlot("{div}",a[0],a[1],a[2]);}})();</script></div>')
+
+
 # -- plots ------------------------------------------------------------------
 
 
-def _plot_dragons(tables: Mapping[str, pd.DataFrame]) -> go.Figure | str:
+def _plot_dragons(tables: Mapping[str, pd.DataFrame]) -> _Figure | str:
     df = _usable(tables, "step_metrics", ["year", "region", "dragons"])
     if isinstance(df, str):
         return df
     agg = df.groupby(["region", "year"], as_index=False)["dragons"].sum().sort_values("year")
     colors = _colors(_sorted_unique(agg["region"]))
-    fig = go.Figure()
+    fig = _Figure()
     for region, color in colors.items():
         d = agg[agg["region"] == region]
-        fig.add_trace(go.Scatter(x=d["year"], y=d["dragons"], name=str(region), mode="lines", line=dict(color=color)))
-    fig.update_xaxes(title_text="year")
-    fig.update_yaxes(title_text="dragons (cumulative)", rangemode="tozero")
+        fig.add(_line(d["year"], d["dragons"], str(region), color))
+    fig.axes("x", title={"text": "year"})
+    fig.axes("y", title={"text": "dragons (cumulative)"}, rangemode="tozero")
     return _layout(fig)
 
 
-def _plot_fields(tables: Mapping[str, pd.DataFrame]) -> go.Figure | str:
+def _plot_fields(tables: Mapping[str, pd.DataFrame]) -> _Figure | str:
     df = _usable(tables, "field_metrics", ["year", "field", "maturity", "adoption"])
     if isinstance(df, str):
         return df
     df = df.sort_values("year")
     colors = _colors(_sorted_unique(df["field"]))
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("maturity", "adoption (demand)"), horizontal_spacing=0.08)
+    fig = _Figure(rows=1, cols=2, titles=("maturity", "adoption (demand)"), hspace=0.08)
     for field, color in colors.items():
         d = df[df["field"] == field]
         for col, value in ((1, "maturity"), (2, "adoption")):
-            fig.add_trace(
-                go.Scatter(
-                    x=d["year"], y=d[value], name=str(field), legendgroup=str(field), showlegend=col == 1,
-                    mode="lines", line=dict(color=color, dash="solid" if col == 1 else "dash"),
-                ),
-                row=1, col=col,
-            )
-    fig.update_xaxes(title_text="year")
+            fig.add(_line(d["year"], d[value], str(field), color, legendgroup=str(field), showlegend=col == 1,
+                          line={"dash": "solid" if col == 1 else "dash"}), row=1, col=col)
+    fig.axes("x", title={"text": "year"})
     return _layout(fig)
 
 
-def _plot_talent(tables: Mapping[str, pd.DataFrame]) -> go.Figure | str:
+def _plot_talent(tables: Mapping[str, pd.DataFrame]) -> _Figure | str:
     df = _usable(tables, "region_metrics", ["year", "region", "arrivals", "departures", "talent"])
     if isinstance(df, str):
         return df
@@ -193,57 +284,41 @@ def _plot_talent(tables: Mapping[str, pd.DataFrame]) -> go.Figure | str:
     yearly = df.groupby(["region", "calendar_year"], as_index=False)["net"].sum()
     stock = df.groupby(["region", "year"], as_index=False)["talent"].sum().sort_values("year")
     colors = _colors(_sorted_unique(df["region"]))
-    fig = make_subplots(
-        rows=1, cols=2, subplot_titles=("net inflow per year (arrivals − departures)", "talent stock"),
-        horizontal_spacing=0.08,
-    )
+    fig = _Figure(rows=1, cols=2, titles=("net inflow per year (arrivals − departures)", "talent stock"), hspace=0.08)
     for region, color in colors.items():
         y = yearly[yearly["region"] == region]
-        s = stock[stock["region"] == region]
-        fig.add_trace(
-            go.Bar(x=y["calendar_year"], y=y["net"], name=str(region), legendgroup=str(region), marker_color=color),
-            row=1, col=1,
-        )
-        fig.add_trace(
-            go.Scatter(x=s["year"], y=s["talent"], name=str(region), legendgroup=str(region), showlegend=False,
-                       mode="lines", line=dict(color=color)),
-            row=1, col=2,
-        )
-    fig.update_layout(barmode="group")
-    fig.update_xaxes(title_text="year")
+        st = stock[stock["region"] == region]
+        fig.add(_bar(y["calendar_year"], y["net"], str(region), color, legendgroup=str(region)), row=1, col=1)
+        fig.add(_line(st["year"], st["talent"], str(region), color, legendgroup=str(region), showlegend=False),
+                row=1, col=2)
+    fig.layout["barmode"] = "group"
+    fig.axes("x", title={"text": "year"})
     return _layout(fig)
 
 
-def _plot_capital(tables: Mapping[str, pd.DataFrame]) -> go.Figure | str:
+def _plot_capital(tables: Mapping[str, pd.DataFrame]) -> _Figure | str:
     regions = _usable(tables, "region_metrics", ["year", "region", "investor_capital"])
     flows = _usable(tables, "step_metrics", ["year", "invested", "returned"])
     if isinstance(regions, str) and isinstance(flows, str):
         return regions + " " + flows
-    fig = make_subplots(
-        rows=1, cols=2, horizontal_spacing=0.08,
-        subplot_titles=("investor capital by region (M USD)", "invested and returned per year (M USD)"),
-    )
+    fig = _Figure(rows=1, cols=2, hspace=0.08,
+                  titles=("investor capital by region (M USD)", "invested and returned per year (M USD)"))
     if not isinstance(regions, str):
         cap = regions.groupby(["region", "year"], as_index=False)["investor_capital"].sum().sort_values("year")
         for region, color in _colors(_sorted_unique(cap["region"])).items():
             d = cap[cap["region"] == region]
-            fig.add_trace(
-                go.Scatter(x=d["year"], y=d["investor_capital"], name=str(region), mode="lines", line=dict(color=color)),
-                row=1, col=1,
-            )
+            fig.add(_line(d["year"], d["investor_capital"], str(region), color), row=1, col=1)
     if not isinstance(flows, str):
         cal = np.floor(flows["year"].astype(float)).astype(int).rename("calendar_year")
         yearly = flows[["invested", "returned"]].groupby(cal).sum().reset_index()
-        fig.add_trace(go.Bar(x=yearly["calendar_year"], y=yearly["invested"], name="invested", marker_color="#3b6fb6"),
-                      row=1, col=2)
-        fig.add_trace(go.Bar(x=yearly["calendar_year"], y=yearly["returned"], name="returned", marker_color="#e8833a"),
-                      row=1, col=2)
-    fig.update_layout(barmode="group")
-    fig.update_xaxes(title_text="year")
+        fig.add(_bar(yearly["calendar_year"], yearly["invested"], "invested", "#3b6fb6"), row=1, col=2)
+        fig.add(_bar(yearly["calendar_year"], yearly["returned"], "returned", "#e8833a"), row=1, col=2)
+    fig.layout["barmode"] = "group"
+    fig.axes("x", title={"text": "year"})
     return _layout(fig)
 
 
-def _plot_gap(tables: Mapping[str, pd.DataFrame]) -> go.Figure | str:
+def _plot_gap(tables: Mapping[str, pd.DataFrame]) -> _Figure | str:
     df = _usable(tables, "step_metrics", ["year", "region", "gap_to_frontier"])
     if isinstance(df, str):
         return df
@@ -256,25 +331,18 @@ def _plot_gap(tables: Mapping[str, pd.DataFrame]) -> go.Figure | str:
     ncols = min(3, n_panels)
     nrows = math.ceil(n_panels / ncols)
     titles = ["mean over fields"] + [str(f) for f in fields]
-    fig = make_subplots(rows=nrows, cols=ncols, subplot_titles=titles, shared_xaxes=True,
-                        horizontal_spacing=0.06, vertical_spacing=0.12 if nrows > 1 else 0.0)
+    fig = _Figure(rows=nrows, cols=ncols, titles=titles, shared_x=True, hspace=0.06,
+                  vspace=0.12 if nrows > 1 else 0.0)
     for region, color in colors.items():
         d = mean[mean["region"] == region]
-        fig.add_trace(
-            go.Scatter(x=d["year"], y=d["gap_to_frontier"], name=str(region), legendgroup=str(region),
-                       mode="lines", line=dict(color=color)),
-            row=1, col=1,
-        )
+        fig.add(_line(d["year"], d["gap_to_frontier"], str(region), color, legendgroup=str(region)))
     for i, field in enumerate(fields, start=1):
         sub = df[df["field"] == field].groupby(["region", "year"], as_index=False)["gap_to_frontier"].mean()
         sub = sub.sort_values("year")
         for region, color in colors.items():
             d = sub[sub["region"] == region]
-            fig.add_trace(
-                go.Scatter(x=d["year"], y=d["gap_to_frontier"], name=str(region), legendgroup=str(region),
-                           showlegend=False, mode="lines", line=dict(color=color, width=1.5)),
-                row=i // ncols + 1, col=i % ncols + 1,
-            )
+            fig.add(_line(d["year"], d["gap_to_frontier"], str(region), color, legendgroup=str(region),
+                          showlegend=False, line={"width": 1.5}), row=i // ncols + 1, col=i % ncols + 1)
     return _layout(fig, height=max(420, 300 * nrows))
 
 
@@ -333,7 +401,7 @@ def write_report(
             continue
         parts.append(
             "<section>"
-            + result.to_html(full_html=False, include_plotlyjs=not plotly_included, config=config)
+            + _figure_html(result, include_plotlyjs=not plotly_included, config=config)
             + "</section>"
         )
         plotly_included = True
