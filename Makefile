@@ -28,6 +28,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/peers/run.py --out benchmarks/results.md
 	$(BIN)/python benchmarks/scaling.py --out benchmarks/results.md
 	$(BIN)/python benchmarks/sweep_bench.py --out benchmarks/results.md
+	$(BIN)/python benchmarks/throughput.py --out benchmarks/results.md
 
 clean:
 	rm -rf $(VENV) results .pytest_cache

@@ -1,0 +1,204 @@
+"""The hot rules written as compiled loops (Numba), one kernel per rule.
+
+Each kernel is the loop form of the NumPy code of its rule (the reference,
+in the rule's own module) and does the same floating-point operations in the
+same order — sums accumulate in row order as ``np.bincount`` does, products
+and quotients are grouped as the reference writes them — so, fed the same
+inputs and random numbers, it returns the same bits. A rule picks its kernel
+when :func:`hardtech.engine.jit.compiled` says so (``HARDTECH_ENGINE``).
+
+Transcendental functions (``exp``, ``log``, ``power``) stay in NumPy, in the
+rule: kernels hold only ``+ − × ÷``, comparisons, ``min``/``max`` — exactly
+rounded on any x86-64 — so a kernel's results do not depend on the processor
+Numba compiled it for (see :mod:`hardtech.engine.jit`).
+
+Arguments are columns (one entry per agent row) and small per-group arrays;
+outputs are written into arrays the caller passes. No kernel draws random
+numbers: the rule draws them (from its named stream) and passes them in.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hardtech.engine.jit import kernel
+
+
+# -- market ---------------------------------------------------------------------------------------
+@kernel
+def allocate_revenue(seg, field, bloc, own, in_niche, legacy, access, spend, seg_field, fringe_shape, fringe_size,
+                     fringe_weight, presence, niche_field, market_share, home_bias, legacy_spend,
+                     own_revenue, share, incumbent_niche_revenue):
+    """``market.allocate_revenue``'s split of every segment's spending in every bloc market.
+
+    For each bloc market ``b`` and each part (reserved for the bloc's own firms,
+    open to firms with access): firms' weights over their segment's total plus the
+    fringe, incumbents' niche weight and the locked-in (legacy) spending.
+    ``fringe_weight[b, part, field]`` is the fringe's capability weight (an
+    ``exp``, computed by the caller). Adds into the three output arrays.
+    """
+    n = seg.size
+    S = spend.size
+    F = legacy_spend.size
+    B = market_share.size
+    denom = np.empty(S)
+    per_weight = np.empty(S)
+    inc = np.empty(F)
+    niche_value = np.empty(F)
+    legacy_denom = np.empty(F)
+    legacy_per_weight = np.empty(F)
+    for b in range(B):
+        for part_i in range(2):
+            part = home_bias if part_i == 0 else 1.0 - home_bias
+            fw = fringe_weight[b, part_i]
+            denom[:] = 0.0
+            inc[:] = 0.0
+            legacy_denom[:] = 0.0
+            for i in range(n):
+                e = (1.0 if bloc[i] == b else 0.0) if part_i == 0 else access[i, b]
+                denom[seg[i]] += own[i] * e
+                inc[field[i]] += in_niche[i] * e
+                legacy_denom[field[i]] += legacy[i] * e
+            for s in range(S):
+                denom[s] = denom[s] + fringe_shape[s] * fw[seg_field[s]]
+            for s in range(F, S):
+                denom[s] += inc[niche_field[s - F]] * presence[s]
+            for s in range(S):
+                budget = spend[s] * market_share[b] * part
+                per_weight[s] = budget / denom[s] if denom[s] > 0 else 0.0
+            niche_value[:] = 0.0
+            for s in range(F, S):
+                niche_value[niche_field[s - F]] += per_weight[s] * presence[s]
+            for f in range(F):
+                legacy_denom[f] = legacy_denom[f] + fringe_size[f] * fw[f]
+                ls = legacy_spend[f] * market_share[b] * part
+                legacy_per_weight[f] = ls / legacy_denom[f] if legacy_denom[f] > 0 else 0.0
+            ms_part = market_share[b] * part
+            for i in range(n):
+                e = (1.0 if bloc[i] == b else 0.0) if part_i == 0 else access[i, b]
+                w_own = own[i] * e
+                d = denom[seg[i]]
+                own_revenue[i] += w_own * per_weight[seg[i]]
+                share[i] += ms_part * (w_own / d if d > 0 else 0.0)
+                incumbent_niche_revenue[i] += (in_niche[i] * e) * niche_value[field[i]]
+                own_revenue[i] += (legacy[i] * e) * legacy_per_weight[field[i]]
+
+
+@kernel
+def serve_demand(own_revenue, incumbent_niche_revenue, share, capacity):
+    """A firm delivers at most ``capacity``: scale its revenues and share by served / demand (in place)."""
+    for i in range(own_revenue.size):
+        total = own_revenue[i] + incumbent_niche_revenue[i]
+        served = min(total, capacity[i]) / total if total > 0 else 1.0
+        own_revenue[i] = own_revenue[i] * served
+        incumbent_niche_revenue[i] = incumbent_niche_revenue[i] * served
+        share[i] = share[i] * served
+
+
+# -- innovation -----------------------------------------------------------------------------------
+@kernel
+def innovation_gain(u, p_success, step, capability, gain_rd, gain):
+    """``innovation.innovate``: firms whose draw ``u`` is below their success chance gain ``max(step, 0)``."""
+    for i in range(u.size):
+        g = max(step[i], 0.0) if u[i] < p_success[i] else 0.0
+        gain[i] = g
+        capability[i] = capability[i] + g
+        gain_rd[i] = gain_rd[i] + g
+
+
+@kernel
+def imitation_pull(best, field, region, capability, reach, pull):
+    """``innovation.imitate``'s pull: per firm the largest ``max(best[r, field] − capability, 0) · reach[region, r]``
+    over regions ``r`` (a region without a firm in the field, best −∞, pulls 0)."""
+    R = best.shape[0]
+    for i in range(capability.size):
+        top = -np.inf
+        for r in range(R):
+            gap = best[r, field[i]] - capability[i]
+            v = (max(gap, 0.0) if np.isfinite(gap) else 0.0) * reach[region[i], r]
+            if v > top:
+                top = v
+        pull[i] = top
+
+
+# -- grouped reductions -----------------------------------------------------------------------
+@kernel
+def group_max(groups, values, out):
+    """Largest value per group into ``out`` (prefilled by the caller, e.g. with −∞)."""
+    for i in range(groups.size):
+        g = groups[i]
+        if values[i] > out[g]:
+            out[g] = values[i]
+
+
+# -- capital --------------------------------------------------------------------------------------
+@kernel
+def revalue(revenue, revenue_smooth, segment_share, post_money, post_money_par, round_step, public, incumbent,
+            region, multiple, ahead, deal_price, fade_by_age, step, valuation, valuation_par):
+    """``capital.revalue``: valuation from revenue (lifted by growth) or prospects, floored by the
+    fading last-round price; ``fade_by_age[k]`` is the fade after ``k`` quarters (a power, from NumPy)."""
+    for i in range(revenue.size):
+        rs = revenue_smooth[i]
+        g = (revenue[i] / rs if rs > 0 else 1.0) - 1.0
+        growth = min(max(g, 0.0), 2.0)
+        price = 1.0 if (public[i] or incumbent[i]) else deal_price[region[i]]
+        by_revenue = price * multiple[i] * 4.0 * rs * (1.0 + growth)
+        by_prospect = price * multiple[i] * 4.0 * segment_share[i] * ahead[i] * 0.5
+        fade = fade_by_age[max(step - round_step[i], 0)]
+        top = max(by_revenue, by_prospect)
+        valuation[i] = max(top, post_money[i] * fade)
+        valuation_par[i] = max(top / price, post_money_par[i] * fade)
+
+
+@kernel
+def round_candidates(headcount, per_head, revenue, demand, cash, incumbent, public, capability, round_capability,
+                     revenue_smooth, round_revenue, stage, margin, capacity_ratio, runway_quarters, milestone_gain,
+                     revenue_stage, burn, growth_need, candidate):
+    """``capital.raise_rounds`` up to the investor's draw: burn, growth need, and which firms are short of
+    runway (or scaling up), at a milestone and with traction (the caller draws and applies the appeal)."""
+    for i in range(headcount.size):
+        b = max(headcount[i] * per_head[i] - margin * revenue[i], 1e-6)
+        burn[i] = b
+        if capacity_ratio > 0:
+            missing = max(demand[i] / (capacity_ratio * per_head[i]) - headcount[i], 0.0)
+        else:
+            missing = 0.0
+        need = runway_quarters * missing * per_head[i]
+        growth_need[i] = need
+        scaling_up = (need > max(cash[i], 0.0)) and (demand[i] > 1.2 * revenue[i])
+        short = ((cash[i] / b < 3.0) or scaling_up) and not incumbent[i] and not public[i]
+        milestone = (capability[i] - round_capability[i] >= milestone_gain) or (
+            revenue_smooth[i] > 1.5 * round_revenue[i] + 0.05)
+        traction = (stage[i] < revenue_stage) or (revenue_smooth[i] > 0)
+        candidate[i] = short and milestone and traction
+
+
+# -- entrepreneurship -------------------------------------------------------------------------------
+@kernel
+def experiment_money(founded, incumbent, headcount, per_head, support_by_region, region, step, young_quarters,
+                     budget, own_money, grant):
+    """``entrepreneurship.experiment``'s money: young firms' own experiment budget and the support grant."""
+    for i in range(founded.size):
+        young = 1.0 if (founded[i] > step - young_quarters) and not incumbent[i] else 0.0
+        own = budget * headcount[i] * per_head[i] * young
+        s = support_by_region[region[i]]
+        own_money[i] = own
+        grant[i] = own * s / (1.0 - s)
+
+
+@kernel
+def apply_experiments(count, best_draw, fit, fit_step, experiments):
+    """Fit after a quarter's experiments (``best_draw`` only read where ``count > 0``)."""
+    for i in range(count.size):
+        c = count[i]
+        if c > 0:
+            fit[i] = fit[i] + fit_step * (1.0 - fit[i]) * best_draw[i]
+        experiments[i] = experiments[i] + c
+
+
+# -- grouped reductions over (region, field) -------------------------------------------------------
+@kernel
+def sum_by_key(key, values, out):
+    """``np.bincount(key, weights=values)`` into ``out`` (zeroed by the caller): sums in row order."""
+    for i in range(key.size):
+        out[key[i]] += values[i]
