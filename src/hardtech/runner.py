@@ -13,6 +13,7 @@ and the replication number, so the same inputs always get the same run id.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import subprocess
 import time
@@ -33,11 +34,17 @@ from hardtech.store import ResultsStore
 
 def run_id_for(scenario: Scenario, replication: int) -> str:
     """Stable id of (resolved scenario incl. seed, replication)."""
-    digest = hashlib.sha256(f"{to_toml(scenario)}\nreplication={replication}".encode()).hexdigest()
-    return f"{scenario.name}-{digest[:12]}-r{replication}"
+    return _run_id(scenario.name, to_toml(scenario), replication)
 
 
+def _run_id(name: str, toml: str, replication: int) -> str:
+    digest = hashlib.sha256(f"{toml}\nreplication={replication}".encode()).hexdigest()
+    return f"{name}-{digest[:12]}-r{replication}"
+
+
+@functools.lru_cache(maxsize=1)
 def _git_commit() -> str:
+    """The source tree's commit (asked of git once per process: a subprocess costs more than a small run's tables)."""
     try:
         out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5,
                              cwd=Path(__file__).resolve().parent)
@@ -137,13 +144,14 @@ def run(
     t0 = time.perf_counter()
     model = HardtechModel(sc, replication).run(after_step=after_step)
     wall = time.perf_counter() - t0
+    toml = to_toml(sc)
     meta = {
-        "scenario_name": sc.name, "scenario_toml": to_toml(sc), "seed": sc.seed, "replication": replication,
+        "scenario_name": sc.name, "scenario_toml": toml, "seed": sc.seed, "replication": replication,
         "scale": sc.scale, "steps": sc.steps, "package_version": hardtech.__version__, "git_commit": _git_commit(),
         "started_at": started.isoformat(timespec="seconds"), "wall_seconds": round(wall, 4),
         "phase_seconds": {k: round(v, 4) for k, v in model.loop.seconds.items()},
     }
-    result = RunResult(run_id_for(sc, replication), sc, replication, model.results(), meta)
+    result = RunResult(_run_id(sc.name, toml, replication), sc, replication, model.results(), meta)
     if store is not None:
         result.save(store)
     return result
