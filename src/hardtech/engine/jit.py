@@ -9,6 +9,14 @@ runs is :func:`compiled`:
 - ``HARDTECH_ENGINE=numba`` or unset — the kernels, if Numba imports
   (otherwise the reference, silently: Numba is an optional speed-up).
 
+A compiled rule may draw fewer random numbers than its reference where the
+reference draws values it then discards (e.g. an innovation step for every
+firm, used only by the firms that succeed): the same law, other realisations.
+``HARDTECH_DRAWS=reference`` (or ``use_engine("numba", draws="reference")``)
+makes the kernels draw exactly as the reference does, and then a whole run is
+bit-identical to the NumPy reference (tests check both: bit-identity with the
+reference draws, and statistical equivalence of the economical draws).
+
 :func:`use_engine` switches in-process (for tests). The choice is read when
 a rule runs, so one process can run both.
 
@@ -33,10 +41,13 @@ from contextlib import contextmanager
 
 ENV = "HARDTECH_ENGINE"
 ENGINES = ("numba", "numpy")
+DRAWS_ENV = "HARDTECH_DRAWS"
+DRAWS = ("economical", "reference")
 
 os.environ.setdefault("NUMBA_DISABLE_INTEL_SVML", "1")  # before Numba loads: no approximate vector maths
 
 _forced: str | None = None
+_forced_draws: str | None = None
 _numba = None  # the numba module once imported, False if it cannot be
 
 
@@ -67,17 +78,30 @@ def compiled() -> bool:
     return engine() == "numba"
 
 
+def economical_draws() -> bool:
+    """True when compiled rules may skip random draws the reference discards (see the module docstring)."""
+    if not compiled():
+        return False
+    draws = _forced_draws or os.environ.get(DRAWS_ENV, "economical").strip().lower() or "economical"
+    if draws not in DRAWS:
+        raise ValueError(f"{DRAWS_ENV}={draws!r}: must be one of {', '.join(DRAWS)}")
+    return draws == "economical"
+
+
 @contextmanager
-def use_engine(name: str):
-    """Run a block on engine ``name`` (``"numba"`` or ``"numpy"``), whatever the environment says."""
-    global _forced
+def use_engine(name: str, draws: str = "economical"):
+    """Run a block on engine ``name`` (``"numba"`` or ``"numpy"``) with ``draws``, whatever the environment says."""
+    global _forced, _forced_draws
     if name not in ENGINES:
         raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {name!r}")
-    before, _forced = _forced, name
+    if draws not in DRAWS:
+        raise ValueError(f"draws must be one of {', '.join(DRAWS)}, got {draws!r}")
+    before = _forced, _forced_draws
+    _forced, _forced_draws = name, draws
     try:
         yield
     finally:
-        _forced = before
+        _forced, _forced_draws = before
 
 
 class _Lazy:

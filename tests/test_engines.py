@@ -1,0 +1,127 @@
+"""The compiled engine against the NumPy reference (issue #14, item 3).
+
+Two kinds of evidence, each saying which it is:
+
+- **bit-identical** — with ``draws="reference"`` the kernels draw exactly the
+  random numbers the NumPy rules draw, and do the same floating-point
+  operations in the same order: every result table of a run is the same to
+  the last bit (``run_digest``), on runs that exercise every rule;
+- **equivalent (TOST)** — with the default economical draws a compiled rule
+  skips numbers the reference draws and discards (an innovation step for
+  every firm, used only by those that succeed), so realisations differ while
+  the law is the same. Over 30 seeds, the paired mean difference of dragons
+  and of firm survival between economical and reference draws must have its
+  90% interval inside the declared margins (dragons ±5% of the reference
+  mean, survival ±1 point): two one-sided tests at α = 0.05. Both arms run
+  compiled (the first test ties the reference draws to the NumPy rules), at
+  the claims' screening scale, so the 60 runs stay cheap.
+
+The kernels themselves contain no fused multiply-add (no ``fastmath``, no
+contraction): checked on the machine code Numba made for this processor.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+
+import hardtech
+from hardtech.engine import jit
+from hardtech.evidence.ensembles import run_digest, run_metrics
+from hardtech.scenario import load
+
+pytest.importorskip("numba")
+
+SHORT = {"scale": 0.002, "time.end_year": 2015}  # 16 quarters: every rule runs (exits, scenes, blockades, …)
+SEEDS = 30
+TOST_RUN = {"scale": 0.002}  # the whole horizon: ~270 dragons a run, enough for a ±5% margin at 30 seeds
+MARGINS = {"dragons": ("relative", 0.05), "survival": ("absolute", 0.01)}
+
+
+def _run(overrides: dict, engine: str, draws: str = "economical", seed: int = 7):
+    with jit.use_engine(engine, draws):
+        return hardtech.run(load("hangzhou", {**overrides, "seed": seed}))
+
+
+@pytest.mark.parametrize("overrides", [
+    SHORT,
+    {**SHORT, "seed": 3, "innovation.spillovers": False, "decoupling.enabled": False, "market.capacity_ratio": 0.0},
+    {**SHORT, "seed": 11, "cooperation.enabled": False, "capital.constrained": False,
+     "innovation.local_knowledge": False},
+], ids=["preset", "switches-a", "switches-b"])
+def test_compiled_kernels_with_reference_draws_are_bit_identical(overrides):
+    ref = _run(overrides, "numpy")
+    fast = _run(overrides, "numba", "reference")
+    assert sorted(ref.tables) == sorted(fast.tables)
+    for name in ref.tables:
+        assert ref.tables[name].equals(fast.tables[name]), f"table {name} differs"
+    assert run_digest(ref) == run_digest(fast)
+
+
+def test_engine_choice_is_honoured():
+    with jit.use_engine("numpy"):
+        assert not jit.compiled() and not jit.economical_draws()
+    with jit.use_engine("numba", "reference"):
+        assert jit.compiled() and not jit.economical_draws()
+    with jit.use_engine("numba"):
+        assert jit.compiled() and jit.economical_draws()
+    with pytest.raises(ValueError, match="engine must be one of"):
+        with jit.use_engine("fortran"):
+            pass
+
+
+def test_economical_draws_change_realisations_but_are_reproducible():
+    a = _run(SHORT, "numba")
+    b = _run(SHORT, "numba")
+    ref = _run(SHORT, "numba", "reference")
+    assert run_digest(a) == run_digest(b)  # same seed, same bits
+    assert run_digest(a) != run_digest(ref)  # the draws differ: this is not a bit-identity claim
+
+
+def _tost(diff: np.ndarray, margin: float) -> tuple[float, float]:
+    """90% paired-t interval of the mean difference (TOST at α = 0.05 is: it lies inside ±margin)."""
+    n = diff.size
+    half = stats.t.ppf(0.95, n - 1) * diff.std(ddof=1) / np.sqrt(n)
+    return diff.mean() - half, diff.mean() + half
+
+
+def test_economical_draws_are_equivalent_by_tost():
+    rows = {"economical": [], "reference": []}
+    for seed in range(1, SEEDS + 1):
+        for draws in rows:
+            rows[draws].append(run_metrics(_run(TOST_RUN, "numba", draws, seed)))
+    for metric, (kind, size) in MARGINS.items():
+        ref = np.array([r[metric] for r in rows["reference"]])
+        eco = np.array([r[metric] for r in rows["economical"]])
+        margin = size * abs(ref.mean()) if kind == "relative" else size
+        lo, hi = _tost(eco - ref, margin)
+        assert -margin < lo and hi < margin, (
+            f"{metric}: 90% interval of the difference [{lo:.4g}, {hi:.4g}] not inside ±{margin:.4g} "
+            f"(reference mean {ref.mean():.4g}, economical {eco.mean():.4g})")
+
+
+def test_tost_rejects_a_shift_of_the_margin():
+    """The test can fail: a difference the size of the margin is not called equivalent."""
+    rng = np.random.default_rng(0)
+    diff = 1.0 + rng.normal(0, 0.5, SEEDS)
+    lo, hi = _tost(diff, 1.0)
+    assert not (-1.0 < lo and hi < 1.0)
+
+
+def test_kernels_hold_no_fused_multiply_add():
+    """No contraction of a·b + c into one rounding: the same bits on processors with and without FMA."""
+    from hardtech.model import kernels
+
+    _run({**SHORT, "time.end_year": 2012}, "numba")  # compiles the kernels for this machine
+    checked = 0
+    for name in dir(kernels):
+        k = getattr(kernels, name)
+        dispatcher = getattr(k, "dispatcher", None) if isinstance(k, jit._Lazy) else None
+        if dispatcher is None or not dispatcher.signatures:
+            continue
+        for sig in dispatcher.signatures:
+            asm = dispatcher.inspect_asm(sig).lower()
+            assert "vfmadd" not in asm and "vfmsub" not in asm and "vfnmadd" not in asm, name
+            checked += 1
+    assert checked >= 5
