@@ -22,6 +22,17 @@ from collections.abc import Mapping
 import numpy as np
 
 
+HEADROOM = 1.25
+"""Rows allocated per expected row (growing populations need no regrowth while they are created)."""
+SPARE_ROWS = 1024
+"""Rows allocated beyond that, so small tables rarely regrow."""
+
+
+def capacity_for(expected: float) -> int:
+    """Rows to allocate up front for a table expected to hold ``expected`` rows."""
+    return int(HEADROOM * expected) + SPARE_ROWS
+
+
 class AgentTable:
     """A growable table of agents stored column by column.
 
@@ -31,16 +42,22 @@ class AgentTable:
         Column name -> NumPy dtype (anything ``np.dtype`` accepts).
     capacity:
         Rows allocated up front; the table doubles its storage when full.
+        Without it, :func:`capacity_for` ``expected`` rows (64 if neither is given).
     defaults:
         Column name -> value given to new rows that do not set it (0 otherwise).
+    expected:
+        Rows the table is expected to hold (sets the capacity when ``capacity`` is not given).
     """
 
     def __init__(
         self,
         schema: Mapping[str, object],
-        capacity: int = 64,
+        capacity: int | None = None,
         defaults: Mapping[str, object] | None = None,
+        expected: float | None = None,
     ) -> None:
+        if capacity is None:
+            capacity = capacity_for(expected) if expected is not None else 64
         if "id" in schema:
             raise ValueError("'id' is reserved for the table's own stable ids")
         self._dtypes = {name: np.dtype(dt) for name, dt in schema.items()}

@@ -48,19 +48,20 @@ def fund_pools(world: World) -> None:
 
 def revalue(world: World) -> None:
     """Valuation: a field multiple of revenue — current (lifted by growth) or the
-    firm's share of the spending expected two years ahead, discounted by half —
-    times the deal price of its region if private, floored by the fading price
-    of its last round."""
+    firm's share of the spending expected ``prospect_years`` ahead, discounted by
+    ``prospect_discount`` — times the deal price of its region if private,
+    floored by the price of its last round, fading by ``round_price_fade`` a quarter."""
+    cap = world.scenario.capital
     firms = world.firms
     multiple = world.field_param("revenue_multiple")[firms["field"]]
     growth = np.clip(np.divide(firms["revenue"], firms["revenue_smooth"], out=np.ones(len(firms)),
-                               where=firms["revenue_smooth"] > 0) - 1.0, 0.0, 2.0)
+                               where=firms["revenue_smooth"] > 0) - 1.0, 0.0, cap.growth_lift_cap)
     # private firms are priced by the venture market, public ones by the stock market
     price = np.where(firms["public"] | firms["incumbent"], 1.0, world.deal_price[firms["region"]])
     by_revenue = price * multiple * 4.0 * firms["revenue_smooth"] * (1.0 + growth)
-    ahead = forward_spending(world, 2.0)[segment_of(world)]
-    by_prospect = price * multiple * 4.0 * firms["segment_share"] * ahead * 0.5
-    fade = 0.97 ** np.maximum(world.step - firms["round_step"], 0)
+    ahead = forward_spending(world, cap.prospect_years)[segment_of(world)]
+    by_prospect = price * multiple * 4.0 * firms["segment_share"] * ahead * cap.prospect_discount
+    fade = cap.round_price_fade ** np.maximum(world.step - firms["round_step"], 0)
     firms["valuation"] = np.maximum(np.maximum(by_revenue, by_prospect), firms["post_money"] * fade)
     # the same firm at balanced money (deal price 1): dragons counted this way do not owe their count to prices
     firms["valuation_par"] = np.maximum(np.maximum(by_revenue, by_prospect) / price, firms["post_money_par"] * fade)
@@ -75,7 +76,9 @@ def raise_rounds(world: World) -> None:
     if n == 0:
         return
     per_head = cost_per_head(world)
-    burn = np.maximum(firms["headcount"] * per_head - world.scenario.market.margin * firms["revenue"], 1e-6)
+    burn = np.maximum(firms["headcount"] * per_head - world.scenario.market.margin * firms["revenue"], 0.0)
+    # quarters the cash lasts at this burn (a firm that burns nothing never runs out)
+    runway = np.divide(firms["cash"], burn, out=np.full(n, np.inf), where=burn > 0)
     # staff it would take to serve all its customers: a firm turning demand away raises to scale up
     capacity_ratio = world.scenario.market.capacity_ratio
     if capacity_ratio > 0:
@@ -83,14 +86,16 @@ def raise_rounds(world: World) -> None:
     else:  # delivery is not limited by staff
         missing_staff = np.zeros(n)
     growth_need = cap.runway_quarters * missing_staff * per_head
-    scaling_up = (growth_need > np.maximum(firms["cash"], 0.0)) & (firms["demand"] > 1.2 * firms["revenue"])
-    short = ((firms["cash"] / burn < 3.0) | scaling_up) & ~firms["incumbent"] & ~firms["public"]
+    scaling_up = (growth_need > np.maximum(firms["cash"], 0.0)) & (firms["demand"] > cap.scale_up_demand_ratio * firms["revenue"])
+    short = ((runway < cap.short_runway_quarters) | scaling_up) & ~firms["incumbent"] & ~firms["public"]
     milestone = (firms["capability"] - firms["round_capability"] >= cap.milestone_gain) | (
-        firms["revenue_smooth"] > 1.5 * firms["round_revenue"] + 0.05
+        firms["revenue_smooth"] > cap.milestone_revenue_growth * firms["round_revenue"] + cap.milestone_revenue_floor
     )
     traction = (firms["stage"] < cap.revenue_stage) | (firms["revenue_smooth"] > 0)
     rel = firms["capability"] - world.frontier[firms["field"]]
-    appeal = 1.0 / (1.0 + np.exp(-4.0 * (rel + 0.7))) * (0.3 + 0.7 * opportunity(world)[firms["field"]])
+    floor = cap.appeal_floor
+    appeal = (1.0 / (1.0 + np.exp(-cap.appeal_steepness * (rel + cap.appeal_midpoint_gap)))
+              * (floor + (1.0 - floor) * opportunity(world)[firms["field"]]))
     asking = short & milestone & traction & (rng.random(n) < appeal)
     rows = np.flatnonzero(asking)
     if rows.size == 0:
@@ -134,9 +139,9 @@ def price_deals(world: World) -> None:
     pools are flush (Gompers & Lerner 2000; docs/FACTS.md VC1).
 
     Each pool's abundance is the quarter's capacity over the rounds and seeds
-    asked of it (clipped to 0.1–10); a region's firms are priced by the pools
+    asked of it (kept between 1/``abundance_cap`` and ``abundance_cap``); a region's firms are priced by the pools
     that would fund them (weights of :func:`pool_weights`) at abundance to the
-    power ``price_elasticity``, smoothed over about a year. Balanced money
+    power ``price_elasticity``, closing ``price_adjustment`` of the gap a quarter. Balanced money
     (abundance 1), an elasticity of 0, or capital that is never scarce
     (``constrained = false``) give the price 1.
     """
@@ -144,13 +149,14 @@ def price_deals(world: World) -> None:
     offered, asked = world.flows.get("offered"), world.flows.get("asked")
     if not cap.constrained or cap.price_elasticity == 0 or offered is None:
         return
-    abundance = np.clip(np.divide(offered, asked, out=np.full_like(offered, 10.0), where=asked > 0), 0.1, 10.0)
+    top = cap.abundance_cap
+    abundance = np.clip(np.divide(offered, asked, out=np.full_like(offered, top), where=asked > 0), 1.0 / top, top)
     weights = pool_weights(world)
     total = weights.sum(axis=1, keepdims=True)
     # with every reachable pool empty, a region's firms face its own pool's (scarce) money
     weights = np.where(total > 0, weights / np.where(total > 0, total, 1.0), np.eye(world.n_regions))
     price = weights @ abundance ** cap.price_elasticity
-    world.deal_price += 0.25 * (price - world.deal_price)
+    world.deal_price += cap.price_adjustment * (price - world.deal_price)
 
 
 def exit_firms(world: World) -> None:
@@ -169,7 +175,7 @@ def exit_firms(world: World) -> None:
     value = firms["valuation"][rows]
     ipo = value >= cap.ipo_valuation
     to_investors = firms["investor_share"][rows] * value
-    founder_sells = np.where(ipo, 0.2, 1.0)
+    founder_sells = np.where(ipo, cap.ipo_founder_sale, 1.0)
     to_founder = (1.0 - firms["investor_share"][rows]) * value * founder_sells
     world.book("source:exit_proceeds", to_investors.sum() + to_founder.sum())
     founder_row = t.rows_of(firms["founder"][rows])
@@ -210,8 +216,8 @@ def expand_abroad(world: World) -> None:
     rng = world.streams["expansion"]
     firms = world.firms
     cost = m.expansion_cost * world.field_param("capital_intensity")[firms["field"]]
-    able = ~firms["expanded"] & (firms["revenue_smooth"] > 0) & (firms["cash"] > 3.0 * cost)
-    go = able & (rng.random(len(firms)) < 0.1)
+    able = ~firms["expanded"] & (firms["revenue_smooth"] > 0) & (firms["cash"] > m.expansion_cash_cover * cost)
+    go = able & (rng.random(len(firms)) < m.expansion_rate)
     rows = np.flatnonzero(go)
     if rows.size == 0:
         return

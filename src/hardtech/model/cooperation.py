@@ -7,7 +7,7 @@
 - A firm absorbs ``share_rd`` of each partner's R&D gain this quarter (up to
   the partner's level).
 - A firm short of cash is covered by partners, each offering ``risk_pool`` of
-  its cash beyond a year of its own costs, split over its partners.
+  its cash beyond ``reserve_quarters`` of its own costs, split over its partners.
 - Every link costs each partner ``link_cost`` person-quarters of staff time a
   quarter, so links can hurt: a firm pays for partners whose R&D it may never
   use, and helps partners who may fail anyway.
@@ -38,7 +38,7 @@ def form_links(world: World) -> None:
     """Firms seek partners near them and in related fields."""
     coop = world.scenario.cooperation
     firms = world.firms
-    if not coop.enabled or len(firms) < 2:
+    if not coop.enabled or len(firms) < 2:  # a link needs two firms
         return
     rng = world.streams["cooperation"]
     rate = coop.link_rate * (1.0 + world.levers["cluster_programme"][firms["region"]])
@@ -105,7 +105,7 @@ def pool_risk(world: World) -> None:
     shortfall = np.maximum(-cash, 0.0)
     if not shortfall.any():
         return
-    spare = np.maximum(cash - 4.0 * firms["headcount"] * cost_per_head(world), 0.0)
+    spare = np.maximum(cash - coop.reserve_quarters * firms["headcount"] * cost_per_head(world), 0.0)
     degree = np.bincount(a, minlength=n) + np.bincount(b, minlength=n)
     offer = coop.risk_pool * spare / np.maximum(degree, 1)
     # each edge carries offers both ways; only toward a firm in shortfall

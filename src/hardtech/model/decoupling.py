@@ -13,6 +13,8 @@ gaps is left to the other rules (docs/ODD.md §8, H8).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from hardtech.model.labour import cost_per_head
@@ -21,13 +23,18 @@ from hardtech.model.world import World
 CHANNELS = ("knowledge", "components", "market")
 
 
-def blockade_matrix(world: World, year: float) -> dict[str, np.ndarray]:
-    """Cumulative blockade intensity per channel as (imposer, target) matrices."""
+def event_step(date: float, start_year: int) -> int:
+    """The step (quarter) a dated event falls in: it takes effect from that quarter on."""
+    return math.floor((date - start_year) * 4)
+
+
+def blockade_matrix(world: World, step: int) -> dict[str, np.ndarray]:
+    """Cumulative blockade intensity per channel as (imposer, target) matrices at ``step``."""
     B = len(world.bloc_names)
     cut = {ch: np.zeros((B, B)) for ch in CHANNELS}
     if world.scenario.decoupling.enabled:
         for ev in sorted(world.scenario.events, key=lambda e: e.date):
-            if ev.date <= year + 0.25 - 1e-9:  # takes effect in the quarter it falls in
+            if event_step(ev.date, world.scenario.time.start_year) <= step:
                 i, j = world.bloc_names.index(ev.imposer), world.bloc_names.index(ev.target)
                 for ch in ev.channels:
                     cut[ch][i, j] = np.clip(cut[ch][i, j] + ev.intensity, 0.0, 1.0)
@@ -36,7 +43,7 @@ def blockade_matrix(world: World, year: float) -> dict[str, np.ndarray]:
 
 def set_blockades(world: World) -> None:
     """Evaluate the blockade matrices for the current step."""
-    world.cut = blockade_matrix(world, world.year)
+    world.cut = blockade_matrix(world, world.step)
 
 
 def component_cut(world: World) -> np.ndarray:
@@ -58,8 +65,8 @@ def effective_capability(world: World) -> np.ndarray:
 def substitute(world: World, rd_effort: np.ndarray, zeta: float) -> None:
     """Dependent firms under blockade add R&D effort to replace foreign inputs.
 
-    ``rd_effort`` is each firm's normal R&D effort (hundreds of researcher-
-    quarters over capital intensity); ``zeta`` the R&D productivity.
+    ``rd_effort`` is each firm's normal R&D effort (in ``innovation.effort_unit``,
+    see :func:`hardtech.model.innovation.rd_effort`); ``zeta`` the R&D productivity.
     """
     dec = world.scenario.decoupling
     firms = world.firms
@@ -73,7 +80,7 @@ def substitute(world: World, rd_effort: np.ndarray, zeta: float) -> None:
     firms["dependency"] = np.where(success, firms["dependency"] * (1.0 - dec.substitution_rate), firms["dependency"])
     # the researchers that effort takes, paid at local cost
     inn = world.scenario.innovation
-    researchers = (10.0 * effort) ** (1.0 / inn.rd_returns) * world.field_param("capital_intensity")[firms["field"]]
+    researchers = (inn.effort_unit * effort) ** (1.0 / inn.rd_returns) * world.field_param("capital_intensity")[firms["field"]]
     cost = researchers * cost_per_head(world)
     firms["cash"] = firms["cash"] - cost
     world.book("sink:substitution_rd", cost.sum())

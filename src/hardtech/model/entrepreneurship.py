@@ -12,8 +12,9 @@
   government's support share) into experiments whose cost falls with the
   software base; each batch improves niche fit. More experiments per unit of
   capital is how a cheap software city helps.
-- **Pivots**: a firm still badly fitted after two years moves to another niche,
-  keeping half its fit, at the cost of one experiment.
+- **Pivots**: a firm still badly fitted after ``pivot_after_years`` may move to
+  another niche, keeping ``pivot_fit_kept`` of its fit, at the cost of one
+  experiment.
 - **Failure**: a firm fails when its cash is below zero after paying its costs
   and any help from partners; failure is never drawn at random.
 """
@@ -25,11 +26,7 @@ import numpy as np
 from hardtech.engine.ops import GroupRanks, choose_by_row, choose_within_groups, group_max, group_sum
 from hardtech.model.labour import cost_per_head, talent_keys
 from hardtech.model.market import segment_fields, segment_of, segment_presence, segment_spending
-from hardtech.model.world import World, spending_per_wage
-
-YOUNG_FOUNDER_AGE = 35.0
-YOUNG_FIRM_QUARTERS = 20
-
+from hardtech.model.world import World, spending_per_wage, spread_draw
 
 def opportunity(world: World) -> np.ndarray:
     """Per field: perceived opportunity 0–1 (push: maturity, pull: adoption)."""
@@ -63,7 +60,7 @@ def experiment(world: World) -> None:
     ent = world.scenario.entrepreneurship
     rng = world.streams["experiments"]
     firms = world.firms
-    young = (firms["founded"] > world.step - YOUNG_FIRM_QUARTERS) & ~firms["incumbent"]
+    young = (firms["founded"] > world.step - ent.young_firm_years * 4) & ~firms["incumbent"]
     own_money = ent.experiment_budget * firms["headcount"] * cost_per_head(world) * young
     support = world.levers["startup_support"][firms["region"]]
     grant = own_money * support / (1.0 - support)
@@ -114,15 +111,15 @@ def pivot(world: World) -> None:
     stuck = (
         ~firms["incumbent"]
         & (firms["segment"] >= 0)
-        & (firms["founded"] <= world.step - 8)
+        & (firms["founded"] <= world.step - ent.pivot_after_years * 4)
         & (firms["fit"] < ent.pivot_fit)
-        & (rng.random(len(firms)) < 0.25)  # a pivot is weighed about once a year
+        & (rng.random(len(firms)) < ent.pivot_rate)
     )
     rows = np.flatnonzero(stuck)
     if rows.size == 0:
         return
     firms["segment"][rows] = choose_niche(world, firms["field"][rows], rng)
-    firms["fit"][rows] *= 0.5
+    firms["fit"][rows] *= ent.pivot_fit_kept
     cost = experiment_cost(world)[rows]
     firms["cash"][rows] -= cost
     world.book("sink:pivot_costs", cost.sum())
@@ -147,22 +144,23 @@ def found(world: World) -> None:
     # chances of each such class, draw its founders as Poisson, pick them at random
     # within the class — the same law as one draw per person, at a fraction of the cost.
     R, F = world.n_regions, world.n_fields
-    cls = talent_keys(world, slots=4)  # class = (region, field)·4 + young·2 + spin-out, int16
-    cls += (t["age"] < YOUNG_FOUNDER_AGE).view(np.int8) * np.int8(2)
+    slots = 2 * 2  # young or not × spin-out or not
+    cls = talent_keys(world, slots=slots)  # class = (region, field)·4 + young·2 + spin-out, int16
+    cls += (t["age"] < ent.young_founder_age).view(np.int8) * np.int8(2)
     cls[spinout_rows] += 1
-    r_c, f_c, y_c, s_c = np.unravel_index(np.arange(R * F * 4), (R, F, 2, 2))
+    r_c, f_c, y_c, s_c = np.unravel_index(np.arange(R * F * slots), (R, F, 2, 2))
     p_class = (
         ent.found_rate
         * opportunity(world)[f_c]
         * region_factor[r_c]
-        * np.where(y_c == 1, 1.5, 0.6)
+        * np.where(y_c == 1, ent.young_founding_factor, ent.older_founding_factor)
         * np.where(s_c == 1, ent.spinout_multiplier, 1.0)
     )
-    classes = GroupRanks(cls, R * F * 4)  # members per class, and the k-th member without a sort
+    classes = GroupRanks(cls, R * F * slots)  # members per class, and the k-th member without a sort
     members = classes.counts
     n_found = rng.poisson(p_class * members * world.weight)
     n_found[members == 0] = 0
-    draw_class = np.repeat(np.arange(R * F * 4), n_found)
+    draw_class = np.repeat(np.arange(R * F * slots), n_found)
     founders = classes.nth(draw_class, (rng.random(draw_class.size) * members[draw_class]).astype(np.int64))
     if founders.size == 0:
         return
@@ -184,10 +182,11 @@ def found(world: World) -> None:
     is_spin = is_spin[funded]
     R, F = world.n_regions, world.n_fields
     best = _local_best(world)[region, fld]
-    # better-trained founders start closer to the local best (skill 0.5 → the nominal gap)
-    gap = ent.founder_capability * rng.uniform(0.5, 1.5, n) * (1.25 - 0.5 * t["skill"][founders])
+    # better-trained founders start closer to the local best (skill ½ → the nominal gap)
+    effect = ent.founder_skill_effect
+    gap = ent.founder_capability * spread_draw(rng, ent.founder_gap_spread, n) * ((1.0 + effect / 2) - effect * t["skill"][founders])
     parent_cap = np.where(is_spin, firms["capability"][np.maximum(parent_row, 0)], -np.inf)
-    capability = np.maximum(best - gap, parent_cap - 0.5 * gap)
+    capability = np.maximum(best - gap, parent_cap - ent.spinout_gap_share * gap)
     segment = choose_segment(world, fld, rng)
     fdep = world.field_param("foreign_dependency")[fld]
     np.subtract.at(world.pool, pool_region, seed)
@@ -197,7 +196,8 @@ def found(world: World) -> None:
         post_money=seed / cap.investor_stake, post_money_par=seed / cap.investor_stake, round_step=world.step,
         valuation=seed / cap.investor_stake, valuation_par=seed / cap.investor_stake,
         investor_share=cap.investor_stake, invested=seed, lead_investor=pool_region, largest_round=seed,
-        fit=rng.beta(1.5, 6.0, n), dependency=np.clip(fdep * rng.uniform(0.5, 1.5, n), 0, 1),
+        fit=rng.beta(ent.entrant_fit_alpha, ent.entrant_fit_beta, n),
+        dependency=np.clip(fdep * spread_draw(rng, world.scenario.decoupling.dependency_spread, n), 0, 1),
         founder=t.ids[founders], parent=np.where(is_spin, firms.ids[np.maximum(parent_row, 0)], -1),
         founding_gap=world.frontier[fld] - capability,
     )
@@ -229,7 +229,8 @@ def _successful_firm_rows(world: World) -> np.ndarray:
     """Per firm row: is it successful enough for its staff to spin out?"""
     firms = world.firms
     threshold = world.field_param("dragon_threshold")[firms["field"]]
-    return ~firms["incumbent"] & ((firms["dragon_step"] >= 0) | (firms["valuation"] >= 0.2 * threshold))
+    share = world.scenario.entrepreneurship.spinout_success_share
+    return ~firms["incumbent"] & ((firms["dragon_step"] >= 0) | (firms["valuation"] >= share * threshold))
 
 
 def pool_weights(world: World) -> np.ndarray:

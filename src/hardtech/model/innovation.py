@@ -1,19 +1,20 @@
 """Innovation (C3): R&D draws, imitation and knowledge spillovers.
 
 Keynes+Schumpeter style. A firm puts a share of its staff (or of its revenue)
-into R&D, half on innovation and half on imitation. Each is one Bernoulli draw
-per quarter with success chance 1 − exp(−ζ · effort · boost), effort rising
-with researchers (over the field's capital intensity) with diminishing returns.
+into R&D, ``innovation_share`` of it on innovation and the rest on imitation.
+Each is one Bernoulli draw per quarter with success chance
+1 − exp(−ζ · its effort · boost), effort rising with researchers (over the
+field's capital intensity) with diminishing returns.
 
-- An innovation success changes log capability by x, x a Beta(3, 3) draw
-  rescaled to [step_low, step_high] and shifted up when the bloc's science
-  stock is ahead of the firm (down when behind); the firm keeps the better of
-  old and new.
+- An innovation success changes log capability by x, x a
+  Beta(step_shape, step_shape) draw rescaled to [step_low, step_high] and
+  shifted up when the bloc's science stock is ahead of the firm (down when
+  behind); the firm keeps the better of old and new.
 - An imitation success closes a share of the gap to the best capability the
   firm can reach: its own region's best fully, other regions' best discounted
   by ``remote_reach`` and by distance (halving at ``world_halving_km``) and
   blockades.
-- **Spillovers**: the boost is 1 + strength · ln(1 + K/1000), K the related
+- **Spillovers**: the boost is 1 + strength · ln(1 + K/knowledge_scale), K the related
   activity (headcount in related fields) in the own region and, with a small
   weight, regions within ``neighbour_km``. Without spillovers there is no boost
   and no imitation. With ``local_knowledge`` off, knowledge has no geography:
@@ -49,11 +50,11 @@ def related_activity(world: World) -> np.ndarray:
 
 
 def regional_boost(world: World) -> np.ndarray:
-    """(region, field): multiplier of R&D success from absorbed related knowledge, 1 + s · ln(1 + K/1000)."""
+    """(region, field): multiplier of R&D success from absorbed related knowledge, 1 + s · ln(1 + K/knowledge_scale)."""
     inn = world.scenario.innovation
     if not inn.spillovers:
         return np.ones((world.n_regions, world.n_fields))
-    return 1.0 + inn.spillover_strength * np.log1p(related_activity(world) / 1000.0)
+    return 1.0 + inn.spillover_strength * np.log1p(related_activity(world) / inn.knowledge_scale)
 
 
 def spillover_boost(world: World) -> np.ndarray:
@@ -65,7 +66,7 @@ def spillover_boost(world: World) -> np.ndarray:
 def density_productivity(world: World) -> np.ndarray:
     """Per firm: productivity from the density of related activity around it.
 
-    (1 + K / 1000) ** density_elasticity (Ciccone–Hall: doubling density ≈ +6%);
+    (1 + K / knowledge_scale) ** density_elasticity (Ciccone–Hall: doubling density ≈ +6%);
     1 without spillovers.
     """
     inn = world.scenario.innovation
@@ -73,11 +74,11 @@ def density_productivity(world: World) -> np.ndarray:
     if not inn.spillovers or inn.density_elasticity == 0:
         return np.ones(len(firms))
     k = related_activity(world)[firms["region"], firms["field"]]
-    return (1.0 + k / 1000.0) ** inn.density_elasticity
+    return (1.0 + k / inn.knowledge_scale) ** inn.density_elasticity
 
 
 def rd_effort(world: World) -> np.ndarray:
-    """R&D effort per firm: (researchers / capital intensity) ** rd_returns / 10.
+    """R&D effort per firm: (researchers / capital intensity) ** rd_returns / effort_unit.
 
     Effort is counted in people, not money, so a cheaper city buys more of it
     with the same capital (firms staff up with their revenue and cash, see
@@ -88,7 +89,7 @@ def rd_effort(world: World) -> np.ndarray:
     firms = world.firms
     inn = world.scenario.innovation
     researchers = inn.burn_rd_share * firms["headcount"]
-    return (researchers / world.field_param("capital_intensity")[firms["field"]]) ** inn.rd_returns / 10.0
+    return (researchers / world.field_param("capital_intensity")[firms["field"]]) ** inn.rd_returns / inn.effort_unit
 
 
 def innovate(world: World, effort: np.ndarray, boost: np.ndarray) -> np.ndarray:
@@ -97,12 +98,13 @@ def innovate(world: World, effort: np.ndarray, boost: np.ndarray) -> np.ndarray:
     rng = world.streams["innovation"]
     firms = world.firms
     n = len(firms)
-    success = rng.random(n) < 1.0 - np.exp(-inn.zeta * 0.5 * effort * boost)
+    success = rng.random(n) < 1.0 - np.exp(-inn.zeta * inn.innovation_share * effort * boost)
     bloc = world.region_bloc[firms["region"]]
-    headroom = world.scenario.technology.science_headroom * 0.1 * np.clip(
-        world.science[bloc, firms["field"]] - firms["capability"], -1.0, 1.0
+    tech = world.scenario.technology
+    headroom = tech.science_headroom * tech.headroom_unit * np.clip(
+        world.science[bloc, firms["field"]] - firms["capability"], -tech.headroom_gap_cap, tech.headroom_gap_cap
     )
-    step = inn.step_low + (inn.step_high - inn.step_low) * rng.beta(3.0, 3.0, n) + headroom
+    step = inn.step_low + (inn.step_high - inn.step_low) * rng.beta(inn.step_shape, inn.step_shape, n) + headroom
     gain = np.where(success, np.maximum(step, 0.0), 0.0)
     firms["capability"] = firms["capability"] + gain
     firms["gain_rd"] = firms["gain_rd"] + gain
@@ -127,7 +129,7 @@ def imitate(world: World, effort: np.ndarray, boost: np.ndarray) -> None:
     np.fill_diagonal(reach, 1.0)
     gap = best[:, firms["field"]].T - firms["capability"][:, None]  # (firms, regions)
     pull = np.where(np.isfinite(gap), np.maximum(gap, 0.0), 0.0) * reach[firms["region"]]
-    success = rng.random(len(firms)) < 1.0 - np.exp(-inn.zeta * 0.5 * effort * boost)
+    success = rng.random(len(firms)) < 1.0 - np.exp(-inn.zeta * (1.0 - inn.innovation_share) * effort * boost)
     gain = success * inn.imitation * pull.max(axis=1)
     firms["capability"] = firms["capability"] + gain
     firms["gain_imitation"] = firms["gain_imitation"] + gain
@@ -138,4 +140,4 @@ def frontier_movers(world: World) -> np.ndarray:
     """Firms now beyond the frontier their bloc had reached (they push it)."""
     firms = world.firms
     bloc = world.region_bloc[firms["region"]]
-    return firms["capability"] > world.bloc_frontier[bloc, firms["field"]] + 1e-12
+    return firms["capability"] > world.bloc_frontier[bloc, firms["field"]]

@@ -1,7 +1,7 @@
 """Labour (C2): graduates, retirement, wages, migration and hiring.
 
 - Universities add graduates each quarter; talent ages and leaves the
-  workforce (a yearly hazard, and everyone at 60).
+  workforce (a yearly hazard, and everyone at ``retirement_age``).
 - The wage of a region-field rises with the share of its talent the modelled
   firms employ (labour-market tightness).
 - Each quarter a share of talent (more of the young) weighs a move. The choice
@@ -24,14 +24,26 @@ every free agent.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
+from hardtech.engine import AgentTable
 from hardtech.engine.ops import GroupRanks, group_sum, stochastic_round
 from hardtech.model.innovation import regional_boost
 from hardtech.model.world import World, spending_per_wage
 
-YOUNG_AGE = 30.0
-_COUNTS = "_talent_rf_counts"  # World attribute: (talent table, its version, agents per region-field)
+_COUNTS = "_talent_rf_counts"  # World attribute: a _Counts
+
+
+class _Counts(NamedTuple):
+    """Talent agents per region-field, and the talent table and version they were counted at."""
+
+    table: AgentTable
+    version: int
+    counts: np.ndarray
+
+
 _UNIFORMS = "_talent_uniforms"  # World attribute: a reused buffer for one uniform draw per talent agent
 
 
@@ -63,19 +75,19 @@ def talent_counts(world: World) -> np.ndarray:
     """
     t = world.talent
     cached = getattr(world, _COUNTS, None)
-    if cached is None or cached[0] is not t or cached[1] != t.version:
+    if cached is None or cached.table is not t or cached.version != t.version:
         counts = np.bincount(talent_keys(world), minlength=world.n_regions * world.n_fields)
-        cached = (t, t.version, counts)
+        cached = _Counts(t, t.version, counts)
         setattr(world, _COUNTS, cached)
-    return cached[2]
+    return cached.counts
 
 
 def _update_counts(world: World, version_before: int, delta: np.ndarray) -> None:
     """Add ``delta`` to the cached counts if they were current at ``version_before``."""
     t = world.talent
     cached = getattr(world, _COUNTS, None)
-    if cached is not None and cached[0] is t and cached[1] == version_before:
-        setattr(world, _COUNTS, (t, t.version, cached[2] + delta))
+    if cached is not None and cached.table is t and cached.version == version_before:
+        setattr(world, _COUNTS, _Counts(t, t.version, cached.counts + delta))
 
 
 def _uniforms(world: World, rng: np.random.Generator) -> np.ndarray:
@@ -106,12 +118,13 @@ def graduate(world: World) -> None:
     if n == 0:
         return
     region = np.repeat(np.arange(world.n_regions), counts)
-    pull = 0.5 + world.maturity  # students follow maturing technologies
+    lab = world.scenario.labour
+    pull = lab.field_choice_base + world.maturity  # students follow maturing technologies
     field = rng.choice(world.n_fields, n, p=pull / pull.sum())
     strength = world.region_param("university_strength")[region]
     version = world.talent.version
-    world.talent.add(n, region=region, field=field, age=rng.uniform(22, 26, n),
-                     skill=np.clip(rng.normal(strength, 0.15), 0, 1), employer=-1)
+    world.talent.add(n, region=region, field=field, age=rng.uniform(lab.graduate_age_min, lab.graduate_age_max, n),
+                     skill=np.clip(rng.normal(strength, lab.skill_spread), 0, 1), employer=-1)
     added = np.bincount(world.region_field(region, field), minlength=world.n_regions * world.n_fields)
     _update_counts(world, version, added)
     world.flows["graduates"] += added * world.weight
@@ -122,9 +135,10 @@ def retire(world: World) -> None:
     rng = world.streams["retirement"]
     t = world.talent
     age = t["age"]
-    age += 0.25  # in place: float32, as before
-    leave = _uniforms(world, rng) < world.scenario.labour.retire_rate / 4.0
-    leave |= age >= 60.0
+    lab = world.scenario.labour
+    age += 1.0 / 4.0  # a quarter; in place: float32, as before
+    leave = _uniforms(world, rng) < lab.retire_rate / 4.0
+    leave |= age >= lab.retirement_age
     rows = np.flatnonzero(leave)
     left = np.bincount(world.region_field(t["region"][rows], t["field"][rows]),
                        minlength=world.n_regions * world.n_fields)
@@ -179,7 +193,7 @@ def migrate(world: World) -> None:
     u = _uniforms(world, rng)
     low, high = sorted((lab.consider_move, lab.young_consider_move))
     considering = np.flatnonzero(u < high)
-    young_c = t["age"][considering] < YOUNG_AGE
+    young_c = t["age"][considering] < lab.young_age
     keep = (u[considering] < low) | (young_c == (lab.young_consider_move >= lab.consider_move))
     considering, young_c = considering[keep], young_c[keep]
     if considering.size == 0:

@@ -36,8 +36,6 @@ from hardtech.model.labour import cost_per_head
 from hardtech.model.world import World
 
 
-MAX_SCENE_SIZE = 0.2
-
 # -- demand ---------------------------------------------------------------------------
 def bass_adoption(t: np.ndarray | float, p: float, q: float) -> np.ndarray:
     """Bass cumulative adoption F(t) = (1 − e^−(p+q)t) / (1 + (q/p) e^−(p+q)t), t in years."""
@@ -46,9 +44,10 @@ def bass_adoption(t: np.ndarray | float, p: float, q: float) -> np.ndarray:
 
 
 def bass_advance(adoption: np.ndarray, p: np.ndarray, q: np.ndarray, dt: float) -> np.ndarray:
-    """Move adoption forward by ``dt`` years along its exact Bass path."""
-    a = np.clip(adoption, 0.0, 1.0 - 1e-12)
-    elapsed = -np.log((1.0 - a) / (1.0 + a * q / p)) / (p + q)  # F⁻¹(a)
+    """Move adoption forward by ``dt`` years along its exact Bass path (full adoption stays full)."""
+    a = np.clip(adoption, 0.0, 1.0)
+    with np.errstate(divide="ignore"):  # F⁻¹(1) = ∞, and F(∞) = 1
+        elapsed = -np.log((1.0 - a) / (1.0 + a * q / p)) / (p + q)  # F⁻¹(a)
     return bass_adoption(elapsed + dt, p, q)
 
 
@@ -70,7 +69,7 @@ def diffuse_demand(world: World) -> None:
         newly = ~started & (world.maturity >= world.field_param("demand_threshold"))
         world.demand_onset[newly] = world.step
         active = world.demand_onset >= 0
-        advanced = bass_advance(world.adoption, world.field_param("bass_p"), world.field_param("bass_q"), 0.25)
+        advanced = bass_advance(world.adoption, world.field_param("bass_p"), world.field_param("bass_q"), 1.0 / 4.0)
         world.adoption = np.where(active & ~newly, advanced, world.adoption)
     just_usable = usable & (world.usable_onset == world.step)
     world.locked = np.where(just_usable, m.lock_in * adopted_before, world.locked * (1.0 - m.switch_rate / 4.0))
@@ -110,11 +109,12 @@ def forward_spending(world: World, years: float) -> np.ndarray:
     """Per segment: the spending investors expect ``years`` ahead (per quarter).
 
     Adoption moves along its Bass path (if demand has started) and products
-    count as usable if maturity is within 0.1 of the usability threshold.
+    count as usable if maturity is within ``capital.prospect_usability_margin``
+    of the usability threshold.
     """
     p, q = world.field_param("bass_p"), world.field_param("bass_q")
     adoption = np.where(world.demand_onset >= 0, bass_advance(world.adoption, p, q, years), 0.0)
-    usable = world.maturity >= world.field_param("usability_threshold") - 0.1
+    usable = world.maturity >= world.field_param("usability_threshold") - world.scenario.capital.prospect_usability_margin
     return segment_spending(world, world.field_param("market_potential") / 4.0 * adoption * usable)
 
 
@@ -146,10 +146,10 @@ def competitiveness(world: World) -> tuple[np.ndarray, np.ndarray]:
     m = world.scenario.market
     firms = world.firms
     rel = effective_capability(world) - world.frontier[firms["field"]]
-    base = np.exp(m.capability_weight * np.minimum(rel, 0.5))
+    base = np.exp(m.capability_weight * np.minimum(rel, m.capability_lead_cap))
     platform = firms["segment"] < 0
-    scale = np.power(np.maximum(firms["headcount"], 1.0) / 100.0, m.scale_economies)
-    fit = np.power(np.clip(firms["fit"], 1e-3, 1.0), m.niche_fit_weight)
+    scale = np.power(np.maximum(firms["headcount"], 1.0) / m.scale_reference_headcount, m.scale_economies)
+    fit = np.power(np.clip(firms["fit"], m.fit_floor, 1.0), m.niche_fit_weight)
     base = base * density_productivity(world)
     own = base * np.where(platform, scale, fit)
     in_niche = base * m.incumbent_niche_fit**m.niche_fit_weight * firms["incumbent"]
@@ -188,7 +188,8 @@ def allocate_revenue(world: World) -> None:
     # frontier in a bloc's reserved market), of middling size and fit
     seg_field = segment_fields(world)
     presence = segment_presence(world, segment_spending(world, world.field_param("market_potential")))
-    fringe_size = m.fringe * np.concatenate([np.full(F, 10.0**m.scale_economies), np.full(S - F, 0.5**m.niche_fit_weight)])
+    fringe_scale = (m.fringe_headcount / m.scale_reference_headcount) ** m.scale_economies
+    fringe_size = m.fringe * np.concatenate([np.full(F, fringe_scale), np.full(S - F, m.fringe_fit**m.niche_fit_weight)])
     fringe_shape = presence * fringe_size
     legacy = own * (firms["incumbent"] & (seg < F))  # who may serve locked-in customers
     legacy_spend = locked_spending(world)
@@ -240,8 +241,9 @@ def _procure(world: World, own: np.ndarray) -> None:
     if not budget.any():
         world.flows["procurement"] = np.zeros(world.n_fields)
         return
-    young = firms["founded"] > world.step - 40
-    eligible = young & ~firms["incumbent"] & (firms["segment"] >= 0) & (world.maturity[firms["field"]] > 0.05)
+    m = world.scenario.market
+    young = firms["founded"] > world.step - m.procurement_age_years * 4
+    eligible = young & ~firms["incumbent"] & (firms["segment"] >= 0) & (world.maturity[firms["field"]] > m.procurement_maturity)
     w = own * eligible
     total = group_sum(firms["region"], w, world.n_regions)
     paid = np.divide(budget, total, out=np.zeros_like(total), where=total > 0)[firms["region"]] * w
@@ -258,7 +260,8 @@ def book_gross_profit(world: World) -> None:
     firms["cash"] = firms["cash"] + margin * firms["revenue"] + firms["core_income"]
     world.book("sink:direct_costs", (1.0 - margin) * firms["revenue"].sum())
     world.book("source:core_business", firms["core_income"].sum())
-    firms["revenue_smooth"] = 0.8 * firms["revenue_smooth"] + 0.2 * firms["revenue"]
+    w = world.scenario.market.revenue_smoothing
+    firms["revenue_smooth"] = (1.0 - w) * firms["revenue_smooth"] + w * firms["revenue"]
 
 
 def market_step(world: World) -> None:
@@ -292,14 +295,15 @@ def define_scenes(world: World, movers: np.ndarray) -> None:
     alpha = world.field_param("niche_alpha")[firms["field"][rows]]
     start_niches = world.field_param("niches")[firms["field"][rows]]
     # same size law as the start niches (whose sizes sum to 1); one new scene is
-    # capped at a fifth of the start niches' total, since the
+    # capped at max_scene_size of the start niches' total, since the
     # Pareto tail would otherwise allow a single niche larger than the whole field
-    size = np.minimum((rng.pareto(alpha) + 1.0) / (start_niches * alpha / np.maximum(alpha - 1.0, 0.2)), MAX_SCENE_SIZE)
+    mean_total = start_niches * alpha / np.maximum(alpha - 1.0, m.scene_alpha_floor)  # niches × the Pareto mean
+    size = np.minimum((rng.pareto(alpha) + 1.0) / mean_total, m.max_scene_size)
     ids = world.niches.add(rows.size, field=firms["field"][rows], size=size, definer=firms.ids[rows], opened=world.step)
     # spending moves from older niches: a field's niche sizes are read relative to their total
     world.niche_base = np.bincount(world.niches["field"], weights=world.niches["size"], minlength=world.n_fields)
     firms["segment"][rows] = ids
-    firms["fit"][rows] = np.maximum(firms["fit"][rows], 0.8)
+    firms["fit"][rows] = np.maximum(firms["fit"][rows], m.scene_fit)
     world.event("scene_defined", firms.ids[rows], size)
     key = world.region_field(firms["region"][rows], firms["field"][rows])
     RF = world.n_regions * world.n_fields

@@ -141,7 +141,7 @@ class HardtechModel:
 
     def _record(self) -> None:
         metrics.record(self.world, self.recorder, self._money_before)
-        if self.world.step % 4 == 3:  # a yearly firm panel, for growth-rate and size facts
+        if (self.world.step + 1) % 4 == 0:  # a yearly firm panel (each year's last quarter), for growth-rate and size facts
             firms = self.world.firms
             self.recorder.record("firm_panel", step=self.world.step, firm_id=firms.ids.copy(),
                                  headcount=firms["headcount"], revenue=firms["revenue"], incumbent=firms["incumbent"])
@@ -196,15 +196,15 @@ class HardtechModel:
                              "firm_id": pa.array([], pa.int64()), "region": pa.array([], pa.string()),
                              "field": pa.array([], pa.string()), "event": pa.array([], pa.string()),
                              "value": pa.array([], pa.float64())})
-        steps = np.concatenate([np.full(len(e[2]), e[0], np.int32) for e in ev])
+        steps = np.concatenate([np.full(len(e.firm_ids), e.step, np.int32) for e in ev])
         return pa.table({
             "step": steps,
             "quarter": self._label(steps),
-            "firm_id": np.concatenate([e[2] for e in ev]),
-            "region": np.asarray(w.region_names, dtype=object)[np.concatenate([e[3] for e in ev])],
-            "field": np.asarray(w.field_names, dtype=object)[np.concatenate([e[4] for e in ev])],
-            "event": np.concatenate([np.full(len(e[2]), e[1], dtype=object) for e in ev]),
-            "value": np.concatenate([e[5] for e in ev]),
+            "firm_id": np.concatenate([e.firm_ids for e in ev]),
+            "region": np.asarray(w.region_names, dtype=object)[np.concatenate([e.region for e in ev])],
+            "field": np.asarray(w.field_names, dtype=object)[np.concatenate([e.field for e in ev])],
+            "event": np.concatenate([np.full(len(e.firm_ids), e.kind, dtype=object) for e in ev]),
+            "value": np.concatenate([e.value for e in ev]),
         })
 
     def _firms_table(self) -> pa.Table:

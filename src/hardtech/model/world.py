@@ -10,6 +10,7 @@ Mechanism modules read and update a World; they never call one another.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
@@ -23,6 +24,11 @@ def spending_per_wage(scenario: Scenario, living_cost: np.ndarray | float) -> np
     whose local part (rent, services) scales with the living-cost index."""
     ent = scenario.entrepreneurship
     return 1.0 + ent.burn_per_head * (1.0 - ent.local_cost_share + ent.local_cost_share * living_cost)
+
+
+def spread_draw(rng: np.random.Generator, spread: float, n: int) -> np.ndarray:
+    """``n`` multipliers drawn uniformly from [1 − spread, 1 + spread]."""
+    return rng.uniform(1.0 - spread, 1.0 + spread, n)
 
 TALENT_COLUMNS = {
     "region": np.int16,
@@ -88,6 +94,17 @@ NICHE_COLUMNS = {
 LINK_COLUMNS = {"a": np.int64, "b": np.int64, "formed": np.int32}
 
 
+class FirmEvents(NamedTuple):
+    """Firm events of one kind in one step (see :meth:`World.event`)."""
+
+    step: int
+    kind: str
+    firm_ids: np.ndarray
+    region: np.ndarray
+    field: np.ndarray
+    value: np.ndarray
+
+
 @dataclass
 class World:
     """State of one run: agent tables and environment arrays (see module doc)."""
@@ -126,7 +143,7 @@ class World:
     # flows of the current step, reset at its start and read by metrics
     flows: dict[str, np.ndarray] = field(default_factory=dict)
     ledger: dict[str, float] = field(default_factory=dict)
-    events: list[tuple] = field(default_factory=list)
+    events: list[FirmEvents] = field(default_factory=list)
     dragons: list[dict] = field(default_factory=list)  # one entry per detection batch
     dragons_total: np.ndarray | None = None  # (region, field) cumulative count
     dragons_par_total: np.ndarray | None = None  # (region, field) cumulative count of dragons at a deal price of 1
@@ -168,7 +185,7 @@ class World:
         if ids.size:
             rows = self.firms.rows_of(ids)
             value = np.broadcast_to(np.asarray(value, float), ids.shape).copy()
-            self.events.append((self.step, kind, ids, self.firms["region"][rows], self.firms["field"][rows], value))
+            self.events.append(FirmEvents(self.step, kind, ids, self.firms["region"][rows], self.firms["field"][rows], value))
 
     def money_stock(self) -> float:
         """All tracked money: pools + firm cash + talent wealth (million USD)."""
@@ -187,23 +204,22 @@ def build_world(scenario: Scenario, replication: int = 0) -> World:
     related = np.array([[sc.related(a, b) for b in fields] for a in fields])
 
     weight = 1.0 / sc.scale
-    # room for the start population and a quarter more (graduates outnumber retirements
-    # in growing scenarios): no regrowth while it is created, rarely one during the run
     expected = sum(reg.talent for reg in sc.regions.values()) * sc.scale
-    talent = AgentTable(TALENT_COLUMNS, capacity=int(1.25 * expected) + 1024, defaults={"employer": -1})
+    talent = AgentTable(TALENT_COLUMNS, expected=expected, defaults={"employer": -1})
     for r, reg in enumerate(sc.regions.values()):
         n = int(stochastic_round(rng, reg.talent * sc.scale))
         talent.add(
             n,
             region=r,
             field=rng.integers(0, F, n),
-            age=rng.uniform(22, 58, n),
-            skill=np.clip(rng.normal(reg.university_strength, 0.15, n), 0, 1),
+            age=rng.uniform(sc.setup.talent_age_min, sc.setup.talent_age_max, n),
+            skill=np.clip(rng.normal(reg.university_strength, sc.labour.skill_spread, n), 0, 1),
         )
 
-    firms = AgentTable(FIRM_COLUMNS, capacity=4096, defaults=FIRM_DEFAULTS)
-    niches = AgentTable(NICHE_COLUMNS, capacity=1024, defaults={"definer": -1})
-    links = AgentTable(LINK_COLUMNS, capacity=1024)
+    start_firms = sum(reg.incumbents + reg.startups for reg in sc.regions.values()) * F
+    firms = AgentTable(FIRM_COLUMNS, expected=start_firms, defaults=FIRM_DEFAULTS)
+    niches = AgentTable(NICHE_COLUMNS, expected=sum(fld.niches for fld in sc.fields.values()), defaults={"definer": -1})
+    links = AgentTable(LINK_COLUMNS, expected=0)
     niche_base = np.zeros(F)
     for f, fld in enumerate(sc.fields.values()):
         sizes = rng.pareto(fld.niche_alpha, fld.niches) + 1.0
@@ -262,33 +278,41 @@ def _seed_firms(world: World, rng: np.random.Generator) -> None:
     from hardtech.model.entrepreneurship import choose_segment  # local: set-up reuses the rules
 
     sc = world.scenario
+    su = sc.setup
     fdep = world.field_param("foreign_dependency")
     intensity = world.field_param("capital_intensity")
+    dep_spread = sc.decoupling.dependency_spread
+    # start ages in whole quarters: incumbents [min, max) years old, young firms [0, max)
+    inc_youngest = round(su.incumbent_age_min_years * 4)
+    inc_ages = round(su.incumbent_age_max_years * 4) - inc_youngest
+    startup_ages = round(su.startup_age_max_years * 4)
     for r, reg in enumerate(sc.regions.values()):
         for f in range(world.n_fields):
             if reg.incumbents:
                 n = reg.incumbents
-                head = rng.lognormal(np.log(3000), 0.5, n)
+                head = rng.lognormal(np.log(su.incumbent_headcount), su.incumbent_headcount_spread, n)
                 world.firms.add(
                     n, region=r, field=f, segment=-1, incumbent=True, public=True,
-                    capability=-reg.capability_gap + rng.normal(0, 0.05, n),
-                    cash=head * 0.05 * intensity[f], headcount=head,
-                    founded=-40 - rng.integers(0, 40, n), fit=sc.market.incumbent_niche_fit,
-                    dependency=np.clip(fdep[f] * rng.uniform(0.5, 1.5, n), 0, 1),
-                    expanded=True, valuation=head * 0.5, stage=5,
+                    capability=-reg.capability_gap + rng.normal(0, su.incumbent_capability_spread, n),
+                    cash=head * su.incumbent_cash_per_head * intensity[f], headcount=head,
+                    founded=-inc_youngest - rng.integers(0, inc_ages, n), fit=sc.market.incumbent_niche_fit,
+                    dependency=np.clip(fdep[f] * spread_draw(rng, dep_spread, n), 0, 1),
+                    expanded=True, valuation=head * su.incumbent_valuation_per_head, stage=su.incumbent_rounds,
                     core_income=head * reg.wage / 4.0 / 1000.0 * spending_per_wage(sc, reg.living_cost),
                 )
     for r, reg in enumerate(sc.regions.values()):
         for f in range(world.n_fields):
             if reg.startups:
                 n = reg.startups
-                world.firms.add(
+                ent = sc.entrepreneurship
+                world.firms.add(  # (keyword order is draw order)
                     n, region=r, field=f, segment=choose_segment(world, np.full(n, f), rng),
-                    capability=-reg.capability_gap - sc.entrepreneurship.founder_capability * rng.uniform(0.5, 1.5, n),
-                    cash=sc.capital.seed_round * intensity[f] * rng.uniform(0.5, 2.0, n),
-                    headcount=sc.entrepreneurship.start_headcount * rng.uniform(1, 4, n),
-                    founded=-rng.integers(0, 20, n), stage=1, fit=rng.beta(1.5, 4, n),
-                    dependency=np.clip(fdep[f] * rng.uniform(0.5, 1.5, n), 0, 1),
+                    capability=-reg.capability_gap - ent.founder_capability * spread_draw(rng, ent.founder_gap_spread, n),
+                    cash=sc.capital.seed_round * intensity[f] * rng.uniform(su.startup_cash_min, su.startup_cash_max, n),
+                    headcount=sc.entrepreneurship.start_headcount * rng.uniform(1, su.startup_team_max, n),
+                    founded=-rng.integers(0, startup_ages, n), stage=1,
+                    fit=rng.beta(su.startup_fit_alpha, su.startup_fit_beta, n),
+                    dependency=np.clip(fdep[f] * spread_draw(rng, dep_spread, n), 0, 1),
                     investor_share=sc.capital.investor_stake, lead_investor=r,
                     invested=sc.capital.seed_round * intensity[f], largest_round=sc.capital.seed_round * intensity[f],
                     post_money=sc.capital.seed_round * intensity[f] / sc.capital.investor_stake,
