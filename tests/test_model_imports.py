@@ -17,10 +17,23 @@ MECHANISMS = {"capital", "cooperation", "decoupling", "entrepreneurship", "innov
 BELOW = {"world", "shared", "kernels"}  # what mechanisms may import from the model
 
 
+def _runtime_nodes(tree: ast.AST):
+    """Every node except those under ``if TYPE_CHECKING:`` (imports for annotations only, never run)."""
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.If) and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING":
+            stack.extend(node.orelse)
+            continue
+        yield node
+        stack.extend(ast.iter_child_nodes(node))
+
+
 def imports_of(path: Path) -> set[str]:
-    """Model modules ``path`` imports (``hardtech.model.X`` → ``X``), wherever the import stands."""
+    """Model modules ``path`` imports (``hardtech.model.X`` → ``X``), wherever the import stands
+    (inside functions too; not under ``if TYPE_CHECKING:``)."""
     found = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    for node in _runtime_nodes(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.ImportFrom) and node.module:
             if node.module == "hardtech.model":
                 found |= {alias.name for alias in node.names}
@@ -73,5 +86,6 @@ def test_no_import_circle():
 
 def test_the_check_sees_imports_inside_functions(tmp_path):
     f = tmp_path / "m.py"
-    f.write_text("def f():\n    from hardtech.model.labour import set_wages\n    import hardtech.model.market\n")
+    f.write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from hardtech.model.world import World\n"
+                 "def f():\n    from hardtech.model.labour import set_wages\n    import hardtech.model.market\n")
     assert imports_of(f) == {"labour", "market"}

@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from hardtech.model.entrepreneurship import investor_region, opportunity, pool_weights, within_pool_capacity
-from hardtech.model.labour import cost_per_head
-from hardtech.model.market import forward_spending, segment_of
+from hardtech.model.shared import (
+    cost_per_head, forward_spending, investor_region, opportunity, pool_weights, segment_of, within_pool_capacity,
+)
 from hardtech.model.world import World
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from hardtech.engine.ops import choose_by_row, choose_within_groups
-from hardtech.model.labour import cost_per_head
+from hardtech.model.shared import cost_per_head
 from hardtech.model.world import World
 
 

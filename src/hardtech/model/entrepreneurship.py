@@ -24,14 +24,10 @@ from __future__ import annotations
 import numpy as np
 
 from hardtech.engine.ops import GroupRanks, choose_by_row, choose_within_groups, group_max, group_sum
-from hardtech.model.labour import cost_per_head, talent_keys
-from hardtech.model.market import segment_fields, segment_of, segment_presence, segment_spending
-from hardtech.model.world import World, spending_per_wage, spread_draw
-
-def opportunity(world: World) -> np.ndarray:
-    """Per field: perceived opportunity 0–1 (push: maturity, pull: adoption)."""
-    push = world.scenario.entrepreneurship.push_weight
-    return push * world.maturity + (1.0 - push) * world.adoption
+from hardtech.model.shared import (
+    choose_segment, cost_per_head, investor_region, opportunity, spread_draw, talent_keys, within_pool_capacity,
+)
+from hardtech.model.world import World
 
 
 def experiment_cost(world: World) -> np.ndarray:
@@ -44,15 +40,6 @@ def experiment_cost(world: World) -> np.ndarray:
     software = world.region_param("software_base")[firms["region"]]
     intensity = world.field_param("capital_intensity")[firms["field"]]
     return ent.experiment_size * intensity * (1.0 - ent.software_discount * software) * cost_per_head(world)
-
-
-def experiment_cost_by_region(world: World) -> np.ndarray:
-    """Per region: cost of one experiment in a software field (capital intensity 1) at the
-    region's mean field wage, million USD — the software base's first effect (observation)."""
-    ent = world.scenario.entrepreneurship
-    software = world.region_param("software_base")
-    per_head = world.wage.mean(axis=1) / 4.0 / 1000.0 * spending_per_wage(world.scenario, world.region_param("living_cost"))
-    return ent.experiment_size * (1.0 - ent.software_discount * software) * per_head
 
 
 def experiment(world: World) -> None:
@@ -80,27 +67,6 @@ def choose_niche(world: World, fields: np.ndarray, rng: np.random.Generator) -> 
     weight = niches["size"] / (1.0 + occupants)
     picked = choose_within_groups(rng, niches["field"].astype(np.int64), weight, fields.astype(np.int64))
     return niches.ids[np.maximum(picked, 0)]
-
-
-def choose_segment(world: World, fields: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """A segment per entrant in its field (−1 = the platform), ∝ potential spending / (1 + rivals)^crowding.
-
-    Entrants go where the money is and the crowd is thin; the platform is one
-    candidate among the niches. Incumbents crowd every segment of their field
-    as much as they are present there (``market.segment_presence``). Shunning
-    crowds sends more entrants per dollar to small segments (stocks grow like
-    spending^(1/(1 + crowding))): one reason small firms gather in niches.
-    """
-    F = world.n_fields
-    firms = world.firms
-    potential = segment_spending(world, world.field_param("market_potential"))
-    seg_field = segment_fields(world)
-    entrants = np.bincount(segment_of(world)[~firms["incumbent"]], minlength=len(potential))
-    incumbents = np.bincount(firms["field"][firms["incumbent"]], minlength=F)[seg_field]
-    occupants = entrants + incumbents * segment_presence(world, potential)
-    crowding = world.scenario.market.entry_crowding
-    picked = choose_within_groups(rng, seg_field, potential / (1.0 + occupants) ** crowding, fields.astype(np.int64))
-    return np.where(picked < F, -1, world.niches.ids[np.maximum(picked - F, 0)])
 
 
 def pivot(world: World) -> None:
@@ -231,41 +197,6 @@ def _successful_firm_rows(world: World) -> np.ndarray:
     threshold = world.field_param("dragon_threshold")[firms["field"]]
     share = world.scenario.entrepreneurship.spinout_success_share
     return ~firms["incumbent"] & ((firms["dragon_step"] >= 0) | (firms["valuation"] >= share * threshold))
-
-
-def pool_weights(world: World) -> np.ndarray:
-    """(firm region, pool region): how likely each pool is to fund a firm of a region (∝ affinity × capital)."""
-    cap = world.scenario.capital
-    bloc = world.region_bloc
-    same_bloc = bloc[:, None] == bloc[None, :]
-    affinity = np.where(same_bloc, cap.cross_region, cap.cross_bloc * (1.0 - world.cut["market"][bloc][:, bloc].T))
-    np.fill_diagonal(affinity, 1.0)
-    return affinity * np.maximum(world.pool, 0.0)[None, :]
-
-
-def investor_region(world: World, region: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Which region's pool funds a round for firms of ``region`` (see :func:`pool_weights`)."""
-    return choose_by_row(rng, pool_weights(world), region)
-
-
-def within_pool_capacity(world: World, pool_region: np.ndarray, amount: np.ndarray, rng: np.random.Generator,
-                         kind: str) -> np.ndarray:
-    """Accept requests at random so that, in expectation, no pool commits more than
-    its quarterly capacity: ``seed_share`` of it for seeds, the rest for later rounds."""
-    cap = world.scenario.capital
-    share = cap.seed_share if kind == "seed" else 1.0 - cap.seed_share
-    committed = world.flows.setdefault(f"committed_{kind}", np.zeros(world.n_regions))
-    capacity = np.maximum(share * cap.deploy_rate * np.maximum(world.pool, 0.0) - committed, 0.0)
-    asked = np.bincount(pool_region, weights=amount, minlength=world.n_regions)
-    # what was on offer and what was asked, for the price of deals (capital.price_deals)
-    world.flows.setdefault("offered", np.zeros(world.n_regions))[:] += capacity
-    world.flows.setdefault("asked", np.zeros(world.n_regions))[:] += asked
-    ratio = np.divide(capacity, asked, out=np.ones_like(asked), where=asked > 0)
-    if not world.scenario.capital.constrained:
-        ratio = np.ones_like(ratio)
-    accept = rng.random(len(pool_region)) < np.minimum(ratio, 1.0)[pool_region]
-    committed += np.bincount(pool_region[accept], weights=amount[accept], minlength=world.n_regions)
-    return accept
 
 
 def pay_costs(world: World) -> None:

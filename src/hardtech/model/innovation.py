@@ -29,52 +29,14 @@ from __future__ import annotations
 import numpy as np
 
 from hardtech.engine.ops import group_max, group_sum
+from hardtech.model.shared import regional_boost
 from hardtech.model.world import World
-
-
-def related_activity(world: World) -> np.ndarray:
-    """(region, field) related headcount a firm there can absorb knowledge from.
-
-    With ``local_knowledge`` off, geography plays no role: every region sees
-    the regions' mean (knowledge is spread evenly, the total unchanged).
-    """
-    inn = world.scenario.innovation
-    firms = world.firms
-    R, F = world.n_regions, world.n_fields
-    head = group_sum(world.region_field(firms["region"], firms["field"]), firms["headcount"], R * F).reshape(R, F)
-    near = (world.distance_km <= inn.neighbour_km) * inn.neighbour_weight
-    np.fill_diagonal(near, 1.0)
-    open_flow = 1.0 - world.cut["knowledge"][world.region_bloc][:, world.region_bloc].T  # [to, from]
-    k = (near * open_flow) @ head @ world.related.T
-    return k if inn.local_knowledge else np.broadcast_to(k.mean(axis=0), (R, F)).copy()
-
-
-def regional_boost(world: World) -> np.ndarray:
-    """(region, field): multiplier of R&D success from absorbed related knowledge, 1 + s · ln(1 + K/knowledge_scale)."""
-    inn = world.scenario.innovation
-    if not inn.spillovers:
-        return np.ones((world.n_regions, world.n_fields))
-    return 1.0 + inn.spillover_strength * np.log1p(related_activity(world) / inn.knowledge_scale)
 
 
 def spillover_boost(world: World) -> np.ndarray:
     """Per firm: multiplier of R&D success from absorbed related knowledge."""
     firms = world.firms
     return regional_boost(world)[firms["region"], firms["field"]]
-
-
-def density_productivity(world: World) -> np.ndarray:
-    """Per firm: productivity from the density of related activity around it.
-
-    (1 + K / knowledge_scale) ** density_elasticity (Ciccone–Hall: doubling density ≈ +6%);
-    1 without spillovers.
-    """
-    inn = world.scenario.innovation
-    firms = world.firms
-    if not inn.spillovers or inn.density_elasticity == 0:
-        return np.ones(len(firms))
-    k = related_activity(world)[firms["region"], firms["field"]]
-    return (1.0 + k / inn.knowledge_scale) ** inn.density_elasticity
 
 
 def rd_effort(world: World) -> np.ndarray:

@@ -30,64 +30,12 @@ import numpy as np
 
 from hardtech.engine import AgentTable
 from hardtech.engine.ops import GroupRanks, group_sum, stochastic_round
-from hardtech.model.innovation import regional_boost
-from hardtech.model.world import World, spending_per_wage
-
-_COUNTS = "_talent_rf_counts"  # World attribute: a _Counts
-
-
-class _Counts(NamedTuple):
-    """Talent agents per region-field, and the talent table and version they were counted at."""
-
-    table: AgentTable
-    version: int
-    counts: np.ndarray
+from hardtech.model.shared import (cost_per_head, regional_boost, set_wages, talent_by_region_field, talent_keys,
+                                   update_talent_counts)
+from hardtech.model.world import World
 
 
 _UNIFORMS = "_talent_uniforms"  # World attribute: a reused buffer for one uniform draw per talent agent
-
-
-def talent_keys(world: World, rows: np.ndarray | None = None, slots: int = 1) -> np.ndarray:
-    """Flat (region, field) group of each talent agent (or of ``rows``), times ``slots``.
-
-    The same values as ``world.region_field(...) * slots``, as int16 when they
-    fit (a fresh array: callers may add sub-classes in ``[0, slots)`` in
-    place): int64 keys over millions of agents cost more than the work.
-    """
-    t = world.talent
-    region, fld = (t["region"], t["field"]) if rows is None else (t["region"][rows], t["field"][rows])
-    if world.n_regions * world.n_fields * slots > np.iinfo(np.int16).max:
-        return world.region_field(region, fld) * slots
-    key = np.multiply(region, world.n_fields, dtype=np.int16)
-    key += fld
-    if slots != 1:
-        key *= slots
-    return key
-
-
-def talent_counts(world: World) -> np.ndarray:
-    """Talent agents per (region, field), flat, int64 (kept up to date; do not modify).
-
-    Counted once, then updated by this module's graduates, retirements and
-    moves. The count is tied to the talent table's :attr:`~AgentTable.version`:
-    an add or remove elsewhere makes it recount, and a module that changes
-    agents' region or field in place must call ``world.talent.touch()``.
-    """
-    t = world.talent
-    cached = getattr(world, _COUNTS, None)
-    if cached is None or cached.table is not t or cached.version != t.version:
-        counts = np.bincount(talent_keys(world), minlength=world.n_regions * world.n_fields)
-        cached = _Counts(t, t.version, counts)
-        setattr(world, _COUNTS, cached)
-    return cached.counts
-
-
-def _update_counts(world: World, version_before: int, delta: np.ndarray) -> None:
-    """Add ``delta`` to the cached counts if they were current at ``version_before``."""
-    t = world.talent
-    cached = getattr(world, _COUNTS, None)
-    if cached is not None and cached.table is t and cached.version == version_before:
-        setattr(world, _COUNTS, _Counts(t, t.version, cached.counts + delta))
 
 
 def _uniforms(world: World, rng: np.random.Generator) -> np.ndarray:
@@ -102,11 +50,6 @@ def _uniforms(world: World, rng: np.random.Generator) -> np.ndarray:
         buf = np.empty(max(n, world.talent.capacity))
         setattr(world, _UNIFORMS, buf)
     return rng.random(out=buf[:n])
-
-
-def talent_by_region_field(world: World) -> np.ndarray:
-    """Persons per (region, field), flat."""
-    return talent_counts(world).astype(float) * world.weight
 
 
 def graduate(world: World) -> None:
@@ -126,7 +69,7 @@ def graduate(world: World) -> None:
     world.talent.add(n, region=region, field=field, age=rng.uniform(lab.graduate_age_min, lab.graduate_age_max, n),
                      skill=np.clip(rng.normal(strength, lab.skill_spread), 0, 1), employer=-1)
     added = np.bincount(world.region_field(region, field), minlength=world.n_regions * world.n_fields)
-    _update_counts(world, version, added)
+    update_talent_counts(world, version, added)
     world.flows["graduates"] += added * world.weight
 
 
@@ -147,18 +90,7 @@ def retire(world: World) -> None:
     world.book("sink:retired_wealth", wealth)
     version = t.version
     t.remove(leave)
-    _update_counts(world, version, -left)
-
-
-def set_wages(world: World) -> None:
-    """Base wage × (1 + tightness × share of talent employed by modelled firms)."""
-    firms = world.firms
-    RF = world.n_regions * world.n_fields
-    employed = group_sum(world.region_field(firms["region"], firms["field"]), firms["headcount"], RF)
-    supply = np.maximum(talent_by_region_field(world), 1.0)
-    share = np.minimum(employed / supply, 1.0)
-    base = np.repeat(world.region_param("wage"), world.n_fields)
-    world.wage = (base * (1.0 + world.scenario.labour.wage_tightness * share)).reshape(world.n_regions, world.n_fields)
+    update_talent_counts(world, version, -left)
 
 
 def place_utility(world: World) -> tuple[np.ndarray, np.ndarray]:
@@ -222,15 +154,7 @@ def migrate(world: World) -> None:
     version = t.version
     t["region"][rows] = dest[moved]
     t["employer"][rows] = -1  # movers leave their employer
-    _update_counts(world, version, into - out)
-
-
-def cost_per_head(world: World) -> np.ndarray:
-    """Quarterly cost of one employee per firm (wage plus other spending), million USD."""
-    firms = world.firms
-    wage = world.wage[firms["region"], firms["field"]]
-    per_wage = spending_per_wage(world.scenario, world.region_param("living_cost"))[firms["region"]]
-    return wage / 4.0 / 1000.0 * per_wage
+    update_talent_counts(world, version, into - out)
 
 
 def target_headcount(world: World) -> np.ndarray:

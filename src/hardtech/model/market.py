@@ -30,25 +30,22 @@ from __future__ import annotations
 import numpy as np
 
 from hardtech.engine.ops import group_max, group_sum
-from hardtech.model.decoupling import effective_capability
-from hardtech.model.innovation import density_productivity
-from hardtech.model.labour import cost_per_head
+from hardtech.model.shared import (  # bass_adoption: re-exported for hardtech.evidence
+    bass_adoption,  # noqa: F401
+    bass_advance,
+    cost_per_head,
+    density_productivity,
+    effective_capability,
+    locked_spending,
+    segment_fields,
+    segment_of,
+    segment_presence,
+    segment_spending,
+)
 from hardtech.model.world import World
 
 
 # -- demand ---------------------------------------------------------------------------
-def bass_adoption(t: np.ndarray | float, p: float, q: float) -> np.ndarray:
-    """Bass cumulative adoption F(t) = (1 − e^−(p+q)t) / (1 + (q/p) e^−(p+q)t), t in years."""
-    e = np.exp(-(p + q) * np.asarray(t, dtype=float))
-    return (1.0 - e) / (1.0 + (q / p) * e)
-
-
-def bass_advance(adoption: np.ndarray, p: np.ndarray, q: np.ndarray, dt: float) -> np.ndarray:
-    """Move adoption forward by ``dt`` years along its exact Bass path (full adoption stays full)."""
-    a = np.clip(adoption, 0.0, 1.0)
-    with np.errstate(divide="ignore"):  # F⁻¹(1) = ∞, and F(∞) = 1
-        elapsed = -np.log((1.0 - a) / (1.0 + a * q / p)) / (p + q)  # F⁻¹(a)
-    return bass_adoption(elapsed + dt, p, q)
 
 
 def diffuse_demand(world: World) -> None:
@@ -78,67 +75,6 @@ def diffuse_demand(world: World) -> None:
 
 
 # -- segments and revenue -----------------------------------------------------------------
-def _locked_share(world: World) -> np.ndarray:
-    """Per field: share of adopters still locked to legacy suppliers."""
-    share = np.divide(world.locked, world.adoption, out=np.zeros_like(world.locked), where=world.adoption > 0)
-    return np.clip(share, 0.0, 1.0)
-
-
-def locked_spending(world: World, field_spending: np.ndarray | None = None) -> np.ndarray:
-    """Per field: spending of locked-in customers, open only to incumbents and the fringe."""
-    spending = world.spending if field_spending is None else field_spending
-    return spending * _locked_share(world)
-
-
-def segment_spending(world: World, field_spending: np.ndarray | None = None) -> np.ndarray:
-    """Contestable spending per segment (default: this quarter's): fields' platforms first, then niches by id.
-
-    Locked-in customers (:func:`locked_spending`) are not in it: they stay
-    with legacy suppliers.
-    """
-    spending = world.spending if field_spending is None else field_spending
-    open_spending = spending * (1.0 - _locked_share(world))
-    platform = world.field_param("platform_share")
-    niches = world.niches
-    niche_field = niches["field"]
-    per_niche = open_spending[niche_field] * (1.0 - platform[niche_field]) * niches["size"] / world.niche_base[niche_field]
-    return np.concatenate([open_spending * platform, per_niche])
-
-
-def forward_spending(world: World, years: float) -> np.ndarray:
-    """Per segment: the spending investors expect ``years`` ahead (per quarter).
-
-    Adoption moves along its Bass path (if demand has started) and products
-    count as usable if maturity is within ``capital.prospect_usability_margin``
-    of the usability threshold.
-    """
-    p, q = world.field_param("bass_p"), world.field_param("bass_q")
-    adoption = np.where(world.demand_onset >= 0, bass_advance(world.adoption, p, q, years), 0.0)
-    usable = world.maturity >= world.field_param("usability_threshold") - world.scenario.capital.prospect_usability_margin
-    return segment_spending(world, world.field_param("market_potential") / 4.0 * adoption * usable)
-
-
-def segment_of(world: World) -> np.ndarray:
-    """Segment index of each firm (niche ids equal their rows: niches are never removed)."""
-    firms = world.firms
-    return np.where(firms["segment"] < 0, firms["field"], world.n_fields + firms["segment"]).astype(np.int64)
-
-
-def segment_fields(world: World) -> np.ndarray:
-    """Field of every segment, in segment order (platforms first, then niches by id)."""
-    return np.concatenate([np.arange(world.n_fields), world.niches["field"]]).astype(np.int64)
-
-
-def segment_presence(world: World, spend: np.ndarray) -> np.ndarray:
-    """Per segment: how much of their sales effort incumbents and the fringe put there, 0–1.
-
-    Sales effort follows the money: a segment's spending over the largest
-    segment's of its field (callers pass potential spending, so presence is
-    set before demand arrives). A specialist is fully present in its one segment.
-    """
-    seg_field = segment_fields(world)
-    largest = group_max(seg_field, spend, world.n_fields, 0.0)[seg_field]
-    return np.divide(spend, largest, out=np.zeros_like(spend), where=largest > 0)
 
 
 def competitiveness(world: World) -> tuple[np.ndarray, np.ndarray]:

@@ -15,11 +15,9 @@ import numpy as np
 
 from hardtech.engine import Recorder
 from hardtech.engine.ops import group_max, group_sum
-from hardtech.model.decoupling import component_loss
-from hardtech.model.entrepreneurship import experiment_cost_by_region
-from hardtech.model.innovation import regional_boost
-from hardtech.model.labour import talent_by_region_field
-from hardtech.model.market import locked_spending, segment_spending
+from hardtech.model.shared import (
+    component_loss, experiment_cost_by_region, locked_spending, regional_boost, segment_spending, talent_by_region_field,
+)
 from hardtech.model.world import World
 
 RF_FLOWS = (

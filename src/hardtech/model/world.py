@@ -4,7 +4,9 @@
 :class:`World` — talent, firms, investors, niches and cooperation links as
 agent tables, plus per-region, per-field and per-bloc arrays for the
 environment (science stocks, frontiers, maturity, demand, levers, blockades).
-Mechanism modules read and update a World; they never call one another.
+Mechanism modules read and update a World; they never call one another, and
+this module imports none of them: the start state uses the rules it shares
+with them (wages, frontiers, an entrant's segment) from :mod:`hardtech.model.shared`.
 """
 
 from __future__ import annotations
@@ -16,19 +18,9 @@ import numpy as np
 
 from hardtech.engine import AgentTable, RandomStreams
 from hardtech.engine.ops import stochastic_round
+from hardtech.model.shared import choose_segment, set_wages, spending_per_wage, spread_draw, update_frontiers
 from hardtech.scenario import Scenario
 
-
-def spending_per_wage(scenario: Scenario, living_cost: np.ndarray | float) -> np.ndarray | float:
-    """A firm's spending per head as a multiple of the wage: 1 + non-wage spending,
-    whose local part (rent, services) scales with the living-cost index."""
-    ent = scenario.entrepreneurship
-    return 1.0 + ent.burn_per_head * (1.0 - ent.local_cost_share + ent.local_cost_share * living_cost)
-
-
-def spread_draw(rng: np.random.Generator, spread: float, n: int) -> np.ndarray:
-    """``n`` multipliers drawn uniformly from [1 − spread, 1 + spread]."""
-    return rng.uniform(1.0 - spread, 1.0 + spread, n)
 
 TALENT_COLUMNS = {
     "region": np.int16,
@@ -261,8 +253,6 @@ def build_world(scenario: Scenario, replication: int = 0) -> World:
     for b in range(B):
         members = region_bloc == b
         world.science[b] = -gaps[members].min() if members.any() else 0.0
-    from hardtech.model.labour import set_wages  # local: set-up reuses the rules
-    from hardtech.model.technology import update_frontiers
 
     update_frontiers(world)
     set_wages(world)  # firms' costs are known from the first quarter
@@ -275,7 +265,6 @@ def _seed_firms(world: World, rng: np.random.Generator) -> None:
 
     Young firms pick their segments as entrants do (after the incumbents).
     """
-    from hardtech.model.entrepreneurship import choose_segment  # local: set-up reuses the rules
 
     sc = world.scenario
     su = sc.setup
