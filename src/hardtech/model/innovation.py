@@ -28,7 +28,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from hardtech.engine.jit import compiled, economical_draws
 from hardtech.engine.ops import group_max, group_sum
+from hardtech.model import kernels
 from hardtech.model.shared import regional_boost
 from hardtech.model.world import World
 
@@ -60,6 +62,8 @@ def innovate(world: World, effort: np.ndarray, boost: np.ndarray) -> np.ndarray:
     rng = world.streams["innovation"]
     firms = world.firms
     n = len(firms)
+    if compiled():
+        return _innovate_successes(world, rng, effort, boost)
     success = rng.random(n) < 1.0 - np.exp(-inn.zeta * inn.innovation_share * effort * boost)
     bloc = world.region_bloc[firms["region"]]
     tech = world.scenario.technology
@@ -73,6 +77,30 @@ def innovate(world: World, effort: np.ndarray, boost: np.ndarray) -> np.ndarray:
     return gain
 
 
+def _innovate_successes(world: World, rng: np.random.Generator, effort: np.ndarray, boost: np.ndarray) -> np.ndarray:
+    """:func:`innovate` computed on the successful firms only (the same gains).
+
+    With economical draws the step is drawn for the successes alone (the
+    reference draws one for every firm and keeps the successes').
+    """
+    inn, tech = world.scenario.innovation, world.scenario.technology
+    firms = world.firms
+    n = len(firms)
+    rows = np.flatnonzero(rng.random(n) < 1.0 - np.exp(-inn.zeta * inn.innovation_share * effort * boost))
+    shape = inn.step_shape
+    x = rng.beta(shape, shape, rows.size) if economical_draws() else rng.beta(shape, shape, n)[rows]
+    region, fld = firms["region"][rows], firms["field"][rows]
+    headroom = tech.science_headroom * tech.headroom_unit * np.clip(
+        world.science[world.region_bloc[region], fld] - firms["capability"][rows], -tech.headroom_gap_cap,
+        tech.headroom_gap_cap)
+    step = inn.step_low + (inn.step_high - inn.step_low) * x + headroom
+    gain = np.zeros(n)
+    gain[rows] = np.maximum(step, 0.0)
+    firms["capability"][rows] += gain[rows]
+    firms["gain_rd"][rows] += gain[rows]
+    return gain
+
+
 def imitate(world: World, effort: np.ndarray, boost: np.ndarray) -> None:
     """Imitation draws move followers toward the best reachable capability."""
     inn = world.scenario.innovation
@@ -81,21 +109,35 @@ def imitate(world: World, effort: np.ndarray, boost: np.ndarray) -> None:
     rng = world.streams["imitation"]
     firms = world.firms
     R, F = world.n_regions, world.n_fields
-    best = group_max(world.region_field(firms["region"], firms["field"]), firms["capability"], R * F, -np.inf)
-    best = best.reshape(R, F)
+    key = world.region_field(firms["region"], firms["field"])
+    if compiled():
+        best = np.full(R * F, -np.inf)
+        kernels.group_max(key, firms["capability"], best)
+        best = best.reshape(R, F)
+    else:
+        best = group_max(key, firms["capability"], R * F, -np.inf).reshape(R, F)
     if inn.local_knowledge:
         reach = inn.remote_reach * 0.5 ** (world.distance_km / inn.world_halving_km)
     else:
         reach = np.ones_like(world.distance_km)
     reach = reach * (1.0 - world.cut["knowledge"][world.region_bloc][:, world.region_bloc].T)
     np.fill_diagonal(reach, 1.0)
+    if compiled():  # the pull of the firms that succeed, only
+        rows = np.flatnonzero(rng.random(len(firms)) < 1.0 - np.exp(-inn.zeta * (1.0 - inn.innovation_share) * effort * boost))
+        pull = np.empty(rows.size)
+        kernels.imitation_pull(best, firms["field"][rows], firms["region"][rows], firms["capability"][rows], reach, pull)
+        gain = inn.imitation * pull
+        firms["capability"][rows] += gain
+        firms["gain_imitation"][rows] += gain
+        world.flows["imitation_gain"] += group_sum(key[rows], gain, R * F)
+        return
     gap = best[:, firms["field"]].T - firms["capability"][:, None]  # (firms, regions)
     pull = np.where(np.isfinite(gap), np.maximum(gap, 0.0), 0.0) * reach[firms["region"]]
     success = rng.random(len(firms)) < 1.0 - np.exp(-inn.zeta * (1.0 - inn.innovation_share) * effort * boost)
     gain = success * inn.imitation * pull.max(axis=1)
     firms["capability"] = firms["capability"] + gain
     firms["gain_imitation"] = firms["gain_imitation"] + gain
-    world.flows["imitation_gain"] += group_sum(world.region_field(firms["region"], firms["field"]), gain, R * F)
+    world.flows["imitation_gain"] += group_sum(key, gain, R * F)
 
 
 def frontier_movers(world: World) -> np.ndarray:

@@ -29,7 +29,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from hardtech.engine.jit import compiled
 from hardtech.engine.ops import group_max, group_sum
+from hardtech.model import kernels
 from hardtech.model.shared import (  # bass_adoption: re-exported for hardtech.evidence
     bass_adoption,  # noqa: F401
     bass_advance,
@@ -133,6 +135,10 @@ def allocate_revenue(world: World) -> None:
     own_revenue = np.zeros(n)
     share = np.zeros(n)
     incumbent_niche_revenue = np.zeros(n)
+    if compiled():
+        _allocate_compiled(world, seg, bloc, own, in_niche, legacy, access, spend, seg_field, fringe_shape, fringe_size,
+                           presence, niche_field, market_share, legacy_spend, own_revenue, share, incumbent_niche_revenue)
+        return
     for b in range(B):
         own_lag = np.minimum(world.bloc_frontier[b] - world.frontier, 0.0)
         for part, eligible, lag in (
@@ -163,6 +169,32 @@ def allocate_revenue(world: World) -> None:
         capacity = m.capacity_ratio * np.maximum(firms["headcount"], 1.0) * cost_per_head(world)
         served = np.divide(np.minimum(total, capacity), total, out=np.ones(n), where=total > 0)
         own_revenue, incumbent_niche_revenue, share = own_revenue * served, incumbent_niche_revenue * served, share * served
+    firms["segment_share"] = share
+    firms["niche_revenue"] = own_revenue * (seg >= F) + incumbent_niche_revenue
+    firms["revenue"] = own_revenue + incumbent_niche_revenue
+    _procure(world, own)
+    world.book("source:revenue", firms["revenue"].sum())
+
+
+def _allocate_compiled(world: World, seg, bloc, own, in_niche, legacy, access, spend, seg_field, fringe_shape,
+                       fringe_size, presence, niche_field, market_share, legacy_spend, own_revenue, share,
+                       incumbent_niche_revenue) -> None:
+    """The same allocation as :func:`allocate_revenue`'s loop, by :func:`kernels.allocate_revenue`."""
+    firms, m = world.firms, world.scenario.market
+    F, B = world.n_fields, len(world.bloc_names)
+    fringe_weight = np.empty((B, 2, F))
+    for b in range(B):
+        own_lag = np.minimum(world.bloc_frontier[b] - world.frontier, 0.0)
+        fringe_weight[b, 0] = np.exp(m.capability_weight * (own_lag - m.fringe_gap))
+        fringe_weight[b, 1] = np.exp(m.capability_weight * (np.zeros(F) - m.fringe_gap))
+    field = firms["field"].astype(np.int64)
+    kernels.allocate_revenue(seg, field, bloc.astype(np.int64), own, in_niche, legacy, access, spend, seg_field,
+                             fringe_shape, fringe_size, fringe_weight, presence, niche_field.astype(np.int64),
+                             market_share, m.home_bias, legacy_spend, own_revenue, share, incumbent_niche_revenue)
+    firms["demand"] = own_revenue + incumbent_niche_revenue
+    if m.capacity_ratio > 0:
+        capacity = m.capacity_ratio * np.maximum(firms["headcount"], 1.0) * cost_per_head(world)
+        kernels.serve_demand(own_revenue, incumbent_niche_revenue, share, capacity)
     firms["segment_share"] = share
     firms["niche_revenue"] = own_revenue * (seg >= F) + incumbent_niche_revenue
     firms["revenue"] = own_revenue + incumbent_niche_revenue
