@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from hardtech.engine.jit import compiled
+from hardtech.model import kernels
 from hardtech.model.shared import (
     cost_per_head, forward_spending, investor_region, opportunity, pool_weights, segment_of, within_pool_capacity,
 )
@@ -54,6 +56,14 @@ def revalue(world: World) -> None:
     cap = world.scenario.capital
     firms = world.firms
     multiple = world.field_param("revenue_multiple")[firms["field"]]
+    if compiled():
+        ahead = forward_spending(world, cap.prospect_years)[segment_of(world)]
+        fade_by_age = cap.round_price_fade ** np.arange(max(world.step - int(firms["round_step"].min(initial=0)), 0) + 1)
+        kernels.revalue(firms["revenue"], firms["revenue_smooth"], firms["segment_share"], firms["post_money"],
+                        firms["post_money_par"], firms["round_step"], firms["public"], firms["incumbent"],
+                        firms["region"], multiple, ahead, world.deal_price, fade_by_age, world.step,
+                        cap.growth_lift_cap, cap.prospect_discount, firms["valuation"], firms["valuation_par"])
+        return
     growth = np.clip(np.divide(firms["revenue"], firms["revenue_smooth"], out=np.ones(len(firms)),
                                where=firms["revenue_smooth"] > 0) - 1.0, 0.0, cap.growth_lift_cap)
     # private firms are priced by the venture market, public ones by the stock market
@@ -76,6 +86,8 @@ def raise_rounds(world: World) -> None:
     if n == 0:
         return
     per_head = cost_per_head(world)
+    if compiled():
+        return _raise_rounds_compiled(world, rng, per_head)
     burn = np.maximum(firms["headcount"] * per_head - world.scenario.market.margin * firms["revenue"], 0.0)
     # quarters the cash lasts at this burn (a firm that burns nothing never runs out)
     runway = np.divide(firms["cash"], burn, out=np.full(n, np.inf), where=burn > 0)
@@ -97,7 +109,36 @@ def raise_rounds(world: World) -> None:
     appeal = (1.0 / (1.0 + np.exp(-cap.appeal_steepness * (rel + cap.appeal_midpoint_gap)))
               * (floor + (1.0 - floor) * opportunity(world)[firms["field"]]))
     asking = short & milestone & traction & (rng.random(n) < appeal)
-    rows = np.flatnonzero(asking)
+    _fund_rounds(world, rng, np.flatnonzero(asking), burn, growth_need)
+
+
+def _raise_rounds_compiled(world: World, rng: np.random.Generator, per_head: np.ndarray) -> None:
+    """:func:`raise_rounds` with the candidates found by a kernel and the appeal computed for them only."""
+    cap, m = world.scenario.capital, world.scenario.market
+    firms = world.firms
+    n = len(firms)
+    burn, growth_need, candidate = np.empty(n), np.empty(n), np.empty(n, np.bool_)
+    kernels.round_candidates(firms["headcount"], per_head, firms["revenue"], firms["demand"], firms["cash"],
+                             firms["incumbent"], firms["public"], firms["capability"], firms["round_capability"],
+                             firms["revenue_smooth"], firms["round_revenue"], firms["stage"], m.margin,
+                             m.capacity_ratio, cap.runway_quarters, cap.scale_up_demand_ratio,
+                             cap.short_runway_quarters, cap.milestone_gain, cap.milestone_revenue_growth,
+                             cap.milestone_revenue_floor, cap.revenue_stage, burn, growth_need, candidate)
+    u = rng.random(n)
+    rows = np.flatnonzero(candidate)
+    fld = firms["field"][rows]
+    rel = firms["capability"][rows] - world.frontier[fld]
+    floor = cap.appeal_floor
+    appeal = (1.0 / (1.0 + np.exp(-cap.appeal_steepness * (rel + cap.appeal_midpoint_gap)))
+              * (floor + (1.0 - floor) * opportunity(world)[fld]))
+    _fund_rounds(world, rng, rows[u[rows] < appeal], burn, growth_need)
+
+
+def _fund_rounds(world: World, rng: np.random.Generator, rows: np.ndarray, burn: np.ndarray,
+                 growth_need: np.ndarray) -> None:
+    """Size the rounds the firms at ``rows`` ask for, find their investors and book the rounds."""
+    cap = world.scenario.capital
+    firms = world.firms
     if rows.size == 0:
         return
     intensity = world.field_param("capital_intensity")[firms["field"][rows]]

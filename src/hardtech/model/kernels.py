@@ -134,16 +134,17 @@ def group_max(groups, values, out):
 # -- capital --------------------------------------------------------------------------------------
 @kernel
 def revalue(revenue, revenue_smooth, segment_share, post_money, post_money_par, round_step, public, incumbent,
-            region, multiple, ahead, deal_price, fade_by_age, step, valuation, valuation_par):
-    """``capital.revalue``: valuation from revenue (lifted by growth) or prospects, floored by the
-    fading last-round price; ``fade_by_age[k]`` is the fade after ``k`` quarters (a power, from NumPy)."""
+            region, multiple, ahead, deal_price, fade_by_age, step, growth_cap, discount, valuation, valuation_par):
+    """``capital.revalue``: valuation from revenue (lifted by growth, at most ``growth_cap``) or prospects
+    (discounted by ``discount``), floored by the fading last-round price; ``fade_by_age[k]`` is the fade
+    after ``k`` quarters (a power, from NumPy)."""
     for i in range(revenue.size):
         rs = revenue_smooth[i]
         g = (revenue[i] / rs if rs > 0 else 1.0) - 1.0
-        growth = min(max(g, 0.0), 2.0)
+        growth = min(max(g, 0.0), growth_cap)
         price = 1.0 if (public[i] or incumbent[i]) else deal_price[region[i]]
         by_revenue = price * multiple[i] * 4.0 * rs * (1.0 + growth)
-        by_prospect = price * multiple[i] * 4.0 * segment_share[i] * ahead[i] * 0.5
+        by_prospect = price * multiple[i] * 4.0 * segment_share[i] * ahead[i] * discount
         fade = fade_by_age[max(step - round_step[i], 0)]
         top = max(by_revenue, by_prospect)
         valuation[i] = max(top, post_money[i] * fade)
@@ -152,23 +153,25 @@ def revalue(revenue, revenue_smooth, segment_share, post_money, post_money_par, 
 
 @kernel
 def round_candidates(headcount, per_head, revenue, demand, cash, incumbent, public, capability, round_capability,
-                     revenue_smooth, round_revenue, stage, margin, capacity_ratio, runway_quarters, milestone_gain,
-                     revenue_stage, burn, growth_need, candidate):
+                     revenue_smooth, round_revenue, stage, margin, capacity_ratio, runway_quarters, scale_up_ratio,
+                     short_runway, milestone_gain, revenue_growth, revenue_floor, revenue_stage,
+                     burn, growth_need, candidate):
     """``capital.raise_rounds`` up to the investor's draw: burn, growth need, and which firms are short of
     runway (or scaling up), at a milestone and with traction (the caller draws and applies the appeal)."""
     for i in range(headcount.size):
-        b = max(headcount[i] * per_head[i] - margin * revenue[i], 1e-6)
+        b = max(headcount[i] * per_head[i] - margin * revenue[i], 0.0)
         burn[i] = b
+        runway = cash[i] / b if b > 0 else np.inf
         if capacity_ratio > 0:
             missing = max(demand[i] / (capacity_ratio * per_head[i]) - headcount[i], 0.0)
         else:
             missing = 0.0
         need = runway_quarters * missing * per_head[i]
         growth_need[i] = need
-        scaling_up = (need > max(cash[i], 0.0)) and (demand[i] > 1.2 * revenue[i])
-        short = ((cash[i] / b < 3.0) or scaling_up) and not incumbent[i] and not public[i]
+        scaling_up = (need > max(cash[i], 0.0)) and (demand[i] > scale_up_ratio * revenue[i])
+        short = ((runway < short_runway) or scaling_up) and not incumbent[i] and not public[i]
         milestone = (capability[i] - round_capability[i] >= milestone_gain) or (
-            revenue_smooth[i] > 1.5 * round_revenue[i] + 0.05)
+            revenue_smooth[i] > revenue_growth * round_revenue[i] + revenue_floor)
         traction = (stage[i] < revenue_stage) or (revenue_smooth[i] > 0)
         candidate[i] = short and milestone and traction
 
