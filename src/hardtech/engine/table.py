@@ -21,8 +21,6 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from hardtech.engine.jit import compiled, kernel
-
 
 HEADROOM = 1.25
 """Rows allocated per expected row (growing populations need no regrowth while they are created)."""
@@ -33,19 +31,6 @@ SPARE_ROWS = 1024
 def capacity_for(expected: float) -> int:
     """Rows to allocate up front for a table expected to hold ``expected`` rows."""
     return int(HEADROOM * expected) + SPARE_ROWS
-
-
-@kernel
-def _compact(col, mask, first, n):  # pragma: no cover - compiled
-    """Move the rows of ``col[first:n]`` not marked in ``mask`` down, in order (row ``first`` is marked).
-
-    Branch-free (a row is always written, and the write position advances
-    only past kept rows); the destination never overtakes the source.
-    """
-    j = first
-    for i in range(first, n):
-        col[j] = col[i]
-        j += not mask[i]
 
 
 class AgentTable:
@@ -191,13 +176,6 @@ class AgentTable:
         removed = int(np.count_nonzero(mask))
         if removed == 0:
             return 0
-        if compiled():  # in place, from the first removed row: no index array, no second set of columns
-            first = int(np.argmax(mask))
-            for col in (*self._data.values(), self._ids):
-                _compact(col, mask, first, self._n)
-            self._n -= removed
-            self._version += 1
-            return removed
         keep = np.flatnonzero(~mask)  # ascending: survivors keep their order
         kept = keep.size
         if self._spare is None:
