@@ -168,7 +168,7 @@ def _fund_rounds(world: World, rng: np.random.Generator, rows: np.ndarray, burn:
     lead = size > firms["largest_round"][rows]
     firms["lead_investor"][rows] = np.where(lead, pool_region, firms["lead_investor"][rows])
     firms["largest_round"][rows] = np.maximum(size, firms["largest_round"][rows])
-    world.event("funded", firms.ids[rows], size)
+    world.event("funded", rows, size)
     key = world.region_field(firms["region"][rows], firms["field"][rows])
     world.flows["invested"] += np.bincount(key, weights=size, minlength=world.n_regions * world.n_fields)
 
@@ -237,8 +237,8 @@ def exit_firms(world: World) -> None:
     world.flows["returned"] += np.bincount(key, weights=to_investors, minlength=RF)
     world.flows["exits"] += np.bincount(key, minlength=RF)
     multiple = to_investors / firms["invested"][rows]
-    world.event("exit_ipo", firms.ids[rows[ipo]], multiple[ipo])
-    world.event("exit_acquired", firms.ids[rows[~ipo]], multiple[~ipo])
+    world.event("exit_ipo", rows[ipo], multiple[ipo])
+    world.event("exit_acquired", rows[~ipo], multiple[~ipo])
     # IPO: investors sold out, the firm goes on as a public company
     firms["public"][rows[ipo]] = True
     firms["investor_share"][rows[ipo]] = 0.0
@@ -265,4 +265,4 @@ def expand_abroad(world: World) -> None:
     firms["cash"][rows] -= cost[rows]
     firms["expanded"][rows] = True
     world.book("sink:expansion_costs", cost[rows].sum())
-    world.event("expanded", firms.ids[rows], cost[rows])
+    world.event("expanded", rows, cost[rows])

@@ -120,7 +120,7 @@ def pivot(world: World) -> None:
     cost = experiment_cost(world)[rows]
     firms["cash"][rows] -= cost
     world.book("sink:pivot_costs", cost.sum())
-    world.event("pivot", firms.ids[rows], cost)
+    world.event("pivot", rows, cost)
 
 
 def found(world: World) -> None:
@@ -199,8 +199,9 @@ def found(world: World) -> None:
         founding_gap=world.frontier[fld] - capability,
     )
     t["employer"][founders] = ids
-    world.event("founded", ids, seed)
-    world.event("funded", ids, seed)
+    new_rows = np.arange(len(firms) - n, len(firms))
+    world.event("founded", new_rows, seed)
+    world.event("funded", new_rows, seed)
     key = world.region_field(region, fld)
     world.flows["births"] += np.bincount(key, minlength=R * F)
     world.flows["invested"] += np.bincount(key, weights=seed, minlength=R * F)
@@ -248,5 +249,5 @@ def fail(world: World) -> None:
     world.book("source:write_off", -firms["cash"][rows].sum())
     key = world.region_field(firms["region"][rows], firms["field"][rows])
     world.flows["deaths"] += np.bincount(key, minlength=world.n_regions * world.n_fields)
-    world.event("failed", firms.ids[rows], firms["invested"][rows])
+    world.event("failed", rows, firms["invested"][rows])
     firms.remove(dead)

@@ -85,6 +85,18 @@ def allocate_revenue(seg, field, bloc, own, in_niche, legacy, access, spend, seg
 
 
 @kernel
+def market_access(bloc, expanded, foreign_access, expansion_enabled, closed, access):
+    """``market.market_access``: 1 in the firm's own bloc's market, else the foreign access (full once
+    expanded abroad), times what blockades leave open (``closed[target bloc, market bloc]``)."""
+    B = access.shape[1]
+    for i in range(bloc.size):
+        foreign = 1.0 if (expansion_enabled and expanded[i]) else foreign_access
+        for b in range(B):
+            a = 1.0 if b == bloc[i] else foreign
+            access[i, b] = a * (1.0 - closed[bloc[i], b])
+
+
+@kernel
 def serve_demand(own_revenue, incumbent_niche_revenue, share, capacity):
     """A firm delivers at most ``capacity``: scale its revenues and share by served / demand (in place)."""
     for i in range(own_revenue.size):

@@ -100,6 +100,11 @@ def market_access(world: World) -> np.ndarray:
     firms = world.firms
     bloc = world.region_bloc[firms["region"]]
     B = len(world.bloc_names)
+    if compiled():
+        access = np.empty((len(firms), B))
+        kernels.market_access(bloc, firms["expanded"], m.foreign_access, m.expansion_enabled, world.cut["market"].T,
+                              access)
+        return access
     foreign = np.where(firms["expanded"], 1.0, m.foreign_access) if m.expansion_enabled else np.full(len(firms), m.foreign_access)
     acc = np.where(np.arange(B)[None, :] == bloc[:, None], 1.0, foreign[:, None])
     return acc * (1.0 - world.cut["market"].T[bloc])  # market b (imposer) closed to target bloc
@@ -272,7 +277,7 @@ def define_scenes(world: World, movers: np.ndarray) -> None:
     world.niche_base = np.bincount(world.niches["field"], weights=world.niches["size"], minlength=world.n_fields)
     firms["segment"][rows] = ids
     firms["fit"][rows] = np.maximum(firms["fit"][rows], m.scene_fit)
-    world.event("scene_defined", firms.ids[rows], size)
+    world.event("scene_defined", rows, size)
     key = world.region_field(firms["region"][rows], firms["field"][rows])
     RF = world.n_regions * world.n_fields
     world.flows["scenes"] += np.bincount(key, minlength=RF)

@@ -37,7 +37,7 @@ def detect_dragons(world: World) -> None:
     np.add.at(world.dragons_total, (firms["region"][rows], firms["field"][rows]), 1)
     key = world.region_field(firms["region"][rows], firms["field"][rows])
     world.flows["new_dragons"] += np.bincount(key, minlength=world.n_regions * world.n_fields)
-    world.event("dragon", firms.ids[rows], firms["valuation"][rows])
+    world.event("dragon", rows, firms["valuation"][rows])
     world.dragons.append({
         "firm_id": firms.ids[rows].copy(), "region": firms["region"][rows].copy(), "field": firms["field"][rows].copy(),
         "founded": firms["founded"][rows].copy(), "dragon_step": np.full(rows.size, world.step, np.int32),

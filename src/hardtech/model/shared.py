@@ -136,9 +136,10 @@ def cost_per_head(world: World) -> np.ndarray:
     cached = getattr(world, _PER_HEAD, None)
     if cached is not None and cached.table is firms and cached.version == firms.version and cached.wage is world.wage:
         return cached.values
-    wage = world.wage[firms["region"], firms["field"]]
-    per_wage = spending_per_wage(world.scenario, world.region_param("living_cost"))[firms["region"]]
-    values = wage / 4.0 / 1000.0 * per_wage
+    # per (region, field) first, then one gather: the same operations on the same numbers
+    per_wage = spending_per_wage(world.scenario, world.region_param("living_cost"))
+    table = world.wage / 4.0 / 1000.0 * per_wage[:, None]
+    values = table[firms["region"], firms["field"]]
     values.setflags(write=False)
     setattr(world, _PER_HEAD, _PerHead(firms, firms.version, world.wage, values))
     return values

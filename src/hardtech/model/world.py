@@ -140,6 +140,7 @@ class World:
     dragons_total: np.ndarray | None = None  # (region, field) cumulative count
     dragons_par_total: np.ndarray | None = None  # (region, field) cumulative count of dragons at a deal price of 1
     wage: np.ndarray | None = None  # (region, field) annual wage, thousand USD
+    param_cache: dict = field(default_factory=dict, repr=False)  # (fields|regions, name) -> array, see field_param
 
     # -- handy derived views ---------------------------------------------------
     @property
@@ -160,22 +161,30 @@ class World:
         return region.astype(np.int64) * self.n_fields + fld.astype(np.int64)
 
     def field_param(self, name: str) -> np.ndarray:
-        """A field parameter as an array over fields."""
-        return np.array([getattr(f, name) for f in self.scenario.fields.values()], dtype=float)
+        """A field parameter as an array over fields (read-only; built once per run)."""
+        return self._param("fields", name)
 
     def region_param(self, name: str) -> np.ndarray:
-        """A region parameter as an array over regions."""
-        return np.array([getattr(r, name) for r in self.scenario.regions.values()], dtype=float)
+        """A region parameter as an array over regions (read-only; built once per run)."""
+        return self._param("regions", name)
+
+    def _param(self, kind: str, name: str) -> np.ndarray:
+        values = self.param_cache.get((kind, name))
+        if values is None:  # the scenario does not change during a run
+            values = np.array([getattr(x, name) for x in getattr(self.scenario, kind).values()], dtype=float)
+            values.setflags(write=False)
+            self.param_cache[(kind, name)] = values
+        return values
 
     def book(self, account: str, amount: float) -> None:
         """Add ``amount`` (million USD) to a ledger account for this step."""
         self.ledger[account] = self.ledger.get(account, 0.0) + float(amount)
 
-    def event(self, kind: str, firm_ids: np.ndarray, value: np.ndarray | float = 0.0) -> None:
-        """Note firm events of one kind: ids, the firms' region and field, a value each."""
-        ids = np.asarray(firm_ids, dtype=np.int64)
+    def event(self, kind: str, rows: np.ndarray, value: np.ndarray | float = 0.0) -> None:
+        """Note firm events of one kind for the firms at ``rows``: ids, region and field, a value each."""
+        rows = np.asarray(rows, dtype=np.int64)
+        ids = self.firms.ids[rows]
         if ids.size:
-            rows = self.firms.rows_of(ids)
             value = np.broadcast_to(np.asarray(value, float), ids.shape).copy()
             self.events.append(FirmEvents(self.step, kind, ids, self.firms["region"][rows], self.firms["field"][rows], value))
 
