@@ -143,7 +143,7 @@ class GroupRanks:
     """
 
     SORT_BELOW = 1 << 18  # up to this many rows, sort instead
-    COMPILED_BLOCK = 1024  # rows per block of the compiled path
+    COMPILED_BLOCK = 256  # rows per block of the compiled path
 
     def __init__(self, keys: np.ndarray, n_groups: int) -> None:
         keys = np.asarray(keys)
@@ -157,7 +157,7 @@ class GroupRanks:
         n = keys.size
         width = n_groups + 1  # one more bin: rows in no group
         self._order = None
-        self._compiled = compiled()
+        self._compiled = compiled() and n > self.SORT_BELOW
         if self._compiled:  # one counting pass per block of COMPILED_BLOCK rows, then a scan of one block per draw
             n_blocks = -(-n // self.COMPILED_BLOCK)
             self._cum = np.zeros((n_groups, n_blocks + 1), np.int64)

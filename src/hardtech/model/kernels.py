@@ -217,3 +217,31 @@ def sum_by_key(key, values, out):
     """``np.bincount(key, weights=values)`` into ``out`` (zeroed by the caller): sums in row order."""
     for i in range(key.size):
         out[key[i]] += values[i]
+
+
+# -- metrics -----------------------------------------------------------------------------------------
+@kernel
+def firm_aggregates(key, field, headcount, capability, dependency, revenue, niche_revenue, incumbent, segment,
+                    head, n_firms, best, dep_head, rev, plat_f, niche_f, small_plat_f, small_niche_f, niche_firms):
+    """``metrics.record``'s sums over firms in one pass: per (region, field) headcount, firms, best
+    capability (−∞ where none), dependency × headcount and revenue; per field platform and niche
+    revenue, the same of non-incumbents, and firms in niches. Outputs are zeroed (``best``: −∞) by the caller."""
+    for i in range(key.size):
+        k = key[i]
+        f = field[i]
+        h = headcount[i]
+        head[k] += h
+        n_firms[k] += 1.0
+        if capability[i] > best[k]:
+            best[k] = capability[i]
+        dep_head[k] += dependency[i] * h
+        rev[k] += revenue[i]
+        niche = niche_revenue[i]
+        plat = revenue[i] - niche
+        plat_f[f] += plat
+        niche_f[f] += niche
+        small = 0.0 if incumbent[i] else 1.0
+        small_plat_f[f] += plat * small
+        small_niche_f[f] += niche * small
+        if segment[i] >= 0:
+            niche_firms[f] += 1
