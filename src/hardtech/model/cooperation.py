@@ -23,14 +23,28 @@ from hardtech.model.shared import cost_per_head
 from hardtech.model.world import World
 
 
+_ENDS = "_link_endpoints"  # World attribute: (firm table, its version, link table, its version, a, b)
+
+
 def _endpoints(world: World) -> tuple[np.ndarray, np.ndarray]:
-    """Rows of both ends of every link (links to closed firms dropped first)."""
+    """Rows of both ends of every link (links to closed firms dropped first; read-only).
+
+    Kept while neither table changes (sharing R&D, paying for links and pooling
+    risk in one quarter read the same rows).
+    """
     links, firms = world.links, world.firms
+    cached = getattr(world, _ENDS, None)
+    if (cached is not None and cached[0] is firms and cached[1] == firms.version and cached[2] is links
+            and cached[3] == links.version):
+        return cached[4], cached[5]
     a, b = firms.rows_of(links["a"]), firms.rows_of(links["b"])
     gone = (a < 0) | (b < 0)
     if gone.any():
         links.remove(gone)
         a, b = a[~gone], b[~gone]
+    a.setflags(write=False)
+    b.setflags(write=False)
+    setattr(world, _ENDS, (firms, firms.version, links, links.version, a, b))
     return a, b
 
 
