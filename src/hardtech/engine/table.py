@@ -222,6 +222,19 @@ class AgentTable:
         found = (self._n > 0) & (live[rows_clipped] == ids) if self._n else np.zeros(ids.shape, bool)
         return np.where(found, rows_clipped, -1)
 
+    def row_lookup(self) -> np.ndarray:
+        """The dense id → row array of the current version (−1 for ids not live; read-only).
+
+        ``lookup[id]`` for ids in ``[0, next_id)``; the last slot, ``lookup[next_id]``,
+        is −1 and stands for any id outside that range (what :meth:`rows_of` maps them to).
+        """
+        if self._lookup is None or self._lookup[0] != self._version:
+            lookup = np.full(self._next_id + 1, -1, dtype=np.int64)
+            lookup[self._ids[: self._n]] = np.arange(self._n)
+            lookup.setflags(write=False)
+            self._lookup = (self._version, lookup)
+        return self._lookup[1]
+
     def to_dict(self) -> dict[str, np.ndarray]:
         """Copies of all live columns, ``id`` first."""
         out = {"id": self._ids[: self._n].copy()}

@@ -25,6 +25,7 @@ import numpy as np
 
 from hardtech.engine.jit import compiled
 from hardtech.engine.ops import GroupRanks, choose_by_row, choose_within_groups, group_max, group_sum
+from hardtech.model import kernels
 from hardtech.model.shared import (
     choose_segment, cost_per_head, investor_region, opportunity, spread_draw, talent_keys, within_pool_capacity,
 )
@@ -134,17 +135,22 @@ def found(world: World) -> None:
     support = world.levers["startup_support"]
     region_factor = 1.0 + support
     success = _successful_firm_rows(world)
-    employed = np.flatnonzero(t["employer"] >= 0)
-    employed_firm = firms.rows_of(t["employer"][employed])
-    spinout_rows = employed[(employed_firm >= 0) & success[np.maximum(employed_firm, 0)]]
     # A person's chance depends only on (region, field, young, spin-out): sum the
     # chances of each such class, draw its founders as Poisson, pick them at random
     # within the class — the same law as one draw per person, at a fraction of the cost.
     R, F = world.n_regions, world.n_fields
     slots = 2 * 2  # young or not × spin-out or not
-    cls = talent_keys(world, slots=slots)  # class = (region, field)·4 + young·2 + spin-out, int16
-    cls += (t["age"] < ent.young_founder_age).view(np.int8) * np.int8(2)
-    cls[spinout_rows] += 1
+    if compiled():
+        cls = np.empty(len(t), np.int16 if R * F * slots <= np.iinfo(np.int16).max else np.int64)
+        kernels.founder_classes(t["region"], t["field"], t["age"], t["employer"], firms.row_lookup(), success, F,
+                                np.float32(ent.young_founder_age), cls)
+    else:
+        employed = np.flatnonzero(t["employer"] >= 0)
+        employed_firm = firms.rows_of(t["employer"][employed])
+        spinout_rows = employed[(employed_firm >= 0) & success[np.maximum(employed_firm, 0)]]
+        cls = talent_keys(world, slots=slots)  # class = (region, field)·4 + young·2 + spin-out, int16
+        cls += (t["age"] < ent.young_founder_age).view(np.int8) * np.int8(2)
+        cls[spinout_rows] += 1
     r_c, f_c, y_c, s_c = np.unravel_index(np.arange(R * F * slots), (R, F, 2, 2))
     p_class = (
         ent.found_rate

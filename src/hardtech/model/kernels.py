@@ -245,3 +245,81 @@ def firm_aggregates(key, field, headcount, capability, dependency, revenue, nich
         small_niche_f[f] += niche * small
         if segment[i] >= 0:
             niche_firms[f] += 1
+
+
+# -- talent ------------------------------------------------------------------------------------------
+@kernel
+def retire_pass(age, u, rate, retirement_age, leave):
+    """``labour.retire``: age everyone a quarter (float32, as in NumPy), mark who leaves (a draw below the
+    quarter's hazard, or retirement age reached); returns how many leave."""
+    quarter = np.float32(0.25)
+    count = 0
+    for i in range(age.size):
+        a = age[i] + quarter
+        age[i] = a
+        out = (u[i] < rate) or (a >= retirement_age)
+        leave[i] = out
+        count += out
+    return count
+
+
+@kernel
+def considering_pass(u, age, low, high, young_age, young_more, rows, young):
+    """``labour.migrate``: who weighs a move (a draw below the threshold of their age group); writes
+    their rows and whether each is young, returns how many."""
+    k = 0
+    for i in range(u.size):
+        if u[i] < high:
+            y = age[i] < young_age
+            if (u[i] < low) or (y == young_more):
+                rows[k] = i
+                young[k] = y
+                k += 1
+    return k
+
+
+@kernel
+def employment_pass(employer, lookup, have, rows, firm_rows):
+    """``labour.assign_employers``: employed agents and their firm's row (an agent whose employer is
+    gone becomes free), counting each firm's agents; returns how many are employed."""
+    last = lookup.size - 1
+    k = 0
+    for i in range(employer.size):
+        e = employer[i]
+        if e >= 0:
+            r = lookup[e if e < last else last]
+            if r < 0:
+                employer[i] = -1
+            else:
+                rows[k] = i
+                firm_rows[k] = r
+                have[r] += 1.0
+                k += 1
+    return k
+
+
+@kernel
+def release_pass(u, excess, rows, firm_rows, employer, candidate_key, no_group):
+    """Release each employed agent with its firm's excess share; the others are no hiring candidates."""
+    for j in range(rows.size):
+        if u[j] < excess[firm_rows[j]]:
+            employer[rows[j]] = -1
+        else:
+            candidate_key[rows[j]] = no_group
+
+
+@kernel
+def founder_classes(region, field, age, employer, lookup, success, n_fields, young_age, cls):
+    """``entrepreneurship.found``: each person's class (region, field)·4 + young·2 + spin-out (employed
+    by a successful firm)."""
+    last = lookup.size - 1
+    for i in range(region.size):
+        c = (region[i] * n_fields + field[i]) * 4
+        if age[i] < young_age:
+            c += 2
+        e = employer[i]
+        if e >= 0:
+            r = lookup[e if e < last else last]
+            if r >= 0 and success[r]:
+                c += 1
+        cls[i] = c

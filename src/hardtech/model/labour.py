@@ -29,7 +29,9 @@ from typing import NamedTuple
 import numpy as np
 
 from hardtech.engine import AgentTable
+from hardtech.engine.jit import compiled
 from hardtech.engine.ops import GroupRanks, group_sum, stochastic_round
+from hardtech.model import kernels
 from hardtech.model.shared import (cost_per_head, regional_boost, set_wages, talent_by_region_field, talent_keys,
                                    update_talent_counts)
 from hardtech.model.world import World
@@ -79,9 +81,13 @@ def retire(world: World) -> None:
     t = world.talent
     age = t["age"]
     lab = world.scenario.labour
-    age += 1.0 / 4.0  # a quarter; in place: float32, as before
-    leave = _uniforms(world, rng) < lab.retire_rate / 4.0
-    leave |= age >= lab.retirement_age
+    if compiled():
+        leave = np.empty(len(t), np.bool_)
+        kernels.retire_pass(age, _uniforms(world, rng), lab.retire_rate / 4.0, np.float32(lab.retirement_age), leave)
+    else:
+        age += 1.0 / 4.0  # a quarter; in place: float32, as before
+        leave = _uniforms(world, rng) < lab.retire_rate / 4.0
+        leave |= age >= lab.retirement_age
     rows = np.flatnonzero(leave)
     left = np.bincount(world.region_field(t["region"][rows], t["field"][rows]),
                        minlength=world.n_regions * world.n_fields)
@@ -124,10 +130,16 @@ def migrate(world: World) -> None:
     # uniform per agent; only agents under the larger threshold need their age
     u = _uniforms(world, rng)
     low, high = sorted((lab.consider_move, lab.young_consider_move))
-    considering = np.flatnonzero(u < high)
-    young_c = t["age"][considering] < lab.young_age
-    keep = (u[considering] < low) | (young_c == (lab.young_consider_move >= lab.consider_move))
-    considering, young_c = considering[keep], young_c[keep]
+    young_more = lab.young_consider_move >= lab.consider_move
+    if compiled():
+        considering, young_c = np.empty(len(t), np.int64), np.empty(len(t), np.bool_)
+        k = kernels.considering_pass(u, t["age"], low, high, np.float32(lab.young_age), young_more, considering, young_c)
+        considering, young_c = considering[:k], young_c[:k]
+    else:
+        considering = np.flatnonzero(u < high)
+        young_c = t["age"][considering] < lab.young_age
+        keep = (u[considering] < low) | (young_c == young_more)
+        considering, young_c = considering[keep], young_c[keep]
     if considering.size == 0:
         return
     home = t["region"][considering].astype(np.int64)
@@ -193,24 +205,34 @@ def assign_employers(world: World) -> None:
     rng = world.streams["employment"]
     firms, t = world.firms, world.talent
     employer = t["employer"]
-    employed_rows = np.flatnonzero(employer >= 0)
-    firm_row = firms.rows_of(employer[employed_rows])
-    gone = firm_row < 0
-    employer[employed_rows[gone]] = -1  # employer gone
-    employed_rows, firm_row = employed_rows[~gone], firm_row[~gone]
-    have = np.bincount(firm_row, minlength=len(firms)).astype(float)
+    RF = world.n_regions * world.n_fields
+    if compiled():
+        have = np.zeros(len(firms))
+        employed_rows, firm_row = np.empty(len(t), np.int64), np.empty(len(t), np.int64)
+        k = kernels.employment_pass(employer, firms.row_lookup(), have, employed_rows, firm_row)
+        employed_rows, firm_row = employed_rows[:k], firm_row[:k]
+    else:
+        employed_rows = np.flatnonzero(employer >= 0)
+        firm_row = firms.rows_of(employer[employed_rows])
+        gone = firm_row < 0
+        employer[employed_rows[gone]] = -1  # employer gone
+        employed_rows, firm_row = employed_rows[~gone], firm_row[~gone]
+        have = np.bincount(firm_row, minlength=len(firms)).astype(float)
     want = firms["headcount"] / world.weight
     # release agents of firms with too many, each with the excess share
     excess = np.divide(np.maximum(have - want - 1.0, 0.0), have, out=np.zeros_like(have), where=have > 0)
-    released = rng.random(employed_rows.size) < excess[firm_row]
-    employer[employed_rows[released]] = -1
+    u = rng.random(employed_rows.size)
+    cand_key = talent_keys(world)  # a fresh array: mark the employed as in no group
+    if compiled():
+        kernels.release_pass(u, excess, employed_rows, firm_row, employer, cand_key, RF)
+    else:
+        released = u < excess[firm_row]
+        employer[employed_rows[released]] = -1
+        cand_key[employed_rows[~released]] = RF
     # hire free agents of the firm's region-field, uniformly, for firms with too few
     need = stochastic_round(rng, np.maximum(want - have, 0.0))
     if need.sum() == 0:
         return
-    RF = world.n_regions * world.n_fields
-    cand_key = talent_keys(world)  # a fresh array: mark the employed as in no group
-    cand_key[employed_rows[~released]] = RF
     free = GroupRanks(cand_key, RF)  # the k-th free agent of a group, in row order
     count = free.counts
     draws = np.repeat(np.arange(len(firms)), need)
