@@ -9,13 +9,13 @@ runs is :func:`compiled`:
 - ``HARDTECH_ENGINE=numba`` or unset — the kernels, if Numba imports
   (otherwise the reference, silently: Numba is an optional speed-up).
 
-A compiled rule may draw fewer random numbers than its reference where the
-reference draws values it then discards (e.g. an innovation step for every
-firm, used only by the firms that succeed): the same law, other realisations.
-``HARDTECH_DRAWS=reference`` (or ``use_engine("numba", draws="reference")``)
-makes the kernels draw exactly as the reference does, and then a whole run is
-bit-identical to the NumPy reference (tests check both: bit-identity with the
-reference draws, and statistical equivalence of the economical draws).
+By default the kernels draw exactly the random numbers the reference draws,
+and a whole run is bit-identical to the NumPy reference. With
+``HARDTECH_DRAWS=economical`` (or ``use_engine("numba", draws="economical")``)
+a compiled rule skips numbers the reference draws and then discards (an
+innovation step for every firm, used only by the firms that succeed): the
+same law, other realisations (tests check both: bit-identity with the
+reference draws, statistical equivalence of the economical ones).
 
 :func:`use_engine` switches in-process (for tests). The choice is read when
 a rule runs, so one process can run both.
@@ -39,6 +39,7 @@ import os
 from collections.abc import Callable
 from contextlib import contextmanager
 
+OPTIONS = {"fastmath": False, "error_model": "numpy", "nogil": True}  # every kernel's compile options
 ENV = "HARDTECH_ENGINE"
 ENGINES = ("numba", "numpy")
 DRAWS_ENV = "HARDTECH_DRAWS"
@@ -82,14 +83,14 @@ def economical_draws() -> bool:
     """True when compiled rules may skip random draws the reference discards (see the module docstring)."""
     if not compiled():
         return False
-    draws = _forced_draws or os.environ.get(DRAWS_ENV, "economical").strip().lower() or "economical"
+    draws = _forced_draws or os.environ.get(DRAWS_ENV, "reference").strip().lower() or "reference"
     if draws not in DRAWS:
         raise ValueError(f"{DRAWS_ENV}={draws!r}: must be one of {', '.join(DRAWS)}")
     return draws == "economical"
 
 
 @contextmanager
-def use_engine(name: str, draws: str = "economical"):
+def use_engine(name: str, draws: str = "reference"):
     """Run a block on engine ``name`` (``"numba"`` or ``"numpy"``) with ``draws``, whatever the environment says."""
     global _forced, _forced_draws
     if name not in ENGINES:
@@ -119,7 +120,7 @@ class _Lazy:
             numba = _load_numba()
             if not numba:
                 return self.py(*args)
-            jit = self._jit = numba.njit(self.py, cache=True, fastmath=False, error_model="numpy", nogil=True)
+            jit = self._jit = numba.njit(self.py, cache=True, **OPTIONS)
         return jit(*args)
 
     @property
@@ -127,7 +128,7 @@ class _Lazy:
         """The Numba dispatcher (compiling on demand happens at the first call)."""
         numba = _load_numba()
         if self._jit is None and numba:
-            self._jit = numba.njit(self.py, cache=True, fastmath=False, error_model="numpy", nogil=True)
+            self._jit = numba.njit(self.py, cache=True, **OPTIONS)
         return self._jit
 
 

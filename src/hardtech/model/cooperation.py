@@ -16,14 +16,29 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
+
+from hardtech.engine import AgentTable
 
 from hardtech.engine.ops import choose_by_row, choose_within_groups
 from hardtech.model.shared import cost_per_head
 from hardtech.model.world import World
 
 
-_ENDS = "_link_endpoints"  # World attribute: (firm table, its version, link table, its version, a, b)
+class _Ends(NamedTuple):
+    """Cached link endpoints: the tables and versions they were found at, and both ends' rows."""
+
+    firms: AgentTable
+    firms_version: int
+    links: AgentTable
+    links_version: int
+    a: np.ndarray
+    b: np.ndarray
+
+
+_ENDS = "_link_endpoints"  # World attribute: an _Ends
 
 
 def _endpoints(world: World) -> tuple[np.ndarray, np.ndarray]:
@@ -34,9 +49,9 @@ def _endpoints(world: World) -> tuple[np.ndarray, np.ndarray]:
     """
     links, firms = world.links, world.firms
     cached = getattr(world, _ENDS, None)
-    if (cached is not None and cached[0] is firms and cached[1] == firms.version and cached[2] is links
-            and cached[3] == links.version):
-        return cached[4], cached[5]
+    if (cached is not None and cached.firms is firms and cached.firms_version == firms.version
+            and cached.links is links and cached.links_version == links.version):
+        return cached.a, cached.b
     a, b = firms.rows_of(links["a"]), firms.rows_of(links["b"])
     gone = (a < 0) | (b < 0)
     if gone.any():
@@ -44,7 +59,7 @@ def _endpoints(world: World) -> tuple[np.ndarray, np.ndarray]:
         a, b = a[~gone], b[~gone]
     a.setflags(write=False)
     b.setflags(write=False)
-    setattr(world, _ENDS, (firms, firms.version, links, links.version, a, b))
+    setattr(world, _ENDS, _Ends(firms, firms.version, links, links.version, a, b))
     return a, b
 
 

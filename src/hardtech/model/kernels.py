@@ -252,7 +252,7 @@ def firm_aggregates(key, field, headcount, capability, dependency, revenue, nich
 def retire_pass(age, u, rate, retirement_age, leave):
     """``labour.retire``: age everyone a quarter (float32, as in NumPy), mark who leaves (a draw below the
     quarter's hazard, or retirement age reached); returns how many leave."""
-    quarter = np.float32(0.25)
+    quarter = np.float32(1.0 / 4.0)  # a quarter of a year, in float32 as NumPy adds it
     count = 0
     for i in range(age.size):
         a = age[i] + quarter
