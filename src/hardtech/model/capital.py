@@ -205,11 +205,17 @@ def exit_firms(world: World) -> None:
     cap = world.scenario.capital
     rng = world.streams["exits"]
     firms, t = world.firms, world.talent
-    eligible = (
-        ~firms["incumbent"] & ~firms["public"] & (firms["invested"] > 0)
-        & (firms["founded"] <= world.step - cap.exit_age_years * 4) & (firms["revenue_smooth"] > 0)
-    )
-    exiting = eligible & (rng.random(len(firms)) < cap.exit_rate)
+    latest = world.step - cap.exit_age_years * 4
+    if compiled():
+        exiting = np.empty(len(firms), np.bool_)
+        kernels.exit_candidates(firms["incumbent"], firms["public"], firms["invested"], firms["founded"],
+                                firms["revenue_smooth"], rng.random(len(firms)), latest, cap.exit_rate, exiting)
+    else:
+        eligible = (
+            ~firms["incumbent"] & ~firms["public"] & (firms["invested"] > 0)
+            & (firms["founded"] <= latest) & (firms["revenue_smooth"] > 0)
+        )
+        exiting = eligible & (rng.random(len(firms)) < cap.exit_rate)
     rows = np.flatnonzero(exiting)
     if rows.size == 0:
         return
@@ -256,10 +262,20 @@ def expand_abroad(world: World) -> None:
         return
     rng = world.streams["expansion"]
     firms = world.firms
-    cost = m.expansion_cost * world.field_param("capital_intensity")[firms["field"]]
-    able = ~firms["expanded"] & (firms["revenue_smooth"] > 0) & (firms["cash"] > m.expansion_cash_cover * cost)
-    go = able & (rng.random(len(firms)) < m.expansion_rate)
-    rows = np.flatnonzero(go)
+    intensity = world.field_param("capital_intensity")
+    if compiled():
+        go = np.empty(len(firms), np.bool_)
+        kernels.expansion_candidates(firms["expanded"], firms["revenue_smooth"], firms["cash"], firms["field"],
+                                     intensity, m.expansion_cost, m.expansion_cash_cover, rng.random(len(firms)),
+                                     m.expansion_rate, go)
+        rows = np.flatnonzero(go)
+        cost = np.zeros(len(firms))
+        cost[rows] = m.expansion_cost * intensity[firms["field"][rows]]
+    else:
+        cost = m.expansion_cost * intensity[firms["field"]]
+        able = ~firms["expanded"] & (firms["revenue_smooth"] > 0) & (firms["cash"] > m.expansion_cash_cover * cost)
+        go = able & (rng.random(len(firms)) < m.expansion_rate)
+        rows = np.flatnonzero(go)
     if rows.size == 0:
         return
     firms["cash"][rows] -= cost[rows]

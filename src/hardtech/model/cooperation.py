@@ -21,7 +21,6 @@ from typing import NamedTuple
 import numpy as np
 
 from hardtech.engine import AgentTable
-
 from hardtech.engine.ops import choose_by_row, choose_within_groups
 from hardtech.model.shared import cost_per_head
 from hardtech.model.world import World

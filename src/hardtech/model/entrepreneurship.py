@@ -106,13 +106,19 @@ def pivot(world: World) -> None:
     ent = world.scenario.entrepreneurship
     rng = world.streams["pivots"]
     firms = world.firms
-    stuck = (
-        ~firms["incumbent"]
-        & (firms["segment"] >= 0)
-        & (firms["founded"] <= world.step - ent.pivot_after_years * 4)
-        & (firms["fit"] < ent.pivot_fit)
-        & (rng.random(len(firms)) < ent.pivot_rate)
-    )
+    latest = world.step - ent.pivot_after_years * 4
+    if compiled():
+        stuck = np.empty(len(firms), np.bool_)
+        kernels.pivot_candidates(firms["incumbent"], firms["segment"], firms["founded"], firms["fit"],
+                                 rng.random(len(firms)), latest, ent.pivot_fit, ent.pivot_rate, stuck)
+    else:
+        stuck = (
+            ~firms["incumbent"]
+            & (firms["segment"] >= 0)
+            & (firms["founded"] <= latest)
+            & (firms["fit"] < ent.pivot_fit)
+            & (rng.random(len(firms)) < ent.pivot_rate)
+        )
     rows = np.flatnonzero(stuck)
     if rows.size == 0:
         return

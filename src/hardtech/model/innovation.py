@@ -143,5 +143,10 @@ def imitate(world: World, effort: np.ndarray, boost: np.ndarray) -> None:
 def frontier_movers(world: World) -> np.ndarray:
     """Firms now beyond the frontier their bloc had reached (they push it)."""
     firms = world.firms
+    if compiled():
+        out = np.empty(len(firms), np.bool_)
+        kernels.beyond_frontier(firms["region"], firms["field"], world.region_bloc, firms["capability"],
+                                world.bloc_frontier, out)
+        return out
     bloc = world.region_bloc[firms["region"]]
     return firms["capability"] > world.bloc_frontier[bloc, firms["field"]]

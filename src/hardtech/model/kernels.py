@@ -323,3 +323,93 @@ def founder_classes(region, field, age, employer, lookup, success, n_fields, you
             if r >= 0 and success[r]:
                 c += 1
         cls[i] = c
+
+
+# -- small per-firm rules -----------------------------------------------------------------------------
+@kernel
+def hire_headcount(key, revenue_smooth, core_income, cash, incumbent, headcount, per_head, talent_rf, margin,
+                   runway_quarters, start_headcount, growth_hiring, max_employed_share):
+    """``labour.hire``: each firm moves ``growth_hiring`` of the way to the headcount it can afford,
+    hires scaled down where a region-field runs short of talent (headcount updated in place)."""
+    n = key.size
+    RF = talent_rf.size
+    change = np.empty(n)
+    head_rf = np.zeros(RF)
+    wanted = np.zeros(RF)
+    for i in range(n):
+        income = margin * revenue_smooth[i] + core_income[i]
+        runway = 0.0 if incumbent[i] else max(cash[i], 0.0) / runway_quarters
+        target = max((income + runway) / per_head[i], start_headcount)
+        c = growth_hiring * (target - headcount[i])
+        change[i] = c
+        head_rf[key[i]] += headcount[i]
+        wanted[key[i]] += max(c, 0.0)
+    ratio = np.empty(RF)
+    for g in range(RF):
+        room = max(max_employed_share * talent_rf[g] - head_rf[g], 0.0)
+        ratio[g] = room / wanted[g] if wanted[g] > 0 else 1.0
+    for i in range(n):
+        c = change[i]
+        hires = max(c, 0.0)
+        headcount[i] = max(headcount[i] + min(c, hires * min(ratio[key[i]], 1.0)), 1.0)
+
+
+@kernel
+def gross_profit(cash, revenue, core_income, revenue_smooth, margin, smoothing):
+    """``market.book_gross_profit``: revenue less direct costs to cash; revenue smoothed (in place)."""
+    for i in range(cash.size):
+        cash[i] = cash[i] + margin * revenue[i] + core_income[i]
+        revenue_smooth[i] = (1.0 - smoothing) * revenue_smooth[i] + smoothing * revenue[i]
+
+
+@kernel
+def bloc_best(region, field, region_bloc, n_fields, capability, best):
+    """``technology.update_frontiers``: the best capability per (bloc, field) into ``best`` (prefilled −∞)."""
+    for i in range(region.size):
+        k = region_bloc[region[i]] * n_fields + field[i]
+        if capability[i] > best[k]:
+            best[k] = capability[i]
+
+
+@kernel
+def beyond_frontier(region, field, region_bloc, capability, bloc_frontier, out):
+    """``innovation.frontier_movers``: firms beyond the frontier their bloc had reached."""
+    for i in range(region.size):
+        out[i] = capability[i] > bloc_frontier[region_bloc[region[i]], field[i]]
+
+
+@kernel
+def pivot_candidates(incumbent, segment, founded, fit, u, latest_founding, pivot_fit, pivot_rate, out):
+    """``entrepreneurship.pivot``: niche firms old enough, badly fitted, that weigh a pivot this quarter."""
+    for i in range(u.size):
+        out[i] = ((not incumbent[i]) and segment[i] >= 0 and founded[i] <= latest_founding and fit[i] < pivot_fit
+                  and u[i] < pivot_rate)
+
+
+@kernel
+def exit_candidates(incumbent, public, invested, founded, revenue_smooth, u, latest_founding, exit_rate, out):
+    """``capital.exit_firms``: private venture-backed firms old enough, with revenue, that exit this quarter."""
+    for i in range(u.size):
+        out[i] = ((not incumbent[i]) and (not public[i]) and invested[i] > 0 and founded[i] <= latest_founding
+                  and revenue_smooth[i] > 0 and u[i] < exit_rate)
+
+
+@kernel
+def expansion_candidates(expanded, revenue_smooth, cash, field, intensity, expansion_cost, cash_cover, u, rate,
+                         out):
+    """``capital.expand_abroad``: firms not yet abroad, with revenue and cash for it, that go this quarter."""
+    for i in range(u.size):
+        cost = expansion_cost * intensity[field[i]]
+        out[i] = (not expanded[i]) and revenue_smooth[i] > 0 and cash[i] > cash_cover * cost and u[i] < rate
+
+
+@kernel
+def dragon_candidates(incumbent, founded, field, valuation, valuation_par, dragon_step, par_dragon_step, threshold,
+                      step, max_age_quarters, new, new_par):
+    """``observables.detect_dragons``: young firms whose valuation (at a deal price of 1) first reaches
+    their field's threshold."""
+    for i in range(founded.size):
+        young = (not incumbent[i]) and (step - founded[i] <= max_age_quarters)
+        t = threshold[field[i]]
+        new_par[i] = young and par_dragon_step[i] < 0 and valuation_par[i] >= t
+        new[i] = young and dragon_step[i] < 0 and valuation[i] >= t

@@ -190,6 +190,14 @@ def hire(world: World) -> None:
         return
     RF = world.n_regions * world.n_fields
     key = world.region_field(firms["region"], firms["field"])
+    if compiled():
+        ent = world.scenario.entrepreneurship
+        kernels.hire_headcount(key, firms["revenue_smooth"], firms["core_income"], firms["cash"], firms["incumbent"],
+                               firms["headcount"], cost_per_head(world), talent_by_region_field(world),
+                               world.scenario.market.margin, ent.runway_quarters, ent.start_headcount,
+                               ent.growth_hiring, lab.max_employed_share)
+        assign_employers(world)
+        return
     target = target_headcount(world)
     change = world.scenario.entrepreneurship.growth_hiring * (target - firms["headcount"])
     hires = np.maximum(change, 0.0)

@@ -230,11 +230,14 @@ def book_gross_profit(world: World) -> None:
     """Revenue less direct costs goes to cash."""
     firms = world.firms
     margin = world.scenario.market.margin
-    firms["cash"] = firms["cash"] + margin * firms["revenue"] + firms["core_income"]
+    w = world.scenario.market.revenue_smoothing
+    if compiled():
+        kernels.gross_profit(firms["cash"], firms["revenue"], firms["core_income"], firms["revenue_smooth"], margin, w)
+    else:
+        firms["cash"] = firms["cash"] + margin * firms["revenue"] + firms["core_income"]
+        firms["revenue_smooth"] = (1.0 - w) * firms["revenue_smooth"] + w * firms["revenue"]
     world.book("sink:direct_costs", (1.0 - margin) * firms["revenue"].sum())
     world.book("source:core_business", firms["core_income"].sum())
-    w = world.scenario.market.revenue_smoothing
-    firms["revenue_smooth"] = (1.0 - w) * firms["revenue_smooth"] + w * firms["revenue"]
 
 
 def market_step(world: World) -> None:

@@ -24,7 +24,9 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 
 from hardtech.engine import AgentTable
+from hardtech.engine.jit import compiled
 from hardtech.engine.ops import choose_by_row, choose_within_groups, group_max, group_sum
+from hardtech.model import kernels
 
 if TYPE_CHECKING:  # the world imports this module: the annotation only
     from hardtech.model.world import World
@@ -352,7 +354,11 @@ def update_frontiers(world: World) -> None:
     """Bloc frontiers become the best capability reached; the world's is their max."""
     firms = world.firms
     B, F = world.science.shape
-    if len(firms):
+    if len(firms) and compiled():
+        best = np.full(B * F, -np.inf)
+        kernels.bloc_best(firms["region"], firms["field"], world.region_bloc, F, firms["capability"], best)
+        world.bloc_frontier = np.maximum(world.bloc_frontier, best.reshape(B, F))
+    elif len(firms):
         bloc = world.region_bloc[firms["region"]]
         best = group_max(bloc * F + firms["field"], firms["capability"], B * F, empty=-np.inf).reshape(B, F)
         world.bloc_frontier = np.maximum(world.bloc_frontier, best)
