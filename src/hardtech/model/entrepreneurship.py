@@ -50,8 +50,6 @@ def experiment(world: World) -> None:
     rng = world.streams["experiments"]
     firms = world.firms
     young = (firms["founded"] > world.step - ent.young_firm_years * 4) & ~firms["incumbent"]
-    if compiled():
-        return _experiment_young(world, rng, np.flatnonzero(young))
     own_money = ent.experiment_budget * firms["headcount"] * cost_per_head(world) * young
     support = world.levers["startup_support"][firms["region"]]
     grant = own_money * support / (1.0 - support)
@@ -62,34 +60,6 @@ def experiment(world: World) -> None:
     firms["fit"] = firms["fit"] + (count > 0) * ent.fit_step * (1.0 - firms["fit"]) * best_draw
     firms["experiments"] = firms["experiments"] + count
     world.flows["experiments"] += group_sum(world.region_field(firms["region"], firms["field"]), count, len(world.flows["experiments"]))
-
-
-def _experiment_young(world: World, rng: np.random.Generator, rows: np.ndarray) -> None:
-    """:func:`experiment` computed for the young firms only (older firms spend and draw nothing:
-    NumPy's Poisson draw of a zero mean takes no random number, so the draws are the same)."""
-    ent = world.scenario.entrepreneurship
-    firms = world.firms
-    n = len(firms)
-    per_head = cost_per_head(world)[rows]
-    region = firms["region"][rows]
-    own_money = ent.experiment_budget * firms["headcount"][rows] * per_head
-    support = world.levers["startup_support"][region]
-    grant = np.zeros(n)  # whole length: the ledger's sum is taken in the reference's order
-    grant[rows] = own_money * support / (1.0 - support)
-    firms["cash"][rows] += grant[rows]
-    world.book("source:grants", grant.sum())
-    software = world.region_param("software_base")[region]
-    intensity = world.field_param("capital_intensity")[firms["field"][rows]]
-    cost = ent.experiment_size * intensity * (1.0 - ent.software_discount * software) * per_head
-    count = rng.poisson((own_money + grant[rows]) / cost)
-    u = rng.random(n)
-    ran = count > 0
-    done = rows[ran]
-    fit = firms["fit"]
-    fit[done] = fit[done] + ent.fit_step * (1.0 - fit[done]) * u[done] ** (1.0 / count[ran])
-    firms["experiments"][rows] += count
-    world.flows["experiments"] += group_sum(world.region_field(region, firms["field"][rows]), count,
-                                            len(world.flows["experiments"]))
 
 
 def choose_niche(world: World, fields: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -108,14 +108,6 @@ def serve_demand(own_revenue, incumbent_niche_revenue, share, capacity):
 
 
 # -- innovation -----------------------------------------------------------------------------------
-@kernel
-def innovation_gain(u, p_success, step, capability, gain_rd, gain):
-    """``innovation.innovate``: firms whose draw ``u`` is below their success chance gain ``max(step, 0)``."""
-    for i in range(u.size):
-        g = max(step[i], 0.0) if u[i] < p_success[i] else 0.0
-        gain[i] = g
-        capability[i] = capability[i] + g
-        gain_rd[i] = gain_rd[i] + g
 
 
 @kernel
@@ -186,37 +178,6 @@ def round_candidates(headcount, per_head, revenue, demand, cash, incumbent, publ
             revenue_smooth[i] > revenue_growth * round_revenue[i] + revenue_floor)
         traction = (stage[i] < revenue_stage) or (revenue_smooth[i] > 0)
         candidate[i] = short and milestone and traction
-
-
-# -- entrepreneurship -------------------------------------------------------------------------------
-@kernel
-def experiment_money(founded, incumbent, headcount, per_head, support_by_region, region, step, young_quarters,
-                     budget, own_money, grant):
-    """``entrepreneurship.experiment``'s money: young firms' own experiment budget and the support grant."""
-    for i in range(founded.size):
-        young = 1.0 if (founded[i] > step - young_quarters) and not incumbent[i] else 0.0
-        own = budget * headcount[i] * per_head[i] * young
-        s = support_by_region[region[i]]
-        own_money[i] = own
-        grant[i] = own * s / (1.0 - s)
-
-
-@kernel
-def apply_experiments(count, best_draw, fit, fit_step, experiments):
-    """Fit after a quarter's experiments (``best_draw`` only read where ``count > 0``)."""
-    for i in range(count.size):
-        c = count[i]
-        if c > 0:
-            fit[i] = fit[i] + fit_step * (1.0 - fit[i]) * best_draw[i]
-        experiments[i] = experiments[i] + c
-
-
-# -- grouped reductions over (region, field) -------------------------------------------------------
-@kernel
-def sum_by_key(key, values, out):
-    """``np.bincount(key, weights=values)`` into ``out`` (zeroed by the caller): sums in row order."""
-    for i in range(key.size):
-        out[key[i]] += values[i]
 
 
 # -- metrics -----------------------------------------------------------------------------------------

@@ -86,10 +86,19 @@ def competitiveness(world: World) -> tuple[np.ndarray, np.ndarray]:
     rel = effective_capability(world) - world.frontier[firms["field"]]
     base = np.exp(m.capability_weight * np.minimum(rel, m.capability_lead_cap))
     platform = firms["segment"] < 0
-    scale = np.power(np.maximum(firms["headcount"], 1.0) / m.scale_reference_headcount, m.scale_economies)
-    fit = np.power(np.clip(firms["fit"], m.fit_floor, 1.0), m.niche_fit_weight)
     base = base * density_productivity(world)
-    own = base * np.where(platform, scale, fit)
+    if compiled():  # each firm's power of the one it needs (scale in the platform, fit in a niche)
+        rows = np.flatnonzero(platform)
+        other = np.flatnonzero(~platform)
+        factor = np.empty(len(firms))
+        factor[rows] = np.power(np.maximum(firms["headcount"][rows], 1.0) / m.scale_reference_headcount,
+                                m.scale_economies)
+        factor[other] = np.power(np.clip(firms["fit"][other], m.fit_floor, 1.0), m.niche_fit_weight)
+        own = base * factor
+    else:
+        scale = np.power(np.maximum(firms["headcount"], 1.0) / m.scale_reference_headcount, m.scale_economies)
+        fit = np.power(np.clip(firms["fit"], m.fit_floor, 1.0), m.niche_fit_weight)
+        own = base * np.where(platform, scale, fit)
     in_niche = base * m.incumbent_niche_fit**m.niche_fit_weight * firms["incumbent"]
     return own, in_niche
 

@@ -182,6 +182,9 @@ def density_productivity(world: World) -> np.ndarray:
     firms = world.firms
     if not inn.spillovers or inn.density_elasticity == 0:
         return np.ones(len(firms))
+    if compiled():  # the power per (region, field), then one gather: the same numbers
+        table = (1.0 + related_activity(world) / inn.knowledge_scale) ** inn.density_elasticity
+        return table[firms["region"], firms["field"]]
     k = related_activity(world)[firms["region"], firms["field"]]
     return (1.0 + k / inn.knowledge_scale) ** inn.density_elasticity
 
