@@ -143,7 +143,6 @@ class GroupRanks:
     """
 
     SORT_BELOW = 1 << 18  # up to this many rows, sort instead
-    COMPILED_BLOCK = 256  # rows per block of the compiled path
 
     def __init__(self, keys: np.ndarray, n_groups: int) -> None:
         keys = np.asarray(keys)
@@ -158,10 +157,11 @@ class GroupRanks:
         width = n_groups + 1  # one more bin: rows in no group
         self._order = None
         self._compiled = compiled() and n > self.SORT_BELOW
-        if self._compiled:  # one counting pass per block of COMPILED_BLOCK rows, then a scan of one block per draw
-            n_blocks = -(-n // self.COMPILED_BLOCK)
+        if self._compiled:  # one counting pass per block of rows, then a scan of one block per draw
+            self.block = max(256, 1 << int(np.ceil(np.log2(8 * width))))  # ≥ 8 rows per group and block
+            n_blocks = -(-n // self.block)
             self._cum = np.zeros((n_groups, n_blocks + 1), np.int64)
-            _block_counts(keys, n_groups, self.COMPILED_BLOCK, self._cum)
+            _block_counts(keys, n_groups, self.block, self._cum)
             self.counts = self._cum[:, -1].copy()
             return
         if n <= self.SORT_BELOW:  # few rows: a (radix) sort is cheaper than the blocks
@@ -202,7 +202,7 @@ class GroupRanks:
         if idx.size == 0:
             return out
         if self._compiled:
-            _nth_in_blocks(self.keys, self._cum, self.COMPILED_BLOCK, groups, ranks, idx, out)
+            _nth_in_blocks(self.keys, self._cum, self.block, groups, ranks, idx, out)
             return out
         if self._order is not None:
             out[idx] = self._order[self._start[groups[idx]] + ranks[idx]]

@@ -240,6 +240,23 @@ def considering_pass(u, age, low, high, young_age, young_more, rows, young):
 
 
 @kernel
+def migration_choice(home, fld, young, older_u, young_u, move_cost, gumbel, dest):
+    """``labour.migrate``'s logit choice: each agent's region of largest utility (its age group's place
+    utility in its field, less the moving cost from home, plus its Gumbel draw); the first on ties."""
+    R = move_cost.shape[0]
+    for i in range(home.size):
+        u = young_u if young[i] else older_u
+        best = -np.inf
+        choice = 0
+        for r in range(R):
+            v = (u[r, fld[i]] - move_cost[home[i], r]) + gumbel[i, r]
+            if v > best:
+                best = v
+                choice = r
+        dest[i] = choice
+
+
+@kernel
 def employment_pass(employer, lookup, have, rows, firm_rows):
     """``labour.assign_employers``: employed agents and their firm's row (an agent whose employer is
     gone becomes free), counting each firm's agents; returns how many are employed."""

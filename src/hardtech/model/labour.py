@@ -144,7 +144,6 @@ def migrate(world: World) -> None:
         return
     home = t["region"][considering].astype(np.int64)
     fld = t["field"][considering].astype(np.int64)
-    utility = np.where(young_c[:, None], young[:, fld].T, older[:, fld].T)  # (agents, regions)
     bloc = world.region_bloc
     move_cost = (
         lab.moving_cost
@@ -152,9 +151,15 @@ def migrate(world: World) -> None:
         + lab.bloc_cost * (bloc[:, None] != bloc[None, :])
     )
     np.fill_diagonal(move_cost, 0.0)
-    utility -= move_cost[home]
-    utility += rng.gumbel(size=utility.shape)
-    dest = utility.argmax(axis=1)
+    if compiled():
+        dest = np.empty(considering.size, np.int64)
+        kernels.migration_choice(home, fld, young_c, older, young, move_cost,
+                                 rng.gumbel(size=(considering.size, world.n_regions)), dest)
+    else:
+        utility = np.where(young_c[:, None], young[:, fld].T, older[:, fld].T)  # (agents, regions)
+        utility -= move_cost[home]
+        utility += rng.gumbel(size=utility.shape)
+        dest = utility.argmax(axis=1)
     moved = dest != home
     rows = considering[moved]
     RF = world.n_regions * world.n_fields
