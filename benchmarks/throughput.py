@@ -34,10 +34,11 @@ Measured:
    summed over the quarters) divided by a NumPy copy bandwidth measured in
    the same process (``np.copyto`` of a 256 MB array, best of 5; bytes
    copied per second), and the ratio of the model's time to it;
-6. with ``--claims``: the full ``hardtech claims`` (20 paired replications,
-   64 Sobol samples, 2 workers) on the compiled engine and on the NumPy
-   reference path — the claims suite of this commit (346a798's suite was a
-   different, smaller one: its time is not comparable).
+6. with ``--claims full`` (or ``quick``): ``hardtech claims`` (20 paired
+   replications, 64 Sobol samples, 2 workers; ``--quick``: the screening
+   suite) on the compiled engine and on the NumPy reference path — the
+   claims suite of this commit (346a798's suite was a different, smaller
+   one: its time is not comparable).
 
 The machine may be shared: the 1-minute load average before and after is
 printed. ``--quick`` runs fewer repeats and smaller batches (a smoke test).
@@ -305,10 +306,11 @@ def _measure(args: argparse.Namespace, work: Path) -> dict:
     res["full"] = full
     # 6. claims -----------------------------------------------------------------------------------
     if args.claims:
-        print("full claims (long) …", file=sys.stderr)
-        claims = {}
+        print(f"claims ({args.claims}; long) …", file=sys.stderr)
+        cmd = ["claims", "--json", "--out", "claims.duckdb"] + (["--quick"] if args.claims == "quick" else [])
+        claims = {"suite": args.claims}
         for name, engine in (("warm", new), ("numpy", ref)):
-            claims[name] = time_process(engine, warm_cache, work, ["claims", "--json"])
+            claims[name] = time_process(engine, warm_cache, work, cmd)
         res["claims"] = claims
     res["load_after"] = load_average()
     res["total_s"] = time.perf_counter() - t_start
@@ -390,7 +392,9 @@ def report(res: dict) -> str:
               ", ".join(f"{k} {_fmt_s(v)}" for k, v in sorted(phases.items(), key=lambda kv: -kv[1]))]
     if "claims" in res:
         c = res["claims"]
-        lines += ["", f"Full `hardtech claims` (this commit's suite, 20 paired replications, 2 workers): compiled "
+        what = ("the full `hardtech claims` (20 paired replications, 64 Sobol samples" if c["suite"] == "full"
+                else "`hardtech claims --quick` (screening: scale 0.002, 3 paired replications, 8 Sobol samples")
+        lines += ["", f"Claims, {what}, 2 workers; this commit's suite, which 346a798 did not have): compiled "
                   f"**{c['warm'] / 60:.1f} min**, NumPy reference {c['numpy'] / 60:.1f} min: "
                   f"**{c['numpy'] / c['warm']:.1f}× shorter**."]
     ratio = {
@@ -415,7 +419,8 @@ def report(res: dict) -> str:
     ]
     if "claims" in res:
         cr = res["claims"]["numpy"] / res["claims"]["warm"]
-        checks.append((f"full claims ≥ {TARGETS['claims']:g}× shorter than on the NumPy reference",
+        suite = "full claims" if res["claims"]["suite"] == "full" else "claims --quick (the full suite not timed)"
+        checks.append((f"{suite} ≥ {TARGETS['claims']:g}× shorter than on the NumPy reference",
                        cr >= TARGETS["claims"], f"{cr:.1f}×"))
     lines += ["", "Targets (issue #14):", ""]
     lines += [f"- {text}: **{'met' if ok else 'NOT met'}** ({value})" for text, ok, value in checks]
@@ -430,7 +435,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--screening-runs", type=int, default=16, help="runs per worker on this commit's engines")
-    ap.add_argument("--claims", action="store_true", help="also time the full `hardtech claims` (long)")
+    ap.add_argument("--claims", choices=("quick", "full"), help="also time `hardtech claims` (--quick, or the full suite: long)")
     ap.add_argument("--quick", action="store_true", help="2 repeats, small batches, no old full-scale run")
     ap.add_argument("--out", type=Path, help="append the report to this Markdown file")
     ap.add_argument("--json", type=Path, help="also write the raw figures as JSON")
