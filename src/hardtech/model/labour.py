@@ -24,11 +24,8 @@ every free agent.
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import numpy as np
 
-from hardtech.engine import AgentTable
 from hardtech.engine.jit import compiled
 from hardtech.engine.ops import GroupRanks, group_sum, stochastic_round
 from hardtech.model import kernels

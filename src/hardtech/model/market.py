@@ -30,7 +30,7 @@ from __future__ import annotations
 import numpy as np
 
 from hardtech.engine.jit import compiled
-from hardtech.engine.ops import group_max, group_sum
+from hardtech.engine.ops import group_sum
 from hardtech.model import kernels
 from hardtech.model.shared import (  # bass_adoption: re-exported for hardtech.evidence
     bass_adoption,  # noqa: F401

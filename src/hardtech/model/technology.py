@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from hardtech.engine.ops import group_max
 from hardtech.model.shared import update_frontiers
 from hardtech.model.world import World
 
