@@ -9,13 +9,24 @@ Quick use::
 
 __version__ = "0.1.0"
 
-# Imported on first use (PEP 562), so `import hardtech.cli` or `hardtech --help` does not
-# pay for NumPy, pyarrow, pandas and pydantic before a command needs them.
+# Before anything imports NumPy: keep it off its AVX-512 kernels (see hardtech/_simd.py).
+from hardtech import _simd  # noqa: E402
+
+_simd.configure()
+
+if _simd.STATE["numpy_preloaded"]:  # NumPy came first: say now whether results are portable
+    from hardtech.provenance import warn_if_not_portable  # noqa: E402
+
+    warn_if_not_portable()
+
+# The rest is imported on first use (PEP 562), so `import hardtech.cli` or `hardtech --help`
+# does not pay for NumPy, pyarrow, pandas and pydantic before a command needs them.
 _LAZY = {
     "HardtechModel": "hardtech.model",
     "RunResult": "hardtech.runner", "run": "hardtech.runner", "summarise": "hardtech.runner",
     "Scenario": "hardtech.scenario", "ScenarioError": "hardtech.scenario", "load": "hardtech.scenario",
     "presets": "hardtech.scenario", "to_toml": "hardtech.scenario",
+    "model_version": "hardtech.provenance",
 }
 
 
@@ -34,4 +45,5 @@ def __dir__() -> list[str]:
     return sorted([*globals(), *_LAZY])
 
 
-__all__ = ["HardtechModel", "RunResult", "Scenario", "ScenarioError", "load", "presets", "run", "summarise", "to_toml"]
+__all__ = ["HardtechModel", "RunResult", "Scenario", "ScenarioError", "load", "model_version", "presets", "run",
+           "summarise", "to_toml"]

@@ -1,8 +1,12 @@
 """Self-contained HTML report of one simulation run.
 
 :func:`write_report` writes a single HTML file with a metadata header, the
-dragon and region tables, and Plotly charts. plotly.js is embedded inline once
-(with the first chart), so the file opens in a browser with no network.
+levers the run changed from its preset, the region table, Plotly charts with
+labelled axes and units, the dragon table and a glossary of every term it uses
+(:mod:`hardtech.analysis.glossary`, the same definitions as the CLI and the
+dashboard). Tables fit the page (headings wrap), counts print as integers and
+ids without thousands separators. plotly.js is embedded inline once (with the
+first chart), so the file opens in a browser with no network.
 
 Expected inputs (extra columns are ignored; money is in million USD):
 
@@ -16,9 +20,7 @@ Expected inputs (extra columns are ignored; money is in million USD):
 
 from __future__ import annotations
 
-import functools
 import html
-import json
 import math
 import numbers
 from collections.abc import Mapping, Sequence
@@ -27,8 +29,15 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import plotly.graph_objects as go
+from plotly.colors import qualitative
+from plotly.subplots import make_subplots
 
-__all__ = ["write_report", "PLOT_TITLES"]
+from hardtech.analysis.changes import changed_fields, describe_changes, preset_of
+from hardtech.analysis.glossary import glossary_html, lookup
+from hardtech.scenario import Scenario
+
+__all__ = ["write_report", "PLOT_TITLES", "COLUMN_HEADINGS"]
 
 PLOT_TITLES = {
     "dragons": "Dragons over time by region",
@@ -40,14 +49,31 @@ PLOT_TITLES = {
 
 DRAGON_COLUMNS = ["firm_id", "region", "field", "founded", "dragon_quarter", "valuation_musd"]
 
-# plotly.colors.qualitative Plotly + D3 + Safe (written out: importing plotly's Python side costs more than a report)
-_PALETTE = [
-    "#636EFA", "#EF553B", "#00CC96", "#AB63FA", "#FFA15A", "#19D3F3", "#FF6692", "#B6E880", "#FF97FF", "#FECB52",
-    "#1F77B4", "#FF7F0E", "#2CA02C", "#D62728", "#9467BD", "#8C564B", "#E377C2", "#7F7F7F", "#BCBD22", "#17BECF",
-    "rgb(136, 204, 238)", "rgb(204, 102, 119)", "rgb(221, 204, 119)", "rgb(17, 119, 51)", "rgb(51, 34, 136)",
-    "rgb(170, 68, 153)", "rgb(68, 170, 153)", "rgb(153, 153, 51)", "rgb(136, 34, 85)", "rgb(102, 17, 0)",
-    "rgb(136, 136, 136)",
-]
+# Column key -> (heading with unit, glossary term). Keys not listed show as they are.
+COLUMN_HEADINGS: dict[str, tuple[str, str | None]] = {
+    "region": ("region", None),
+    "field": ("field", None),
+    "firm_id": ("firm", None),
+    "dragons": ("dragons", "dragon"),
+    "births": ("births", "births"),
+    "firms_end": ("firms at end", "firms"),
+    "talent_start": ("talent at start (persons)", "talent"),
+    "talent_end": ("talent at end (persons)", "talent"),
+    "net_inflow_pct_2020_24": ("inflow %/y 20-24", "inflow %/y 20-24"),
+    "investor_capital_end": ("VC pool at end (M USD)", "VC pool"),
+    "invested": ("invested (M USD)", "invested"),
+    "returned": ("returned (M USD)", "returned"),
+    "gap_to_frontier_end": ("gap at end (log capability)", "gap"),
+    "founded": ("founded", "births"),
+    "dragon_quarter": ("became a dragon", "dragon"),
+    "valuation_musd": ("valuation (M USD)", "valuation"),
+    "spinout": ("spin-out", "spin-out"),
+    "niche": ("in a niche", "niches"),
+}
+# ids and codes: printed as they are, never with thousands separators
+ID_COLUMNS = frozenset({"firm_id", "seed", "replication", "run_id", "founder", "parent", "step", "year", "sample"})
+
+_PALETTE = qualitative.Plotly + qualitative.D3 + qualitative.Safe
 
 _CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 0;
@@ -56,9 +82,19 @@ main { max-width: 1100px; margin: 0 auto; padding: 1.5rem 1.5rem 3rem; }
 h1 { font-size: 1.6rem; margin: 0 0 1rem; }
 h2 { font-size: 1.2rem; margin: 2rem 0 .6rem; border-bottom: 1px solid #d9dee5; padding-bottom: .3rem; }
 section { background: #fff; border: 1px solid #e3e7ec; border-radius: 6px; padding: .8rem 1rem; margin: 1rem 0; }
-table { border-collapse: collapse; font-size: .88rem; margin: .4rem 0; }
-th, td { padding: .25rem .7rem; border-bottom: 1px solid #eceff3; text-align: left; }
-th { background: #f0f3f6; font-weight: 600; }
+table { border-collapse: collapse; font-size: .82rem; margin: .4rem 0; width: 100%; }
+th, td { padding: .25rem .45rem; border-bottom: 1px solid #eceff3; text-align: left; }
+th { background: #f0f3f6; font-weight: 600; white-space: normal; vertical-align: bottom; }
+td { white-space: nowrap; }
+th.num { text-align: right; }
+th[title] { text-decoration: underline dotted #9aa5b1; cursor: help; }
+table.meta { width: auto; }
+ul.changes { margin: .3rem 0; padding-left: 1.2rem; }
+ul.changes code { font-size: .85rem; }
+dl.glossary { display: grid; grid-template-columns: minmax(9rem, max-content) 1fr; gap: .25rem 1rem; font-size: .86rem; }
+dl.glossary dt { font-weight: 600; }
+dl.glossary dd { margin: 0; }
+dl.glossary .unit { font-weight: normal; color: #7b8794; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 table.meta th { background: none; color: #52606d; font-weight: 500; }
 .note { color: #7b8794; font-style: italic; }
@@ -74,28 +110,40 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, numbers.Number) and not isinstance(value, bool)
 
 
-def _fmt(value: Any) -> str:
+def _fmt(value: Any, column: str | None = None) -> str:
+    """A value for a table cell: ids as they are, whole numbers without decimals, others to 4 digits."""
     if value is None:
         return ""
     if isinstance(value, (bool, np.bool_)):
-        return str(bool(value))
-    if isinstance(value, numbers.Integral):
-        return f"{int(value):,}"
-    if isinstance(value, numbers.Real):
+        return "yes" if value else "no"
+    if isinstance(value, numbers.Real) and not isinstance(value, numbers.Integral):
         x = float(value)
         if math.isnan(x):
             return "–"
-        if x != 0 and (abs(x) >= 1e9 or abs(x) < 1e-3):
-            return f"{x:.3g}"
-        if abs(x) >= 100:
-            return f"{x:,.1f}"
-        return f"{x:.4g}"
+        if x.is_integer() and abs(x) < 1e15:
+            value = int(x)  # a count that went through a mean or a float column: 211, not 211.0
+        else:
+            if x != 0 and (abs(x) >= 1e9 or abs(x) < 1e-3):
+                return f"{x:.3g}"
+            if abs(x) >= 100:
+                return f"{x:,.1f}".removesuffix(".0")  # 9,371, not 9,371.0 (for 9370.95)
+            return f"{x:.4g}"
+    if isinstance(value, numbers.Integral):
+        return str(int(value)) if column in ID_COLUMNS else f"{int(value):,}"
     return str(value)
 
 
-def _cell(value: Any, tag: str = "td") -> str:
-    cls = ' class="num"' if tag == "td" and _is_number(value) else ""
-    return f"<{tag}{cls}>{html.escape(_fmt(value))}</{tag}>"
+def _cell(value: Any, column: str | None = None) -> str:
+    cls = ' class="num"' if _is_number(value) and column not in ID_COLUMNS else ""
+    return f"<td{cls}>{html.escape(_fmt(value, column))}</td>"
+
+
+def _heading(column: str, numeric: bool) -> str:
+    label, term = COLUMN_HEADINGS.get(column, (column.replace("_", " "), None))
+    entry = lookup(term or column)
+    title = f' title="{html.escape(entry.definition)}"' if entry else ""
+    cls = ' class="num"' if numeric else ""
+    return f"<th{cls}{title}>{html.escape(label)}</th>"
 
 
 def _html_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None) -> str:
@@ -103,15 +151,16 @@ def _html_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None
         columns = []
         for row in rows:
             columns.extend(k for k in row if k not in columns)
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in columns)
-    body = "".join("<tr>" + "".join(_cell(row.get(c)) for c in columns) + "</tr>" for row in rows)
+    numeric = {c: c not in ID_COLUMNS and any(_is_number(r.get(c)) for r in rows) for c in columns}
+    head = "".join(_heading(str(c), numeric[c]) for c in columns)
+    body = "".join("<tr>" + "".join(_cell(row.get(c), str(c)) for c in columns) + "</tr>" for row in rows)
     return f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
 
 
 def _meta_table(meta: Mapping[str, Any]) -> str:
     if not meta:
         return ""
-    rows = "".join(f"<tr><th>{html.escape(str(k))}</th>{_cell(v)}</tr>" for k, v in meta.items())
+    rows = "".join(f"<tr><th>{html.escape(str(k))}</th>{_cell(v, str(k))}</tr>" for k, v in meta.items())
     return f'<table class="meta"><tbody>{rows}</tbody></table>'
 
 
@@ -141,83 +190,9 @@ def _sorted_unique(series: pd.Series) -> list[Any]:
     return sorted(series.dropna().unique().tolist(), key=str)
 
 
-class _Figure:
-    """A Plotly figure as the plain JSON plotly.js reads (traces and layout), with a subplot grid.
-
-    Written by hand instead of with ``plotly.graph_objects``, whose validation of
-    every property costs about a second per report; the JSON is the same kind
-    ``Figure.to_json`` gives (axes, domains and subplot titles as make_subplots lays them).
-    """
-
-    def __init__(self, rows: int = 1, cols: int = 1, titles: Sequence[str] = (), hspace: float = 0.2,
-                 vspace: float = 0.3, shared_x: bool = False) -> None:
-        self.data: list[dict] = []
-        self.layout: dict[str, Any] = {}
-        self.cols = cols
-        width = (1.0 - hspace * (cols - 1)) / cols
-        height = (1.0 - vspace * (rows - 1)) / rows
-        notes = []
-        for r in range(rows):
-            for c in range(cols):
-                k = r * cols + c + 1
-                x = [c * (width + hspace), c * (width + hspace) + width]
-                top = 1.0 - r * (height + vspace)
-                y = [top - height, top]
-                sx = "" if k == 1 else str(k)
-                self.layout[f"xaxis{sx}"] = {"anchor": f"y{sx}", "domain": x,
-                                             **({"matches": "x"} if shared_x and k > 1 else {})}
-                self.layout[f"yaxis{sx}"] = {"anchor": f"x{sx}", "domain": y}
-                if k <= len(titles):
-                    notes.append({"font": {"size": 16}, "showarrow": False, "text": str(titles[k - 1]),
-                                  "x": (x[0] + x[1]) / 2, "xanchor": "center", "xref": "paper", "y": top,
-                                  "yanchor": "bottom", "yref": "paper"})
-        if notes:
-            self.layout["annotations"] = notes
-
-    def add(self, trace: dict, row: int = 1, col: int = 1) -> None:
-        k = (row - 1) * self.cols + col
-        if k > 1:
-            trace = {**trace, "xaxis": f"x{k}", "yaxis": f"y{k}"}
-        self.data.append(trace)
-
-    def axes(self, letter: str, **props: Any) -> None:
-        for name, axis in self.layout.items():
-            if name.startswith(f"{letter}axis"):
-                axis.update(props)
-
-
-def _values(series: Any) -> list:
-    """A column as JSON-ready values (NaN becomes null, which plotly.js draws as a gap)."""
-    arr = np.asarray(series)
-    if arr.dtype.kind == "f":
-        return [v if math.isfinite(v) else None for v in arr.tolist()]
-    return arr.tolist()
-
-
-def _line(x: Any, y: Any, name: str, color: str, **extra: Any) -> dict:
-    line = {"color": color, **extra.pop("line", {})}
-    return {"type": "scatter", "mode": "lines", "x": _values(x), "y": _values(y), "name": name, "line": line, **extra}
-
-
-def _bar(x: Any, y: Any, name: str, color: str, **extra: Any) -> dict:
-    return {"type": "bar", "x": _values(x), "y": _values(y), "name": name, "marker": {"color": color}, **extra}
-
-
-@functools.lru_cache(maxsize=1)
-def _template() -> dict:
-    """plotly's ``plotly_white`` template (read from the plotly package's own JSON)."""
-    return json.loads(_plotly_file("templates/plotly_white.json"))
-
-
-def _plotly_file(name: str) -> str:
-    from importlib.resources import files
-
-    return files("plotly").joinpath("package_data", name).read_text(encoding="utf-8")
-
-
-def _layout(fig: _Figure, height: int = 420) -> _Figure:
-    fig.layout.update(
-        template=_template(),
+def _layout(fig: go.Figure, height: int = 420) -> go.Figure:
+    fig.update_layout(
+        template="plotly_white",
         height=height,
         margin=dict(l=60, r=20, t=80, b=40),
         legend=dict(orientation="h", yanchor="bottom", y=1.08, x=0),
@@ -226,57 +201,48 @@ def _layout(fig: _Figure, height: int = 420) -> _Figure:
     return fig
 
 
-_DIV = 0
-
-
-def _figure_html(fig: _Figure, include_plotlyjs: bool, config: Mapping[str, Any]) -> str:
-    """The figure as a div and a ``Plotly.newPlot`` call; plotly.js inlined before it when asked."""
-    global _DIV
-    _DIV += 1
-    div = f"hardtech-plot-{_DIV}"
-    script = (f'<script type="text/javascript">{_plotly_file("plotly.min.js")}</script>' if include_plotlyjs else "")
-    payload = json.dumps([fig.data, fig.layout, dict(config)], separators=(",", ":"), allow_nan=False)
-    height = fig.layout.get("height", 420)
-    return (f'<div style="height:{height}px; width:100%;">{script}<div id="{div}" class="plotly-graph-div" '
-            f'style="height:100%; width:100%;"></div><script type="text/javascript">'
-            f'(function(){{var a={payload};Plotly.newPlot("{div}",a[0],a[1],a[2]);}})();</script></div>')
-
-
 # -- plots ------------------------------------------------------------------
 
 
-def _plot_dragons(tables: Mapping[str, pd.DataFrame]) -> _Figure | str:
+def _plot_dragons(tables: Mapping[str, pd.DataFrame]) -> go.Figure | str:
     df = _usable(tables, "step_metrics", ["year", "region", "dragons"])
     if isinstance(df, str):
         return df
     agg = df.groupby(["region", "year"], as_index=False)["dragons"].sum().sort_values("year")
     colors = _colors(_sorted_unique(agg["region"]))
-    fig = _Figure()
+    fig = go.Figure()
     for region, color in colors.items():
         d = agg[agg["region"] == region]
-        fig.add(_line(d["year"], d["dragons"], str(region), color))
-    fig.axes("x", title={"text": "year"})
-    fig.axes("y", title={"text": "dragons (cumulative)"}, rangemode="tozero")
+        fig.add_trace(go.Scatter(x=d["year"], y=d["dragons"], name=str(region), mode="lines", line=dict(color=color)))
+    fig.update_xaxes(title_text="year")
+    fig.update_yaxes(title_text="dragons (cumulative count)", rangemode="tozero")
     return _layout(fig)
 
 
-def _plot_fields(tables: Mapping[str, pd.DataFrame]) -> _Figure | str:
+def _plot_fields(tables: Mapping[str, pd.DataFrame]) -> go.Figure | str:
     df = _usable(tables, "field_metrics", ["year", "field", "maturity", "adoption"])
     if isinstance(df, str):
         return df
     df = df.sort_values("year")
     colors = _colors(_sorted_unique(df["field"]))
-    fig = _Figure(rows=1, cols=2, titles=("maturity", "adoption (demand)"), hspace=0.08)
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("maturity", "adoption (demand)"), horizontal_spacing=0.08)
     for field, color in colors.items():
         d = df[df["field"] == field]
         for col, value in ((1, "maturity"), (2, "adoption")):
-            fig.add(_line(d["year"], d[value], str(field), color, legendgroup=str(field), showlegend=col == 1,
-                          line={"dash": "solid" if col == 1 else "dash"}), row=1, col=col)
-    fig.axes("x", title={"text": "year"})
+            fig.add_trace(
+                go.Scatter(
+                    x=d["year"], y=d[value], name=str(field), legendgroup=str(field), showlegend=col == 1,
+                    mode="lines", line=dict(color=color, dash="solid" if col == 1 else "dash"),
+                ),
+                row=1, col=col,
+            )
+    fig.update_xaxes(title_text="year")
+    fig.update_yaxes(title_text="maturity (0–1)", range=[0, 1.02], row=1, col=1)
+    fig.update_yaxes(title_text="adoption (share of potential customers, 0–1)", range=[0, 1.02], row=1, col=2)
     return _layout(fig)
 
 
-def _plot_talent(tables: Mapping[str, pd.DataFrame]) -> _Figure | str:
+def _plot_talent(tables: Mapping[str, pd.DataFrame]) -> go.Figure | str:
     df = _usable(tables, "region_metrics", ["year", "region", "arrivals", "departures", "talent"])
     if isinstance(df, str):
         return df
@@ -284,41 +250,61 @@ def _plot_talent(tables: Mapping[str, pd.DataFrame]) -> _Figure | str:
     yearly = df.groupby(["region", "calendar_year"], as_index=False)["net"].sum()
     stock = df.groupby(["region", "year"], as_index=False)["talent"].sum().sort_values("year")
     colors = _colors(_sorted_unique(df["region"]))
-    fig = _Figure(rows=1, cols=2, titles=("net inflow per year (arrivals − departures)", "talent stock"), hspace=0.08)
+    fig = make_subplots(
+        rows=1, cols=2, subplot_titles=("net inflow per year (arrivals − departures)", "talent stock"),
+        horizontal_spacing=0.08,
+    )
     for region, color in colors.items():
         y = yearly[yearly["region"] == region]
-        st = stock[stock["region"] == region]
-        fig.add(_bar(y["calendar_year"], y["net"], str(region), color, legendgroup=str(region)), row=1, col=1)
-        fig.add(_line(st["year"], st["talent"], str(region), color, legendgroup=str(region), showlegend=False),
-                row=1, col=2)
-    fig.layout["barmode"] = "group"
-    fig.axes("x", title={"text": "year"})
+        s = stock[stock["region"] == region]
+        fig.add_trace(
+            go.Bar(x=y["calendar_year"], y=y["net"], name=str(region), legendgroup=str(region), marker_color=color),
+            row=1, col=1,
+        )
+        fig.add_trace(
+            go.Scatter(x=s["year"], y=s["talent"], name=str(region), legendgroup=str(region), showlegend=False,
+                       mode="lines", line=dict(color=color)),
+            row=1, col=2,
+        )
+    fig.update_layout(barmode="group")
+    fig.update_xaxes(title_text="year")
+    fig.update_yaxes(title_text="net inflow (persons per year)", row=1, col=1)
+    fig.update_yaxes(title_text="talent (persons)", row=1, col=2)
     return _layout(fig)
 
 
-def _plot_capital(tables: Mapping[str, pd.DataFrame]) -> _Figure | str:
+def _plot_capital(tables: Mapping[str, pd.DataFrame]) -> go.Figure | str:
     regions = _usable(tables, "region_metrics", ["year", "region", "investor_capital"])
     flows = _usable(tables, "step_metrics", ["year", "invested", "returned"])
     if isinstance(regions, str) and isinstance(flows, str):
         return regions + " " + flows
-    fig = _Figure(rows=1, cols=2, hspace=0.08,
-                  titles=("investor capital by region (M USD)", "invested and returned per year (M USD)"))
+    fig = make_subplots(
+        rows=1, cols=2, horizontal_spacing=0.08,
+        subplot_titles=("investor capital by region (M USD)", "invested and returned per year (M USD)"),
+    )
     if not isinstance(regions, str):
         cap = regions.groupby(["region", "year"], as_index=False)["investor_capital"].sum().sort_values("year")
         for region, color in _colors(_sorted_unique(cap["region"])).items():
             d = cap[cap["region"] == region]
-            fig.add(_line(d["year"], d["investor_capital"], str(region), color), row=1, col=1)
+            fig.add_trace(
+                go.Scatter(x=d["year"], y=d["investor_capital"], name=str(region), mode="lines", line=dict(color=color)),
+                row=1, col=1,
+            )
     if not isinstance(flows, str):
         cal = np.floor(flows["year"].astype(float)).astype(int).rename("calendar_year")
         yearly = flows[["invested", "returned"]].groupby(cal).sum().reset_index()
-        fig.add(_bar(yearly["calendar_year"], yearly["invested"], "invested", "#3b6fb6"), row=1, col=2)
-        fig.add(_bar(yearly["calendar_year"], yearly["returned"], "returned", "#e8833a"), row=1, col=2)
-    fig.layout["barmode"] = "group"
-    fig.axes("x", title={"text": "year"})
+        fig.add_trace(go.Bar(x=yearly["calendar_year"], y=yearly["invested"], name="invested", marker_color="#3b6fb6"),
+                      row=1, col=2)
+        fig.add_trace(go.Bar(x=yearly["calendar_year"], y=yearly["returned"], name="returned", marker_color="#e8833a"),
+                      row=1, col=2)
+    fig.update_layout(barmode="group")
+    fig.update_xaxes(title_text="year")
+    fig.update_yaxes(title_text="investor capital (M USD)", row=1, col=1)
+    fig.update_yaxes(title_text="M USD per year", row=1, col=2)
     return _layout(fig)
 
 
-def _plot_gap(tables: Mapping[str, pd.DataFrame]) -> _Figure | str:
+def _plot_gap(tables: Mapping[str, pd.DataFrame]) -> go.Figure | str:
     df = _usable(tables, "step_metrics", ["year", "region", "gap_to_frontier"])
     if isinstance(df, str):
         return df
@@ -331,18 +317,27 @@ def _plot_gap(tables: Mapping[str, pd.DataFrame]) -> _Figure | str:
     ncols = min(3, n_panels)
     nrows = math.ceil(n_panels / ncols)
     titles = ["mean over fields"] + [str(f) for f in fields]
-    fig = _Figure(rows=nrows, cols=ncols, titles=titles, shared_x=True, hspace=0.06,
-                  vspace=0.12 if nrows > 1 else 0.0)
+    fig = make_subplots(rows=nrows, cols=ncols, subplot_titles=titles, shared_xaxes=True,
+                        horizontal_spacing=0.06, vertical_spacing=0.16 if nrows > 1 else 0.0)
     for region, color in colors.items():
         d = mean[mean["region"] == region]
-        fig.add(_line(d["year"], d["gap_to_frontier"], str(region), color, legendgroup=str(region)))
+        fig.add_trace(
+            go.Scatter(x=d["year"], y=d["gap_to_frontier"], name=str(region), legendgroup=str(region),
+                       mode="lines", line=dict(color=color)),
+            row=1, col=1,
+        )
     for i, field in enumerate(fields, start=1):
         sub = df[df["field"] == field].groupby(["region", "year"], as_index=False)["gap_to_frontier"].mean()
         sub = sub.sort_values("year")
         for region, color in colors.items():
             d = sub[sub["region"] == region]
-            fig.add(_line(d["year"], d["gap_to_frontier"], str(region), color, legendgroup=str(region),
-                          showlegend=False, line={"width": 1.5}), row=i // ncols + 1, col=i % ncols + 1)
+            fig.add_trace(
+                go.Scatter(x=d["year"], y=d["gap_to_frontier"], name=str(region), legendgroup=str(region),
+                           showlegend=False, mode="lines", line=dict(color=color, width=1.5)),
+                row=i // ncols + 1, col=i % ncols + 1,
+            )
+    fig.update_yaxes(title_text="gap (log capability)")  # every panel has its own range: each says its unit
+    fig.update_xaxes(title_text="year", showticklabels=True)
     return _layout(fig, height=max(420, 300 * nrows))
 
 
@@ -363,6 +358,8 @@ def write_report(
     title: str,
     summary: Mapping[str, Any],
     tables: Mapping[str, pd.DataFrame],
+    *,
+    scenario: Scenario | None = None,
 ) -> Path:
     """Write a self-contained HTML report of one run and return its path.
 
@@ -376,16 +373,22 @@ def write_report(
         ``meta``: dict of label -> value shown under the title;
         ``dragons``: list of dicts with firm_id, region, field, founded,
         dragon_quarter, valuation_musd; ``regions``: list of dicts, one per
-        region, every key rendered as a column. Missing keys render as empty.
+        region, every key rendered as a column; optionally ``changes``: the
+        changed fields (:func:`hardtech.analysis.changes.changed_fields`) when
+        no ``scenario`` is given. Missing keys render as empty.
     tables:
         DataFrames ``step_metrics``, ``region_metrics`` and ``field_metrics``
         (see the module docstring). A chart whose table is missing or empty
         is replaced by a short note.
+    scenario:
+        The run's scenario: the report lists the fields it changed from the
+        preset it is named after.
 
     plotly.js is inlined once, with the first chart; the file needs no network.
     """
     path = Path(path)
     parts: list[str] = [f"<h1>{html.escape(title)}</h1>", _meta_table(summary.get("meta") or {})]
+    parts.append(_changes_section(summary, scenario))
 
     regions = list(summary.get("regions") or [])
     parts.append("<h2>Regions</h2>")
@@ -401,12 +404,12 @@ def write_report(
             continue
         parts.append(
             "<section>"
-            + _figure_html(result, include_plotlyjs=not plotly_included, config=config)
+            + result.to_html(full_html=False, include_plotlyjs=not plotly_included, config=config)
             + "</section>"
         )
         plotly_included = True
 
-    # the full dragon list last (it can be long), folded when it is
+    # the full dragon list (it can be long), folded when it is
     dragons = list(summary.get("dragons") or [])
     parts.append(f"<h2>Dragons ({len(dragons)})</h2>")
     if dragons:
@@ -417,7 +420,27 @@ def write_report(
     else:
         parts.append(_note("no dragons"))
 
+    parts.append('<h2 id="glossary">Glossary</h2>')
+    parts.append(f"<section>{glossary_html()}</section>")
     return write_page(path, title, parts)
+
+
+def _changes_section(summary: Mapping[str, Any], scenario: Scenario | None) -> str:
+    """The fields the run changed from its preset, as a list at the top of the report."""
+    if scenario is not None:
+        reference = preset_of(scenario)
+        if reference is None:
+            return _note(f"Scenario {scenario.name!r} is not a shipped preset: no reference to list changes against.")
+        changes = changed_fields(scenario, reference)
+        where = f"preset {scenario.name}"
+    elif "changes" in summary:
+        changes, where = list(summary["changes"]), "the preset"
+    else:
+        return _note("Changed levers: not known (this report was written without its scenario).")
+    if not changes:
+        return f"<p><b>Changed from {html.escape(where)}:</b> nothing — the preset's values.</p>"
+    items = "".join(f"<li><code>{html.escape(line)}</code></li>" for line in describe_changes(changes))
+    return f'<p><b>Changed from {html.escape(where)}</b> ({len(changes)}):</p><ul class="changes">{items}</ul>'
 
 
 def write_page(path: str | Path, title: str, parts: Sequence[str], css: str = "") -> Path:

@@ -2,17 +2,31 @@
 
 Bad input of any kind (scenario file, ``--set``, option values) ends with one
 line on stderr naming the field and what is allowed, and exit code 2 — never
-a traceback, and never after anything was written to a results store.
+a traceback, and never after anything was written to a results store. So do
+the known failure modes: a results store that cannot be written (a
+directory, read-only, not a DuckDB file, locked by another process for too
+long), a run needing more memory than the machine has, an analysis with
+nothing to contrast. Ctrl-C ends with a one-line message and exit code 130.
+Anything else — a bug — is one line naming the exception and pointing to
+``hardtech --debug …`` (or ``HARDTECH_DEBUG=1``), which shows the traceback;
+exit code 1.
 """
 
 from __future__ import annotations
 
+import os
+import shlex
 import sys
+from typing import Annotated
 
+import duckdb
 import typer
 from rich.console import Console
+from rich.markup import escape
 
+from hardtech.resources import ResourceError
 from hardtech.scenario import ScenarioError
+from hardtech.store import StoreError
 
 app = typer.Typer(
     name="hardtech",
@@ -35,6 +49,26 @@ def fail(message: str) -> None:
     raise typer.Exit(code=2)
 
 
+DEBUG_ENV = "HARDTECH_DEBUG"
+_debug = {"on": False}
+
+
+@app.callback()
+def _options(debug: Annotated[bool, typer.Option("--debug", help="On an unexpected error, show the full traceback "
+                                                 f"(also: {DEBUG_ENV}=1).")] = False) -> None:
+    """Simulate regional hardtech innovation ecosystems (the 'Hangzhou phenomenon')."""
+    _debug["on"] = debug
+
+
+def debugging() -> bool:
+    return _debug["on"] or os.environ.get(DEBUG_ENV, "").strip() not in ("", "0")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else "(no message)"
+
+
 # Which module registers each command: a command imports only its own module (and run_cmd's,
 # so the app always has several commands), not every command's dependencies.
 COMMAND_MODULES = {
@@ -44,8 +78,9 @@ COMMAND_MODULES = {
     "ensemble": "evidence_cmd", "compare": "evidence_cmd", "claims": "evidence_cmd", "validate": "evidence_cmd",
     "calibrate": "evidence_cmd",
     "history": "history_cmd",
+    "import": "store_cmd",
 }
-MODULES = ("run_cmd", "experiment_cmd", "serve_cmd", "evidence_cmd", "history_cmd")  # help lists them in this order
+MODULES = ("run_cmd", "experiment_cmd", "serve_cmd", "evidence_cmd", "history_cmd", "store_cmd")  # help's order
 
 
 def _register(argv: list[str]) -> None:
@@ -67,10 +102,10 @@ def main() -> None:
     _register(sys.argv[1:])
     try:
         code = app(standalone_mode=False)
-    except typer.Abort:
-        err.print("aborted")
+    except (typer.Abort, KeyboardInterrupt, duckdb.InterruptException):
+        err.print("interrupted (Ctrl-C); nothing half-written was kept", highlight=False)
         sys.exit(130)
-    except (ScenarioError, UsageError) as exc:
+    except (ScenarioError, UsageError, StoreError, ResourceError) as exc:
         err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(2)
     except typer.TyperException as exc:  # click's usage errors: bad option values, unknown options
@@ -79,4 +114,17 @@ def main() -> None:
             sys.exit(0)
         err.print(f"[bold red]error:[/] {exc.format_message()}", highlight=False, soft_wrap=True, markup=True)
         sys.exit(getattr(exc, "exit_code", 2) or 2)
+    except MemoryError:
+        if debugging():
+            raise
+        err.print("[bold red]error:[/] out of memory: the run needed more memory than the machine could give; "
+                  "lower `scale` or the regions' `talent`, or use fewer workers", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except Exception as exc:  # the generic guard: a bug, in one line unless --debug
+        if debugging():
+            raise
+        again = shlex.join(["hardtech", "--debug", *[a for a in sys.argv[1:] if a != "--debug"]])
+        err.print("[bold red]error:[/] " + escape(f"unexpected {type(exc).__name__}: {_first_line(exc)} — a bug in "
+                  f"hardtech, please report it; `{again}` shows the traceback"), highlight=False, soft_wrap=True)
+        sys.exit(1)
     sys.exit(code if isinstance(code, int) else 0)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from hardtech.engine.jit import compiled
+from hardtech.engine.ops import ordered_matmul
 from hardtech.model import kernels
 from hardtech.model.shared import (
     cost_per_head, forward_spending, investor_region, opportunity, pool_weights, segment_of, within_pool_capacity,
@@ -162,6 +163,7 @@ def _fund_rounds(world: World, rng: np.random.Generator, rows: np.ndarray, burn:
     firms["valuation_par"][rows] = pre_par + size
     firms["valuation"][rows] = pre + size
     firms["round_step"][rows] = world.step
+    firms["round_investor"][rows] = pool_region  # trace only (firm biography)
     firms["stage"][rows] += 1
     firms["round_capability"][rows] = firms["capability"][rows]
     firms["round_revenue"][rows] = firms["revenue_smooth"][rows]
@@ -171,6 +173,9 @@ def _fund_rounds(world: World, rng: np.random.Generator, rows: np.ndarray, burn:
     world.event("funded", rows, size)
     key = world.region_field(firms["region"][rows], firms["field"][rows])
     world.flows["invested"] += np.bincount(key, weights=size, minlength=world.n_regions * world.n_fields)
+    # pool region → firm region, million USD, for the recorded region_flows table (no rule reads it)
+    R = world.n_regions
+    world.flows["capital_od"] += np.bincount(pool_region * R + firms["region"][rows], weights=size, minlength=R * R)
 
 
 def price_deals(world: World) -> None:
@@ -196,7 +201,7 @@ def price_deals(world: World) -> None:
     total = weights.sum(axis=1, keepdims=True)
     # with every reachable pool empty, a region's firms face its own pool's (scarce) money
     weights = np.where(total > 0, weights / np.where(total > 0, total, 1.0), np.eye(world.n_regions))
-    price = weights @ abundance ** cap.price_elasticity
+    price = ordered_matmul(weights, (abundance ** cap.price_elasticity)[:, None])[:, 0]  # not BLAS: same bits anywhere
     world.deal_price += cap.price_adjustment * (price - world.deal_price)
 
 

@@ -124,11 +124,15 @@ def imitate(world: World, effort: np.ndarray, boost: np.ndarray) -> None:
     np.fill_diagonal(reach, 1.0)
     if compiled():  # the pull of the firms that succeed, only
         rows = np.flatnonzero(rng.random(len(firms)) < 1.0 - np.exp(-inn.zeta * (1.0 - inn.innovation_share) * effort * boost))
-        pull = np.empty(rows.size)
-        kernels.imitation_pull(best, firms["field"][rows], firms["region"][rows], firms["capability"][rows], reach, pull)
+        pull, source = np.empty(rows.size), np.empty(rows.size, np.int64)
+        kernels.imitation_pull(best, firms["field"][rows], firms["region"][rows], firms["capability"][rows], reach, pull,
+                               source)
         gain = inn.imitation * pull
         firms["capability"][rows] += gain
         firms["gain_imitation"][rows] += gain
+        imitated = firms["imitated_from"]  # trace only: the region imitated, −1 where nothing was gained
+        imitated[:] = -1
+        imitated[rows] = np.where(gain > 0, source, -1)
         world.flows["imitation_gain"] += group_sum(key[rows], gain, R * F)
         return
     gap = best[:, firms["field"]].T - firms["capability"][:, None]  # (firms, regions)
@@ -137,6 +141,8 @@ def imitate(world: World, effort: np.ndarray, boost: np.ndarray) -> None:
     gain = success * inn.imitation * pull.max(axis=1)
     firms["capability"] = firms["capability"] + gain
     firms["gain_imitation"] = firms["gain_imitation"] + gain
+    # trace only (the dashboard's firm biography): the region imitated, −1 where nothing was gained
+    firms["imitated_from"] = np.where(gain > 0, pull.argmax(axis=1), -1)
     world.flows["imitation_gain"] += group_sum(key, gain, R * F)
 
 

@@ -111,18 +111,22 @@ def serve_demand(own_revenue, incumbent_niche_revenue, share, capacity):
 
 
 @kernel
-def imitation_pull(best, field, region, capability, reach, pull):
+def imitation_pull(best, field, region, capability, reach, pull, source):
     """``innovation.imitate``'s pull: per firm the largest ``max(best[r, field] − capability, 0) · reach[region, r]``
-    over regions ``r`` (a region without a firm in the field, best −∞, pulls 0)."""
+    over regions ``r`` (a region without a firm in the field, best −∞, pulls 0), and the first region
+    giving it (``argmax``)."""
     R = best.shape[0]
     for i in range(capability.size):
         top = -np.inf
+        arg = 0
         for r in range(R):
             gap = best[r, field[i]] - capability[i]
             v = (max(gap, 0.0) if np.isfinite(gap) else 0.0) * reach[region[i], r]
             if v > top:
                 top = v
+                arg = r
         pull[i] = top
+        source[i] = arg
 
 
 # -- grouped reductions -----------------------------------------------------------------------

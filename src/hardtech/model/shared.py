@@ -25,7 +25,7 @@ import numpy as np
 
 from hardtech.engine import AgentTable
 from hardtech.engine.jit import compiled
-from hardtech.engine.ops import choose_by_row, choose_within_groups, group_max, group_sum
+from hardtech.engine.ops import choose_by_row, choose_within_groups, group_max, group_sum, ordered_matmul
 from hardtech.model import kernels
 
 if TYPE_CHECKING:  # the world imports this module: the annotation only
@@ -160,7 +160,7 @@ def related_activity(world: World) -> np.ndarray:
     near = (world.distance_km <= inn.neighbour_km) * inn.neighbour_weight
     np.fill_diagonal(near, 1.0)
     open_flow = 1.0 - world.cut["knowledge"][world.region_bloc][:, world.region_bloc].T  # [to, from]
-    k = (near * open_flow) @ head @ world.related.T
+    k = ordered_matmul(ordered_matmul(near * open_flow, head), world.related.T)  # not BLAS: same bits on any processor
     return k if inn.local_knowledge else np.broadcast_to(k.mean(axis=0), (R, F)).copy()
 
 
