@@ -4,24 +4,53 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+DEMO_STAMP := $(VENV)/.installed-demo
 LOCK := requirements.lock
 
-.PHONY: setup demo test bench readme readme-full golden lock clean
+.PHONY: setup demo test lint docs docs-serve bench readme readme-full golden lock clean
 
+# make demo: the package and its base dependencies only (no test, docs or lint tools). On a fresh venv
+# scripts/check_install.py then lists what was installed and fails if any test-only package is among them.
+$(DEMO_STAMP): pyproject.toml $(LOCK)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -c $(LOCK) --upgrade pip
+	$(BIN)/python -m pip install --quiet -c $(LOCK) -e .
+	if [ ! -e $(STAMP) ]; then $(BIN)/python scripts/check_install.py; fi
+	touch $(DEMO_STAMP)
+
+# make setup / test: the dev extra (tests, docs, notebooks, lint); it includes everything the demo needs.
 $(STAMP): pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -c $(LOCK) --upgrade pip
 	$(BIN)/python -m pip install --quiet -c $(LOCK) -e ".[dev]"
-	touch $(STAMP)
+	touch $(STAMP) $(DEMO_STAMP)
 
 setup: $(STAMP)
 
-demo: $(STAMP)
+demo: $(DEMO_STAMP)
 	$(BIN)/hardtech run hangzhou --seed 7
 
+# The tests, the docs site built with --strict (tests/test_docs.py) and every notebook in examples/ (nbmake).
 test: $(STAMP)
 	-sh scripts/ensure-chromium.sh
 	$(BIN)/python -m pytest
+
+# ruff (lint and format) and mypy, as configured in pyproject.toml; .pre-commit-config.yaml runs the same.
+# All three run; the target fails if any of them finds something.
+lint: $(STAMP)
+	@status=0; \
+	$(BIN)/ruff check . || status=1; \
+	$(BIN)/ruff format --check . || status=1; \
+	$(BIN)/mypy || status=1; \
+	exit $$status
+
+# The documentation site (mkdocs.yml): built strictly into site/, or served while you edit.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+	@echo "open site/index.html"
+
+docs-serve: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --strict --dev-addr 127.0.0.1:8001
 
 # Benchmarks, results in benchmarks/results.md (see benchmarks/README.md).
 # Other benchmarks (e.g. scaling) append their own command lines to this recipe.
@@ -58,4 +87,4 @@ lock:
 	rm -rf .lock-venv
 
 clean:
-	rm -rf $(VENV) results .pytest_cache .lock-venv
+	rm -rf $(VENV) results site .pytest_cache .lock-venv

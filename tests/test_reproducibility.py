@@ -202,13 +202,14 @@ def test_model_version_hashes_exactly_the_model_source(tmp_path):
 
 def test_run_id_and_metadata_carry_model_version_and_machine(tmp_path, monkeypatch):
     import hardtech
+    from hardtech import result as result_module
     from hardtech import runner
     from hardtech.provenance import model_version
     from hardtech.store import ResultsStore
 
     sc = hardtech.load("hangzhou", ["scale=0.002", "time.end_year=2012"])
     rid = runner.run_id_for(sc, 0)
-    monkeypatch.setattr(runner, "model_version", lambda: "0.1.0+000000000000")
+    monkeypatch.setattr(result_module, "model_version", lambda: "0.1.0+000000000000")
     assert runner.run_id_for(sc, 0) != rid
     monkeypatch.undo()
     result = hardtech.run(sc)

@@ -5,52 +5,32 @@
     >>> result.metrics.head()          # step × region × field metrics (pandas)
     >>> result.dragons                 # the firms that became dragons
     >>> result.save("results/my.duckdb")
+    >>> runs = hardtech.ensemble("hangzhou", replications=5, workers=2)
+    >>> runs.summary()                 # every outcome: mean and 95% interval
 
-A run is identified by a hash of the fully resolved scenario (seed included),
-the replication number and the model version (package version + a hash of
-the model's source, :func:`hardtech.provenance.model_version`), so the same
-inputs to the same model always get the same run id, and runs of two model
-versions never share one.
+:func:`run` gives a :class:`~hardtech.result.RunResult`, :func:`ensemble` an
+:class:`~hardtech.result.Ensemble` of them (see :mod:`hardtech.result`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
-import hashlib
 import subprocess
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from concurrent.futures import Executor, ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
-import pyarrow as pa
 
-import hardtech
 from hardtech.model import HardtechModel
-from hardtech.provenance import model_version, platform_info
-from hardtech.scenario import Scenario, load, to_toml
-from hardtech.store import ResultsStore, check_store_path
+from hardtech.result import Ensemble, RunResult, run_id_for
+from hardtech.scenario import Scenario, ScenarioError, load
+from hardtech.store import check_store_path
 
-
-def run_id_for(scenario: Scenario, replication: int) -> str:
-    """Stable id of (resolved scenario incl. seed, replication, model version).
-
-    The model version is in the id because a run id names a result, and the
-    result depends on the model's code as much as on its inputs: a store can
-    then hold runs of two versions side by side without one replacing or
-    passing for the other, a sweep never links a run another version computed,
-    and a batch resumed after the code changed starts afresh instead of mixing.
-    """
-    return _run_id(scenario.name, to_toml(scenario), replication)
-
-
-def _run_id(name: str, toml: str, replication: int) -> str:
-    text = f"{toml}\nreplication={replication}\nmodel={model_version()}"
-    return f"{name}-{hashlib.sha256(text.encode()).hexdigest()[:12]}-r{replication}"
+__all__ = ["Ensemble", "RunResult", "ensemble", "run", "run_id_for", "summarise"]
 
 
 @functools.lru_cache(maxsize=1)
@@ -62,68 +42,6 @@ def _git_commit() -> str:
         return out.stdout.strip() if out.returncode == 0 else ""
     except (OSError, subprocess.SubprocessError):
         return ""
-
-
-@dataclass
-class RunResult:
-    """The outputs of one replication of a scenario."""
-
-    run_id: str
-    scenario: Scenario
-    replication: int
-    tables: dict[str, pa.Table]
-    meta: dict[str, Any]
-    store_path: Path | None = None
-    _frames: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
-
-    def frame(self, name: str) -> pd.DataFrame:
-        """One result table as a pandas DataFrame (cached)."""
-        if name not in self._frames:
-            if name not in self.tables:
-                raise KeyError(f"no table {name!r}; have: {', '.join(self.tables)}")
-            self._frames[name] = self.tables[name].to_pandas()
-        return self._frames[name]
-
-    @property
-    def metrics(self) -> pd.DataFrame:
-        """Per step × region × field metrics."""
-        return self.frame("step_metrics")
-
-    @property
-    def region_metrics(self) -> pd.DataFrame:
-        return self.frame("region_metrics")
-
-    @property
-    def field_metrics(self) -> pd.DataFrame:
-        return self.frame("field_metrics")
-
-    @property
-    def events(self) -> pd.DataFrame:
-        """Firm events: founded, funded, dragon, pivot, exits, failures, scenes."""
-        return self.frame("firm_events")
-
-    @property
-    def firms(self) -> pd.DataFrame:
-        """Firms alive at the end."""
-        return self.frame("firms")
-
-    @property
-    def dragons(self) -> pd.DataFrame:
-        """Every firm that became a dragon (alive or not at the end)."""
-        return self.frame("dragons")
-
-    def save(self, path: str | Path, replace: bool = True, wait: float | None = None) -> Path:
-        """Write this run to a DuckDB store (one transaction).
-
-        ``wait``: seconds to wait for another process's lock on the store
-        (default ``HARDTECH_LOCK_WAIT``, else 60); then
-        :class:`hardtech.store.StoreLockedError`.
-        """
-        path = Path(path)
-        with ResultsStore(path, wait=wait) as store:
-            store.write_run(self.run_id, self.meta, self.tables, replace=replace)
-        self.store_path = path
-        return path
 
 
 def run(
@@ -152,25 +70,87 @@ def run(
     after_step:
         Called with the model after every quarter (for progress bars, live plots).
     """
-    extra = dict(overrides) if isinstance(overrides, dict) else None
-    sc = load(scenario, extra if extra is not None else overrides)
-    if seed is not None:
-        sc = load(sc, {"seed": seed})
+    sc = _resolve(scenario, seed, overrides)
     if store is not None:
         check_store_path(store)  # before the run: a bad location must not cost a simulation
+    return _run_one(sc, replication, store, after_step)
+
+
+def _resolve(scenario: str | Path | Scenario, seed: int | None,
+             overrides: dict[str, Any] | list[str] | None) -> Scenario:
+    extra = dict(overrides) if isinstance(overrides, dict) else None
+    sc = load(scenario, extra if extra is not None else overrides)
+    return load(sc, {"seed": seed}) if seed is not None else sc
+
+
+def _run_one(sc: Scenario, replication: int, store: str | Path | None = None,
+             after_step: Callable[[HardtechModel], None] | None = None) -> RunResult:
     started = dt.datetime.now(dt.timezone.utc)
     t0 = time.perf_counter()
     model = HardtechModel(sc, replication).run(after_step=after_step)
     wall = time.perf_counter() - t0
-    toml = to_toml(sc)
-    meta = {
-        "scenario_name": sc.name, "scenario_toml": toml, "seed": sc.seed, "replication": replication,
-        "scale": sc.scale, "steps": sc.steps, "package_version": hardtech.__version__, "git_commit": _git_commit(),
-        "model_version": model_version(), "started_at": started.isoformat(timespec="seconds"),
-        "wall_seconds": round(wall, 4), "phase_seconds": {k: round(v, 4) for k, v in model.loop.seconds.items()},
-        "platform": platform_info(),
-    }
-    result = RunResult(_run_id(sc.name, toml, replication), sc, replication, model.results(), meta)
+    result = model.results()
+    result.meta.update({"git_commit": _git_commit(), "started_at": started.isoformat(timespec="seconds"),
+                        "wall_seconds": round(wall, 4)})
+    if store is not None:
+        result.save(store)
+    return result
+
+
+def _replication(job: tuple[Scenario, int]) -> RunResult:
+    return _run_one(*job)
+
+
+def ensemble(
+    scenario: str | Path | Scenario = "hangzhou",
+    *,
+    replications: int = 10,
+    seed: int | None = None,
+    overrides: dict[str, Any] | list[str] | None = None,
+    workers: int = 1,
+    executor: Executor | None = None,
+    store: str | Path | None = None,
+) -> Ensemble:
+    """Run ``replications`` replications of one scenario and keep every run.
+
+    Replication k is exactly what ``run(scenario, seed=seed, replication=k)``
+    gives, whatever ``workers`` or ``executor`` run it: the result is the same
+    on one process or many. ``store``: a DuckDB file all replications are
+    written to in one transaction. For hundreds of replications, where only
+    the scalar outcomes matter, :func:`hardtech.evidence.ensembles.replicate`
+    keeps one row per run instead of its tables.
+
+    Parameters
+    ----------
+    scenario:
+        A preset name, a TOML path or a :class:`Scenario`.
+    replications:
+        How many (1–1000).
+    seed:
+        Overrides the scenario's seed.
+    overrides:
+        ``{"dotted.key": value}`` or ``["dotted.key=value", ...]``, validated like the file.
+    workers:
+        Local processes (ignored when ``executor`` is given).
+    executor:
+        Any :class:`concurrent.futures.Executor` (e.g. a Dask ``Client.get_executor()``).
+    store:
+        If given, the path of a DuckDB file the replications are written to.
+    """
+    if not 1 <= replications <= 1000:
+        raise ScenarioError(f"replications: must be 1–1000 (got {replications})")
+    sc = _resolve(scenario, seed, overrides)
+    if store is not None:
+        check_store_path(store)
+    jobs = [(sc, k) for k in range(replications)]
+    if executor is None and workers > 1:
+        with ProcessPoolExecutor(min(workers, replications)) as pool:
+            runs = list(pool.map(_replication, jobs))
+    elif executor is not None:
+        runs = list(executor.map(_replication, jobs))
+    else:
+        runs = [_replication(job) for job in jobs]
+    result = Ensemble(tuple(runs))
     if store is not None:
         result.save(store)
     return result
@@ -194,7 +174,7 @@ def summarise(results: list[RunResult]) -> dict[str, Any]:
     regions = []
     for name in sc.regions:
         rows = [next(x for x in rep if x["region"] == name) for rep in per_rep]
-        merged = {"region": name}
+        merged: dict[str, Any] = {"region": name}
         for key in rows[0]:
             if key != "region":
                 merged[key] = round(float(np.mean([x[key] for x in rows])), 3)

@@ -102,10 +102,11 @@ def _check_file_out(path: Path) -> None:
 @app.command("ensemble")
 def ensemble_cmd(
     scenario: Annotated[str, typer.Argument(help="Preset name or TOML path.")] = "hangzhou",
-    replications: Annotated[int, typer.Option("--replications", "-r", min=2, max=1000)] = 10,
+    replications: Annotated[int, typer.Option("--replications", "-r", min=2, max=1000,
+                                              help="Replications of the seed (independent random streams).")] = 10,
     set_: SetOpt = None,
     workers: WorkersOpt = 1,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print every outcome's mean and interval as JSON.")] = False,
     all_outcomes: Annotated[bool, typer.Option("--all", help="Show every outcome, not only the key ones.")] = False,
 ) -> None:
     """Run R replications and print every outcome's mean and 95% interval."""
@@ -134,9 +135,10 @@ def compare_cmd(
     b: Annotated[list[str] | None, typer.Option("--b", help="Override for arm B: KEY=VALUE (repeatable).")] = None,
     set_: SetOpt = None,
     metric: Annotated[list[str] | None, typer.Option("--metric", "-m", help="Outcome to compare (repeatable).")] = None,
-    replications: Annotated[int, typer.Option("--replications", "-r", min=2, max=1000)] = 10,
+    replications: Annotated[int, typer.Option("--replications", "-r", min=2, max=1000,
+                                              help="Paired replications: arm A and arm B share each one's seed.")] = 10,
     workers: WorkersOpt = 1,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the paired differences as JSON.")] = False,
 ) -> None:
     """Compare arm B (A plus --b overrides) with arm A: paired differences with bootstrap intervals."""
     from hardtech.analysis.outcomes import outcome_names
@@ -349,11 +351,12 @@ def _print_claims(rows: list[dict], sobol: dict | None, reps: int, screening: bo
 def validate_cmd(
     scenario: ScenarioOpt = "hangzhou",
     set_: SetOpt = None,
-    replications: Annotated[int, typer.Option("--replications", "-r", min=1, max=200)] = 3,
+    replications: Annotated[int, typer.Option("--replications", "-r", min=1, max=200,
+                                              help="Replications each measurement is taken over.")] = 3,
     quick: Annotated[bool, typer.Option("--quick", help="Small scale (0.002).")] = False,
     workers: WorkersOpt = 2,
     out_path: Annotated[Path | None, typer.Option("--out", help="DuckDB file (default results/<name>-validate.duckdb); report beside it.")] = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print every measurement with its interval and band as JSON.")] = False,
 ) -> None:
     """Untargeted measurements only, out of sample: the stylized facts no calibration target uses and the
     history's held-out targets, each next to its null-model or sourced band."""

@@ -26,8 +26,8 @@ def history_cmd(
     replications: Annotated[int, typer.Option("--replications", "-r", min=1, max=500, help="Seeds (replications).")] = 4,
     workers: WorkersOpt = 1,
     out_path: Annotated[Path | None, typer.Option("--out", help="DuckDB file (default results/<name>-history.duckdb); report beside it.")] = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
-    progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="Print every target with the model's median and band as JSON.")] = False,
+    progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")] = True,
 ) -> None:
     """Compare the model with the panel of real firms: each pattern target's observed value, the model's
     distribution over seeds and the share of seeds meeting it (held-out targets marked)."""

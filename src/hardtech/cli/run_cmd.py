@@ -19,6 +19,7 @@ from hardtech.analysis.report import write_report
 from hardtech.analysis.glossary import footnote
 from hardtech.cli.app import app, err, fail, out
 from hardtech.cli.storing import check_out, open_store, store_runs
+from hardtech.commented import commented_toml, source_text
 from hardtech.provenance import model_version
 from hardtech.resources import ResourceError, check_memory
 from hardtech.runner import RunResult, run, run_id_for, summarise
@@ -44,13 +45,19 @@ def presets_cmd() -> None:
 
 
 @app.command("show")
-def show_cmd(scenario: ScenarioArg = "hangzhou", set_: SetOpt = None) -> None:
-    """Print the fully resolved scenario as TOML (defaults filled in, overrides applied)."""
+def show_cmd(
+    scenario: ScenarioArg = "hangzhou",
+    set_: SetOpt = None,
+    bare: Annotated[bool, typer.Option("--bare", help="Plain TOML without the comments (units, ranges, provenance).")] = False,
+) -> None:
+    """Print the fully resolved scenario as TOML: defaults filled in, overrides applied, and each field's
+    unit, allowed and plausible range and provenance as comments (the output loads back as it is)."""
     try:
         sc = load(scenario, set_ or [])
+        source = None if bare else source_text(scenario)
     except ScenarioError as exc:
         fail(str(exc))
-    typer.echo(to_toml(sc))
+    typer.echo(to_toml(sc) if bare else commented_toml(sc, source), nl=False)
 
 
 @app.command("run")

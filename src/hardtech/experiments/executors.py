@@ -35,6 +35,7 @@ class InlineExecutor(cf.Executor):
     """Runs each task in the calling thread at submit time (returns a finished future)."""
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> cf.Future:
+        """Run ``fn(*args, **kwargs)`` now; its result (or exception) in a finished future."""
         future: cf.Future = cf.Future()
         try:
             future.set_result(fn(*args, **kwargs))

@@ -300,6 +300,7 @@ class FactorInfo:
 
     @property
     def bounds(self) -> tuple[float, float]:
+        """The factor's range as a half-open interval for the design (integers: up to hi + 1)."""
         if self.kind == "float":
             return (float(self.lo), float(self.hi))
         if self.kind == "int":
@@ -350,10 +351,12 @@ class ResolvedSpec:
 
     @property
     def name(self) -> str:
+        """The spec's name."""
         return self.spec.name
 
     @property
     def base_toml(self) -> str:
+        """The base scenario, fully resolved, as TOML."""
         return to_toml(self.base)
 
     def to_toml(self) -> str:

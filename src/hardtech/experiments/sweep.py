@@ -82,6 +82,7 @@ class SweepPlan:
 
     @property
     def sweep_id(self) -> str:
+        """The id of the sweep (a hash of the resolved spec and the model version)."""
         return self.resolved.sweep_id
 
 
@@ -238,9 +239,11 @@ class SweepReport:
 
     @property
     def complete(self) -> bool:
+        """Whether every run of the sweep is stored now."""
         return self.already + self.stored + self.linked == self.total
 
     def as_dict(self) -> dict[str, Any]:
+        """The report as a JSON-ready dict (what ``--json`` prints)."""
         return {"sweep_id": self.sweep_id, "runs_total": self.total, "runs_already_stored": self.already,
                 "runs_stored_now": self.stored, "runs_linked": self.linked, "runs_failed": len(self.failed),
                 "failures": self.failed[:20], "seconds": round(self.seconds, 2), "executor": self.executor,

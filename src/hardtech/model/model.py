@@ -4,16 +4,19 @@
     >>> model = HardtechModel(load("hangzhou"))
     >>> model.step()          # one quarter
     >>> model.run()           # to the end of the scenario
-    >>> tables = model.results()
+    >>> result = model.results()   # a hardtech.RunResult, as hardtech.run() gives
 
 Each step runs the phases below in order; every phase is one rule module.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pyarrow as pa
 
+import hardtech
 from hardtech.engine import Recorder, StepLoop
 from hardtech.model import (
     capital,
@@ -29,7 +32,15 @@ from hardtech.model import (
     technology,
 )
 from hardtech.model.world import World, build_world
-from hardtech.scenario import Scenario
+from hardtech.provenance import model_version, platform_info
+from hardtech.scenario import Scenario, to_toml
+
+if TYPE_CHECKING:
+    from hardtech.result import RunResult
+
+
+class SimulationFinished(RuntimeError):
+    """``step()`` was called after the scenario's last quarter."""
 
 
 class HardtechModel:
@@ -78,7 +89,13 @@ class HardtechModel:
         return self.world.step < self.scenario.steps
 
     def step(self) -> None:
-        """Advance one quarter."""
+        """Advance one quarter; :class:`SimulationFinished` after the scenario's last one."""
+        if not self.running:
+            sc = self.scenario
+            raise SimulationFinished(
+                f"the scenario {sc.name!r} ends with {sc.time.end_year}Q4: all {sc.steps} quarters have run "
+                f"(model.running is False); read model.results(), or start a new HardtechModel with a later "
+                f"time.end_year")
         self.loop.step()
 
     def run(self, steps: int | None = None, after_step=None) -> HardtechModel:
@@ -148,13 +165,28 @@ class HardtechModel:
         self.world.step += 1
 
     # -- outputs -------------------------------------------------------------------------
-    def results(self) -> dict[str, pa.Table]:
-        """All recorded tables plus ``firm_events`` and the final ``firms`` snapshot."""
+    def results(self) -> RunResult:
+        """The run so far as a :class:`hardtech.RunResult` (what :func:`hardtech.run` returns).
+
+        Its tables: every recorded table plus ``firm_events``, the ``firms``
+        alive now and the ``dragons``; it is also a mapping of those names to
+        Arrow tables.
+        """
+        from hardtech.result import RunResult, run_id_from_toml  # the result module stores; the model does not
+
         out = {name: self.recorder.table(name) for name in self.recorder.tables}
         out["firm_events"] = self._events_table()
         out["firms"] = self._firms_table()
         out["dragons"] = self._dragons_table()
-        return out
+        sc = self.scenario
+        toml = to_toml(sc)
+        meta = {
+            "scenario_name": sc.name, "scenario_toml": toml, "seed": sc.seed, "replication": self.replication,
+            "scale": sc.scale, "steps": sc.steps, "steps_done": self.steps, "package_version": hardtech.__version__,
+            "model_version": model_version(),
+            "phase_seconds": {k: round(v, 4) for k, v in self.loop.seconds.items()}, "platform": platform_info(),
+        }
+        return RunResult(run_id_from_toml(sc.name, toml, self.replication), sc, self.replication, out, meta)
 
     def _dragons_table(self) -> pa.Table:
         w = self.world

@@ -287,6 +287,8 @@ class ResultsStore:
         Called once with a one-line message when the store is locked and we
         start waiting.
 
+    Notes
+    -----
     Use as a context manager or call :meth:`close`. Only one process may write
     to a file at a time.
     """
