@@ -40,10 +40,14 @@ from __future__ import annotations
 
 import numba as nb
 import numpy as np
+from peer_common import (  # benchmarks/peers is on sys.path (run.py's folder, or added by the test)
+    fill_uniforms,
+    moore_neighbours,
+    shuffled,
+    uniform_state,
+)
 
 from hardtech.engine import AgentTable, RandomStreams, Recorder, StepLoop
-
-from peer_common import fill_uniforms, moore_neighbours, shuffled, uniform_state  # benchmarks/peers is on sys.path (run.py's folder, or added by the test)
 
 
 def gini(wealth: np.ndarray) -> float:

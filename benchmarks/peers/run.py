@@ -33,14 +33,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import mesa  # noqa: E402
 import numba  # noqa: E402
 import scipy  # noqa: E402
-from scipy import stats  # noqa: E402
-
-import mesa  # noqa: E402
 from boltzmann import BoltzmannPeer, BoltzmannSynchronous  # noqa: E402
 from mesa.examples import BoltzmannWealth, Schelling  # noqa: E402
 from schelling import SchellingPeer, SchellingSimultaneous, segregation_stats  # noqa: E402
+from scipy import stats  # noqa: E402
 
 MESA_SEMANTICS = "3.3"  # the peers copy the example models of this Mesa minor version
 CPU_SHARE = [0.0, 0.0]  # CPU seconds and wall seconds of the timed runs (an idle machine gives ~1)

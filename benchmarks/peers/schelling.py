@@ -46,10 +46,10 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from hardtech.engine import AgentTable, RandomStreams, Recorder, StepLoop
-
 # benchmarks/peers is on sys.path (run.py's own folder, or added by the test)
 from peer_common import fill_uniforms, moore_neighbours, shuffled, uniform_state
+
+from hardtech.engine import AgentTable, RandomStreams, Recorder, StepLoop
 
 
 @nb.njit(cache=False)

@@ -23,7 +23,6 @@ import numpy as np
 
 from hardtech.engine.jit import compiled
 
-
 HEADROOM = 1.25
 """Rows allocated per expected row (growing populations need no regrowth while they are created)."""
 SPARE_ROWS = 1024
@@ -44,17 +43,6 @@ def _compact_columns(columns, mask, first, n) -> None:
     from hardtech.engine._compact import compact_columns
 
     compact_columns(columns, mask, first, n)
-
-
-HEADROOM = 1.25
-"""Rows allocated per expected row (growing populations need no regrowth while they are created)."""
-SPARE_ROWS = 1024
-"""Rows allocated beyond that, so small tables rarely regrow."""
-
-
-def capacity_for(expected: float) -> int:
-    """Rows to allocate up front for a table expected to hold ``expected`` rows."""
-    return int(HEADROOM * expected) + SPARE_ROWS
 
 
 class AgentTable:

@@ -24,7 +24,13 @@ from hardtech.engine.jit import compiled
 from hardtech.engine.ops import ordered_matmul
 from hardtech.model import kernels
 from hardtech.model.shared import (
-    cost_per_head, forward_spending, investor_region, opportunity, pool_weights, segment_of, within_pool_capacity,
+    cost_per_head,
+    forward_spending,
+    investor_region,
+    opportunity,
+    pool_weights,
+    segment_of,
+    within_pool_capacity,
 )
 from hardtech.model.world import World
 

@@ -27,7 +27,13 @@ from hardtech.engine.jit import compiled
 from hardtech.engine.ops import GroupRanks, choose_within_groups, group_max, group_sum
 from hardtech.model import kernels
 from hardtech.model.shared import (
-    choose_segment, cost_per_head, investor_region, opportunity, spread_draw, talent_keys, within_pool_capacity,
+    choose_segment,
+    cost_per_head,
+    investor_region,
+    opportunity,
+    spread_draw,
+    talent_keys,
+    within_pool_capacity,
 )
 from hardtech.model.world import World
 

@@ -24,17 +24,20 @@ every free agent.
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import numpy as np
 
 from hardtech.engine.jit import compiled
 from hardtech.engine.ops import GroupRanks, group_sum, stochastic_round
 from hardtech.model import kernels
-from hardtech.model.shared import (cost_per_head, regional_boost, set_wages, talent_by_region_field, talent_keys,
-                                   update_talent_counts)
+from hardtech.model.shared import (
+    cost_per_head,
+    regional_boost,
+    set_wages,
+    talent_by_region_field,
+    talent_keys,
+    update_talent_counts,
+)
 from hardtech.model.world import World
-
 
 _UNIFORMS = "_talent_uniforms"  # World attribute: a reused buffer for one uniform draw per talent agent
 

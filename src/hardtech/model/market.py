@@ -46,7 +46,6 @@ from hardtech.model.shared import (  # bass_adoption: re-exported for hardtech.e
 )
 from hardtech.model.world import World
 
-
 # -- demand ---------------------------------------------------------------------------
 
 

@@ -21,7 +21,12 @@ from hardtech.engine.jit import compiled
 from hardtech.engine.ops import group_max, group_sum
 from hardtech.model import kernels
 from hardtech.model.shared import (
-    component_loss, experiment_cost_by_region, locked_spending, regional_boost, segment_spending, talent_by_region_field,
+    component_loss,
+    experiment_cost_by_region,
+    locked_spending,
+    regional_boost,
+    segment_spending,
+    talent_by_region_field,
 )
 from hardtech.model.world import World
 
@@ -122,7 +127,6 @@ def record(world: World, recorder: Recorder, money_before: float) -> None:
         demand_started=world.demand_onset >= 0, usable=world.usable_onset >= 0,
         niche_firms=sums["niche_firms"],
     )
-    B = len(world.bloc_names)
     recorder.record(
         "bloc_metrics", **stamp, bloc=_labels(world, "bloc_of_bf"), field=_labels(world, "field_of_bf"),
         science=world.science.ravel().copy(), frontier=world.bloc_frontier.ravel().copy(),

@@ -228,26 +228,16 @@ class HardtechModel:
                              "firm_id": pa.array([], pa.int64()), "region": pa.array([], pa.string()),
                              "field": pa.array([], pa.string()), "event": pa.array([], pa.string()),
                              "value": pa.array([], pa.float64())})
-        sizes = [len(e.firm_ids) for e in ev]
-        steps = np.repeat(np.array([e.step for e in ev], np.int32), sizes)
-        kinds = list(dict.fromkeys(e.kind for e in ev))
-        kind_code = np.repeat(np.array([kinds.index(e.kind) for e in ev], np.int32), sizes)
+        steps = np.concatenate([np.full(len(e.firm_ids), e.step, np.int32) for e in ev])
         return pa.table({
             "step": steps,
-            "quarter": self._label_array(steps),
+            "quarter": self._label(steps),
             "firm_id": np.concatenate([e.firm_ids for e in ev]),
-            "region": _names(w.region_names, np.concatenate([e.region for e in ev])),
-            "field": _names(w.field_names, np.concatenate([e.field for e in ev])),
-            "event": _names(kinds, kind_code),
+            "region": np.asarray(w.region_names, dtype=object)[np.concatenate([e.region for e in ev])],
+            "field": np.asarray(w.field_names, dtype=object)[np.concatenate([e.field for e in ev])],
+            "event": np.concatenate([np.full(len(e.firm_ids), e.kind, dtype=object) for e in ev]),
             "value": np.concatenate([e.value for e in ev]),
         })
-
-    def _label_array(self, steps: np.ndarray) -> pa.Array:
-        """:meth:`_label` as an Arrow string array, gathered by Arrow (events run to hundreds of thousands)."""
-        low = min(int(steps.min()), 0)
-        start = self.scenario.time.start_year
-        labels = [f"{start + s // 4}Q{s % 4 + 1}" for s in range(low, int(steps.max()) + 1)]
-        return _names(labels, steps.astype(np.int64) - low)
 
     def _firms_table(self) -> pa.Table:
         w = self.world
@@ -261,8 +251,3 @@ class HardtechModel:
             del cols[transient]
         order = ["firm_id", "region", "field"] + [c for c in cols if c not in ("firm_id", "region", "field")]
         return pa.table({c: cols[c] for c in order})
-
-
-def _names(names: list[str], codes: np.ndarray) -> pa.Array:
-    """``names[codes]`` as an Arrow string array (the gather done by Arrow, not over Python objects)."""
-    return pa.array(names, pa.string()).take(pa.array(np.asarray(codes, np.int64)))

@@ -21,7 +21,6 @@ from hardtech.engine.ops import stochastic_round
 from hardtech.model.shared import choose_segment, set_wages, spending_per_wage, spread_draw, update_frontiers
 from hardtech.scenario import Scenario
 
-
 TALENT_COLUMNS = {
     "region": np.int16,
     "field": np.int16,
