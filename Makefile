@@ -59,6 +59,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/peers/run.py --out benchmarks/results.md
 	$(BIN)/python benchmarks/scaling.py --out benchmarks/results.md
 	$(BIN)/python benchmarks/sweep_bench.py --out benchmarks/results.md
+	$(BIN)/python benchmarks/throughput.py --out benchmarks/results.md
 
 # README "real output" blocks (scripts/readme.py): the quick ones (seconds), or all (claims, validate,
 # sweeps: about 15 minutes on 2 cores; each long block is stamped with the model version it came from).

@@ -160,6 +160,7 @@ def test_schelling_sequential_relocation_reuses_vacated_cells():
     _relocate_sequential(
         identity_uniforms(2), np.array([0.3, 0.3]), np.array([0, 1]),
         model.agents["cell"], model.agents["type"], model.grid, model.empties, 3, model.hp, 1,
+        model.occupant, np.empty(4, np.int64),
     )
     assert model.agents["cell"].tolist() == [2, 0]
     assert model.empties.tolist() == [1]

@@ -18,10 +18,14 @@ give it on, and cellmates are whoever is in the cell right now (agents that
 moved earlier in the step are at their new cell). A vectorized one-shot update
 would change the wealth dynamics, so the activation runs as a Numba loop over a
 random permutation. All random numbers come from the run's named
-:class:`~hardtech.engine.RandomStreams` (``placement``, ``activation``, ``move``,
-``exchange``), drawn in bulk as uniforms each step (one per agent and stream)
-and consumed by the jitted loop: a Fisher-Yates shuffle for the activation
-order, then the k-th activated agent's neighbour and cellmate choices.
+:class:`~hardtech.engine.RandomStreams`: ``placement`` places the agents;
+``activation`` seeds a xoshiro256** generator (compiled, ``peer_common``) that
+draws the step's uniforms in bulk — three per agent — consumed by the jitted
+loop: a Fisher-Yates shuffle for the activation order, then the k-th activated
+agent's neighbour and cellmate choices. The gift is written without a branch
+on whether the agent gives (an unpredictable coin flip for the processor).
+The Gini is computed from a wealth histogram (wealth is a small integer), not
+by sorting. (The control variant draws from ``move`` and ``exchange``.)
 
 Agent state (``cell``, ``wealth``) lives in an :class:`~hardtech.engine.AgentTable`.
 The grid index (who is in which cell) is one circular doubly linked list per
@@ -36,10 +40,14 @@ from __future__ import annotations
 
 import numba as nb
 import numpy as np
+from peer_common import (  # benchmarks/peers is on sys.path (run.py's folder, or added by the test)
+    fill_uniforms,
+    moore_neighbours,
+    shuffled,
+    uniform_state,
+)
 
 from hardtech.engine import AgentTable, RandomStreams, Recorder, StepLoop
-
-from peer_common import moore_neighbours, shuffled  # benchmarks/peers is on sys.path (run.py's folder, or added by the test)
 
 
 def gini(wealth: np.ndarray) -> float:
@@ -51,6 +59,33 @@ def gini(wealth: np.ndarray) -> float:
         return 0.0
     b = float(np.dot(x, np.arange(n, 0, -1, dtype=np.float64))) / (n * total)
     return 1.0 + 1.0 / n - 2.0 * b
+
+
+@nb.njit(cache=False)
+def gini_counts(wealth, counts):  # pragma: no cover - jitted
+    """:func:`gini` for non-negative integer wealth, by counting instead of sorting.
+
+    Sorted, the agents of wealth ``v`` take the ranks ``i0 .. i0 + c - 1``, whose
+    weights ``n - i`` sum to ``c (n - i0) - c (c - 1) / 2``: the sum is exact in
+    integers, so the result equals Mesa's formula up to its final rounding.
+    ``counts`` is a scratch array longer than the largest wealth.
+    """
+    n = wealth.size
+    counts[:] = 0
+    total = 0
+    for a in range(n):
+        counts[wealth[a]] += 1
+        total += wealth[a]
+    if n == 0 or total == 0:
+        return 0.0
+    weighted = 0
+    i0 = 0
+    for v in range(counts.size):
+        c = counts[v]
+        if c:
+            weighted += v * (c * (n - i0) - c * (c - 1) // 2)
+            i0 += c
+    return 1.0 + 1.0 / n - 2.0 * (weighted / (n * total))
 
 
 @nb.njit(cache=False)
@@ -130,15 +165,17 @@ def _activate_sequential(u_order, u_move, u_give, cell, wealth, width, height, i
         nxt[s] = a
         count[new] += 1
         cell[a] = new
-        # give one unit to a uniformly chosen cellmate: the `mates` nodes after a
+        # give one unit to a uniformly chosen cellmate: the `mates` nodes after a.
+        # Written without a branch on "gives" (whether it does is a coin flip the
+        # processor cannot predict): with no gift, a "gives" 0 to itself.
         mates = count[new] - 1
-        if wealth[a] > 0 and mates > 0:
-            b = first
-            for _ in range(int(u_give[k] * mates)):
-                b = nxt[b]
-            wealth[b] += 1
-            wealth[a] -= 1
-            gifts += 1
+        give = 1 if (wealth[a] > 0) & (mates > 0) else 0
+        b = first if mates > 0 else a
+        for _ in range(int(u_give[k] * mates)):
+            b = nxt[b]
+        wealth[b] += give
+        wealth[a] -= give
+        gifts += give
     return gifts
 
 
@@ -171,6 +208,9 @@ class BoltzmannPeer:
         self.off8 = np.array([-h - 1, -h, -h + 1, -1, 1, h - 1, h, h + 1], np.int64)  # same order as Mesa's offsets
         # per-step uniforms, drawn in place: no allocation (and no page faults) inside a step
         self._u = np.full((3, self.n), 0.5)
+        # the step's uniforms come from the activation stream through a compiled xoshiro256** (peer_common)
+        self._state = uniform_state(self.streams["activation"])
+        self._counts = np.zeros(self.n + 2, np.int64)  # wealth histogram for the Gini (wealth ≤ n)
         self.count = np.zeros(n_cells, np.int64)
         self.nxt = np.empty(self.n + n_cells, np.int64)
         self.prv = np.empty(self.n + n_cells, np.int64)
@@ -184,10 +224,8 @@ class BoltzmannPeer:
 
     # -- phases ---------------------------------------------------------------
     def _activate(self) -> None:
-        s, u = self.streams, self._u
-        s["activation"].random(out=u[0])
-        s["move"].random(out=u[1])
-        s["exchange"].random(out=u[2])
+        u = self._u
+        fill_uniforms(self._state, u.reshape(-1))  # order, move and give uniforms of the step
         self.gifts = _activate_sequential(
             u[0], u[1], u[2], self.agents["cell"], self.agents["wealth"], self.width, self.height,
             self.interior, self.off8, self.nxt, self.prv, self.count,
@@ -221,7 +259,7 @@ class BoltzmannPeer:
         return self
 
     def gini(self) -> float:
-        return gini(self.agents["wealth"])
+        return gini_counts(self.agents["wealth"], self._counts)
 
     @property
     def wealth(self) -> np.ndarray:

@@ -27,12 +27,18 @@ restricted to a subset is a uniform permutation of the subset).
 
 Agent state (``cell``, ``type``, ``happy``, ``similar``) lives in an
 :class:`~hardtech.engine.AgentTable`; all randomness comes from named
-:class:`~hardtech.engine.RandomStreams` (``placement``, ``types``,
-``activation``, ``relocation``), drawn in bulk as uniforms each step and consumed
-by the jitted loop (a Fisher-Yates shuffle of the movers, then one uniform per
-move). The grid index is ``grid``: the occupant's type per cell (-1 if empty) on
-a grid padded by ``radius`` cells of -1, so the happiness scan needs no border
-checks; ``empties`` lists the empty cells.
+:class:`~hardtech.engine.RandomStreams` (``placement``, ``types``; ``activation``
+seeds the compiled xoshiro256** of ``peer_common`` that draws the movers'
+uniforms in bulk each step), consumed by the jitted loop (a Fisher-Yates shuffle
+of the movers, then one uniform per move). The grid index is ``grid``: the
+occupant's type per cell (-1 if empty) on a grid padded by ``radius`` cells of
+-1, so the happiness scan needs no border checks; ``empties`` lists the empty
+cells and ``occupant`` the agent in each cell.
+
+Reassessment is incremental once few agents move: happiness depends only on
+the cells within ``radius``, so only agents near a vacated or newly taken cell
+are reassessed (the same result as a full pass, which runs when many moved).
+(The control variant draws from ``activation`` and ``relocation``.)
 """
 
 from __future__ import annotations
@@ -40,16 +46,20 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from hardtech.engine import AgentTable, RandomStreams, Recorder, StepLoop
-
 # benchmarks/peers is on sys.path (run.py's own folder, or added by the test)
-from peer_common import moore_neighbours, shuffled
+from peer_common import fill_uniforms, moore_neighbours, shuffled, uniform_state
+
+from hardtech.engine import AgentTable, RandomStreams, Recorder, StepLoop
 
 
 @nb.njit(cache=False)
-def _relocate_sequential(u_order, u_place, movers, cell, typ, grid, empties, height, hp, r):  # pragma: no cover
+def _relocate_sequential(u_order, u_place, movers, cell, typ, grid, empties, height, hp, r, occupant,
+                         changed):  # pragma: no cover
     """Mesa's ``shuffle_do("step")``: each unhappy agent (``movers``), in random order,
-    moves to a cell drawn uniformly among the cells empty at that moment."""
+    moves to a cell drawn uniformly among the cells empty at that moment.
+
+    ``occupant`` (agent row per cell, -1 empty) is kept up to date; ``changed``
+    (length ≥ 2 × movers) receives every vacated and every taken cell."""
     order = shuffled(u_order)
     n_empty = empties.size
     for k in range(order.size):
@@ -61,6 +71,69 @@ def _relocate_sequential(u_order, u_place, movers, cell, typ, grid, empties, hei
         grid[(old // height + r) * hp + old % height + r] = -1
         grid[(new // height + r) * hp + new % height + r] = typ[a]
         cell[a] = new
+        occupant[old] = -1
+        occupant[new] = a
+        changed[2 * k] = old
+        changed[2 * k + 1] = new
+
+
+@nb.njit(cache=False, inline="always")
+def _similar_at(grid, p, t, offsets, hp, r):  # pragma: no cover - jitted
+    """Share of alike neighbours of type ``t`` around padded cell ``p`` (0 without neighbours)."""
+    same = 0
+    occupied = 0
+    if r == 1:  # the 8 neighbours written out (Mesa's default radius): no offset table to read
+        for q in (p - hp - 1, p - hp, p - hp + 1, p - 1, p + 1, p + hp - 1, p + hp, p + hp + 1):
+            nt = grid[q]
+            occupied += nt >= 0
+            same += nt == t
+    else:
+        for o in offsets:  # branch-free: the outcomes are unpredictable
+            nt = grid[p + o]
+            occupied += nt >= 0
+            same += nt == t
+    return same / occupied if occupied > 0 else 0.0
+
+
+@nb.njit(cache=False)
+def _assess_changed(grid, offsets, width, height, hp, r, homophily, changed, occupant, mark, todo,
+                    happy, similar, n_happy):  # pragma: no cover - jitted
+    """``assign_state`` after a step, for the agents whose neighbourhood changed.
+
+    Happiness depends only on the cells within ``r`` of an agent, so after the
+    moves only agents within ``r`` of a vacated or newly taken cell (``changed``)
+    can change: the result equals a full pass over everybody. Returns the new
+    number of happy agents, or -1 when so many cells changed that the full scan
+    is cheaper (nothing is updated then).
+    """
+    m = 0
+    for c in changed:
+        ci = c // height
+        cj = c - ci * height
+        for i in range(max(ci - r, 0), min(ci + r, width - 1) + 1):
+            for j in range(max(cj - r, 0), min(cj + r, height - 1) + 1):
+                q = i * height + j
+                if not mark[q]:
+                    mark[q] = True
+                    todo[m] = q
+                    m += 1
+    for k in range(m):
+        mark[todo[k]] = False
+    if 2 * m > width * height:
+        return -1
+    for k in range(m):
+        q = todo[k]
+        a = occupant[q]
+        if a < 0:
+            continue
+        i = q // height
+        p = (i + r) * hp + (q - i * height) + r
+        frac = _similar_at(grid, p, grid[p], offsets, hp, r)
+        h = not (frac < homophily)
+        n_happy += int(h) - int(happy[a])
+        happy[a] = h
+        similar[a] = frac
+    return n_happy
 
 
 @nb.njit(cache=False)
@@ -78,13 +151,7 @@ def _assess_scan(grid, offsets, width, height, hp, r, homophily, cell, happy, si
             t = grid[p]
             if t < 0:
                 continue
-            same = 0
-            occupied = 0
-            for o in offsets:  # branch-free: the outcomes are unpredictable
-                nt = grid[p + o]
-                occupied += nt >= 0
-                same += nt == t
-            frac = same / occupied if occupied > 0 else 0.0
+            frac = _similar_at(grid, p, t, offsets, hp, r)
             similar_cell[i * height + j] = frac
             happy_cell[i * height + j] = not (frac < homophily)
     n_happy = 0
@@ -192,8 +259,16 @@ class SchellingPeer:
         is_empty = np.ones(self.n_cells, bool)
         is_empty[cells] = False
         self.empties = np.flatnonzero(is_empty).astype(np.int64)
+        self.occupant = np.full(self.n_cells, -1, np.int64)  # agent row per cell, -1 empty
+        self.occupant[cells] = np.arange(len(cells))
+        self._mark = np.zeros(self.n_cells, np.bool_)  # scratch of _assess_changed
+        self._todo = np.empty(self.n_cells, np.int64)
+        self._changed = None  # cells vacated or taken in the last step; None: assess everybody
+        self._minority_pct = np.count_nonzero(types == 1) / len(types) * 100 if len(types) else 0.0  # types never change
         # per-step uniforms, drawn in place: no allocation (and no page faults) inside a step
         self._u = np.full((2, max(len(cells), 1)), 0.5)
+        # the movers' uniforms come from the activation stream through a compiled xoshiro256** (peer_common)
+        self._state = uniform_state(self.streams["activation"])
 
     def set_state(self, cells: np.ndarray, types: np.ndarray) -> None:
         """Replace the agents by agents of ``types`` on ``cells`` (distinct) and assess them, as at construction."""
@@ -222,18 +297,32 @@ class SchellingPeer:
         movers = np.flatnonzero(~a["happy"])
         if movers.size and not self.empties.size:
             raise RuntimeError("no empty cell to move to (Mesa would loop forever)")
-        u_order, u_place = self._u[0, : movers.size], self._u[1, : movers.size]
-        self.streams["activation"].random(out=u_order)
-        self.streams["relocation"].random(out=u_place)
+        u = self._u[:, : movers.size]
+        u_order, u_place = u[0], u[1]
+        fill_uniforms(self._state, u_order)
+        fill_uniforms(self._state, u_place)
+
+        changed = np.empty(2 * movers.size, np.int64)
         _relocate_sequential(
             u_order, u_place, movers, a["cell"], a["type"], self.grid, self.empties, self.height, self.hp, self.radius,
+            self.occupant, changed,
         )
+        # a few moves change few neighbourhoods: reassess those; many moves: everybody (cheaper then)
+        self._changed = changed if 9 * changed.size < self.n_cells // 2 else None
         self.moves = int(movers.size)
         self.steps += 1
 
     def _assess(self) -> None:
         a = self.agents
         if self.assess_with == "numba":
+            changed, self._changed = self._changed, None
+            if changed is not None:
+                n_happy = _assess_changed(self.grid, self.offsets, self.width, self.height, self.hp, self.radius,
+                                          self.homophily, changed, self.occupant, self._mark, self._todo,
+                                          a["happy"], a["similar"], self.happy)
+                if n_happy >= 0:
+                    self.happy = int(n_happy)
+                    return
             self.happy = int(_assess_scan(
                 self.grid, self.offsets, self.width, self.height, self.hp, self.radius, self.homophily,
                 a["cell"], a["happy"], a["similar"], self._happy_cell, self._similar_cell,
@@ -255,7 +344,7 @@ class SchellingPeer:
             happy=self.happy,
             pct_happy=self.happy / n * 100 if n else 0.0,
             population=n,
-            minority_pct=np.count_nonzero(typ == 1) / n * 100 if n else 0.0,
+            minority_pct=self._minority_pct,
         )
         self.recorder.record("agents", step=self.steps, id=self.agents.ids, agent_type=typ)
 
@@ -287,6 +376,9 @@ class SchellingPeer:
         is_empty = np.ones(self.n_cells, bool)
         is_empty[cell] = False
         assert np.array_equal(np.sort(self.empties), np.flatnonzero(is_empty))
+        occupant = np.full(self.n_cells, -1, np.int64)
+        occupant[cell] = np.arange(cell.size)
+        assert np.array_equal(occupant, self.occupant)
 
 
 class SchellingSimultaneous(SchellingPeer):

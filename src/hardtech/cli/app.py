@@ -69,19 +69,37 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else "(no message)"
 
 
+# Which module registers each command: a command imports only its own module (and run_cmd's,
+# so the app always has several commands), not every command's dependencies.
+COMMAND_MODULES = {
+    "run": "run_cmd", "presets": "run_cmd", "show": "run_cmd",
+    "sweep": "experiment_cmd", "sensitivity": "experiment_cmd", "discover": "experiment_cmd",
+    "serve": "serve_cmd",
+    "ensemble": "evidence_cmd", "compare": "evidence_cmd", "claims": "evidence_cmd", "validate": "evidence_cmd",
+    "calibrate": "evidence_cmd",
+    "history": "history_cmd",
+    "import": "store_cmd",
+}
+MODULES = ("run_cmd", "experiment_cmd", "serve_cmd", "evidence_cmd", "history_cmd", "store_cmd")  # help's order
+
+
+def _register(argv: list[str]) -> None:
+    """Import the command modules a command line needs (all of them for help or an unknown command)."""
+    import importlib
+
+    first = next((a for a in argv if not a.startswith("-")), None)
+    needed = ("run_cmd", COMMAND_MODULES[first]) if first in COMMAND_MODULES else MODULES
+    for module in dict.fromkeys(needed):
+        importlib.import_module(f"hardtech.cli.{module}")
+
+
 def main() -> None:
     """Entry point of the ``hardtech`` script.
 
     Typer runs in non-standalone mode so that option errors are printed here as
     one line (``error: Invalid value for '--seed': …``) with exit code 2.
     """
-    from hardtech.cli import run_cmd  # noqa: F401  (registers commands)
-    from hardtech.cli import experiment_cmd  # noqa: F401
-    from hardtech.cli import serve_cmd  # noqa: F401
-    from hardtech.cli import evidence_cmd  # noqa: F401
-    from hardtech.cli import history_cmd  # noqa: F401
-    from hardtech.cli import store_cmd  # noqa: F401
-
+    _register(sys.argv[1:])
     try:
         code = app(standalone_mode=False)
     except (typer.Abort, KeyboardInterrupt, duckdb.InterruptException):

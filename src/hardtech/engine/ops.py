@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from hardtech.engine.jit import compiled, kernel
+
 
 def group_sum(groups: np.ndarray, values: np.ndarray | None, n_groups: int) -> np.ndarray:
     """Sum of ``values`` per group id in ``[0, n_groups)`` (count if values is None)."""
@@ -105,6 +107,44 @@ def choose_within_groups(
     return np.where(ok, order[np.clip(pos, 0, max(len(order) - 1, 0))] if len(order) else -1, -1)
 
 
+@kernel
+def _block_counts(keys, n_groups, block, cum):  # pragma: no cover - compiled
+    """``cum[g, b]``: rows of group ``g`` in blocks ``0 .. b − 1`` (a key of ``n_groups`` is in no group)."""
+    for i in range(keys.size):
+        g = keys[i]
+        if g < n_groups:
+            cum[g, i // block + 1] += 1
+    for g in range(n_groups):
+        for b in range(1, cum.shape[1]):
+            cum[g, b] += cum[g, b - 1]
+
+
+@kernel
+def _nth_in_blocks(keys, cum, block, groups, ranks, idx, out):  # pragma: no cover - compiled
+    """For each valid draw ``idx[j]``: the row of member ``ranks`` of group ``groups`` (row order)."""
+    for j in range(idx.size):
+        d = idx[j]
+        g = groups[d]
+        k = ranks[d]
+        row_cum = cum[g]
+        lo, hi = 0, row_cum.size - 1  # the block b with cum[g, b] <= k < cum[g, b + 1]
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            if row_cum[mid] <= k:
+                lo = mid
+            else:
+                hi = mid
+        seen = row_cum[lo]
+        i = lo * block
+        while True:
+            if keys[i] == g:
+                if seen == k:
+                    out[d] = i
+                    break
+                seen += 1
+            i += 1
+
+
 class GroupRanks:
     """Find the k-th member (in row order) of a group without sorting the rows.
 
@@ -132,6 +172,14 @@ class GroupRanks:
         n = keys.size
         width = n_groups + 1  # one more bin: rows in no group
         self._order = None
+        self._compiled = compiled() and n > self.SORT_BELOW
+        if self._compiled:  # one counting pass per block of rows, then a scan of one block per draw
+            self.block = max(256, 1 << int(np.ceil(np.log2(8 * width))))  # ≥ 8 rows per group and block
+            n_blocks = -(-n // self.block)
+            self._cum = np.zeros((n_groups, n_blocks + 1), np.int64)
+            _block_counts(keys, n_groups, self.block, self._cum)
+            self.counts = self._cum[:, -1].copy()
+            return
         if n <= self.SORT_BELOW:  # few rows: a (radix) sort is cheaper than the blocks
             counts = np.bincount(keys, minlength=width)
             self._order = stable_group_order(keys)
@@ -168,6 +216,9 @@ class GroupRanks:
         ok[ok] = (ranks[ok] >= 0) & (ranks[ok] < self.counts[groups[ok]])
         idx = np.flatnonzero(ok)
         if idx.size == 0:
+            return out
+        if self._compiled:
+            _nth_in_blocks(self.keys, self._cum, self.block, groups, ranks, idx, out)
             return out
         if self._order is not None:
             out[idx] = self._order[self._start[groups[idx]] + ranks[idx]]

@@ -17,7 +17,7 @@ class Recorder:
     """Named tables built from column chunks."""
 
     def __init__(self) -> None:
-        self._chunks: dict[str, list[dict[str, np.ndarray]]] = defaultdict(list)
+        self._chunks: dict[str, list[tuple[int, dict[str, np.ndarray]]]] = defaultdict(list)  # (rows, columns)
 
     def record(self, table: str, **columns: object) -> None:
         """Append one chunk to ``table``.
@@ -29,11 +29,12 @@ class Recorder:
         if len(lengths) > 1:
             raise ValueError(f"columns of unequal length for {table!r}: {sorted(lengths)}")
         n = lengths.pop() if lengths else 1
-        chunk = {k: (np.full(n, a) if a.ndim == 0 else a.copy()) for k, a in arrays.items()}
+        # scalars stay scalars until table() repeats them: a per-agent chunk then costs its copies alone
+        chunk = {k: (a.copy() if a.ndim else a) for k, a in arrays.items()}
         previous = self._chunks[table]
-        if previous and list(previous[0]) != list(chunk):
-            raise ValueError(f"columns of {table!r} changed: {list(previous[0])} -> {list(chunk)}")
-        previous.append(chunk)
+        if previous and list(previous[0][1]) != list(chunk):
+            raise ValueError(f"columns of {table!r} changed: {list(previous[0][1])} -> {list(chunk)}")
+        previous.append((n, chunk))
 
     @property
     def tables(self) -> list[str]:
@@ -45,4 +46,5 @@ class Recorder:
         chunks = self._chunks.get(name)
         if not chunks:
             return pa.table({})
-        return pa.table({col: np.concatenate([c[col] for c in chunks]) for col in chunks[0]})
+        return pa.table({col: np.concatenate([c[col] if c[col].ndim else np.full(n, c[col]) for n, c in chunks])
+                         for col in chunks[0][1]})

@@ -21,6 +21,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from hardtech.engine.jit import compiled
 
 HEADROOM = 1.25
 """Rows allocated per expected row (growing populations need no regrowth while they are created)."""
@@ -31,6 +32,17 @@ SPARE_ROWS = 1024
 def capacity_for(expected: float) -> int:
     """Rows to allocate up front for a table expected to hold ``expected`` rows."""
     return int(HEADROOM * expected) + SPARE_ROWS
+
+
+IN_PLACE_FROM = 1 << 18
+"""Tables with more rows compact in place when rows are removed (compiled engine)."""
+
+
+def _compact_columns(columns, mask, first, n) -> None:
+    """Move the rows of every column not marked in ``mask`` down, in order, from row ``first`` (compiled)."""
+    from hardtech.engine._compact import compact_columns
+
+    compact_columns(columns, mask, first, n)
 
 
 class AgentTable:
@@ -176,6 +188,13 @@ class AgentTable:
         removed = int(np.count_nonzero(mask))
         if removed == 0:
             return 0
+        if compiled() and self._n > IN_PLACE_FROM:
+            # large tables: move the kept rows down in place, one pass per column from the first
+            # removed row (no index array, no second set of columns to write into: less memory traffic)
+            _compact_columns((*self._data.values(), self._ids), mask, int(np.argmax(mask)), self._n)
+            self._n -= removed
+            self._version += 1
+            return removed
         keep = np.flatnonzero(~mask)  # ascending: survivors keep their order
         kept = keep.size
         if self._spare is None:
@@ -221,6 +240,19 @@ class AgentTable:
         rows_clipped = np.minimum(rows, max(self._n - 1, 0))
         found = (self._n > 0) & (live[rows_clipped] == ids) if self._n else np.zeros(ids.shape, bool)
         return np.where(found, rows_clipped, -1)
+
+    def row_lookup(self) -> np.ndarray:
+        """The dense id → row array of the current version (−1 for ids not live; read-only).
+
+        ``lookup[id]`` for ids in ``[0, next_id)``; the last slot, ``lookup[next_id]``,
+        is −1 and stands for any id outside that range (what :meth:`rows_of` maps them to).
+        """
+        if self._lookup is None or self._lookup[0] != self._version:
+            lookup = np.full(self._next_id + 1, -1, dtype=np.int64)
+            lookup[self._ids[: self._n]] = np.arange(self._n)
+            lookup.setflags(write=False)
+            self._lookup = (self._version, lookup)
+        return self._lookup[1]
 
     def to_dict(self) -> dict[str, np.ndarray]:
         """Copies of all live columns, ``id`` first."""

@@ -14,7 +14,13 @@ policy             regional levers and their schedules (C2, C8)
 decoupling         blocs, blockades, substitution (C6)
 observables        dragons
 metrics            per-step aggregates
+shared             what several rules derive from the state (below the mechanisms)
+kernels            the hot rules as compiled loops (Numba), same results as NumPy
 =================  ==============================================================
+
+No mechanism imports another and ``world`` imports none (``tests/test_model_imports.py``).
+Which code runs — kernels or the NumPy reference — is :mod:`hardtech.engine.jit`'s
+choice (``HARDTECH_ENGINE``); both give the same bits.
 """
 
 from hardtech.model.model import HardtechModel

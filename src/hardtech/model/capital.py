@@ -20,10 +20,18 @@ from __future__ import annotations
 
 import numpy as np
 
+from hardtech.engine.jit import compiled
 from hardtech.engine.ops import ordered_matmul
-from hardtech.model.entrepreneurship import investor_region, opportunity, pool_weights, within_pool_capacity
-from hardtech.model.labour import cost_per_head
-from hardtech.model.market import forward_spending, segment_of
+from hardtech.model import kernels
+from hardtech.model.shared import (
+    cost_per_head,
+    forward_spending,
+    investor_region,
+    opportunity,
+    pool_weights,
+    segment_of,
+    within_pool_capacity,
+)
 from hardtech.model.world import World
 
 
@@ -55,6 +63,14 @@ def revalue(world: World) -> None:
     cap = world.scenario.capital
     firms = world.firms
     multiple = world.field_param("revenue_multiple")[firms["field"]]
+    if compiled():
+        ahead = forward_spending(world, cap.prospect_years)[segment_of(world)]
+        fade_by_age = cap.round_price_fade ** np.arange(max(world.step - int(firms["round_step"].min(initial=0)), 0) + 1)
+        kernels.revalue(firms["revenue"], firms["revenue_smooth"], firms["segment_share"], firms["post_money"],
+                        firms["post_money_par"], firms["round_step"], firms["public"], firms["incumbent"],
+                        firms["region"], multiple, ahead, world.deal_price, fade_by_age, world.step,
+                        cap.growth_lift_cap, cap.prospect_discount, firms["valuation"], firms["valuation_par"])
+        return
     growth = np.clip(np.divide(firms["revenue"], firms["revenue_smooth"], out=np.ones(len(firms)),
                                where=firms["revenue_smooth"] > 0) - 1.0, 0.0, cap.growth_lift_cap)
     # private firms are priced by the venture market, public ones by the stock market
@@ -77,6 +93,8 @@ def raise_rounds(world: World) -> None:
     if n == 0:
         return
     per_head = cost_per_head(world)
+    if compiled():
+        return _raise_rounds_compiled(world, rng, per_head)
     burn = np.maximum(firms["headcount"] * per_head - world.scenario.market.margin * firms["revenue"], 0.0)
     # quarters the cash lasts at this burn (a firm that burns nothing never runs out)
     runway = np.divide(firms["cash"], burn, out=np.full(n, np.inf), where=burn > 0)
@@ -98,7 +116,36 @@ def raise_rounds(world: World) -> None:
     appeal = (1.0 / (1.0 + np.exp(-cap.appeal_steepness * (rel + cap.appeal_midpoint_gap)))
               * (floor + (1.0 - floor) * opportunity(world)[firms["field"]]))
     asking = short & milestone & traction & (rng.random(n) < appeal)
-    rows = np.flatnonzero(asking)
+    _fund_rounds(world, rng, np.flatnonzero(asking), burn, growth_need)
+
+
+def _raise_rounds_compiled(world: World, rng: np.random.Generator, per_head: np.ndarray) -> None:
+    """:func:`raise_rounds` with the candidates found by a kernel and the appeal computed for them only."""
+    cap, m = world.scenario.capital, world.scenario.market
+    firms = world.firms
+    n = len(firms)
+    burn, growth_need, candidate = np.empty(n), np.empty(n), np.empty(n, np.bool_)
+    kernels.round_candidates(firms["headcount"], per_head, firms["revenue"], firms["demand"], firms["cash"],
+                             firms["incumbent"], firms["public"], firms["capability"], firms["round_capability"],
+                             firms["revenue_smooth"], firms["round_revenue"], firms["stage"], m.margin,
+                             m.capacity_ratio, cap.runway_quarters, cap.scale_up_demand_ratio,
+                             cap.short_runway_quarters, cap.milestone_gain, cap.milestone_revenue_growth,
+                             cap.milestone_revenue_floor, cap.revenue_stage, burn, growth_need, candidate)
+    u = rng.random(n)
+    rows = np.flatnonzero(candidate)
+    fld = firms["field"][rows]
+    rel = firms["capability"][rows] - world.frontier[fld]
+    floor = cap.appeal_floor
+    appeal = (1.0 / (1.0 + np.exp(-cap.appeal_steepness * (rel + cap.appeal_midpoint_gap)))
+              * (floor + (1.0 - floor) * opportunity(world)[fld]))
+    _fund_rounds(world, rng, rows[u[rows] < appeal], burn, growth_need)
+
+
+def _fund_rounds(world: World, rng: np.random.Generator, rows: np.ndarray, burn: np.ndarray,
+                 growth_need: np.ndarray) -> None:
+    """Size the rounds the firms at ``rows`` ask for, find their investors and book the rounds."""
+    cap = world.scenario.capital
+    firms = world.firms
     if rows.size == 0:
         return
     intensity = world.field_param("capital_intensity")[firms["field"][rows]]
@@ -129,7 +176,7 @@ def raise_rounds(world: World) -> None:
     lead = size > firms["largest_round"][rows]
     firms["lead_investor"][rows] = np.where(lead, pool_region, firms["lead_investor"][rows])
     firms["largest_round"][rows] = np.maximum(size, firms["largest_round"][rows])
-    world.event("funded", firms.ids[rows], size)
+    world.event("funded", rows, size)
     key = world.region_field(firms["region"][rows], firms["field"][rows])
     world.flows["invested"] += np.bincount(key, weights=size, minlength=world.n_regions * world.n_fields)
     # pool region → firm region, million USD, for the recorded region_flows table (no rule reads it)
@@ -169,11 +216,17 @@ def exit_firms(world: World) -> None:
     cap = world.scenario.capital
     rng = world.streams["exits"]
     firms, t = world.firms, world.talent
-    eligible = (
-        ~firms["incumbent"] & ~firms["public"] & (firms["invested"] > 0)
-        & (firms["founded"] <= world.step - cap.exit_age_years * 4) & (firms["revenue_smooth"] > 0)
-    )
-    exiting = eligible & (rng.random(len(firms)) < cap.exit_rate)
+    latest = world.step - cap.exit_age_years * 4
+    if compiled():
+        exiting = np.empty(len(firms), np.bool_)
+        kernels.exit_candidates(firms["incumbent"], firms["public"], firms["invested"], firms["founded"],
+                                firms["revenue_smooth"], rng.random(len(firms)), latest, cap.exit_rate, exiting)
+    else:
+        eligible = (
+            ~firms["incumbent"] & ~firms["public"] & (firms["invested"] > 0)
+            & (firms["founded"] <= latest) & (firms["revenue_smooth"] > 0)
+        )
+        exiting = eligible & (rng.random(len(firms)) < cap.exit_rate)
     rows = np.flatnonzero(exiting)
     if rows.size == 0:
         return
@@ -201,8 +254,8 @@ def exit_firms(world: World) -> None:
     world.flows["returned"] += np.bincount(key, weights=to_investors, minlength=RF)
     world.flows["exits"] += np.bincount(key, minlength=RF)
     multiple = to_investors / firms["invested"][rows]
-    world.event("exit_ipo", firms.ids[rows[ipo]], multiple[ipo])
-    world.event("exit_acquired", firms.ids[rows[~ipo]], multiple[~ipo])
+    world.event("exit_ipo", rows[ipo], multiple[ipo])
+    world.event("exit_acquired", rows[~ipo], multiple[~ipo])
     # IPO: investors sold out, the firm goes on as a public company
     firms["public"][rows[ipo]] = True
     firms["investor_share"][rows[ipo]] = 0.0
@@ -220,13 +273,23 @@ def expand_abroad(world: World) -> None:
         return
     rng = world.streams["expansion"]
     firms = world.firms
-    cost = m.expansion_cost * world.field_param("capital_intensity")[firms["field"]]
-    able = ~firms["expanded"] & (firms["revenue_smooth"] > 0) & (firms["cash"] > m.expansion_cash_cover * cost)
-    go = able & (rng.random(len(firms)) < m.expansion_rate)
-    rows = np.flatnonzero(go)
+    intensity = world.field_param("capital_intensity")
+    if compiled():
+        go = np.empty(len(firms), np.bool_)
+        kernels.expansion_candidates(firms["expanded"], firms["revenue_smooth"], firms["cash"], firms["field"],
+                                     intensity, m.expansion_cost, m.expansion_cash_cover, rng.random(len(firms)),
+                                     m.expansion_rate, go)
+        rows = np.flatnonzero(go)
+        cost = np.zeros(len(firms))
+        cost[rows] = m.expansion_cost * intensity[firms["field"][rows]]
+    else:
+        cost = m.expansion_cost * intensity[firms["field"]]
+        able = ~firms["expanded"] & (firms["revenue_smooth"] > 0) & (firms["cash"] > m.expansion_cash_cover * cost)
+        go = able & (rng.random(len(firms)) < m.expansion_rate)
+        rows = np.flatnonzero(go)
     if rows.size == 0:
         return
     firms["cash"][rows] -= cost[rows]
     firms["expanded"][rows] = True
     world.book("sink:expansion_costs", cost[rows].sum())
-    world.event("expanded", firms.ids[rows], cost[rows])
+    world.event("expanded", rows, cost[rows])

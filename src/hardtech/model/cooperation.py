@@ -16,21 +16,49 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
+from hardtech.engine import AgentTable
 from hardtech.engine.ops import choose_by_row, choose_within_groups
-from hardtech.model.labour import cost_per_head
+from hardtech.model.shared import cost_per_head
 from hardtech.model.world import World
 
 
+class _Ends(NamedTuple):
+    """Cached link endpoints: the tables and versions they were found at, and both ends' rows."""
+
+    firms: AgentTable
+    firms_version: int
+    links: AgentTable
+    links_version: int
+    a: np.ndarray
+    b: np.ndarray
+
+
+_ENDS = "_link_endpoints"  # World attribute: an _Ends
+
+
 def _endpoints(world: World) -> tuple[np.ndarray, np.ndarray]:
-    """Rows of both ends of every link (links to closed firms dropped first)."""
+    """Rows of both ends of every link (links to closed firms dropped first; read-only).
+
+    Kept while neither table changes (sharing R&D, paying for links and pooling
+    risk in one quarter read the same rows).
+    """
     links, firms = world.links, world.firms
+    cached = getattr(world, _ENDS, None)
+    if (cached is not None and cached.firms is firms and cached.firms_version == firms.version
+            and cached.links is links and cached.links_version == links.version):
+        return cached.a, cached.b
     a, b = firms.rows_of(links["a"]), firms.rows_of(links["b"])
     gone = (a < 0) | (b < 0)
     if gone.any():
         links.remove(gone)
         a, b = a[~gone], b[~gone]
+    a.setflags(write=False)
+    b.setflags(write=False)
+    setattr(world, _ENDS, _Ends(firms, firms.version, links, links.version, a, b))
     return a, b
 
 

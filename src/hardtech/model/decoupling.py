@@ -17,7 +17,7 @@ import math
 
 import numpy as np
 
-from hardtech.model.labour import cost_per_head
+from hardtech.model.shared import component_cut, cost_per_head
 from hardtech.model.world import World
 
 CHANNELS = ("knowledge", "components", "market")
@@ -44,22 +44,6 @@ def blockade_matrix(world: World, step: int) -> dict[str, np.ndarray]:
 def set_blockades(world: World) -> None:
     """Evaluate the blockade matrices for the current step."""
     world.cut = blockade_matrix(world, world.step)
-
-
-def component_cut(world: World) -> np.ndarray:
-    """Per firm: the strongest component blockade its bloc suffers (0–1)."""
-    bloc = world.region_bloc[world.firms["region"]]
-    return world.cut["components"].max(axis=0)[bloc]
-
-
-def component_loss(world: World) -> np.ndarray:
-    """Per firm: log capability lost to blocked foreign components."""
-    return world.scenario.decoupling.capability_loss * world.firms["dependency"] * component_cut(world)
-
-
-def effective_capability(world: World) -> np.ndarray:
-    """Capability after the loss of blocked foreign components."""
-    return world.firms["capability"] - component_loss(world)
 
 
 def substitute(world: World, rd_effort: np.ndarray, zeta: float) -> None:

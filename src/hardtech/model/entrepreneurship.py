@@ -23,15 +23,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from hardtech.engine.ops import GroupRanks, choose_by_row, choose_within_groups, group_max, group_sum
-from hardtech.model.labour import cost_per_head, talent_keys
-from hardtech.model.market import segment_fields, segment_of, segment_presence, segment_spending
-from hardtech.model.world import World, spending_per_wage, spread_draw
-
-def opportunity(world: World) -> np.ndarray:
-    """Per field: perceived opportunity 0–1 (push: maturity, pull: adoption)."""
-    push = world.scenario.entrepreneurship.push_weight
-    return push * world.maturity + (1.0 - push) * world.adoption
+from hardtech.engine.jit import compiled
+from hardtech.engine.ops import GroupRanks, choose_within_groups, group_max, group_sum
+from hardtech.model import kernels
+from hardtech.model.shared import (
+    choose_segment,
+    cost_per_head,
+    investor_region,
+    opportunity,
+    spread_draw,
+    talent_keys,
+    within_pool_capacity,
+)
+from hardtech.model.world import World
 
 
 def experiment_cost(world: World) -> np.ndarray:
@@ -44,15 +48,6 @@ def experiment_cost(world: World) -> np.ndarray:
     software = world.region_param("software_base")[firms["region"]]
     intensity = world.field_param("capital_intensity")[firms["field"]]
     return ent.experiment_size * intensity * (1.0 - ent.software_discount * software) * cost_per_head(world)
-
-
-def experiment_cost_by_region(world: World) -> np.ndarray:
-    """Per region: cost of one experiment in a software field (capital intensity 1) at the
-    region's mean field wage, million USD — the software base's first effect (observation)."""
-    ent = world.scenario.entrepreneurship
-    software = world.region_param("software_base")
-    per_head = world.wage.mean(axis=1) / 4.0 / 1000.0 * spending_per_wage(world.scenario, world.region_param("living_cost"))
-    return ent.experiment_size * (1.0 - ent.software_discount * software) * per_head
 
 
 def experiment(world: World) -> None:
@@ -82,39 +77,24 @@ def choose_niche(world: World, fields: np.ndarray, rng: np.random.Generator) -> 
     return niches.ids[np.maximum(picked, 0)]
 
 
-def choose_segment(world: World, fields: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """A segment per entrant in its field (−1 = the platform), ∝ potential spending / (1 + rivals)^crowding.
-
-    Entrants go where the money is and the crowd is thin; the platform is one
-    candidate among the niches. Incumbents crowd every segment of their field
-    as much as they are present there (``market.segment_presence``). Shunning
-    crowds sends more entrants per dollar to small segments (stocks grow like
-    spending^(1/(1 + crowding))): one reason small firms gather in niches.
-    """
-    F = world.n_fields
-    firms = world.firms
-    potential = segment_spending(world, world.field_param("market_potential"))
-    seg_field = segment_fields(world)
-    entrants = np.bincount(segment_of(world)[~firms["incumbent"]], minlength=len(potential))
-    incumbents = np.bincount(firms["field"][firms["incumbent"]], minlength=F)[seg_field]
-    occupants = entrants + incumbents * segment_presence(world, potential)
-    crowding = world.scenario.market.entry_crowding
-    picked = choose_within_groups(rng, seg_field, potential / (1.0 + occupants) ** crowding, fields.astype(np.int64))
-    return np.where(picked < F, -1, world.niches.ids[np.maximum(picked - F, 0)])
-
-
 def pivot(world: World) -> None:
     """Badly fitted firms move to another niche of their field."""
     ent = world.scenario.entrepreneurship
     rng = world.streams["pivots"]
     firms = world.firms
-    stuck = (
-        ~firms["incumbent"]
-        & (firms["segment"] >= 0)
-        & (firms["founded"] <= world.step - ent.pivot_after_years * 4)
-        & (firms["fit"] < ent.pivot_fit)
-        & (rng.random(len(firms)) < ent.pivot_rate)
-    )
+    latest = world.step - ent.pivot_after_years * 4
+    if compiled():
+        stuck = np.empty(len(firms), np.bool_)
+        kernels.pivot_candidates(firms["incumbent"], firms["segment"], firms["founded"], firms["fit"],
+                                 rng.random(len(firms)), latest, ent.pivot_fit, ent.pivot_rate, stuck)
+    else:
+        stuck = (
+            ~firms["incumbent"]
+            & (firms["segment"] >= 0)
+            & (firms["founded"] <= latest)
+            & (firms["fit"] < ent.pivot_fit)
+            & (rng.random(len(firms)) < ent.pivot_rate)
+        )
     rows = np.flatnonzero(stuck)
     if rows.size == 0:
         return
@@ -123,7 +103,7 @@ def pivot(world: World) -> None:
     cost = experiment_cost(world)[rows]
     firms["cash"][rows] -= cost
     world.book("sink:pivot_costs", cost.sum())
-    world.event("pivot", firms.ids[rows], cost)
+    world.event("pivot", rows, cost)
 
 
 def found(world: World) -> None:
@@ -137,17 +117,22 @@ def found(world: World) -> None:
     support = world.levers["startup_support"]
     region_factor = 1.0 + support
     success = _successful_firm_rows(world)
-    employed = np.flatnonzero(t["employer"] >= 0)
-    employed_firm = firms.rows_of(t["employer"][employed])
-    spinout_rows = employed[(employed_firm >= 0) & success[np.maximum(employed_firm, 0)]]
     # A person's chance depends only on (region, field, young, spin-out): sum the
     # chances of each such class, draw its founders as Poisson, pick them at random
     # within the class — the same law as one draw per person, at a fraction of the cost.
     R, F = world.n_regions, world.n_fields
     slots = 2 * 2  # young or not × spin-out or not
-    cls = talent_keys(world, slots=slots)  # class = (region, field)·4 + young·2 + spin-out, int16
-    cls += (t["age"] < ent.young_founder_age).view(np.int8) * np.int8(2)
-    cls[spinout_rows] += 1
+    if compiled():
+        cls = np.empty(len(t), np.int16 if R * F * slots <= np.iinfo(np.int16).max else np.int64)
+        kernels.founder_classes(t["region"], t["field"], t["age"], t["employer"], firms.row_lookup(), success, F,
+                                np.float32(ent.young_founder_age), cls)
+    else:
+        employed = np.flatnonzero(t["employer"] >= 0)
+        employed_firm = firms.rows_of(t["employer"][employed])
+        spinout_rows = employed[(employed_firm >= 0) & success[np.maximum(employed_firm, 0)]]
+        cls = talent_keys(world, slots=slots)  # class = (region, field)·4 + young·2 + spin-out, int16
+        cls += (t["age"] < ent.young_founder_age).view(np.int8) * np.int8(2)
+        cls[spinout_rows] += 1
     r_c, f_c, y_c, s_c = np.unravel_index(np.arange(R * F * slots), (R, F, 2, 2))
     p_class = (
         ent.found_rate
@@ -202,8 +187,9 @@ def found(world: World) -> None:
         founding_gap=world.frontier[fld] - capability,
     )
     t["employer"][founders] = ids
-    world.event("founded", ids, seed)
-    world.event("funded", ids, seed)
+    new_rows = np.arange(len(firms) - n, len(firms))
+    world.event("founded", new_rows, seed)
+    world.event("funded", new_rows, seed)
     key = world.region_field(region, fld)
     world.flows["births"] += np.bincount(key, minlength=R * F)
     world.flows["invested"] += np.bincount(key, weights=seed, minlength=R * F)
@@ -235,41 +221,6 @@ def _successful_firm_rows(world: World) -> np.ndarray:
     return ~firms["incumbent"] & ((firms["dragon_step"] >= 0) | (firms["valuation"] >= share * threshold))
 
 
-def pool_weights(world: World) -> np.ndarray:
-    """(firm region, pool region): how likely each pool is to fund a firm of a region (∝ affinity × capital)."""
-    cap = world.scenario.capital
-    bloc = world.region_bloc
-    same_bloc = bloc[:, None] == bloc[None, :]
-    affinity = np.where(same_bloc, cap.cross_region, cap.cross_bloc * (1.0 - world.cut["market"][bloc][:, bloc].T))
-    np.fill_diagonal(affinity, 1.0)
-    return affinity * np.maximum(world.pool, 0.0)[None, :]
-
-
-def investor_region(world: World, region: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Which region's pool funds a round for firms of ``region`` (see :func:`pool_weights`)."""
-    return choose_by_row(rng, pool_weights(world), region)
-
-
-def within_pool_capacity(world: World, pool_region: np.ndarray, amount: np.ndarray, rng: np.random.Generator,
-                         kind: str) -> np.ndarray:
-    """Accept requests at random so that, in expectation, no pool commits more than
-    its quarterly capacity: ``seed_share`` of it for seeds, the rest for later rounds."""
-    cap = world.scenario.capital
-    share = cap.seed_share if kind == "seed" else 1.0 - cap.seed_share
-    committed = world.flows.setdefault(f"committed_{kind}", np.zeros(world.n_regions))
-    capacity = np.maximum(share * cap.deploy_rate * np.maximum(world.pool, 0.0) - committed, 0.0)
-    asked = np.bincount(pool_region, weights=amount, minlength=world.n_regions)
-    # what was on offer and what was asked, for the price of deals (capital.price_deals)
-    world.flows.setdefault("offered", np.zeros(world.n_regions))[:] += capacity
-    world.flows.setdefault("asked", np.zeros(world.n_regions))[:] += asked
-    ratio = np.divide(capacity, asked, out=np.ones_like(asked), where=asked > 0)
-    if not world.scenario.capital.constrained:
-        ratio = np.ones_like(ratio)
-    accept = rng.random(len(pool_region)) < np.minimum(ratio, 1.0)[pool_region]
-    committed += np.bincount(pool_region[accept], weights=amount[accept], minlength=world.n_regions)
-    return accept
-
-
 def pay_costs(world: World) -> None:
     """Firms pay wages and other spending for the quarter."""
     firms = world.firms
@@ -288,5 +239,5 @@ def fail(world: World) -> None:
     world.book("source:write_off", -firms["cash"][rows].sum())
     key = world.region_field(firms["region"][rows], firms["field"][rows])
     world.flows["deaths"] += np.bincount(key, minlength=world.n_regions * world.n_fields)
-    world.event("failed", firms.ids[rows], firms["invested"][rows])
+    world.event("failed", rows, firms["invested"][rows])
     firms.remove(dead)

@@ -28,53 +28,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from hardtech.engine.ops import group_max, group_sum, ordered_matmul
+from hardtech.engine.jit import compiled, economical_draws
+from hardtech.engine.ops import group_max, group_sum
+from hardtech.model import kernels
+from hardtech.model.shared import regional_boost
 from hardtech.model.world import World
-
-
-def related_activity(world: World) -> np.ndarray:
-    """(region, field) related headcount a firm there can absorb knowledge from.
-
-    With ``local_knowledge`` off, geography plays no role: every region sees
-    the regions' mean (knowledge is spread evenly, the total unchanged).
-    """
-    inn = world.scenario.innovation
-    firms = world.firms
-    R, F = world.n_regions, world.n_fields
-    head = group_sum(world.region_field(firms["region"], firms["field"]), firms["headcount"], R * F).reshape(R, F)
-    near = (world.distance_km <= inn.neighbour_km) * inn.neighbour_weight
-    np.fill_diagonal(near, 1.0)
-    open_flow = 1.0 - world.cut["knowledge"][world.region_bloc][:, world.region_bloc].T  # [to, from]
-    k = ordered_matmul(ordered_matmul(near * open_flow, head), world.related.T)  # not BLAS: same bits on any processor
-    return k if inn.local_knowledge else np.broadcast_to(k.mean(axis=0), (R, F)).copy()
-
-
-def regional_boost(world: World) -> np.ndarray:
-    """(region, field): multiplier of R&D success from absorbed related knowledge, 1 + s · ln(1 + K/knowledge_scale)."""
-    inn = world.scenario.innovation
-    if not inn.spillovers:
-        return np.ones((world.n_regions, world.n_fields))
-    return 1.0 + inn.spillover_strength * np.log1p(related_activity(world) / inn.knowledge_scale)
 
 
 def spillover_boost(world: World) -> np.ndarray:
     """Per firm: multiplier of R&D success from absorbed related knowledge."""
     firms = world.firms
     return regional_boost(world)[firms["region"], firms["field"]]
-
-
-def density_productivity(world: World) -> np.ndarray:
-    """Per firm: productivity from the density of related activity around it.
-
-    (1 + K / knowledge_scale) ** density_elasticity (Ciccone–Hall: doubling density ≈ +6%);
-    1 without spillovers.
-    """
-    inn = world.scenario.innovation
-    firms = world.firms
-    if not inn.spillovers or inn.density_elasticity == 0:
-        return np.ones(len(firms))
-    k = related_activity(world)[firms["region"], firms["field"]]
-    return (1.0 + k / inn.knowledge_scale) ** inn.density_elasticity
 
 
 def rd_effort(world: World) -> np.ndarray:
@@ -98,6 +62,8 @@ def innovate(world: World, effort: np.ndarray, boost: np.ndarray) -> np.ndarray:
     rng = world.streams["innovation"]
     firms = world.firms
     n = len(firms)
+    if compiled():
+        return _innovate_successes(world, rng, effort, boost)
     success = rng.random(n) < 1.0 - np.exp(-inn.zeta * inn.innovation_share * effort * boost)
     bloc = world.region_bloc[firms["region"]]
     tech = world.scenario.technology
@@ -111,6 +77,30 @@ def innovate(world: World, effort: np.ndarray, boost: np.ndarray) -> np.ndarray:
     return gain
 
 
+def _innovate_successes(world: World, rng: np.random.Generator, effort: np.ndarray, boost: np.ndarray) -> np.ndarray:
+    """:func:`innovate` computed on the successful firms only (the same gains).
+
+    With economical draws the step is drawn for the successes alone (the
+    reference draws one for every firm and keeps the successes').
+    """
+    inn, tech = world.scenario.innovation, world.scenario.technology
+    firms = world.firms
+    n = len(firms)
+    rows = np.flatnonzero(rng.random(n) < 1.0 - np.exp(-inn.zeta * inn.innovation_share * effort * boost))
+    shape = inn.step_shape
+    x = rng.beta(shape, shape, rows.size) if economical_draws() else rng.beta(shape, shape, n)[rows]
+    region, fld = firms["region"][rows], firms["field"][rows]
+    headroom = tech.science_headroom * tech.headroom_unit * np.clip(
+        world.science[world.region_bloc[region], fld] - firms["capability"][rows], -tech.headroom_gap_cap,
+        tech.headroom_gap_cap)
+    step = inn.step_low + (inn.step_high - inn.step_low) * x + headroom
+    gain = np.zeros(n)
+    gain[rows] = np.maximum(step, 0.0)
+    firms["capability"][rows] += gain[rows]
+    firms["gain_rd"][rows] += gain[rows]
+    return gain
+
+
 def imitate(world: World, effort: np.ndarray, boost: np.ndarray) -> None:
     """Imitation draws move followers toward the best reachable capability."""
     inn = world.scenario.innovation
@@ -119,14 +109,32 @@ def imitate(world: World, effort: np.ndarray, boost: np.ndarray) -> None:
     rng = world.streams["imitation"]
     firms = world.firms
     R, F = world.n_regions, world.n_fields
-    best = group_max(world.region_field(firms["region"], firms["field"]), firms["capability"], R * F, -np.inf)
-    best = best.reshape(R, F)
+    key = world.region_field(firms["region"], firms["field"])
+    if compiled():
+        best = np.full(R * F, -np.inf)
+        kernels.group_max(key, firms["capability"], best)
+        best = best.reshape(R, F)
+    else:
+        best = group_max(key, firms["capability"], R * F, -np.inf).reshape(R, F)
     if inn.local_knowledge:
         reach = inn.remote_reach * 0.5 ** (world.distance_km / inn.world_halving_km)
     else:
         reach = np.ones_like(world.distance_km)
     reach = reach * (1.0 - world.cut["knowledge"][world.region_bloc][:, world.region_bloc].T)
     np.fill_diagonal(reach, 1.0)
+    if compiled():  # the pull of the firms that succeed, only
+        rows = np.flatnonzero(rng.random(len(firms)) < 1.0 - np.exp(-inn.zeta * (1.0 - inn.innovation_share) * effort * boost))
+        pull, source = np.empty(rows.size), np.empty(rows.size, np.int64)
+        kernels.imitation_pull(best, firms["field"][rows], firms["region"][rows], firms["capability"][rows], reach, pull,
+                               source)
+        gain = inn.imitation * pull
+        firms["capability"][rows] += gain
+        firms["gain_imitation"][rows] += gain
+        imitated = firms["imitated_from"]  # trace only: the region imitated, −1 where nothing was gained
+        imitated[:] = -1
+        imitated[rows] = np.where(gain > 0, source, -1)
+        world.flows["imitation_gain"] += group_sum(key[rows], gain, R * F)
+        return
     gap = best[:, firms["field"]].T - firms["capability"][:, None]  # (firms, regions)
     pull = np.where(np.isfinite(gap), np.maximum(gap, 0.0), 0.0) * reach[firms["region"]]
     success = rng.random(len(firms)) < 1.0 - np.exp(-inn.zeta * (1.0 - inn.innovation_share) * effort * boost)
@@ -135,11 +143,16 @@ def imitate(world: World, effort: np.ndarray, boost: np.ndarray) -> None:
     firms["gain_imitation"] = firms["gain_imitation"] + gain
     # trace only (the dashboard's firm biography): the region imitated, −1 where nothing was gained
     firms["imitated_from"] = np.where(gain > 0, pull.argmax(axis=1), -1)
-    world.flows["imitation_gain"] += group_sum(world.region_field(firms["region"], firms["field"]), gain, R * F)
+    world.flows["imitation_gain"] += group_sum(key, gain, R * F)
 
 
 def frontier_movers(world: World) -> np.ndarray:
     """Firms now beyond the frontier their bloc had reached (they push it)."""
     firms = world.firms
+    if compiled():
+        out = np.empty(len(firms), np.bool_)
+        kernels.beyond_frontier(firms["region"], firms["field"], world.region_bloc, firms["capability"],
+                                world.bloc_frontier, out)
+        return out
     bloc = world.region_bloc[firms["region"]]
     return firms["capability"] > world.bloc_frontier[bloc, firms["field"]]

@@ -24,70 +24,22 @@ every free agent.
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import numpy as np
 
-from hardtech.engine import AgentTable
+from hardtech.engine.jit import compiled
 from hardtech.engine.ops import GroupRanks, group_sum, stochastic_round
-from hardtech.model.innovation import regional_boost
-from hardtech.model.world import World, spending_per_wage
-
-_COUNTS = "_talent_rf_counts"  # World attribute: a _Counts
-
-
-class _Counts(NamedTuple):
-    """Talent agents per region-field, and the talent table and version they were counted at."""
-
-    table: AgentTable
-    version: int
-    counts: np.ndarray
-
+from hardtech.model import kernels
+from hardtech.model.shared import (
+    cost_per_head,
+    regional_boost,
+    set_wages,
+    talent_by_region_field,
+    talent_keys,
+    update_talent_counts,
+)
+from hardtech.model.world import World
 
 _UNIFORMS = "_talent_uniforms"  # World attribute: a reused buffer for one uniform draw per talent agent
-
-
-def talent_keys(world: World, rows: np.ndarray | None = None, slots: int = 1) -> np.ndarray:
-    """Flat (region, field) group of each talent agent (or of ``rows``), times ``slots``.
-
-    The same values as ``world.region_field(...) * slots``, as int16 when they
-    fit (a fresh array: callers may add sub-classes in ``[0, slots)`` in
-    place): int64 keys over millions of agents cost more than the work.
-    """
-    t = world.talent
-    region, fld = (t["region"], t["field"]) if rows is None else (t["region"][rows], t["field"][rows])
-    if world.n_regions * world.n_fields * slots > np.iinfo(np.int16).max:
-        return world.region_field(region, fld) * slots
-    key = np.multiply(region, world.n_fields, dtype=np.int16)
-    key += fld
-    if slots != 1:
-        key *= slots
-    return key
-
-
-def talent_counts(world: World) -> np.ndarray:
-    """Talent agents per (region, field), flat, int64 (kept up to date; do not modify).
-
-    Counted once, then updated by this module's graduates, retirements and
-    moves. The count is tied to the talent table's :attr:`~AgentTable.version`:
-    an add or remove elsewhere makes it recount, and a module that changes
-    agents' region or field in place must call ``world.talent.touch()``.
-    """
-    t = world.talent
-    cached = getattr(world, _COUNTS, None)
-    if cached is None or cached.table is not t or cached.version != t.version:
-        counts = np.bincount(talent_keys(world), minlength=world.n_regions * world.n_fields)
-        cached = _Counts(t, t.version, counts)
-        setattr(world, _COUNTS, cached)
-    return cached.counts
-
-
-def _update_counts(world: World, version_before: int, delta: np.ndarray) -> None:
-    """Add ``delta`` to the cached counts if they were current at ``version_before``."""
-    t = world.talent
-    cached = getattr(world, _COUNTS, None)
-    if cached is not None and cached.table is t and cached.version == version_before:
-        setattr(world, _COUNTS, _Counts(t, t.version, cached.counts + delta))
 
 
 def _uniforms(world: World, rng: np.random.Generator) -> np.ndarray:
@@ -102,11 +54,6 @@ def _uniforms(world: World, rng: np.random.Generator) -> np.ndarray:
         buf = np.empty(max(n, world.talent.capacity))
         setattr(world, _UNIFORMS, buf)
     return rng.random(out=buf[:n])
-
-
-def talent_by_region_field(world: World) -> np.ndarray:
-    """Persons per (region, field), flat."""
-    return talent_counts(world).astype(float) * world.weight
 
 
 def graduate(world: World) -> None:
@@ -126,7 +73,7 @@ def graduate(world: World) -> None:
     world.talent.add(n, region=region, field=field, age=rng.uniform(lab.graduate_age_min, lab.graduate_age_max, n),
                      skill=np.clip(rng.normal(strength, lab.skill_spread), 0, 1), employer=-1)
     added = np.bincount(world.region_field(region, field), minlength=world.n_regions * world.n_fields)
-    _update_counts(world, version, added)
+    update_talent_counts(world, version, added)
     world.flows["graduates"] += added * world.weight
 
 
@@ -136,9 +83,13 @@ def retire(world: World) -> None:
     t = world.talent
     age = t["age"]
     lab = world.scenario.labour
-    age += 1.0 / 4.0  # a quarter; in place: float32, as before
-    leave = _uniforms(world, rng) < lab.retire_rate / 4.0
-    leave |= age >= lab.retirement_age
+    if compiled():
+        leave = np.empty(len(t), np.bool_)
+        kernels.retire_pass(age, _uniforms(world, rng), lab.retire_rate / 4.0, np.float32(lab.retirement_age), leave)
+    else:
+        age += 1.0 / 4.0  # a quarter; in place: float32, as before
+        leave = _uniforms(world, rng) < lab.retire_rate / 4.0
+        leave |= age >= lab.retirement_age
     rows = np.flatnonzero(leave)
     left = np.bincount(world.region_field(t["region"][rows], t["field"][rows]),
                        minlength=world.n_regions * world.n_fields)
@@ -147,18 +98,7 @@ def retire(world: World) -> None:
     world.book("sink:retired_wealth", wealth)
     version = t.version
     t.remove(leave)
-    _update_counts(world, version, -left)
-
-
-def set_wages(world: World) -> None:
-    """Base wage × (1 + tightness × share of talent employed by modelled firms)."""
-    firms = world.firms
-    RF = world.n_regions * world.n_fields
-    employed = group_sum(world.region_field(firms["region"], firms["field"]), firms["headcount"], RF)
-    supply = np.maximum(talent_by_region_field(world), 1.0)
-    share = np.minimum(employed / supply, 1.0)
-    base = np.repeat(world.region_param("wage"), world.n_fields)
-    world.wage = (base * (1.0 + world.scenario.labour.wage_tightness * share)).reshape(world.n_regions, world.n_fields)
+    update_talent_counts(world, version, -left)
 
 
 def place_utility(world: World) -> tuple[np.ndarray, np.ndarray]:
@@ -192,15 +132,20 @@ def migrate(world: World) -> None:
     # uniform per agent; only agents under the larger threshold need their age
     u = _uniforms(world, rng)
     low, high = sorted((lab.consider_move, lab.young_consider_move))
-    considering = np.flatnonzero(u < high)
-    young_c = t["age"][considering] < lab.young_age
-    keep = (u[considering] < low) | (young_c == (lab.young_consider_move >= lab.consider_move))
-    considering, young_c = considering[keep], young_c[keep]
+    young_more = lab.young_consider_move >= lab.consider_move
+    if compiled():
+        considering, young_c = np.empty(len(t), np.int64), np.empty(len(t), np.bool_)
+        k = kernels.considering_pass(u, t["age"], low, high, np.float32(lab.young_age), young_more, considering, young_c)
+        considering, young_c = considering[:k], young_c[:k]
+    else:
+        considering = np.flatnonzero(u < high)
+        young_c = t["age"][considering] < lab.young_age
+        keep = (u[considering] < low) | (young_c == young_more)
+        considering, young_c = considering[keep], young_c[keep]
     if considering.size == 0:
         return
     home = t["region"][considering].astype(np.int64)
     fld = t["field"][considering].astype(np.int64)
-    utility = np.where(young_c[:, None], young[:, fld].T, older[:, fld].T)  # (agents, regions)
     bloc = world.region_bloc
     move_cost = (
         lab.moving_cost
@@ -208,9 +153,15 @@ def migrate(world: World) -> None:
         + lab.bloc_cost * (bloc[:, None] != bloc[None, :])
     )
     np.fill_diagonal(move_cost, 0.0)
-    utility -= move_cost[home]
-    utility += rng.gumbel(size=utility.shape)
-    dest = utility.argmax(axis=1)
+    if compiled():
+        dest = np.empty(considering.size, np.int64)
+        kernels.migration_choice(home, fld, young_c, older, young, move_cost,
+                                 rng.gumbel(size=(considering.size, world.n_regions)), dest)
+    else:
+        utility = np.where(young_c[:, None], young[:, fld].T, older[:, fld].T)  # (agents, regions)
+        utility -= move_cost[home]
+        utility += rng.gumbel(size=utility.shape)
+        dest = utility.argmax(axis=1)
     moved = dest != home
     rows = considering[moved]
     RF = world.n_regions * world.n_fields
@@ -225,15 +176,7 @@ def migrate(world: World) -> None:
     version = t.version
     t["region"][rows] = dest[moved]
     t["employer"][rows] = -1  # movers leave their employer
-    _update_counts(world, version, into - out)
-
-
-def cost_per_head(world: World) -> np.ndarray:
-    """Quarterly cost of one employee per firm (wage plus other spending), million USD."""
-    firms = world.firms
-    wage = world.wage[firms["region"], firms["field"]]
-    per_wage = spending_per_wage(world.scenario, world.region_param("living_cost"))[firms["region"]]
-    return wage / 4.0 / 1000.0 * per_wage
+    update_talent_counts(world, version, into - out)
 
 
 def target_headcount(world: World) -> np.ndarray:
@@ -257,6 +200,14 @@ def hire(world: World) -> None:
         return
     RF = world.n_regions * world.n_fields
     key = world.region_field(firms["region"], firms["field"])
+    if compiled():
+        ent = world.scenario.entrepreneurship
+        kernels.hire_headcount(key, firms["revenue_smooth"], firms["core_income"], firms["cash"], firms["incumbent"],
+                               firms["headcount"], cost_per_head(world), talent_by_region_field(world),
+                               world.scenario.market.margin, ent.runway_quarters, ent.start_headcount,
+                               ent.growth_hiring, lab.max_employed_share)
+        assign_employers(world)
+        return
     target = target_headcount(world)
     change = world.scenario.entrepreneurship.growth_hiring * (target - firms["headcount"])
     hires = np.maximum(change, 0.0)
@@ -272,24 +223,34 @@ def assign_employers(world: World) -> None:
     rng = world.streams["employment"]
     firms, t = world.firms, world.talent
     employer = t["employer"]
-    employed_rows = np.flatnonzero(employer >= 0)
-    firm_row = firms.rows_of(employer[employed_rows])
-    gone = firm_row < 0
-    employer[employed_rows[gone]] = -1  # employer gone
-    employed_rows, firm_row = employed_rows[~gone], firm_row[~gone]
-    have = np.bincount(firm_row, minlength=len(firms)).astype(float)
+    RF = world.n_regions * world.n_fields
+    if compiled():
+        have = np.zeros(len(firms))
+        employed_rows, firm_row = np.empty(len(t), np.int64), np.empty(len(t), np.int64)
+        k = kernels.employment_pass(employer, firms.row_lookup(), have, employed_rows, firm_row)
+        employed_rows, firm_row = employed_rows[:k], firm_row[:k]
+    else:
+        employed_rows = np.flatnonzero(employer >= 0)
+        firm_row = firms.rows_of(employer[employed_rows])
+        gone = firm_row < 0
+        employer[employed_rows[gone]] = -1  # employer gone
+        employed_rows, firm_row = employed_rows[~gone], firm_row[~gone]
+        have = np.bincount(firm_row, minlength=len(firms)).astype(float)
     want = firms["headcount"] / world.weight
     # release agents of firms with too many, each with the excess share
     excess = np.divide(np.maximum(have - want - 1.0, 0.0), have, out=np.zeros_like(have), where=have > 0)
-    released = rng.random(employed_rows.size) < excess[firm_row]
-    employer[employed_rows[released]] = -1
+    u = rng.random(employed_rows.size)
+    cand_key = talent_keys(world)  # a fresh array: mark the employed as in no group
+    if compiled():
+        kernels.release_pass(u, excess, employed_rows, firm_row, employer, cand_key, RF)
+    else:
+        released = u < excess[firm_row]
+        employer[employed_rows[released]] = -1
+        cand_key[employed_rows[~released]] = RF
     # hire free agents of the firm's region-field, uniformly, for firms with too few
     need = stochastic_round(rng, np.maximum(want - have, 0.0))
     if need.sum() == 0:
         return
-    RF = world.n_regions * world.n_fields
-    cand_key = talent_keys(world)  # a fresh array: mark the employed as in no group
-    cand_key[employed_rows[~released]] = RF
     free = GroupRanks(cand_key, RF)  # the k-th free agent of a group, in row order
     count = free.counts
     draws = np.repeat(np.arange(len(firms)), need)

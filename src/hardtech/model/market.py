@@ -29,26 +29,24 @@ from __future__ import annotations
 
 import numpy as np
 
-from hardtech.engine.ops import group_max, group_sum
-from hardtech.model.decoupling import effective_capability
-from hardtech.model.innovation import density_productivity
-from hardtech.model.labour import cost_per_head
+from hardtech.engine.jit import compiled
+from hardtech.engine.ops import group_sum
+from hardtech.model import kernels
+from hardtech.model.shared import (  # bass_adoption: re-exported for hardtech.evidence
+    bass_adoption,  # noqa: F401
+    bass_advance,
+    cost_per_head,
+    density_productivity,
+    effective_capability,
+    locked_spending,
+    segment_fields,
+    segment_of,
+    segment_presence,
+    segment_spending,
+)
 from hardtech.model.world import World
 
-
 # -- demand ---------------------------------------------------------------------------
-def bass_adoption(t: np.ndarray | float, p: float, q: float) -> np.ndarray:
-    """Bass cumulative adoption F(t) = (1 − e^−(p+q)t) / (1 + (q/p) e^−(p+q)t), t in years."""
-    e = np.exp(-(p + q) * np.asarray(t, dtype=float))
-    return (1.0 - e) / (1.0 + (q / p) * e)
-
-
-def bass_advance(adoption: np.ndarray, p: np.ndarray, q: np.ndarray, dt: float) -> np.ndarray:
-    """Move adoption forward by ``dt`` years along its exact Bass path (full adoption stays full)."""
-    a = np.clip(adoption, 0.0, 1.0)
-    with np.errstate(divide="ignore"):  # F⁻¹(1) = ∞, and F(∞) = 1
-        elapsed = -np.log((1.0 - a) / (1.0 + a * q / p)) / (p + q)  # F⁻¹(a)
-    return bass_adoption(elapsed + dt, p, q)
 
 
 def diffuse_demand(world: World) -> None:
@@ -78,67 +76,6 @@ def diffuse_demand(world: World) -> None:
 
 
 # -- segments and revenue -----------------------------------------------------------------
-def _locked_share(world: World) -> np.ndarray:
-    """Per field: share of adopters still locked to legacy suppliers."""
-    share = np.divide(world.locked, world.adoption, out=np.zeros_like(world.locked), where=world.adoption > 0)
-    return np.clip(share, 0.0, 1.0)
-
-
-def locked_spending(world: World, field_spending: np.ndarray | None = None) -> np.ndarray:
-    """Per field: spending of locked-in customers, open only to incumbents and the fringe."""
-    spending = world.spending if field_spending is None else field_spending
-    return spending * _locked_share(world)
-
-
-def segment_spending(world: World, field_spending: np.ndarray | None = None) -> np.ndarray:
-    """Contestable spending per segment (default: this quarter's): fields' platforms first, then niches by id.
-
-    Locked-in customers (:func:`locked_spending`) are not in it: they stay
-    with legacy suppliers.
-    """
-    spending = world.spending if field_spending is None else field_spending
-    open_spending = spending * (1.0 - _locked_share(world))
-    platform = world.field_param("platform_share")
-    niches = world.niches
-    niche_field = niches["field"]
-    per_niche = open_spending[niche_field] * (1.0 - platform[niche_field]) * niches["size"] / world.niche_base[niche_field]
-    return np.concatenate([open_spending * platform, per_niche])
-
-
-def forward_spending(world: World, years: float) -> np.ndarray:
-    """Per segment: the spending investors expect ``years`` ahead (per quarter).
-
-    Adoption moves along its Bass path (if demand has started) and products
-    count as usable if maturity is within ``capital.prospect_usability_margin``
-    of the usability threshold.
-    """
-    p, q = world.field_param("bass_p"), world.field_param("bass_q")
-    adoption = np.where(world.demand_onset >= 0, bass_advance(world.adoption, p, q, years), 0.0)
-    usable = world.maturity >= world.field_param("usability_threshold") - world.scenario.capital.prospect_usability_margin
-    return segment_spending(world, world.field_param("market_potential") / 4.0 * adoption * usable)
-
-
-def segment_of(world: World) -> np.ndarray:
-    """Segment index of each firm (niche ids equal their rows: niches are never removed)."""
-    firms = world.firms
-    return np.where(firms["segment"] < 0, firms["field"], world.n_fields + firms["segment"]).astype(np.int64)
-
-
-def segment_fields(world: World) -> np.ndarray:
-    """Field of every segment, in segment order (platforms first, then niches by id)."""
-    return np.concatenate([np.arange(world.n_fields), world.niches["field"]]).astype(np.int64)
-
-
-def segment_presence(world: World, spend: np.ndarray) -> np.ndarray:
-    """Per segment: how much of their sales effort incumbents and the fringe put there, 0–1.
-
-    Sales effort follows the money: a segment's spending over the largest
-    segment's of its field (callers pass potential spending, so presence is
-    set before demand arrives). A specialist is fully present in its one segment.
-    """
-    seg_field = segment_fields(world)
-    largest = group_max(seg_field, spend, world.n_fields, 0.0)[seg_field]
-    return np.divide(spend, largest, out=np.zeros_like(spend), where=largest > 0)
 
 
 def competitiveness(world: World) -> tuple[np.ndarray, np.ndarray]:
@@ -148,10 +85,19 @@ def competitiveness(world: World) -> tuple[np.ndarray, np.ndarray]:
     rel = effective_capability(world) - world.frontier[firms["field"]]
     base = np.exp(m.capability_weight * np.minimum(rel, m.capability_lead_cap))
     platform = firms["segment"] < 0
-    scale = np.power(np.maximum(firms["headcount"], 1.0) / m.scale_reference_headcount, m.scale_economies)
-    fit = np.power(np.clip(firms["fit"], m.fit_floor, 1.0), m.niche_fit_weight)
     base = base * density_productivity(world)
-    own = base * np.where(platform, scale, fit)
+    if compiled():  # each firm's power of the one it needs (scale in the platform, fit in a niche)
+        rows = np.flatnonzero(platform)
+        other = np.flatnonzero(~platform)
+        factor = np.empty(len(firms))
+        factor[rows] = np.power(np.maximum(firms["headcount"][rows], 1.0) / m.scale_reference_headcount,
+                                m.scale_economies)
+        factor[other] = np.power(np.clip(firms["fit"][other], m.fit_floor, 1.0), m.niche_fit_weight)
+        own = base * factor
+    else:
+        scale = np.power(np.maximum(firms["headcount"], 1.0) / m.scale_reference_headcount, m.scale_economies)
+        fit = np.power(np.clip(firms["fit"], m.fit_floor, 1.0), m.niche_fit_weight)
+        own = base * np.where(platform, scale, fit)
     in_niche = base * m.incumbent_niche_fit**m.niche_fit_weight * firms["incumbent"]
     return own, in_niche
 
@@ -162,6 +108,11 @@ def market_access(world: World) -> np.ndarray:
     firms = world.firms
     bloc = world.region_bloc[firms["region"]]
     B = len(world.bloc_names)
+    if compiled():
+        access = np.empty((len(firms), B))
+        kernels.market_access(bloc, firms["expanded"], m.foreign_access, m.expansion_enabled, world.cut["market"].T,
+                              access)
+        return access
     foreign = np.where(firms["expanded"], 1.0, m.foreign_access) if m.expansion_enabled else np.full(len(firms), m.foreign_access)
     acc = np.where(np.arange(B)[None, :] == bloc[:, None], 1.0, foreign[:, None])
     return acc * (1.0 - world.cut["market"].T[bloc])  # market b (imposer) closed to target bloc
@@ -197,6 +148,10 @@ def allocate_revenue(world: World) -> None:
     own_revenue = np.zeros(n)
     share = np.zeros(n)
     incumbent_niche_revenue = np.zeros(n)
+    if compiled():
+        _allocate_compiled(world, seg, bloc, own, in_niche, legacy, access, spend, seg_field, fringe_shape, fringe_size,
+                           presence, niche_field, market_share, legacy_spend, own_revenue, share, incumbent_niche_revenue)
+        return
     for b in range(B):
         own_lag = np.minimum(world.bloc_frontier[b] - world.frontier, 0.0)
         for part, eligible, lag in (
@@ -234,6 +189,32 @@ def allocate_revenue(world: World) -> None:
     world.book("source:revenue", firms["revenue"].sum())
 
 
+def _allocate_compiled(world: World, seg, bloc, own, in_niche, legacy, access, spend, seg_field, fringe_shape,
+                       fringe_size, presence, niche_field, market_share, legacy_spend, own_revenue, share,
+                       incumbent_niche_revenue) -> None:
+    """The same allocation as :func:`allocate_revenue`'s loop, by :func:`kernels.allocate_revenue`."""
+    firms, m = world.firms, world.scenario.market
+    F, B = world.n_fields, len(world.bloc_names)
+    fringe_weight = np.empty((B, 2, F))
+    for b in range(B):
+        own_lag = np.minimum(world.bloc_frontier[b] - world.frontier, 0.0)
+        fringe_weight[b, 0] = np.exp(m.capability_weight * (own_lag - m.fringe_gap))
+        fringe_weight[b, 1] = np.exp(m.capability_weight * (np.zeros(F) - m.fringe_gap))
+    field = firms["field"].astype(np.int64)
+    kernels.allocate_revenue(seg, field, bloc.astype(np.int64), own, in_niche, legacy, access, spend, seg_field,
+                             fringe_shape, fringe_size, fringe_weight, presence, niche_field.astype(np.int64),
+                             market_share, m.home_bias, legacy_spend, own_revenue, share, incumbent_niche_revenue)
+    firms["demand"] = own_revenue + incumbent_niche_revenue
+    if m.capacity_ratio > 0:
+        capacity = m.capacity_ratio * np.maximum(firms["headcount"], 1.0) * cost_per_head(world)
+        kernels.serve_demand(own_revenue, incumbent_niche_revenue, share, capacity)
+    firms["segment_share"] = share
+    firms["niche_revenue"] = own_revenue * (seg >= F) + incumbent_niche_revenue
+    firms["revenue"] = own_revenue + incumbent_niche_revenue
+    _procure(world, own)
+    world.book("source:revenue", firms["revenue"].sum())
+
+
 def _procure(world: World, own: np.ndarray) -> None:
     """Governments buy niche products from young local firms (scenario opening)."""
     firms = world.firms
@@ -257,11 +238,14 @@ def book_gross_profit(world: World) -> None:
     """Revenue less direct costs goes to cash."""
     firms = world.firms
     margin = world.scenario.market.margin
-    firms["cash"] = firms["cash"] + margin * firms["revenue"] + firms["core_income"]
+    w = world.scenario.market.revenue_smoothing
+    if compiled():
+        kernels.gross_profit(firms["cash"], firms["revenue"], firms["core_income"], firms["revenue_smooth"], margin, w)
+    else:
+        firms["cash"] = firms["cash"] + margin * firms["revenue"] + firms["core_income"]
+        firms["revenue_smooth"] = (1.0 - w) * firms["revenue_smooth"] + w * firms["revenue"]
     world.book("sink:direct_costs", (1.0 - margin) * firms["revenue"].sum())
     world.book("source:core_business", firms["core_income"].sum())
-    w = world.scenario.market.revenue_smoothing
-    firms["revenue_smooth"] = (1.0 - w) * firms["revenue_smooth"] + w * firms["revenue"]
 
 
 def market_step(world: World) -> None:
@@ -304,7 +288,7 @@ def define_scenes(world: World, movers: np.ndarray) -> None:
     world.niche_base = np.bincount(world.niches["field"], weights=world.niches["size"], minlength=world.n_fields)
     firms["segment"][rows] = ids
     firms["fit"][rows] = np.maximum(firms["fit"][rows], m.scene_fit)
-    world.event("scene_defined", firms.ids[rows], size)
+    world.event("scene_defined", rows, size)
     key = world.region_field(firms["region"][rows], firms["field"][rows])
     RF = world.n_regions * world.n_fields
     world.flows["scenes"] += np.bincount(key, minlength=RF)

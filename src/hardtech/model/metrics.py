@@ -17,12 +17,17 @@ from __future__ import annotations
 import numpy as np
 
 from hardtech.engine import Recorder
+from hardtech.engine.jit import compiled
 from hardtech.engine.ops import group_max, group_sum
-from hardtech.model.decoupling import component_loss
-from hardtech.model.entrepreneurship import experiment_cost_by_region
-from hardtech.model.innovation import regional_boost
-from hardtech.model.labour import talent_by_region_field
-from hardtech.model.market import locked_spending, segment_spending
+from hardtech.model import kernels
+from hardtech.model.shared import (
+    component_loss,
+    experiment_cost_by_region,
+    locked_spending,
+    regional_boost,
+    segment_spending,
+    talent_by_region_field,
+)
 from hardtech.model.world import World
 
 RF_FLOWS = (
@@ -57,11 +62,10 @@ def record(world: World, recorder: Recorder, money_before: float) -> None:
     firms, fl = world.firms, world.flows
     stamp = {"step": world.step, "quarter": quarter_label(world), "year": world.year}
     key = world.region_field(firms["region"], firms["field"])
-    head = group_sum(key, firms["headcount"], R * F)
+    sums = _firm_sums(world, key)
+    head, best, n_firms = sums["head"], sums["best"], sums["n_firms"]
     talent = talent_by_region_field(world)
-    best = group_max(key, firms["capability"], R * F, np.nan)
     gap = np.tile(world.frontier, R) - best
-    n_firms = group_sum(key, None, R * F)
     a, b = world.firms.rows_of(world.links["a"]), world.firms.rows_of(world.links["b"])
     alive = (a >= 0) & (b >= 0)
     same = alive & (key[np.maximum(a, 0)] == key[np.maximum(b, 0)])
@@ -71,17 +75,16 @@ def record(world: World, recorder: Recorder, money_before: float) -> None:
     head_f = head.reshape(R, F).sum(axis=0)
     lq = np.divide(head.reshape(R, F) * head.sum(), np.outer(head_r, head_f),
                    out=np.zeros((R, F)), where=np.outer(head_r, head_f) > 0).ravel()
-    dep = np.divide(group_sum(key, firms["dependency"] * firms["headcount"], R * F), head,
-                    out=np.zeros(R * F), where=head > 0)
+    dep = np.divide(sums["dep_head"], head, out=np.zeros(R * F), where=head > 0)
     recorder.record(
         "step_metrics", **stamp,
-        region=np.repeat(world.region_names, F), field=np.tile(world.field_names, R),
+        region=_labels(world, "region_of_rf"), field=_labels(world, "field_of_rf"),
         firms=n_firms.astype(np.int64), births=fl["births"].astype(np.int64), deaths=fl["deaths"].astype(np.int64),
         new_dragons=fl["new_dragons"].astype(np.int64), dragons=world.dragons_total.ravel().copy(),
         scenes_defined=fl["scenes"].astype(np.int64), talent=talent, talent_in=fl["arrivals"],
         talent_out=fl["departures"], graduates=fl["graduates"], retirements=fl["retirements"],
         invested=fl["invested"], returned=fl["returned"], exits=fl["exits"].astype(np.int64),
-        revenue=group_sum(key, firms["revenue"], R * F), headcount=head, gap_to_frontier=gap,
+        revenue=sums["revenue"], headcount=head, gap_to_frontier=gap,
         coop_links=inner_links.astype(np.int64),
         coop_density=np.divide(inner_links, pairs, out=np.zeros(R * F), where=pairs > 0),
         foreign_dependency=dep, location_quotient=lq, experiments=fl["experiments"], spinouts=fl["spinouts"],
@@ -109,11 +112,7 @@ def record(world: World, recorder: Recorder, money_before: float) -> None:
         spillover_boost=regional_boost(world).mean(axis=1),
         **{f"lever_{k}": v.copy() for k, v in world.levers.items()},
     )
-    small = ~firms["incumbent"]  # startups and what they grow into, against the incumbents
-    niche = firms["niche_revenue"]
-    plat = firms["revenue"] - niche
-    fkey = firms["field"].astype(np.int64)
-    plat_f, niche_f = group_sum(fkey, plat, F), group_sum(fkey, niche, F)
+    plat_f, niche_f = sums["plat_f"], sums["niche_f"]
     spend = segment_spending(world)  # what customers spend, modelled suppliers or not
     niche_spend = group_sum(world.niches["field"].astype(np.int64), spend[F:], F) + world.flows.get("procurement", 0.0)
     recorder.record(
@@ -121,16 +120,15 @@ def record(world: World, recorder: Recorder, money_before: float) -> None:
         frontier=world.frontier.copy(), maturity=world.maturity.copy(), adoption=world.adoption.copy(),
         demand=world.spending.copy(), niches=np.bincount(world.niches["field"], minlength=F).astype(np.int64),
         platform_revenue=plat_f, niche_revenue=niche_f,
-        small_share_platform=np.divide(group_sum(fkey, plat * small, F), plat_f, out=np.full(F, np.nan), where=plat_f > 0),
-        small_share_niche=np.divide(group_sum(fkey, niche * small, F), niche_f, out=np.full(F, np.nan), where=niche_f > 0),
+        small_share_platform=np.divide(sums["small_plat_f"], plat_f, out=np.full(F, np.nan), where=plat_f > 0),
+        small_share_niche=np.divide(sums["small_niche_f"], niche_f, out=np.full(F, np.nan), where=niche_f > 0),
         platform_spending=spend[:F] + locked_spending(world), niche_spending=niche_spend,
-        small_platform_revenue=group_sum(fkey, plat * small, F), small_niche_revenue=group_sum(fkey, niche * small, F),
+        small_platform_revenue=sums["small_plat_f"], small_niche_revenue=sums["small_niche_f"],
         demand_started=world.demand_onset >= 0, usable=world.usable_onset >= 0,
-        niche_firms=np.bincount(firms["field"][firms["segment"] >= 0], minlength=F).astype(np.int64),
+        niche_firms=sums["niche_firms"],
     )
-    B = len(world.bloc_names)
     recorder.record(
-        "bloc_metrics", **stamp, bloc=np.repeat(world.bloc_names, F), field=np.tile(world.field_names, B),
+        "bloc_metrics", **stamp, bloc=_labels(world, "bloc_of_bf"), field=_labels(world, "field_of_bf"),
         science=world.science.ravel().copy(), frontier=world.bloc_frontier.ravel().copy(),
         knowledge_cut=np.repeat(world.cut["knowledge"].max(axis=0), F),
         component_cut=np.repeat(world.cut["components"].max(axis=0), F),
@@ -148,6 +146,48 @@ def record(world: World, recorder: Recorder, money_before: float) -> None:
         account=np.array(accounts + ["stock:before", "stock:after"]),
         amount=np.array([world.ledger[k] for k in accounts] + [money_before, money_after]),
     )
+
+
+def _firm_sums(world: World, key: np.ndarray) -> dict[str, np.ndarray]:
+    """The per (region, field) and per field sums over firms that :func:`record` reports."""
+    firms = world.firms
+    R, F = world.n_regions, world.n_fields
+    small = ~firms["incumbent"]  # startups and what they grow into, against the incumbents
+    niche = firms["niche_revenue"]
+    plat = firms["revenue"] - niche
+    fkey = firms["field"].astype(np.int64)
+    if compiled():
+        out = {name: np.zeros(R * F) for name in ("head", "n_firms", "dep_head", "revenue")}
+        out.update({name: np.zeros(F) for name in ("plat_f", "niche_f", "small_plat_f", "small_niche_f")})
+        out["best"] = np.full(R * F, -np.inf)
+        out["niche_firms"] = np.zeros(F, np.int64)
+        kernels.firm_aggregates(key, fkey, firms["headcount"], firms["capability"], firms["dependency"],
+                                firms["revenue"], niche, firms["incumbent"], firms["segment"], out["head"],
+                                out["n_firms"], out["best"], out["dep_head"], out["revenue"], out["plat_f"],
+                                out["niche_f"], out["small_plat_f"], out["small_niche_f"], out["niche_firms"])
+        out["best"][np.isneginf(out["best"])] = np.nan
+        return out
+    return {
+        "head": group_sum(key, firms["headcount"], R * F), "n_firms": group_sum(key, None, R * F),
+        "best": group_max(key, firms["capability"], R * F, np.nan),
+        "dep_head": group_sum(key, firms["dependency"] * firms["headcount"], R * F),
+        "revenue": group_sum(key, firms["revenue"], R * F),
+        "plat_f": group_sum(fkey, plat, F), "niche_f": group_sum(fkey, niche, F),
+        "small_plat_f": group_sum(fkey, plat * small, F), "small_niche_f": group_sum(fkey, niche * small, F),
+        "niche_firms": np.bincount(firms["field"][firms["segment"] >= 0], minlength=F).astype(np.int64),
+    }
+
+
+def _labels(world: World, which: str) -> np.ndarray:
+    """Region, field and bloc names repeated for the tables' rows (built once per run, read-only)."""
+    labels = world.param_cache.get(("labels", which))
+    if labels is None:
+        R, F, B = world.n_regions, world.n_fields, len(world.bloc_names)
+        labels = {"region_of_rf": np.repeat(world.region_names, F), "field_of_rf": np.tile(world.field_names, R),
+                  "bloc_of_bf": np.repeat(world.bloc_names, F), "field_of_bf": np.tile(world.field_names, B)}[which]
+        labels.setflags(write=False)
+        world.param_cache[("labels", which)] = labels
+    return labels
 
 
 def _link_ends(world: World, a: np.ndarray, b: np.ndarray, alive: np.ndarray) -> np.ndarray:

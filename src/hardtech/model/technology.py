@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hardtech.engine.ops import group_max
+from hardtech.model.shared import update_frontiers
 from hardtech.model.world import World
 
 
@@ -27,17 +27,6 @@ def grow_science(world: World) -> None:
     open_flow = 1.0 - world.cut["knowledge"].T  # cut is [imposer = from, target = to]
     absorbed = tech.science_diffusion / 4.0 * (lead * open_flow[:, :, None]).max(axis=1)
     world.science += growth[:, None] + absorbed
-
-
-def update_frontiers(world: World) -> None:
-    """Bloc frontiers become the best capability reached; the world's is their max."""
-    firms = world.firms
-    B, F = world.science.shape
-    if len(firms):
-        bloc = world.region_bloc[firms["region"]]
-        best = group_max(bloc * F + firms["field"], firms["capability"], B * F, empty=-np.inf).reshape(B, F)
-        world.bloc_frontier = np.maximum(world.bloc_frontier, best)
-    world.frontier = world.bloc_frontier.max(axis=0)
 
 
 def maturity_of(frontier: np.ndarray, midpoint: np.ndarray, steepness: np.ndarray) -> np.ndarray:

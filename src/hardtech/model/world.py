@@ -4,7 +4,9 @@
 :class:`World` — talent, firms, investors, niches and cooperation links as
 agent tables, plus per-region, per-field and per-bloc arrays for the
 environment (science stocks, frontiers, maturity, demand, levers, blockades).
-Mechanism modules read and update a World; they never call one another.
+Mechanism modules read and update a World; they never call one another, and
+this module imports none of them: the start state uses the rules it shares
+with them (wages, frontiers, an entrant's segment) from :mod:`hardtech.model.shared`.
 """
 
 from __future__ import annotations
@@ -16,19 +18,8 @@ import numpy as np
 
 from hardtech.engine import AgentTable, RandomStreams
 from hardtech.engine.ops import stochastic_round
+from hardtech.model.shared import choose_segment, set_wages, spending_per_wage, spread_draw, update_frontiers
 from hardtech.scenario import Scenario
-
-
-def spending_per_wage(scenario: Scenario, living_cost: np.ndarray | float) -> np.ndarray | float:
-    """A firm's spending per head as a multiple of the wage: 1 + non-wage spending,
-    whose local part (rent, services) scales with the living-cost index."""
-    ent = scenario.entrepreneurship
-    return 1.0 + ent.burn_per_head * (1.0 - ent.local_cost_share + ent.local_cost_share * living_cost)
-
-
-def spread_draw(rng: np.random.Generator, spread: float, n: int) -> np.ndarray:
-    """``n`` multipliers drawn uniformly from [1 − spread, 1 + spread]."""
-    return rng.uniform(1.0 - spread, 1.0 + spread, n)
 
 TALENT_COLUMNS = {
     "region": np.int16,
@@ -152,6 +143,7 @@ class World:
     dragons_total: np.ndarray | None = None  # (region, field) cumulative count
     dragons_par_total: np.ndarray | None = None  # (region, field) cumulative count of dragons at a deal price of 1
     wage: np.ndarray | None = None  # (region, field) annual wage, thousand USD
+    param_cache: dict = field(default_factory=dict, repr=False)  # (fields|regions, name) -> array, see field_param
 
     # -- handy derived views ---------------------------------------------------
     @property
@@ -172,22 +164,30 @@ class World:
         return region.astype(np.int64) * self.n_fields + fld.astype(np.int64)
 
     def field_param(self, name: str) -> np.ndarray:
-        """A field parameter as an array over fields."""
-        return np.array([getattr(f, name) for f in self.scenario.fields.values()], dtype=float)
+        """A field parameter as an array over fields (read-only; built once per run)."""
+        return self._param("fields", name)
 
     def region_param(self, name: str) -> np.ndarray:
-        """A region parameter as an array over regions."""
-        return np.array([getattr(r, name) for r in self.scenario.regions.values()], dtype=float)
+        """A region parameter as an array over regions (read-only; built once per run)."""
+        return self._param("regions", name)
+
+    def _param(self, kind: str, name: str) -> np.ndarray:
+        values = self.param_cache.get((kind, name))
+        if values is None:  # the scenario does not change during a run
+            values = np.array([getattr(x, name) for x in getattr(self.scenario, kind).values()], dtype=float)
+            values.setflags(write=False)
+            self.param_cache[(kind, name)] = values
+        return values
 
     def book(self, account: str, amount: float) -> None:
         """Add ``amount`` (million USD) to a ledger account for this step."""
         self.ledger[account] = self.ledger.get(account, 0.0) + float(amount)
 
-    def event(self, kind: str, firm_ids: np.ndarray, value: np.ndarray | float = 0.0) -> None:
-        """Note firm events of one kind: ids, the firms' region and field, a value each."""
-        ids = np.asarray(firm_ids, dtype=np.int64)
+    def event(self, kind: str, rows: np.ndarray, value: np.ndarray | float = 0.0) -> None:
+        """Note firm events of one kind for the firms at ``rows``: ids, region and field, a value each."""
+        rows = np.asarray(rows, dtype=np.int64)
+        ids = self.firms.ids[rows]
         if ids.size:
-            rows = self.firms.rows_of(ids)
             value = np.broadcast_to(np.asarray(value, float), ids.shape).copy()
             self.events.append(FirmEvents(self.step, kind, ids, self.firms["region"][rows], self.firms["field"][rows], value))
 
@@ -265,8 +265,6 @@ def build_world(scenario: Scenario, replication: int = 0) -> World:
     for b in range(B):
         members = region_bloc == b
         world.science[b] = -gaps[members].min() if members.any() else 0.0
-    from hardtech.model.labour import set_wages  # local: set-up reuses the rules
-    from hardtech.model.technology import update_frontiers
 
     update_frontiers(world)
     set_wages(world)  # firms' costs are known from the first quarter
@@ -279,7 +277,6 @@ def _seed_firms(world: World, rng: np.random.Generator) -> None:
 
     Young firms pick their segments as entrants do (after the incumbents).
     """
-    from hardtech.model.entrepreneurship import choose_segment  # local: set-up reuses the rules
 
     sc = world.scenario
     su = sc.setup
