@@ -46,6 +46,7 @@ def main() -> None:
     from hardtech.cli import serve_cmd  # noqa: F401
     from hardtech.cli import evidence_cmd  # noqa: F401
     from hardtech.cli import history_cmd  # noqa: F401
+    from hardtech.cli import robustness_cmd  # noqa: F401
 
     try:
         code = app(standalone_mode=False)

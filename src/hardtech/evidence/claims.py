@@ -286,15 +286,19 @@ def run_claim(claim: Claim, scenario: Scenario, replications: int, executor: Exe
 
 def arm_rows(claim: Claim, scenario: Scenario, labels: Mapping[str, Mapping[str, Any]], replications: int,
              executor: Executor | None = None, workers: int = 1,
-             on_done: Callable[[], None] | None = None) -> dict[str, dict[str, pd.DataFrame]]:
+             on_done: Callable[[], None] | None = None,
+             cache: dict[str, dict] | None = None) -> dict[str, dict[str, pd.DataFrame]]:
     """Outcome rows of every (label, arm), replications 0 … n − 1, in two batches.
 
     The first batch holds every arm that needs no other arm; the second the arms
     that inject the money their label's ``base`` arm recycled (per replication).
+    ``cache`` (run id → row, see :func:`~hardtech.evidence.ensembles.run_many`)
+    defaults to this process's in-memory cache.
     """
+    cache = _CACHE if cache is None else cache
     plain = {(label, arm): [(load(scenario, {**over, **extra}), k) for k in range(replications)]
              for label, extra in labels.items() for arm, over in claim.arms.items() if arm not in claim.inject}
-    out = _run_jobs(plain, executor, workers, on_done)
+    out = _run_jobs(plain, executor, workers, on_done, cache)
     if claim.inject:
         later = {}
         for label, extra in labels.items():
@@ -303,17 +307,18 @@ def arm_rows(claim: Claim, scenario: Scenario, labels: Mapping[str, Mapping[str,
                 over = {**claim.arms[arm], **extra}
                 later[(label, arm)] = [(load(scenario, {**over, **_injection(scenario, over, path, kind)}), k)
                                        for k, path in enumerate(base["_recycled_path"])]
-        out.update(_run_jobs(later, executor, workers, on_done))
+        out.update(_run_jobs(later, executor, workers, on_done, cache))
     result: dict[str, dict[str, pd.DataFrame]] = {label: {} for label in labels}
     for (label, arm), frame in out.items():
         result[label][arm] = frame
     return {label: {arm: result[label][arm] for arm in claim.arms} for label in labels}
 
 
-def _run_jobs(groups: Mapping[Any, list[tuple[Scenario, int]]], executor, workers, on_done) -> dict[Any, pd.DataFrame]:
+def _run_jobs(groups: Mapping[Any, list[tuple[Scenario, int]]], executor, workers, on_done,
+              cache: dict[str, dict]) -> dict[Any, pd.DataFrame]:
     """Run every group's jobs as one batch (no worker waits at the end of a small arm)."""
     jobs = [job for group in groups.values() for job in group]
-    rows = run_many(jobs, workers=workers, executor=executor, on_done=on_done, cache=_CACHE, detail=True)
+    rows = run_many(jobs, workers=workers, executor=executor, on_done=on_done, cache=cache, detail=True)
     out, start = {}, 0
     for key, group in groups.items():
         out[key] = rows.iloc[start:start + len(group)].reset_index(drop=True)
