@@ -237,3 +237,10 @@ def test_quick_claims_title_says_screening(tmp_path):
     assert res.returncode == 0, res.stderr
     assert "SCREENING" in res.stdout and "signals, not verdicts" in res.stdout
     assert "supported" not in res.stdout.replace("screening", "")  # no bare verdict is printed
+
+
+def test_the_odd_holds_the_registry_as_it_is():
+    """docs/ODD.md §8 is generated from registry.toml (scripts/registry_doc.py): it may not drift."""
+    res = subprocess.run([sys.executable, "scripts/registry_doc.py", "--check"], capture_output=True, text=True,
+                         cwd=__import__("pathlib").Path(__file__).resolve().parents[1])
+    assert res.returncode == 0, res.stderr

@@ -304,6 +304,16 @@ def _print_claims(rows: list[dict], sobol: dict | None, reps: int, screening: bo
         for cid, s in sweeps:
             t.add_row(cid, s["label"], f"{_num(s['effect'])} [{_num(s['lo'])}, {_num(s['hi'])}]", _verdict_cell(s))
         out.print(t)
+    for r in rows:
+        years = (r.get("tables") or {}).get("scene_years")
+        if years:
+            t = Table(title=f"{r['claim']}: years from founding to the first scene defined, by region "
+                            "(firms founded in the run; first arm, all replications)", title_justify="left")
+            for c in ("region", "firms", "25%", "median", "75%"):
+                t.add_column(c, justify="left" if c == "region" else "right")
+            for y in years:
+                t.add_row(y["region"], str(y["firms"]), _num(y["p25"]), _num(y["median"]), _num(y["p75"]))
+            out.print(t)
     if sobol:
         s = Table(title=f"H10 Sobol indices of {sobol['outcome']} ({sobol['runs']} runs)", title_justify="left")
         for c in ("lever", "S1", "±", "ST", "±"):
@@ -376,36 +386,86 @@ def validate_cmd(
 def calibrate_cmd(
     scenario: ScenarioOpt = "hangzhou",
     set_: SetOpt = None,
-    param: Annotated[list[str] | None, typer.Option("--param", help="PATH=LOW:HIGH to fit (repeatable).")] = None,
-    replications: Annotated[int, typer.Option("--replications", "-r", min=1, max=50)] = 2,
-    evaluations: Annotated[int, typer.Option("--evaluations", min=3, max=1000)] = 30,
-    quick: Annotated[bool, typer.Option("--quick", help="Small scale (0.002) while fitting.")] = False,
+    param: Annotated[list[str] | None, typer.Option("--param", help=(
+        "PATH=LOW:HIGH (uniform prior) or PATH=log:LOW:HIGH (log-uniform), repeatable; default: "
+        "the five parameters of docs/calibration.md."))] = None,
+    population: Annotated[int, typer.Option(min=4, max=10000, help="Particles per ABC-SMC generation.")] = 100,
+    generations: Annotated[int, typer.Option(min=1, max=50, help="Most ABC-SMC generations.")] = 8,
+    min_epsilon: Annotated[float, typer.Option(min=0.0, help="Stop once the tolerance (RMS distance in band half-widths) reaches this.")] = 0.0,
+    quick: Annotated[bool, typer.Option("--quick", help="Small scale (0.002) and runs to 2025 while fitting (the targets end by then).")] = False,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the calibration (particles' runs derive their seeds from it).")] = 0,
     workers: WorkersOpt = 2,
-    out_path: Annotated[Path, typer.Option("--out", help="Where to write the calibrated scenario TOML.")] = Path("results/calibrated.toml"),
+    out_path: Annotated[Path, typer.Option("--out", help="Where to write the calibrated scenario TOML (the posterior goes to a DuckDB file beside it).")] = Path("results/calibrated.toml"),
+    as_json: Annotated[bool, typer.Option("--json", help="Print the posterior summary as JSON.")] = False,
 ) -> None:
-    """Fit parameters to the stylized-fact targets and write a calibrated scenario with provenance."""
-    from hardtech.evidence.calibrate import DEFAULT_PARAMS, calibrate, calibrated_toml, parse_params
+    """Bayesian calibration (ABC-SMC, pyabc) to the calibration targets only; stores the posterior."""
+    import importlib.util
+
+    from hardtech.evidence.abc import DEFAULT_PRIORS, abc_calibrate, calibration_targets, parse_priors
+
+    if importlib.util.find_spec("pyabc") is None:
+        fail("calibrate needs pyabc: pip install 'hardtech[calibration]'")
 
     sc = _scenario(scenario, set_, quick)
-    try:
-        params = parse_params(param) if param else DEFAULT_PARAMS
-        for path, (lo, hi) in params.items():
-            load(sc, {path: lo})
-            load(sc, {path: hi})
-    except (ValueError, ScenarioError) as exc:
-        fail(str(exc))
+    if quick:
+        sc = load(sc, {"time.end_year": max(sc.time.start_year, 2025)})
     if out_path.suffix != ".toml":
         fail(f"--out: {str(out_path)!r} must end in .toml")
+    try:
+        priors = parse_priors(param) if param else DEFAULT_PRIORS
+        for p in priors:
+            load(sc, {p.path: p.lo})
+            load(sc, {p.path: p.hi})
+        from hardtech.evidence.history import check_scenario
 
-    def show(rec):
-        err.print(f"  loss {rec['loss']:8.4f}  " + "  ".join(f"{k}={v:.4g}" for k, v in rec["params"].items())
-                  + "  | " + "  ".join(f"{k}={v:.3f}" for k, v in rec["facts"].items()), highlight=False)
+        check_scenario(sc)
+    except (ValueError, ScenarioError) as exc:
+        fail(str(exc))
+    started, t0 = dt.datetime.now(dt.timezone.utc), time.perf_counter()
+
+    def show(gen: dict) -> None:
+        err.print(f"  generation {gen['t']}: tolerance {gen['epsilon']:.3f}, {gen['samples']} runs, "
+                  f"acceptance {gen['acceptance']:.2f}", highlight=False)
 
     with _pool(workers) as pool:
-        cal = calibrate(sc, params, replications=replications, max_evaluations=evaluations, executor=pool, on_eval=show)
+        post = abc_calibrate(sc, priors, population=population, generations=generations, min_epsilon=min_epsilon,
+                             seed=seed, executor=pool, on_generation=None if as_json else show)
+    wall = time.perf_counter() - t0
+    summary = post.summary()
+    store_path = out_path.with_suffix(".duckdb")
+    evidence_id = _evidence_id("calibrate", sc, f"{seed}|{population}|{generations}|{param}")
+    targets = calibration_targets()
+    with ResultsStore(store_path) as store:
+        store.write_run(evidence_id, _meta(sc, "calibrate", started, wall, method="ABC-SMC (pyabc)",
+                                           simulations=post.simulations, calibration_seed=seed, observed=post.observed,
+                                           target_scale=post.scale),
+                        {"posterior": pa.Table.from_pandas(post.particles, preserve_index=False),
+                         "posterior_summary": pa.Table.from_pandas(summary, preserve_index=False),
+                         "abc_generations": pa.Table.from_pandas(post.generations, preserve_index=False)},
+                        replace=True)
+    best = post.best()
+    calibrated = load(sc, best)
+    header = (f"# calibrated by hardtech calibrate (ABC-SMC, pyabc; seed {seed}, {population} particles, "
+              f"{len(post.generations)} generations, {post.simulations} runs, {dt.date.today().isoformat()}):\n"
+              f"# targets (calibration only): {', '.join(f'{k} = {v:g}' for k, v in post.observed.items())}\n"
+              f"# posterior medians: {', '.join(f'{k} = {v:.6g}' for k, v in best.items())}\n"
+              f"# posterior in {store_path} (tables posterior, posterior_summary, abc_generations)\n")
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    out_path.write_text(calibrated_toml(cal), encoding="utf-8")
-    out.print(f"best loss {cal.loss:.4f} after {cal.evaluations} evaluations: "
-              + ", ".join(f"{k} = {v:g}" for k, v in cal.params.items()), highlight=False)
-    out.print("facts: " + ", ".join(f"{k} = {v:.3f}" for k, v in cal.facts.items()), highlight=False)
-    out.print(f"calibrated scenario written to [bold]{out_path}[/]", highlight=False)
+    out_path.write_text(header + to_toml(calibrated), encoding="utf-8")
+    if as_json:
+        typer.echo(json.dumps({"summary": summary.to_dict("records"), "generations": post.generations.to_dict("records"),
+                               "simulations": post.simulations, "observed": post.observed,
+                               "targets": {k: {"observed": v[0], "scale": v[1]} for k, v in targets.items()},
+                               "store": str(store_path), "scenario": str(out_path), "wall_seconds": wall},
+                              indent=2, default=_json))
+        return
+    table = Table(title=f"Posterior (ABC-SMC): {population} particles × {len(post.generations)} generations, "
+                        f"{post.simulations} runs in {wall:.0f} s; calibration targets only", title_justify="left")
+    for c in ("parameter", "prior", "median", "90% interval", "sd / prior sd"):
+        table.add_column(c, justify="left" if c in ("parameter", "prior") else "right")
+    for r in summary.to_dict("records"):
+        table.add_row(r["parameter"], r["prior"], f"{r['median']:.4g}", f"[{r['q05']:.4g}, {r['q95']:.4g}]",
+                      f"{r['sd_over_prior_sd']:.2f}")
+    out.print(table)
+    out.print(f"posterior stored in [bold]{store_path}[/]; calibrated scenario (posterior medians) written to "
+              f"[bold]{out_path}[/]", highlight=False)

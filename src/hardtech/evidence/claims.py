@@ -164,6 +164,7 @@ class ClaimResult:
     screening: bool
     labels: dict[str, LabelResult]
     derived: dict[str, float] = field(default_factory=dict)
+    tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # e.g. H11's years to a first scene
 
     @property
     def declared(self) -> LabelResult:
@@ -207,7 +208,7 @@ class ClaimResult:
             "manipulation_active": self.manipulation_active, "manipulation": self._manipulation(),
             "ablation": self._ablation(), "sweeps": [self._label_row(v) for key, v in self.labels.items()
                                                      if key.startswith("sweep")],
-            "history": [dict(h) for h in c.history],
+            "history": [dict(h) for h in c.history], "tables": self.tables,
             **{f"mean_{a}": v for a, v in d.means.items()},
             **{f"also_{a}": v for a, v in {**d.also, **self.derived}.items()},
         }
@@ -281,7 +282,8 @@ def run_claim(claim: Claim, scenario: Scenario, replications: int, executor: Exe
     results = {key: _label_result(claim, text, overrides, rows[key], margin, seed)
                for key, (text, overrides) in labels.items()}
     derived = _DERIVED[claim.derived](results["declared"].means) if claim.derived else {}
-    return ClaimResult(claim, margin, n, screening, results, derived)
+    tables = {name: _TABLES[name](rows["declared"]) for name in claim.tables}
+    return ClaimResult(claim, margin, n, screening, results, derived, tables)
 
 
 def arm_rows(claim: Claim, scenario: Scenario, labels: Mapping[str, Mapping[str, Any]], replications: int,
@@ -393,4 +395,21 @@ def _loop_gain(means: Mapping[str, float]) -> dict[str, float]:
     return {"loop_gain": (means["base"] - means["cut"]) / gained if gained else float("nan")}
 
 
+def _scene_years(rows: Mapping[str, pd.DataFrame]) -> list[dict[str, Any]]:
+    """H11: years from founding to the first scene defined, by region, pooled over the first arm's replications."""
+    first = next(iter(rows.values()))
+    pooled: dict[str, list[float]] = {}
+    for per_run in first["_scene_years"]:
+        for region, years in per_run.items():
+            pooled.setdefault(region, []).extend(years)
+    out = []
+    for region, years in pooled.items():
+        y = np.asarray(years, float)
+        q = np.quantile(y, [0.25, 0.5, 0.75]) if y.size else [float("nan")] * 3
+        out.append({"region": region, "firms": int(y.size), "p25": float(q[0]), "median": float(q[1]),
+                    "p75": float(q[2])})
+    return out
+
+
 _DERIVED: dict[str, Callable[[Mapping[str, float]], dict[str, float]]] = {"loop_gain": _loop_gain}
+_TABLES: dict[str, Callable[[Mapping[str, pd.DataFrame]], list[dict[str, Any]]]] = {"scene_years": _scene_years}

@@ -81,6 +81,21 @@ def recycled_path(result: hardtech.RunResult) -> dict[str, dict[int, float]]:
     return {region: {int(y): float(v) for (r, y), v in yearly.items() if r == region} for region in result.scenario.regions}
 
 
+def scene_years(result: hardtech.RunResult) -> dict[str, list[float]]:
+    """Per region: years from founding to the first scene defined, for every firm founded during the run that defined one."""
+    import pyarrow.compute as pc
+
+    events = result.tables["firm_events"]
+    kinds = events.column("event")
+    founded = events.filter(pc.equal(kinds, "founded")).select(["firm_id", "step", "region"]).to_pandas()
+    scenes = events.filter(pc.equal(kinds, "scene_defined")).select(["firm_id", "step"]).to_pandas()
+    first = scenes.groupby("firm_id")["step"].min().rename("scene_step")
+    joined = founded.join(first, on="firm_id", how="inner")
+    years = (joined["scene_step"] - joined["step"]) / 4.0
+    return {region: sorted(years[joined["region"] == region].astype(float).tolist())
+            for region in result.scenario.regions}
+
+
 def _one(args: tuple) -> dict[str, Any]:
     scenario, replication, detail = args if len(args) == 3 else (*args, False)
     result = hardtech.run(scenario, replication=replication)
@@ -88,6 +103,7 @@ def _one(args: tuple) -> dict[str, Any]:
     if detail:  # for claims: is this run bit-identical to another, and what did recycling return when
         row["_digest"] = run_digest(result)
         row["_recycled_path"] = recycled_path(result)
+        row["_scene_years"] = scene_years(result)
     return row
 
 

@@ -66,6 +66,7 @@ class Claim:
     history: tuple[Mapping[str, str], ...] = ()
     replication_factor: int = 1
     kind: str = "arms"  # "arms" or "sobol" (H10)
+    tables: tuple[str, ...] = ()  # extra tables the claim reports (e.g. "scene_years")
 
     @property
     def arm_names(self) -> list[str]:
@@ -136,6 +137,7 @@ def _resolve(cid: str, entry: Mapping[str, Any], sc: Scenario, names: Mapping[st
         also={k: v.format(**names) for k, v in entry.get("also", {}).items()},
         derived=entry.get("derived"), history=tuple(entry.get("history", ())),
         replication_factor=int(entry.get("replication_factor", 1)), kind=str(entry.get("kind", "arms")),
+        tables=tuple(entry.get("tables", ())),
     )
 
 

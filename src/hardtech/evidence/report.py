@@ -291,6 +291,14 @@ def _claims_section(claims: Sequence[Mapping[str, Any]] | None, plots: _Plots) -
         if c.get("kind") == "sobol":
             continue
         parts.append(plots.section(claim_plot_title(c), _claim_figure(c), anchor=f"claim-{c.get('claim', '')}"))
+        years = (c.get("tables") or {}).get("scene_years")
+        if years:
+            parts.append(_note(f"{c.get('claim')}: years from founding to the first scene defined, by region "
+                               "(firms founded in the run; first arm, all replications)"))
+            parts.append(_table(["region", "firms", "25%", "median", "75%"],
+                                ["<tr>" + _td(html.escape(str(y["region"]))) + _td(str(y["firms"]), "num")
+                                 + "".join(_td(html.escape(_fx(y[k])), "num") for k in ("p25", "median", "p75"))
+                                 + "</tr>" for y in years]))
     return parts
 
 
