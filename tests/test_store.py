@@ -167,10 +167,14 @@ def test_failed_write_leaves_store_unchanged(tmp_path, bad):
 
 def test_failed_replace_keeps_old_run(tmp_path):
     with ResultsStore(tmp_path / "r.duckdb") as store:
-        store.write_run("r1", _meta(), _tables())
+        store.write_run("r1", _meta(), {**_tables(), "custom": pa.table({"x": [1]})})
         before = _snapshot(store)
-        with pytest.raises(duckdb.ConversionException):
+        # a declared column is checked before the transaction; an undeclared one fails inside it,
+        # after the old rows were deleted: both leave the old run as it was
+        with pytest.raises(ValueError, match="'step_metrics', column 'step'"):
             store.write_run("r1", _meta(seed=9), {"step_metrics": pa.table({"step": ["x"]})}, replace=True)
+        with pytest.raises(duckdb.ConversionException):
+            store.write_run("r1", _meta(seed=9), {"custom": pa.table({"x": ["x"]})}, replace=True)
         _assert_same(before, _snapshot(store))
 
 
@@ -250,3 +254,33 @@ def test_a_run_without_dragons_then_one_with_dragons_share_a_store(tmp_path):
     full.save(path)
     with ResultsStore(path, read_only=True) as store:
         assert len(store.table("dragons", full.run_id)) == len(full.dragons)
+
+
+def test_stored_column_types_do_not_depend_on_the_run():
+    """A short run (no dragons, no exits) and a long one store every column with the same type, so the
+    first run stored creates tables every later run fits (see src/hardtech/store/schemas.py)."""
+    import hardtech
+    from hardtech.store.schemas import RUN_TABLES, conform
+
+    short, long = (hardtech.run("hangzhou", seed=7, overrides={"scale": 0.002, "time.end_year": y}).tables
+                   for y in (2012, 2030))
+    assert set(short) == set(long) == set(RUN_TABLES), "declare new tables in src/hardtech/store/schemas.py"
+    for name in RUN_TABLES:
+        a, b = conform(name, short[name]).schema, conform(name, long[name]).schema
+        differ = [f"{x.name}: {x.type} / {y.type}" for x, y in zip(a, b) if x != y]
+        assert a.names == b.names and not differ, f"{name}: declare the type of {differ or 'its columns'}"
+        for raw in (short[name].schema, long[name].schema):
+            risky = [f.name for f in raw if (pa.types.is_string(f.type) or pa.types.is_boolean(f.type)
+                                             or pa.types.is_null(f.type)) and f.name not in RUN_TABLES[name].names]
+            assert not risky, f"declare {name}.{risky} in src/hardtech/store/schemas.py (untyped when empty)"
+        stale = [c for c in RUN_TABLES[name].names if c not in long[name].column_names]
+        assert not stale, f"{name} no longer has {stale}: remove them from src/hardtech/store/schemas.py"
+
+
+def test_nan_is_stored_as_null(tmp_path):
+    with ResultsStore(tmp_path / "r.duckdb") as store:
+        store.write_run("r1", _meta(), {"field_metrics": pa.table({"small_share_niche": [0.5, np.nan, None]})})
+        row = store.query("SELECT count(*) FILTER (WHERE isnan(small_share_niche)) AS nan, "
+                          "count(*) FILTER (WHERE small_share_niche IS NULL) AS null, "
+                          "avg(small_share_niche) AS mean FROM field_metrics").iloc[0]
+        assert row["nan"] == 0 and row["null"] == 2 and row["mean"] == 0.5

@@ -10,10 +10,10 @@ import json
 import os
 import subprocess
 import sys
-import time
 import tomllib
 import warnings
 
+import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
@@ -24,6 +24,8 @@ pytest.importorskip("httpx")
 with warnings.catch_warnings():  # starlette's note on its httpx-based client
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient  # noqa: E402
+
+from _web import wait_job  # noqa: E402
 
 from hardtech.scenario import load  # noqa: E402
 from hardtech.web.app import create_app  # noqa: E402
@@ -52,13 +54,7 @@ def sse_events(client: TestClient, url: str) -> list[tuple[str, dict]]:
 
 
 def wait_for(client: TestClient, job_id: str, status: set[str], timeout: float = 30.0) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        info = client.get(f"/api/jobs/{job_id}").json()
-        if info["status"] in status:
-            return info
-        time.sleep(0.02)
-    raise AssertionError(f"job {job_id} did not reach {status}: {info}")
+    return wait_job(lambda path: client.get(path).json(), job_id, status, timeout)
 
 
 @pytest.fixture(scope="module")
@@ -120,10 +116,27 @@ def test_controls_come_from_the_schema_and_the_preset(client):
         assert living["value"] == sc.regions[region].living_cost
         assert living["minimum"] == 0 and living["exclusive_minimum"] and living["maximum"] == 10
     support = by_key["regions.hangzhou.policy.startup_support"]
-    assert (support["minimum"], support["maximum"], support["value"], support["default"]) == (0, 0.9, 0.3, 0.0)
+    preset_support = sc.regions["hangzhou"].policy.startup_support
+    assert (support["minimum"], support["maximum"], support["value"], support["default"]) == (0, 0.9, preset_support, 0.0)
     assert support["unit"] == "share" and "government" in support["description"]
     subsidy = by_key["regions.hangzhou.policy.talent_subsidy"]
     assert subsidy["schedule"] == [[2012.0, 1.5], [2017.0, 4.0]] and subsidy["unit"] == "thousand USD per person"
+    # sliders span the plausible range the schema declares, the typed value the allowed one
+    from hardtech.scenario.schema import Policy, Region, meta
+
+    assert (subsidy["minimum"], subsidy["maximum"]) == tuple(meta(Policy, "talent_subsidy")["allowed"]) == (0, 100)
+    plausible = tuple(meta(Policy, "talent_subsidy")["plausible"])
+    assert (subsidy["plausible_min"], subsidy["plausible_max"]) == plausible and subsidy["slider_max"] == plausible[1]
+    assert plausible[1] <= 30  # not 0–100 against a preset of 4
+    assert "plausible range" in subsidy["plausible_source"] and subsidy["hint"].startswith("Settling subsidy")
+    cost = tuple(meta(Region, "living_cost")["plausible"])
+    for region in ("hangzhou", "us_hub"):
+        c = by_key[f"regions.{region}.living_cost"]
+        assert (c["plausible_min"], c["plausible_max"]) == cost and c["maximum"] == 10
+    for c in spec["controls"]:
+        assert c["hint"] and len(c["hint"]) <= 150, c["key"]
+        if c["plausible_min"] is not None and c["value"] is not None and not isinstance(c["value"], bool):
+            assert c["plausible_min"] <= c["value"] <= c["plausible_max"], c["key"]  # the preset's value is on the slider
     for switch in ("innovation.spillovers", "capital.recycling", "decoupling.enabled", "cooperation.enabled"):
         assert by_key[switch]["type"] == "boolean" and by_key[switch]["value"] is True
     assert by_key["scale"]["maximum"] == 0.02  # the server's bound, not the schema's 1.0
@@ -267,16 +280,38 @@ def test_finished_run_is_listed_opened_and_downloadable(client, finished):
     assert resolved["scale"] == 0.002 and resolved["seed"] == 3 and resolved["time"]["end_year"] == 2016
 
 
-def test_replications_give_intervals(client):
+def test_replications_give_intervals_and_bands(client):
     job = client.post("/api/jobs/run", json={"overrides": {"scale": 0.002, "time.end_year": 2013}, "replications": 3}).json()
     info = wait_for(client, job["id"], {"done", "failed"})
     assert info["status"] == "done" and len(info["run_ids"]) == 3
-    ci = info["result"]["dragons_ci"]
-    assert set(ci) == set(load("hangzhou").regions)
-    assert all(v["lo"] <= v["mean"] <= v["hi"] for v in ci.values())
+    result = info["result"]
+    regions = list(load("hangzhou").regions)
+    # below 5 replications: the mean with the replications' range, never a t-interval
+    for region in regions:
+        v = result["intervals"][f"births_{region}"]
+        assert v["method"] == "range" and v["n"] == 3 and v["lo"] <= v["mean"] <= v["hi"]
+    assert "range" in result["interval_note"] and "5 replications" in result["interval_note"]
+    assert "dragons_ci" not in result
+    # every plot gets a mean and a 95% band over the replications
+    bands = result["bands"]
+    assert bands["replications"] == 3 and len(bands["quarters"]) == 8
+    for metric in ("dragons", "talent", "capital", "gap", "maturity", "demand"):
+        mean, lo, hi = (np.array(bands[metric][k], dtype=float) for k in ("mean", "lo", "hi"))
+        assert mean.shape[0] == 8
+        ok = np.isfinite(mean)
+        assert (lo[ok] <= mean[ok] + 1e-9).all() and (mean[ok] <= hi[ok] + 1e-9).all(), metric
+    assert len(bands["talent"]["mean"][0]) == len(regions) + 1  # regions plus the world total
 
 
-def test_compare_two_scenarios(client):
+def test_five_replications_give_bootstrap_intervals(client):
+    job = client.post("/api/jobs/run", json={"overrides": {"scale": 0.002, "time.end_year": 2012}, "replications": 5}).json()
+    info = wait_for(client, job["id"], {"done", "failed"})
+    births = info["result"]["intervals"]["births_beijing"]
+    assert births["method"] == "bootstrap" and births["n"] == 5 and births["lo"] <= births["mean"] <= births["hi"]
+    assert births["lo"] >= 0  # a percentile bootstrap of counts never goes negative
+
+
+def test_compare_two_scenarios_paired(client):
     small = {"scale": 0.002, "time.end_year": 2014}
     body = {"a": {"overrides": small, "label": "A: as preset"},
             "b": {"overrides": {**small, "regions.hangzhou.living_cost": 0.5}, "label": "B: cheap Hangzhou"},
@@ -288,14 +323,41 @@ def test_compare_two_scenarios(client):
     assert not any(e == "step" for e, _ in events)  # comparisons report progress, not per-step plots
     result = dict(events)["result"]
     assert [s["label"] for s in result["sides"]] == ["A: as preset", "B: cheap Hangzhou"]
-    assert result["replications"] == 2 and result["regions"] == list(load("hangzhou").regions)
+    assert result["pairs"] == 2 and result["regions"] == list(load("hangzhou").regions)
+    assert result["changed"] == [{"path": "regions.hangzhou.living_cost", "a": 1.0, "b": 0.5}]
+    assert result["interval"] == "none" and "fewer than 5 pairs" in result["interval_note"]
+    rows = {r["key"]: r for r in result["outcomes"]}
+    # the focal region's outcomes, not only world totals; paired differences, no interval below 5 pairs
+    for key in ("births", "births_hangzhou", "talent_end_hangzhou", "dragons_hangzhou", "net_inflow_hangzhou"):
+        r = rows[key]
+        assert r["n"] == 2 and len(r["paired"]) == 2 and r["lo"] is None and r["hi"] is None
+        assert r["diff"] == pytest.approx(np.mean(r["paired"]), abs=1e-3)
+        assert r["diff"] == pytest.approx(r["b"] - r["a"], abs=1e-3)
+    assert rows["births_hangzhou"]["scope"] == "hangzhou" and rows["births"]["scope"] == "world"
     for side in result["sides"]:
         assert len(side["run_ids"]) == 2
-        for v in side["dragons_by_region"].values():
-            assert v["lo"] <= v["mean"] <= v["hi"]
-        assert side["outcomes"]["births"]["mean"] > 0
     stored = {r["run_id"] for r in client.get("/api/runs").json()["runs"]}
     assert {rid for s in result["sides"] for rid in s["run_ids"]} <= stored
+    # the same seeds and replication numbers on both sides (common random numbers)
+    assert [r.rsplit("-r", 1)[1] for r in result["sides"][0]["run_ids"]] == ["0", "1"]
+    assert [r.rsplit("-r", 1)[1] for r in result["sides"][1]["run_ids"]] == ["0", "1"]
+
+
+def test_compare_bootstrap_from_five_pairs(client):
+    small = {"scale": 0.002, "time.end_year": 2013}
+    body = {"a": {"overrides": small}, "b": {"overrides": {**small, "regions.hangzhou.policy.startup_support": 0.9}},
+            "replications": 5}
+    job = client.post("/api/jobs/compare", json=body).json()
+    info = wait_for(client, job["id"], {"done", "failed"}, timeout=60)
+    result = info["result"]
+    assert result["interval"] == "bootstrap" and result["pairs"] == 5
+    from hardtech.evidence.ensembles import paired_difference
+
+    row = next(r for r in result["outcomes"] if r["key"] == "births_hangzhou")
+    a = np.array(row["paired"])  # B − A per pair; the interval is the CLI's paired bootstrap of the same pairs
+    d, lo, hi = paired_difference(np.zeros_like(a), a)
+    assert (row["diff"], row["lo"], row["hi"]) == pytest.approx((d, lo, hi), abs=1e-3)
+    assert row["lo"] <= row["diff"] <= row["hi"]
 
 
 def test_cancel_a_running_and_a_queued_job(client):
@@ -318,7 +380,7 @@ def test_cancel_a_running_and_a_queued_job(client):
 def test_queue_limit_is_429(tmp_path):
     with TestClient(create_app(tmp_path, queue_limit=1)) as c:
         slow = {"overrides": {"scale": 0.002}, "pace_ms": 200}
-        jobs = [c.post("/api/jobs/run", json=slow) for _ in range(3)]
+        jobs = [c.post("/api/jobs/run", json={**slow, "seed": k}) for k in range(3)]  # distinct: not deduplicated
         assert [j.status_code for j in jobs[:2]] == [202, 202] and jobs[2].status_code == 429
         for j in jobs[:2]:
             c.post(f"/api/jobs/{j.json()['id']}/cancel")
@@ -381,14 +443,14 @@ def test_cli_refuses_a_public_host_without_a_token():
 
 
 def test_cli_serves_with_a_token_from_the_environment(monkeypatch, tmp_path):
-    import uvicorn
     from typer.testing import CliRunner
 
     from hardtech.cli import app as cli_app
     from hardtech.cli import run_cmd, serve_cmd  # noqa: F401  (register the commands, as main() does)
+    from hardtech.web import app as web
 
     calls = {}
-    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.update(app=app, **kw))
+    monkeypatch.setattr(web, "serve", lambda app, host, port, **kw: calls.update(app=app, host=host, port=port, **kw))
     monkeypatch.setenv("HARDTECH_TOKEN", "token-from-env")
     result = CliRunner().invoke(cli_app, ["serve", "--host", "0.0.0.0", "--port", "8123", "--results", str(tmp_path)])
     assert result.exit_code == 0, result.output
@@ -417,7 +479,7 @@ def test_no_input_causes_a_server_error(tmp_path):
     """
     from hypothesis import given
 
-    app = create_app(tmp_path, max_scale=0.01, max_steps=96, max_replications=2, queue_limit=2)
+    app = create_app(tmp_path, max_scale=0.01, max_steps=96, max_replications=2, queue_limit=2, max_sweep_runs=2)
     loader = getattr(schemathesis.openapi, "from_asgi", None) or schemathesis.from_asgi
     schema = loader("/openapi.json", app)
     tested = []

@@ -6,8 +6,11 @@
     >>> result.dragons                 # the firms that became dragons
     >>> result.save("results/my.duckdb")
 
-A run is identified by a hash of the fully resolved scenario (seed included)
-and the replication number, so the same inputs always get the same run id.
+A run is identified by a hash of the fully resolved scenario (seed included),
+the replication number and the model version (package version + a hash of
+the model's source, :func:`hardtech.provenance.model_version`), so the same
+inputs to the same model always get the same run id, and runs of two model
+versions never share one.
 """
 
 from __future__ import annotations
@@ -27,13 +30,22 @@ import pyarrow as pa
 
 import hardtech
 from hardtech.model import HardtechModel
+from hardtech.provenance import model_version, platform_info
 from hardtech.scenario import Scenario, load, to_toml
-from hardtech.store import ResultsStore
+from hardtech.store import ResultsStore, check_store_path
 
 
 def run_id_for(scenario: Scenario, replication: int) -> str:
-    """Stable id of (resolved scenario incl. seed, replication)."""
-    digest = hashlib.sha256(f"{to_toml(scenario)}\nreplication={replication}".encode()).hexdigest()
+    """Stable id of (resolved scenario incl. seed, replication, model version).
+
+    The model version is in the id because a run id names a result, and the
+    result depends on the model's code as much as on its inputs: a store can
+    then hold runs of two versions side by side without one replacing or
+    passing for the other, a sweep never links a run another version computed,
+    and a batch resumed after the code changed starts afresh instead of mixing.
+    """
+    text = f"{to_toml(scenario)}\nreplication={replication}\nmodel={model_version()}"
+    digest = hashlib.sha256(text.encode()).hexdigest()
     return f"{scenario.name}-{digest[:12]}-r{replication}"
 
 
@@ -94,10 +106,15 @@ class RunResult:
         """Every firm that became a dragon (alive or not at the end)."""
         return self.frame("dragons")
 
-    def save(self, path: str | Path, replace: bool = True) -> Path:
-        """Write this run to a DuckDB store (one transaction)."""
+    def save(self, path: str | Path, replace: bool = True, wait: float | None = None) -> Path:
+        """Write this run to a DuckDB store (one transaction).
+
+        ``wait``: seconds to wait for another process's lock on the store
+        (default ``HARDTECH_LOCK_WAIT``, else 60); then
+        :class:`hardtech.store.StoreLockedError`.
+        """
         path = Path(path)
-        with ResultsStore(path) as store:
+        with ResultsStore(path, wait=wait) as store:
             store.write_run(self.run_id, self.meta, self.tables, replace=replace)
         self.store_path = path
         return path
@@ -133,6 +150,8 @@ def run(
     sc = load(scenario, extra if extra is not None else overrides)
     if seed is not None:
         sc = load(sc, {"seed": seed})
+    if store is not None:
+        check_store_path(store)  # before the run: a bad location must not cost a simulation
     started = dt.datetime.now(dt.timezone.utc)
     t0 = time.perf_counter()
     model = HardtechModel(sc, replication).run(after_step=after_step)
@@ -140,8 +159,9 @@ def run(
     meta = {
         "scenario_name": sc.name, "scenario_toml": to_toml(sc), "seed": sc.seed, "replication": replication,
         "scale": sc.scale, "steps": sc.steps, "package_version": hardtech.__version__, "git_commit": _git_commit(),
-        "started_at": started.isoformat(timespec="seconds"), "wall_seconds": round(wall, 4),
-        "phase_seconds": {k: round(v, 4) for k, v in model.loop.seconds.items()},
+        "model_version": model_version(), "started_at": started.isoformat(timespec="seconds"),
+        "wall_seconds": round(wall, 4), "phase_seconds": {k: round(v, 4) for k, v in model.loop.seconds.items()},
+        "platform": platform_info(),
     }
     result = RunResult(run_id_for(sc, replication), sc, replication, model.results(), meta)
     if store is not None:

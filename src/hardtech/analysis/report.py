@@ -1,8 +1,12 @@
 """Self-contained HTML report of one simulation run.
 
 :func:`write_report` writes a single HTML file with a metadata header, the
-dragon and region tables, and Plotly charts. plotly.js is embedded inline once
-(with the first chart), so the file opens in a browser with no network.
+levers the run changed from its preset, the region table, Plotly charts with
+labelled axes and units, the dragon table and a glossary of every term it uses
+(:mod:`hardtech.analysis.glossary`, the same definitions as the CLI and the
+dashboard). Tables fit the page (headings wrap), counts print as integers and
+ids without thousands separators. plotly.js is embedded inline once (with the
+first chart), so the file opens in a browser with no network.
 
 Expected inputs (extra columns are ignored; money is in million USD):
 
@@ -29,7 +33,11 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
-__all__ = ["write_report", "PLOT_TITLES"]
+from hardtech.analysis.changes import changed_fields, describe_changes, preset_of
+from hardtech.analysis.glossary import glossary_html, lookup
+from hardtech.scenario import Scenario
+
+__all__ = ["write_report", "PLOT_TITLES", "COLUMN_HEADINGS"]
 
 PLOT_TITLES = {
     "dragons": "Dragons over time by region",
@@ -41,6 +49,30 @@ PLOT_TITLES = {
 
 DRAGON_COLUMNS = ["firm_id", "region", "field", "founded", "dragon_quarter", "valuation_musd"]
 
+# Column key -> (heading with unit, glossary term). Keys not listed show as they are.
+COLUMN_HEADINGS: dict[str, tuple[str, str | None]] = {
+    "region": ("region", None),
+    "field": ("field", None),
+    "firm_id": ("firm", None),
+    "dragons": ("dragons", "dragon"),
+    "births": ("births", "births"),
+    "firms_end": ("firms at end", "firms"),
+    "talent_start": ("talent at start (persons)", "talent"),
+    "talent_end": ("talent at end (persons)", "talent"),
+    "net_inflow_pct_2020_24": ("inflow %/y 20-24", "inflow %/y 20-24"),
+    "investor_capital_end": ("VC pool at end (M USD)", "VC pool"),
+    "invested": ("invested (M USD)", "invested"),
+    "returned": ("returned (M USD)", "returned"),
+    "gap_to_frontier_end": ("gap at end (log capability)", "gap"),
+    "founded": ("founded", "births"),
+    "dragon_quarter": ("became a dragon", "dragon"),
+    "valuation_musd": ("valuation (M USD)", "valuation"),
+    "spinout": ("spin-out", "spin-out"),
+    "niche": ("in a niche", "niches"),
+}
+# ids and codes: printed as they are, never with thousands separators
+ID_COLUMNS = frozenset({"firm_id", "seed", "replication", "run_id", "founder", "parent", "step", "year", "sample"})
+
 _PALETTE = qualitative.Plotly + qualitative.D3 + qualitative.Safe
 
 _CSS = """
@@ -50,9 +82,19 @@ main { max-width: 1100px; margin: 0 auto; padding: 1.5rem 1.5rem 3rem; }
 h1 { font-size: 1.6rem; margin: 0 0 1rem; }
 h2 { font-size: 1.2rem; margin: 2rem 0 .6rem; border-bottom: 1px solid #d9dee5; padding-bottom: .3rem; }
 section { background: #fff; border: 1px solid #e3e7ec; border-radius: 6px; padding: .8rem 1rem; margin: 1rem 0; }
-table { border-collapse: collapse; font-size: .88rem; margin: .4rem 0; }
-th, td { padding: .25rem .7rem; border-bottom: 1px solid #eceff3; text-align: left; }
-th { background: #f0f3f6; font-weight: 600; }
+table { border-collapse: collapse; font-size: .82rem; margin: .4rem 0; width: 100%; }
+th, td { padding: .25rem .45rem; border-bottom: 1px solid #eceff3; text-align: left; }
+th { background: #f0f3f6; font-weight: 600; white-space: normal; vertical-align: bottom; }
+td { white-space: nowrap; }
+th.num { text-align: right; }
+th[title] { text-decoration: underline dotted #9aa5b1; cursor: help; }
+table.meta { width: auto; }
+ul.changes { margin: .3rem 0; padding-left: 1.2rem; }
+ul.changes code { font-size: .85rem; }
+dl.glossary { display: grid; grid-template-columns: minmax(9rem, max-content) 1fr; gap: .25rem 1rem; font-size: .86rem; }
+dl.glossary dt { font-weight: 600; }
+dl.glossary dd { margin: 0; }
+dl.glossary .unit { font-weight: normal; color: #7b8794; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 table.meta th { background: none; color: #52606d; font-weight: 500; }
 .note { color: #7b8794; font-style: italic; }
@@ -68,28 +110,40 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, numbers.Number) and not isinstance(value, bool)
 
 
-def _fmt(value: Any) -> str:
+def _fmt(value: Any, column: str | None = None) -> str:
+    """A value for a table cell: ids as they are, whole numbers without decimals, others to 4 digits."""
     if value is None:
         return ""
     if isinstance(value, (bool, np.bool_)):
-        return str(bool(value))
-    if isinstance(value, numbers.Integral):
-        return f"{int(value):,}"
-    if isinstance(value, numbers.Real):
+        return "yes" if value else "no"
+    if isinstance(value, numbers.Real) and not isinstance(value, numbers.Integral):
         x = float(value)
         if math.isnan(x):
             return "–"
-        if x != 0 and (abs(x) >= 1e9 or abs(x) < 1e-3):
-            return f"{x:.3g}"
-        if abs(x) >= 100:
-            return f"{x:,.1f}"
-        return f"{x:.4g}"
+        if x.is_integer() and abs(x) < 1e15:
+            value = int(x)  # a count that went through a mean or a float column: 211, not 211.0
+        else:
+            if x != 0 and (abs(x) >= 1e9 or abs(x) < 1e-3):
+                return f"{x:.3g}"
+            if abs(x) >= 100:
+                return f"{x:,.1f}".removesuffix(".0")  # 9,371, not 9,371.0 (for 9370.95)
+            return f"{x:.4g}"
+    if isinstance(value, numbers.Integral):
+        return str(int(value)) if column in ID_COLUMNS else f"{int(value):,}"
     return str(value)
 
 
-def _cell(value: Any, tag: str = "td") -> str:
-    cls = ' class="num"' if tag == "td" and _is_number(value) else ""
-    return f"<{tag}{cls}>{html.escape(_fmt(value))}</{tag}>"
+def _cell(value: Any, column: str | None = None) -> str:
+    cls = ' class="num"' if _is_number(value) and column not in ID_COLUMNS else ""
+    return f"<td{cls}>{html.escape(_fmt(value, column))}</td>"
+
+
+def _heading(column: str, numeric: bool) -> str:
+    label, term = COLUMN_HEADINGS.get(column, (column.replace("_", " "), None))
+    entry = lookup(term or column)
+    title = f' title="{html.escape(entry.definition)}"' if entry else ""
+    cls = ' class="num"' if numeric else ""
+    return f"<th{cls}{title}>{html.escape(label)}</th>"
 
 
 def _html_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None) -> str:
@@ -97,15 +151,16 @@ def _html_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None
         columns = []
         for row in rows:
             columns.extend(k for k in row if k not in columns)
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in columns)
-    body = "".join("<tr>" + "".join(_cell(row.get(c)) for c in columns) + "</tr>" for row in rows)
+    numeric = {c: c not in ID_COLUMNS and any(_is_number(r.get(c)) for r in rows) for c in columns}
+    head = "".join(_heading(str(c), numeric[c]) for c in columns)
+    body = "".join("<tr>" + "".join(_cell(row.get(c), str(c)) for c in columns) + "</tr>" for row in rows)
     return f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
 
 
 def _meta_table(meta: Mapping[str, Any]) -> str:
     if not meta:
         return ""
-    rows = "".join(f"<tr><th>{html.escape(str(k))}</th>{_cell(v)}</tr>" for k, v in meta.items())
+    rows = "".join(f"<tr><th>{html.escape(str(k))}</th>{_cell(v, str(k))}</tr>" for k, v in meta.items())
     return f'<table class="meta"><tbody>{rows}</tbody></table>'
 
 
@@ -160,7 +215,7 @@ def _plot_dragons(tables: Mapping[str, pd.DataFrame]) -> go.Figure | str:
         d = agg[agg["region"] == region]
         fig.add_trace(go.Scatter(x=d["year"], y=d["dragons"], name=str(region), mode="lines", line=dict(color=color)))
     fig.update_xaxes(title_text="year")
-    fig.update_yaxes(title_text="dragons (cumulative)", rangemode="tozero")
+    fig.update_yaxes(title_text="dragons (cumulative count)", rangemode="tozero")
     return _layout(fig)
 
 
@@ -182,6 +237,8 @@ def _plot_fields(tables: Mapping[str, pd.DataFrame]) -> go.Figure | str:
                 row=1, col=col,
             )
     fig.update_xaxes(title_text="year")
+    fig.update_yaxes(title_text="maturity (0–1)", range=[0, 1.02], row=1, col=1)
+    fig.update_yaxes(title_text="adoption (share of potential customers, 0–1)", range=[0, 1.02], row=1, col=2)
     return _layout(fig)
 
 
@@ -211,6 +268,8 @@ def _plot_talent(tables: Mapping[str, pd.DataFrame]) -> go.Figure | str:
         )
     fig.update_layout(barmode="group")
     fig.update_xaxes(title_text="year")
+    fig.update_yaxes(title_text="net inflow (persons per year)", row=1, col=1)
+    fig.update_yaxes(title_text="talent (persons)", row=1, col=2)
     return _layout(fig)
 
 
@@ -240,6 +299,8 @@ def _plot_capital(tables: Mapping[str, pd.DataFrame]) -> go.Figure | str:
                       row=1, col=2)
     fig.update_layout(barmode="group")
     fig.update_xaxes(title_text="year")
+    fig.update_yaxes(title_text="investor capital (M USD)", row=1, col=1)
+    fig.update_yaxes(title_text="M USD per year", row=1, col=2)
     return _layout(fig)
 
 
@@ -257,7 +318,7 @@ def _plot_gap(tables: Mapping[str, pd.DataFrame]) -> go.Figure | str:
     nrows = math.ceil(n_panels / ncols)
     titles = ["mean over fields"] + [str(f) for f in fields]
     fig = make_subplots(rows=nrows, cols=ncols, subplot_titles=titles, shared_xaxes=True,
-                        horizontal_spacing=0.06, vertical_spacing=0.12 if nrows > 1 else 0.0)
+                        horizontal_spacing=0.06, vertical_spacing=0.16 if nrows > 1 else 0.0)
     for region, color in colors.items():
         d = mean[mean["region"] == region]
         fig.add_trace(
@@ -275,6 +336,8 @@ def _plot_gap(tables: Mapping[str, pd.DataFrame]) -> go.Figure | str:
                            showlegend=False, mode="lines", line=dict(color=color, width=1.5)),
                 row=i // ncols + 1, col=i % ncols + 1,
             )
+    fig.update_yaxes(title_text="gap (log capability)")  # every panel has its own range: each says its unit
+    fig.update_xaxes(title_text="year", showticklabels=True)
     return _layout(fig, height=max(420, 300 * nrows))
 
 
@@ -295,6 +358,8 @@ def write_report(
     title: str,
     summary: Mapping[str, Any],
     tables: Mapping[str, pd.DataFrame],
+    *,
+    scenario: Scenario | None = None,
 ) -> Path:
     """Write a self-contained HTML report of one run and return its path.
 
@@ -308,16 +373,22 @@ def write_report(
         ``meta``: dict of label -> value shown under the title;
         ``dragons``: list of dicts with firm_id, region, field, founded,
         dragon_quarter, valuation_musd; ``regions``: list of dicts, one per
-        region, every key rendered as a column. Missing keys render as empty.
+        region, every key rendered as a column; optionally ``changes``: the
+        changed fields (:func:`hardtech.analysis.changes.changed_fields`) when
+        no ``scenario`` is given. Missing keys render as empty.
     tables:
         DataFrames ``step_metrics``, ``region_metrics`` and ``field_metrics``
         (see the module docstring). A chart whose table is missing or empty
         is replaced by a short note.
+    scenario:
+        The run's scenario: the report lists the fields it changed from the
+        preset it is named after.
 
     plotly.js is inlined once, with the first chart; the file needs no network.
     """
     path = Path(path)
     parts: list[str] = [f"<h1>{html.escape(title)}</h1>", _meta_table(summary.get("meta") or {})]
+    parts.append(_changes_section(summary, scenario))
 
     regions = list(summary.get("regions") or [])
     parts.append("<h2>Regions</h2>")
@@ -338,7 +409,7 @@ def write_report(
         )
         plotly_included = True
 
-    # the full dragon list last (it can be long), folded when it is
+    # the full dragon list (it can be long), folded when it is
     dragons = list(summary.get("dragons") or [])
     parts.append(f"<h2>Dragons ({len(dragons)})</h2>")
     if dragons:
@@ -349,7 +420,27 @@ def write_report(
     else:
         parts.append(_note("no dragons"))
 
+    parts.append('<h2 id="glossary">Glossary</h2>')
+    parts.append(f"<section>{glossary_html()}</section>")
     return write_page(path, title, parts)
+
+
+def _changes_section(summary: Mapping[str, Any], scenario: Scenario | None) -> str:
+    """The fields the run changed from its preset, as a list at the top of the report."""
+    if scenario is not None:
+        reference = preset_of(scenario)
+        if reference is None:
+            return _note(f"Scenario {scenario.name!r} is not a shipped preset: no reference to list changes against.")
+        changes = changed_fields(scenario, reference)
+        where = f"preset {scenario.name}"
+    elif "changes" in summary:
+        changes, where = list(summary["changes"]), "the preset"
+    else:
+        return _note("Changed levers: not known (this report was written without its scenario).")
+    if not changes:
+        return f"<p><b>Changed from {html.escape(where)}:</b> nothing — the preset's values.</p>"
+    items = "".join(f"<li><code>{html.escape(line)}</code></li>" for line in describe_changes(changes))
+    return f'<p><b>Changed from {html.escape(where)}</b> ({len(changes)}):</p><ul class="changes">{items}</ul>'
 
 
 def write_page(path: str | Path, title: str, parts: Sequence[str], css: str = "") -> Path:

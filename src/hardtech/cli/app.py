@@ -2,17 +2,31 @@
 
 Bad input of any kind (scenario file, ``--set``, option values) ends with one
 line on stderr naming the field and what is allowed, and exit code 2 — never
-a traceback, and never after anything was written to a results store.
+a traceback, and never after anything was written to a results store. So do
+the known failure modes: a results store that cannot be written (a
+directory, read-only, not a DuckDB file, locked by another process for too
+long), a run needing more memory than the machine has, an analysis with
+nothing to contrast. Ctrl-C ends with a one-line message and exit code 130.
+Anything else — a bug — is one line naming the exception and pointing to
+``hardtech --debug …`` (or ``HARDTECH_DEBUG=1``), which shows the traceback;
+exit code 1.
 """
 
 from __future__ import annotations
 
+import os
+import shlex
 import sys
+from typing import Annotated
 
+import duckdb
 import typer
 from rich.console import Console
+from rich.markup import escape
 
+from hardtech.resources import ResourceError
 from hardtech.scenario import ScenarioError
+from hardtech.store import StoreError
 
 app = typer.Typer(
     name="hardtech",
@@ -35,6 +49,26 @@ def fail(message: str) -> None:
     raise typer.Exit(code=2)
 
 
+DEBUG_ENV = "HARDTECH_DEBUG"
+_debug = {"on": False}
+
+
+@app.callback()
+def _options(debug: Annotated[bool, typer.Option("--debug", help="On an unexpected error, show the full traceback "
+                                                 f"(also: {DEBUG_ENV}=1).")] = False) -> None:
+    """Simulate regional hardtech innovation ecosystems (the 'Hangzhou phenomenon')."""
+    _debug["on"] = debug
+
+
+def debugging() -> bool:
+    return _debug["on"] or os.environ.get(DEBUG_ENV, "").strip() not in ("", "0")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else "(no message)"
+
+
 def main() -> None:
     """Entry point of the ``hardtech`` script.
 
@@ -47,13 +81,14 @@ def main() -> None:
     from hardtech.cli import evidence_cmd  # noqa: F401
     from hardtech.cli import history_cmd  # noqa: F401
     from hardtech.cli import robustness_cmd  # noqa: F401
+    from hardtech.cli import store_cmd  # noqa: F401
 
     try:
         code = app(standalone_mode=False)
-    except typer.Abort:
-        err.print("aborted")
+    except (typer.Abort, KeyboardInterrupt, duckdb.InterruptException):
+        err.print("interrupted (Ctrl-C); nothing half-written was kept", highlight=False)
         sys.exit(130)
-    except (ScenarioError, UsageError) as exc:
+    except (ScenarioError, UsageError, StoreError, ResourceError) as exc:
         err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(2)
     except typer.TyperException as exc:  # click's usage errors: bad option values, unknown options
@@ -62,4 +97,17 @@ def main() -> None:
             sys.exit(0)
         err.print(f"[bold red]error:[/] {exc.format_message()}", highlight=False, soft_wrap=True, markup=True)
         sys.exit(getattr(exc, "exit_code", 2) or 2)
+    except MemoryError:
+        if debugging():
+            raise
+        err.print("[bold red]error:[/] out of memory: the run needed more memory than the machine could give; "
+                  "lower `scale` or the regions' `talent`, or use fewer workers", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except Exception as exc:  # the generic guard: a bug, in one line unless --debug
+        if debugging():
+            raise
+        again = shlex.join(["hardtech", "--debug", *[a for a in sys.argv[1:] if a != "--debug"]])
+        err.print("[bold red]error:[/] " + escape(f"unexpected {type(exc).__name__}: {_first_line(exc)} — a bug in "
+                  f"hardtech, please report it; `{again}` shows the traceback"), highlight=False, soft_wrap=True)
+        sys.exit(1)
     sys.exit(code if isinstance(code, int) else 0)

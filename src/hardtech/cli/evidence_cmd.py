@@ -20,8 +20,10 @@ from rich.table import Table
 
 import hardtech
 from hardtech.cli.app import app, err, fail, out
+from hardtech.cli.storing import check_out, store_runs
+from hardtech.provenance import model_version, platform_info
+from hardtech.resources import ResourceError, check_memory
 from hardtech.scenario import Scenario, ScenarioError, load, to_toml
-from hardtech.store import ResultsStore
 
 QUICK = {"scale": 0.002}
 ScenarioOpt = Annotated[str, typer.Option("--scenario", help="Preset name or TOML path.")]
@@ -30,13 +32,19 @@ WorkersOpt = Annotated[int, typer.Option(min=1, max=64, help="Local worker proce
 KEY_OUTCOMES = ("dragons", "births", "survival", "net_inflow", "invested", "returned", "gap_end", "concentration_change")
 
 
-def _scenario(source: str, sets: list[str] | None, quick: bool = False) -> Scenario:
+def _scenario(source: str, sets: list[str] | None, quick: bool = False, workers: int = 1) -> Scenario:
+    """The scenario, checked; and refused if ``workers`` runs of it at once would not fit in memory."""
     try:
         sc = load(source, sets or [])
-        return load(sc, QUICK) if quick else sc
+        sc = load(sc, QUICK) if quick else sc
     except ScenarioError as exc:
         fail(str(exc))
         raise  # unreachable
+    try:
+        check_memory(sc, processes=workers)
+    except ResourceError as exc:
+        fail(str(exc))
+    return sc
 
 
 @contextmanager
@@ -70,7 +78,24 @@ def _evidence_id(kind: str, sc: Scenario, extra: str) -> str:
 def _meta(sc: Scenario, kind: str, started: dt.datetime, wall: float, **extra) -> dict:
     return {"scenario_name": sc.name, "scenario_toml": to_toml(sc), "seed": sc.seed, "replication": -1,
             "scale": sc.scale, "steps": sc.steps, "package_version": hardtech.__version__, "git_commit": "",
-            "started_at": started.isoformat(timespec="seconds"), "wall_seconds": round(wall, 3), "kind": kind, **extra}
+            "model_version": model_version(), "started_at": started.isoformat(timespec="seconds"),
+            "wall_seconds": round(wall, 3), "kind": kind, "platform": platform_info(), **extra}
+
+
+def _check_file_out(path: Path) -> None:
+    """A plain output file (not a store): not a directory, under a writable directory, itself writable."""
+    import os
+
+    if path.is_dir():
+        fail(f"--out: {str(path)!r} is a directory; give a file path")
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        fail(f"--out: {str(path)!r}: {parent} is a file, not a directory")
+    target = path if path.exists() else parent
+    if not os.access(target, os.W_OK) or not target.stat().st_mode & 0o222:
+        fail(f"--out: {str(target)!r} is read-only")
 
 
 # -- ensemble and compare -----------------------------------------------------------------------
@@ -86,7 +111,7 @@ def ensemble_cmd(
     """Run R replications and print every outcome's mean and 95% interval."""
     from hardtech.evidence.ensembles import replicate, summarise_outcomes
 
-    sc = _scenario(scenario, set_)
+    sc = _scenario(scenario, set_, workers=workers)
     with _pool(workers) as pool:
         rows = replicate(sc, replications=replications, executor=pool)
     summary = summarise_outcomes(rows)
@@ -117,10 +142,10 @@ def compare_cmd(
     from hardtech.analysis.outcomes import outcome_names
     from hardtech.evidence.ensembles import paired_difference, replicate
 
-    sc_a = _scenario(scenario, set_)
+    sc_a = _scenario(scenario, set_, workers=workers)
     if not b:
         fail("--b: give at least one KEY=VALUE override for arm B")
-    sc_b = _scenario(sc_a, b) if isinstance(sc_a, Scenario) else None
+    sc_b = _scenario(sc_a, b, workers=workers) if isinstance(sc_a, Scenario) else None
     names = metric or ["dragons", f"dragons_{next(iter(sc_a.regions))}", "births", "survival"]
     allowed = outcome_names(list(sc_a.regions))
     for m in names:
@@ -167,7 +192,7 @@ def claims_cmd(
     from hardtech.evidence.interactions import lever_sobol, sobol_row
     from hardtech.evidence.report import write_evidence_report
 
-    sc = _scenario(scenario, set_, quick)
+    sc = _scenario(scenario, set_, quick, workers=workers)
     reps = replications or (3 if quick else VERDICT_REPLICATIONS)
     samples = sobol_samples or (8 if quick else 64)
     try:
@@ -179,9 +204,7 @@ def claims_cmd(
     for w in wanted:
         if w not in known:
             fail(f"--only: unknown claim {w!r}; allowed: {', '.join(known)}")
-    store_path = out_path or _default_out(sc.name, "claims")
-    if store_path.suffix != ".duckdb":
-        fail(f"--out: {str(store_path)!r} must end in .duckdb")
+    store_path = check_out(out_path or _default_out(sc.name, "claims"))
     screening = quick or reps < VERDICT_REPLICATIONS
     started, t0 = dt.datetime.now(dt.timezone.utc), time.perf_counter()
     rows, sobol = [], None
@@ -199,11 +222,9 @@ def claims_cmd(
     tables = {"claims": pa.Table.from_pandas(pd.DataFrame([_flat(r) for r in rows]), preserve_index=False)} if rows else {}
     if sobol:
         tables["sobol"] = pa.table({k: sobol[k] for k in ("names", "S1", "S1_conf", "ST", "ST_conf")})
-    with ResultsStore(store_path) as store:
-        store.write_run(evidence_id, _meta(sc, "claims", started, wall, replications=reps, screening=screening,
-                                           sobol=sobol and {k: sobol[k] for k in ("sum_S1", "sum_S1_lo", "sum_S1_hi",
-                                                                                  "verdict", "runs")}),
-                        tables, replace=True)
+    store_runs(store_path, [(evidence_id, _meta(sc, "claims", started, wall, replications=reps, screening=screening,
+                                                sobol=sobol and {k: sobol[k] for k in ("sum_S1", "sum_S1_lo", "sum_S1_hi",
+                                                                                       "verdict", "runs")}), tables)])
     report = store_path.with_suffix(".html")
     title = f"hardtech claims — {sc.name}" + (" (screening)" if screening else "")
     write_evidence_report(report, title=title, claims=rows, sobol=sobol, facts=None, run=None,
@@ -340,23 +361,19 @@ def validate_cmd(
     from hardtech.evidence.history import check_scenario
     from hardtech.evidence.report import write_evidence_report
 
-    sc = _scenario(scenario, set_, quick)
+    sc = _scenario(scenario, set_, quick, workers=workers)
     try:
         check_scenario(sc)
     except ValueError as exc:
         fail(f"--scenario: {exc}")
-    store_path = out_path or _default_out(sc.name, "validate")
-    if store_path.suffix != ".duckdb":
-        fail(f"--out: {str(store_path)!r} must end in .duckdb")
+    store_path = check_out(out_path or _default_out(sc.name, "validate"))
     started, t0 = dt.datetime.now(dt.timezone.utc), time.perf_counter()
     with _pool(workers) as pool:
         facts = validate(sc, replications=replications, executor=pool)
     wall = time.perf_counter() - t0
     evidence_id = _evidence_id("validate", sc, str(replications))
-    with ResultsStore(store_path) as store:
-        store.write_run(evidence_id, _meta(sc, "validate", started, wall, replications=replications),
-                        {"facts": pa.Table.from_pandas(facts.replace([np.inf, -np.inf], np.nan), preserve_index=False)},
-                        replace=True)
+    store_runs(store_path, [(evidence_id, _meta(sc, "validate", started, wall, replications=replications),
+                             {"facts": pa.Table.from_pandas(facts.replace([np.inf, -np.inf], np.nan), preserve_index=False)})])
     report = store_path.with_suffix(".html")
     write_evidence_report(report, title=f"hardtech validate — {sc.name}", claims=None, sobol=None, facts=facts,
                           run=hardtech.run(sc), meta={"scenario": sc.name, "scale": sc.scale,
@@ -406,11 +423,13 @@ def calibrate_cmd(
     if importlib.util.find_spec("pyabc") is None:
         fail("calibrate needs pyabc: pip install 'hardtech[calibration]'")
 
-    sc = _scenario(scenario, set_, quick)
+    sc = _scenario(scenario, set_, quick, workers=workers)
     if quick:
         sc = load(sc, {"time.end_year": max(sc.time.start_year, 2025)})
     if out_path.suffix != ".toml":
         fail(f"--out: {str(out_path)!r} must end in .toml")
+    _check_file_out(out_path)
+    check_out(out_path.with_suffix(".duckdb"), option="--out (its posterior store)")
     try:
         priors = parse_priors(param) if param else DEFAULT_PRIORS
         for p in priors:
@@ -435,14 +454,12 @@ def calibrate_cmd(
     store_path = out_path.with_suffix(".duckdb")
     evidence_id = _evidence_id("calibrate", sc, f"{seed}|{population}|{generations}|{param}")
     targets = calibration_targets()
-    with ResultsStore(store_path) as store:
-        store.write_run(evidence_id, _meta(sc, "calibrate", started, wall, method="ABC-SMC (pyabc)",
-                                           simulations=post.simulations, calibration_seed=seed, observed=post.observed,
-                                           target_scale=post.scale),
-                        {"posterior": pa.Table.from_pandas(post.particles, preserve_index=False),
-                         "posterior_summary": pa.Table.from_pandas(summary, preserve_index=False),
-                         "abc_generations": pa.Table.from_pandas(post.generations, preserve_index=False)},
-                        replace=True)
+    store_runs(store_path, [(evidence_id, _meta(sc, "calibrate", started, wall, method="ABC-SMC (pyabc)",
+                                                simulations=post.simulations, calibration_seed=seed,
+                                                observed=post.observed, target_scale=post.scale),
+                             {"posterior": pa.Table.from_pandas(post.particles, preserve_index=False),
+                              "posterior_summary": pa.Table.from_pandas(summary, preserve_index=False),
+                              "abc_generations": pa.Table.from_pandas(post.generations, preserve_index=False)})])
     best = post.best()
     calibrated = load(sc, best)
     header = (f"# calibrated by hardtech calibrate (ABC-SMC, pyabc; seed {seed}, {population} particles, "

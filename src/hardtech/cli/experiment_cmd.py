@@ -14,17 +14,19 @@ import time
 from pathlib import Path
 from typing import Annotated, Any
 
-import duckdb
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
 from hardtech.cli.app import app, err, fail, out
-from hardtech.experiments.discovery import DiscoveryError, check_available, discover, parse_where, plot_discovery
+from hardtech.cli.storing import check_out, open_store
+from hardtech.experiments.discovery import (DiscoveryError, NoContrastError, check_available, discover, parse_where,
+                                           plot_discovery)
 from hardtech.experiments.executors import ExecutorError, check_options, open_executor
 from hardtech.experiments.sensitivity import AnalysisError, check_design, plot_sensitivity, sensitivity, short_labels
 from hardtech.experiments.spec import ResolvedSpec, SpecError, load_spec
 from hardtech.experiments.sweep import SweepError, SweepPlan, SweepReport, plan_sweep, run_sweep, sweep_frame
+from hardtech.resources import ResourceError, check_memory
 from hardtech.store import ResultsStore
 
 SpecArg = Annotated[Path, typer.Argument(help="Experiment spec (.toml), see docs/experiments.md.", show_default=False)]
@@ -45,27 +47,29 @@ def _prepare(spec_path: Path, out_path: Path | None, workers: int | None, schedu
         check_options(workers, scheduler, dask_local)
     except (SpecError, ExecutorError) as exc:
         fail(str(exc))
-    store_path = out_path or Path("results") / f"{resolved.name}.duckdb"
-    if store_path.suffix != ".duckdb":
-        fail(f"--out: {str(store_path)!r} must end in .duckdb")
+    store_path = check_out(out_path or Path("results") / f"{resolved.name}.duckdb")
     return resolved, store_path
 
 
-def _plan(resolved: ResolvedSpec) -> SweepPlan:
+def _plan(resolved: ResolvedSpec, workers: int | None = None, dask_local: int | None = None,
+          scheduler: str | None = None) -> SweepPlan:
+    """Every run's scenario validated, and the largest checked against the memory there is (local runs:
+    not with --scheduler, whose workers run elsewhere)."""
     try:
-        return plan_sweep(resolved)
+        plan = plan_sweep(resolved)
     except SpecError as exc:
         fail(str(exc))
-    raise AssertionError  # unreachable
+    if scheduler:
+        return plan
+    try:
+        check_memory(plan.largest, processes=max(workers or 1, dask_local or 1), what="the largest run of the sweep")
+    except ResourceError as exc:
+        fail(str(exc))
+    return plan
 
 
 def _open_store(path: Path) -> ResultsStore:
-    try:
-        return ResultsStore(path)
-    except duckdb.IOException as exc:
-        first = str(exc).splitlines()[0]
-        fail(f"--out: cannot open {str(path)!r} for writing ({first}); only one process may write a store at a time")
-    raise AssertionError  # unreachable
+    return open_store(path)
 
 
 class _Reporter:
@@ -154,7 +158,7 @@ def sweep_cmd(spec: SpecArg, workers: WorkersOpt = None, scheduler: SchedulerOpt
               out_path: OutOpt = None, progress: ProgressOpt = True, as_json: JsonOpt = False, batch: BatchOpt = None) -> None:
     """Run every run of an experiment spec not yet stored; one sweep_runs row per run (DuckDB)."""
     resolved, store_path = _prepare(spec, out_path, workers, scheduler, dask_local)
-    plan = _plan(resolved)
+    plan = _plan(resolved, workers, dask_local, scheduler)
     report, _ = _execute(resolved, plan, store_path, workers=workers, scheduler=scheduler, dask_local=dask_local,
                          progress=progress, quiet=as_json, batch=batch)
     summary = {**report.as_dict(), "name": resolved.name, "store": str(store_path), "design": resolved.spec.design,
@@ -180,7 +184,7 @@ def _sweep_then(spec: Path, out_path: Path | None, workers: int | None, schedule
     """Shared by sensitivity and discover: validate, run what is missing, return the sweep's rows."""
     resolved, store_path = _prepare(spec, out_path, workers, scheduler, dask_local)
     check(resolved)
-    plan = _plan(resolved)
+    plan = _plan(resolved, workers, dask_local, scheduler)
     report, frame = _execute(resolved, plan, store_path, workers=workers, scheduler=scheduler, dask_local=dask_local,
                              progress=progress, quiet=quiet, batch=batch)
     if report.failed:
@@ -215,10 +219,13 @@ def sensitivity_cmd(spec: SpecArg, workers: WorkersOpt = None, scheduler: Schedu
 def _analyse(analyse, error_type, store_path, plot, as_json: bool, printer) -> None:
     """Run an analysis of a stored sweep; print it (or its JSON), with its chart if asked.
 
-    An analysis that cannot be done (e.g. too few runs) is one error line and exit code 1.
+    An analysis that cannot be done (e.g. too few runs) is one error line and exit code 1;
+    a condition no run (or every run) meets is bad input: one line, exit code 2.
     """
     try:
         result = analyse()
+    except NoContrastError as exc:
+        fail(str(exc))
     except error_type as exc:
         err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(code=1) from None

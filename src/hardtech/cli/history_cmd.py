@@ -16,7 +16,7 @@ from rich.table import Table
 from hardtech.cli.app import app, fail, out
 from hardtech.cli.evidence_cmd import ScenarioOpt, SetOpt, WorkersOpt, _default_out, _evidence_id, _json, _meta, _num, \
     _pool, _progress, _scenario
-from hardtech.store import ResultsStore
+from hardtech.cli.storing import check_out, store_runs
 
 
 @app.command("history")
@@ -33,14 +33,12 @@ def history_cmd(
     distribution over seeds and the share of seeds meeting it (held-out targets marked)."""
     from hardtech.evidence.history import check_scenario, load_targets, run_history, write_history_report
 
-    sc = _scenario(scenario, set_)
+    sc = _scenario(scenario, set_, workers=workers)
     try:
         check_scenario(sc, load_targets()[1])
     except ValueError as exc:
         fail(f"--scenario: {exc}")
-    store_path = out_path or _default_out(sc.name, "history")
-    if store_path.suffix != ".duckdb":
-        fail(f"--out: {str(store_path)!r} must end in .duckdb")
+    store_path = check_out(out_path or _default_out(sc.name, "history"))
     started, t0 = dt.datetime.now(dt.timezone.utc), time.perf_counter()
     with _pool(workers) as pool, _progress(replications, "history", progress and not as_json) as tick:
         result = run_history(sc, replications=replications, executor=pool, on_done=tick)
@@ -49,8 +47,7 @@ def history_cmd(
     tables = {"history_targets": pa.Table.from_pandas(result.targets, preserve_index=False),
               "history_values": pa.Table.from_pandas(result.values, preserve_index=False),
               "history_timeline": pa.Table.from_pandas(result.timeline, preserve_index=False)}
-    with ResultsStore(store_path) as store:
-        store.write_run(evidence_id, _meta(sc, "history", started, wall, replications=replications), tables, replace=True)
+    store_runs(store_path, [(evidence_id, _meta(sc, "history", started, wall, replications=replications), tables)])
     report = write_history_report(store_path.with_suffix(".html"), result, {
         "title": f"hardtech history — {sc.name}", "scenario": sc.name, "scale": sc.scale, "seed": sc.seed,
         "replications": replications, "wall seconds": round(wall, 1), "evidence id": evidence_id})

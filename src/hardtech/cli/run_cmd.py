@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import shlex
+import sys
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
+import duckdb
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from hardtech.analysis.report import write_report
 from hardtech.cli.app import app, err, fail, out
-from hardtech.runner import RunResult, run, summarise
+from hardtech.cli.storing import check_out, open_store, store_runs
+from hardtech.provenance import model_version
+from hardtech.resources import ResourceError, check_memory
+from hardtech.runner import RunResult, run, run_id_for, summarise
 from hardtech.scenario import ScenarioError, load, presets, to_toml
 from hardtech.store import ResultsStore
 
@@ -55,28 +63,36 @@ def run_cmd(
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")] = True,
     report: Annotated[bool, typer.Option("--report/--no-report", help="Write the HTML report.")] = True,
 ) -> None:
-    """Run a scenario, print a summary, and store the results and an HTML report."""
+    """Run a scenario, print a summary, and store the results and an HTML report.
+
+    With --replications N > 1 the batch is registered in the store before it
+    starts and each replication is stored, whole, as it finishes; if the batch
+    is interrupted, the same command resumes it (replications already stored
+    are read back, not run again).
+    """
     try:
         sc = load(scenario, set_ or [])
         if seed is not None:
             sc = load(sc, {"seed": seed})
     except ScenarioError as exc:
         fail(str(exc))
-    store_path = out_path or Path("results") / f"{sc.name}.duckdb"
-    if store_path.suffix != ".duckdb":
-        fail(f"--out: {str(store_path)!r} must end in .duckdb")
-    results = _run_all(sc, replications, show_progress=progress and not as_json)
-    with ResultsStore(store_path) as store:
-        for r in results:
-            store.write_run(r.run_id, r.meta, r.tables, replace=True)
+    store_path = check_out(out_path or Path("results") / f"{sc.name}.duckdb")
+    try:
+        check_memory(sc)
+    except ResourceError as exc:
+        fail(str(exc))
+    results, batch = _run_batch(sc, replications, store_path, show_progress=progress and not as_json)
     summary = summarise(results)
     summary["store"] = str(store_path)
+    if batch:
+        summary["batch"] = batch
     if report:
         html = store_path.with_suffix(".html")
         tables = {k: results[0].frame(k) for k in ("step_metrics", "region_metrics", "field_metrics")}
         meta = {"scenario": sc.name, "seed": sc.seed, "replications": replications, "scale": sc.scale,
-                "run_id": results[0].run_id, "wall_seconds": results[0].meta["wall_seconds"]}
-        write_report(html, f"hardtech — {sc.name} (seed {sc.seed})", {**summary, "meta": meta}, tables)
+                "run_id": results[0].run_id, "wall_seconds": results[0].meta["wall_seconds"],
+                "model_version": results[0].meta.get("model_version")}
+        write_report(html, f"hardtech — {sc.name} (seed {sc.seed})", {**summary, "meta": meta}, tables, scenario=sc)
         summary["report"] = str(html)
     if as_json:
         typer.echo(json.dumps(summary, indent=2, default=str))
@@ -84,15 +100,79 @@ def run_cmd(
         _print_summary(summary)
 
 
-def _run_all(sc, replications: int, show_progress: bool) -> list[RunResult]:
-    total = sc.steps * replications
-    if not show_progress:
-        return [run(sc, replication=k) for k in range(replications)]
+# the tables summarise() and the report read: all a finished replication keeps in memory
+SUMMARY_TABLES = ("step_metrics", "region_metrics", "field_metrics", "dragons")
+
+
+def batch_id_for(sc, run_ids: list[str]) -> str:
+    """Id of a replication batch: a hash of its run ids (hence of scenario, seed, count and model version)."""
+    return f"{sc.name}-{hashlib.sha256(json.dumps(run_ids).encode()).hexdigest()[:12]}-x{len(run_ids)}"
+
+
+def _light(result: RunResult) -> RunResult:
+    """Drop the big tables of a stored replication (the summary needs only SUMMARY_TABLES)."""
+    result.tables = {k: v for k, v in result.tables.items() if k in SUMMARY_TABLES}
+    result._frames.clear()
+    return result
+
+
+def _run_batch(sc, replications: int, store_path: Path, show_progress: bool) -> tuple[list[RunResult], dict | None]:
+    """Run (or resume) the replications and store each whole as it finishes; Ctrl-C: one line, exit 130."""
+    run_ids = [run_id_for(sc, k) for k in range(replications)]
+    batch_id = batch_id_for(sc, run_ids) if replications > 1 else None
+    stored: set[str] = set()
+    if batch_id:
+        with open_store(store_path) as store:
+            store.begin_batch(batch_id, scenario_name=sc.name, run_ids=run_ids, model_version=model_version(),
+                              command=shlex.join(["hardtech", *sys.argv[1:]]))
+            stored = set(store.batch(batch_id)["stored"])
+    results: list[RunResult] = []
+    if stored:
+        with ResultsStore(store_path, read_only=True, wait=None) as store:
+            for k, rid in enumerate(run_ids):
+                if rid in stored:
+                    meta, tables = store.read_run(rid, SUMMARY_TABLES)
+                    results.append(RunResult(rid, sc, k, tables, meta))
+        rest = "reading them back" if len(stored) == replications else "running the rest"
+        err.print(f"batch {batch_id}: {len(stored)} of {replications} replications already stored in {store_path}; "
+                  f"{rest}", highlight=False, soft_wrap=True)
+    todo = [k for k in range(replications) if run_ids[k] not in stored]
+    then = "; then run the same command to finish the batch" if batch_id else ""
+    try:
+        with _progress(sc, len(todo), show_progress) as tick:
+            for k in todo:
+                r = run(sc, replication=k, after_step=tick)
+                # the last replication's write also marks the batch complete
+                finish = (lambda store: store.finish_batch(batch_id)) if batch_id and k == todo[-1] else None
+                store_runs(store_path, [(r.run_id, r.meta, r.tables)], then=then, also=finish)
+                results.append(_light(r))
+    except (KeyboardInterrupt, duckdb.InterruptException):
+        done = len(stored) + sum(1 for r in results if r.run_id not in stored)
+        where = (f"{done} of {replications} replications of batch {batch_id} are stored in {store_path}; "
+                 "run the same command to resume") if batch_id else f"nothing was written to {store_path}"
+        err.print(f"interrupted (Ctrl-C): {where}", highlight=False, soft_wrap=True)
+        raise typer.Exit(code=130) from None
+    results.sort(key=lambda r: r.replication)
+    if not batch_id:
+        return results, None
+    if not todo:  # every replication was stored already (e.g. imported after a lock): mark the batch complete
+        with open_store(store_path) as store:
+            store.finish_batch(batch_id)
+    return results, {"id": batch_id, "replications": replications, "already_stored": len(stored),
+                     "run_now": len(todo), "complete": True}
+
+
+@contextmanager
+def _progress(sc, runs: int, show: bool):
+    """A callback advancing a progress bar by one quarter (or doing nothing)."""
+    if not show or not runs:
+        yield None
+        return
     columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("quarters"),
                TimeRemainingColumn())
     with Progress(*columns, console=err, transient=True) as bar:
-        task = bar.add_task(f"{sc.name}", total=total)
-        return [run(sc, replication=k, after_step=lambda _m: bar.advance(task)) for k in range(replications)]
+        task = bar.add_task(f"{sc.name}", total=sc.steps * runs)
+        yield lambda _m: bar.advance(task)
 
 
 def _print_summary(summary: dict) -> None:

@@ -46,14 +46,14 @@ def serve_cmd(
     if token is not None and len(token) < 8:
         fail("--token: use at least 8 characters")
     try:
-        import uvicorn
+        import uvicorn  # noqa: F401  (checked here: the web extra)
 
-        from hardtech.web.app import LOOPBACK_HOSTS, create_app
+        from hardtech.web import app as web
     except ImportError as exc:
         fail(f"the dashboard needs the web extra: pip install 'hardtech[web]' ({exc})")
     try:
-        web_app = create_app(results, token, max_scale=max_scale, max_steps=max_steps, workers=workers, pace_ms=pace_ms,
-                             allowed_hosts=None if token else sorted({*LOOPBACK_HOSTS, host}))
+        web_app = web.create_app(results, token, max_scale=max_scale, max_steps=max_steps, workers=workers,
+                                 pace_ms=pace_ms, allowed_hosts=None if token else sorted({*web.LOOPBACK_HOSTS, host}))
     except (OSError, ValueError) as exc:
         fail(f"--results {results}: {exc}")
     shown = f"[{host}]" if ":" in host else host
@@ -62,4 +62,5 @@ def serve_cmd(
               highlight=False, soft_wrap=True)
     if token:
         err.print("a token is required on every request (Authorization: Bearer …, or ?token= for the page)")
-    uvicorn.run(web_app, host=host.strip("[]"), port=port, log_level=log_level, timeout_graceful_shutdown=3)
+    # Ctrl-C / SIGTERM: jobs cancelled and marked, finished replications kept, no traceback (web.serve)
+    web.serve(web_app, host.strip("[]"), port, log_level=log_level)

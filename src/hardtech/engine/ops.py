@@ -21,6 +21,22 @@ def group_max(groups: np.ndarray, values: np.ndarray, n_groups: int, empty: floa
     return out
 
 
+def ordered_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a @ b`` for small matrices, summed in a fixed order (over the inner index, first to last).
+
+    BLAS libraries pick kernels by processor and may sum in any order, so the
+    last bits of ``a @ b`` can differ between machines; this does not. It loops
+    over the inner dimension (meant for a handful of groups, not for agents).
+    """
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[0]:
+        raise ValueError(f"ordered_matmul: shapes {a.shape} and {b.shape} do not multiply")
+    out = np.zeros((a.shape[0], b.shape[1]))
+    for k in range(a.shape[1]):
+        out += a[:, k, None] * b[k]
+    return out
+
+
 def stochastic_round(rng: np.random.Generator, x: np.ndarray | float) -> np.ndarray:
     """Round each value down or up at random so the expectation is ``x``."""
     x = np.asarray(x, dtype=float)

@@ -35,6 +35,10 @@ class DiscoveryError(ValueError):
     """A bad ``--where`` or a sweep PRIM cannot work on (one line)."""
 
 
+class NoContrastError(DiscoveryError):
+    """Every run, or none, meets ``--where``: PRIM has nothing to contrast (one line, exit code 2)."""
+
+
 def check_available() -> None:
     """Refuse early when the EMA Workbench (PRIM) is not installed."""
     import importlib.util
@@ -130,9 +134,12 @@ def discover(resolved: ResolvedSpec, frame: pd.DataFrame, where: str, *, thresho
         "runs": int(len(y)), "cases": int(y.sum()), "base_rate": float(y.mean()), "threshold": threshold,
         "min_coverage": min_coverage, "factors": [f.path for f in resolved.factors], "boxes": [],
     }
-    if y.sum() == 0:
-        raise DiscoveryError(f"--where: no run has {name} {op} {value:g} (of {len(y)}; {name} ranges "
-                             f"{np.nanmin(yvals):g}..{np.nanmax(yvals):g}); nothing to discover")
+    if y.sum() in (0, len(y)):  # PRIM needs runs on both sides of the condition
+        which = "no run has" if y.sum() == 0 else f"every run ({len(y)} of {len(y)}) has"
+        finite = yvals[np.isfinite(yvals)]
+        spread = f"{finite.min():g}..{finite.max():g}" if finite.size else "all missing"
+        raise NoContrastError(f"--where: {which} {name} {op} {value:g} ({name} ranges {spread} over "
+                              f"{len(y)} runs); nothing to contrast — choose a cut inside that range")
     init = _make_box(x)
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")

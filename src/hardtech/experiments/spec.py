@@ -29,7 +29,8 @@ the number of samples, replications, a seed and the outcomes to keep::
 
 :func:`load_spec` reads and validates a spec; :func:`resolve` turns it into a
 :class:`ResolvedSpec` holding the base scenario (with ``set`` applied), each
-factor's kind and the ``sweep_id`` (a hash of everything that defines the runs).
+factor's kind and the ``sweep_id`` (a hash of everything that defines the runs, the model
+version included: a sweep resumed after the model changed is a new sweep, never a mix).
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from hardtech.analysis.outcomes import outcome_names
+from hardtech.provenance import model_version
 from hardtech.scenario import Scenario, ScenarioError, load, to_toml
 from hardtech.scenario.loading import apply_override, read_raw, validate
 
@@ -474,7 +476,7 @@ def resolve(spec: ExperimentSpec, root: Path, *, origin: str = "spec") -> Resolv
     identity = {
         "base": to_toml(base), "factors": [f.model_dump(mode="json") for f in spec.factors], "design": spec.design,
         "samples": spec.samples, "replications": spec.replications, "seed": spec.seed, "outcomes": spec.outcomes,
-        "keep_tables": spec.keep_tables,
+        "keep_tables": spec.keep_tables, "model": model_version(),  # another model version: another sweep
         "design_options": {"sobol": {"second_order": spec.sobol.second_order}} if spec.design == "sobol"
         else {"morris": {"levels": spec.morris.levels}} if spec.design == "morris" else {},
     }

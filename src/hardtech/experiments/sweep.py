@@ -50,8 +50,9 @@ from hardtech.experiments.designs import Design, design_matrix, run_seed
 from hardtech.experiments.executors import ExecutorInfo
 from hardtech.experiments.spec import ResolvedSpec, SpecError, scenario_for
 from hardtech.experiments.worker import Batch, RunOutput, RunTask, run_batch
+from hardtech.resources import estimate_run_memory
 from hardtech.runner import run_id_for
-from hardtech.scenario import ScenarioError
+from hardtech.scenario import Scenario, ScenarioError
 from hardtech.store import ResultsStore, RunExistsError
 
 SWEEPS, SWEEP_RUNS = "sweeps", "sweep_runs"
@@ -77,6 +78,7 @@ class SweepPlan:
     design: Design
     base_toml: str
     tasks: list[RunTask]
+    largest: Scenario | None = None  # the sample needing the most memory (hardtech.resources)
 
     @property
     def sweep_id(self) -> str:
@@ -94,6 +96,7 @@ def plan_sweep(resolved: ResolvedSpec) -> SweepPlan:
     base_toml = resolved.base_toml
     base_raw = tomllib.loads(base_toml)
     tasks: list[RunTask] = []
+    largest, most = None, -1.0
     for i, values in enumerate(design.values):
         seed = run_seed(spec.seed, i)
         try:
@@ -101,9 +104,11 @@ def plan_sweep(resolved: ResolvedSpec) -> SweepPlan:
         except ScenarioError as exc:
             shown = ", ".join(f"{k}={v!r}" for k, v in values.items())
             raise SpecError(f"{resolved.origin}: sample {i} ({shown}) does not validate: {exc}") from None
+        if (need := estimate_run_memory(sc).bytes) > most:
+            largest, most = sc, need
         for r in range(spec.replications):
             tasks.append(RunTask(i, r, seed, run_id_for(sc, r), dict(values)))
-    return SweepPlan(resolved, design, base_toml, tasks)
+    return SweepPlan(resolved, design, base_toml, tasks, largest)
 
 
 # -- the store side ---------------------------------------------------------------------------

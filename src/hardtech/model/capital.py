@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from hardtech.engine.ops import ordered_matmul
 from hardtech.model.entrepreneurship import investor_region, opportunity, pool_weights, within_pool_capacity
 from hardtech.model.labour import cost_per_head
 from hardtech.model.market import forward_spending, segment_of
@@ -121,6 +122,7 @@ def raise_rounds(world: World) -> None:
     firms["valuation_par"][rows] = pre_par + size
     firms["valuation"][rows] = pre + size
     firms["round_step"][rows] = world.step
+    firms["round_investor"][rows] = pool_region  # trace only (firm biography)
     firms["stage"][rows] += 1
     firms["round_capability"][rows] = firms["capability"][rows]
     firms["round_revenue"][rows] = firms["revenue_smooth"][rows]
@@ -130,6 +132,9 @@ def raise_rounds(world: World) -> None:
     world.event("funded", firms.ids[rows], size)
     key = world.region_field(firms["region"][rows], firms["field"][rows])
     world.flows["invested"] += np.bincount(key, weights=size, minlength=world.n_regions * world.n_fields)
+    # pool region → firm region, million USD, for the recorded region_flows table (no rule reads it)
+    R = world.n_regions
+    world.flows["capital_od"] += np.bincount(pool_region * R + firms["region"][rows], weights=size, minlength=R * R)
 
 
 def price_deals(world: World) -> None:
@@ -155,7 +160,7 @@ def price_deals(world: World) -> None:
     total = weights.sum(axis=1, keepdims=True)
     # with every reachable pool empty, a region's firms face its own pool's (scarce) money
     weights = np.where(total > 0, weights / np.where(total > 0, total, 1.0), np.eye(world.n_regions))
-    price = weights @ abundance ** cap.price_elasticity
+    price = ordered_matmul(weights, (abundance ** cap.price_elasticity)[:, None])[:, 0]  # not BLAS: same bits anywhere
     world.deal_price += cap.price_adjustment * (price - world.deal_price)
 
 

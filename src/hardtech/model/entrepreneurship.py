@@ -195,8 +195,8 @@ def found(world: World) -> None:
         headcount=ent.start_headcount, founded=world.step, stage=1, round_capability=capability,
         post_money=seed / cap.investor_stake, post_money_par=seed / cap.investor_stake, round_step=world.step,
         valuation=seed / cap.investor_stake, valuation_par=seed / cap.investor_stake,
-        investor_share=cap.investor_stake, invested=seed, lead_investor=pool_region, largest_round=seed,
-        fit=rng.beta(ent.entrant_fit_alpha, ent.entrant_fit_beta, n),
+        investor_share=cap.investor_stake, invested=seed, lead_investor=pool_region, round_investor=pool_region,
+        largest_round=seed, fit=rng.beta(ent.entrant_fit_alpha, ent.entrant_fit_beta, n),
         dependency=np.clip(fdep * spread_draw(rng, world.scenario.decoupling.dependency_spread, n), 0, 1),
         founder=t.ids[founders], parent=np.where(is_spin, firms.ids[np.maximum(parent_row, 0)], -1),
         founding_gap=world.frontier[fld] - capability,
@@ -208,6 +208,8 @@ def found(world: World) -> None:
     world.flows["births"] += np.bincount(key, minlength=R * F)
     world.flows["invested"] += np.bincount(key, weights=seed, minlength=R * F)
     world.flows["spinouts"] += np.bincount(key, weights=is_spin, minlength=R * F)
+    # pool region → firm region, million USD, for the recorded region_flows table (no rule reads it)
+    world.flows["capital_od"] += np.bincount(pool_region * R + region, weights=seed, minlength=R * R)
 
 
 def _local_best(world: World) -> np.ndarray:

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hardtech.engine.ops import group_max, group_sum
+from hardtech.engine.ops import group_max, group_sum, ordered_matmul
 from hardtech.model.world import World
 
 
@@ -45,7 +45,7 @@ def related_activity(world: World) -> np.ndarray:
     near = (world.distance_km <= inn.neighbour_km) * inn.neighbour_weight
     np.fill_diagonal(near, 1.0)
     open_flow = 1.0 - world.cut["knowledge"][world.region_bloc][:, world.region_bloc].T  # [to, from]
-    k = (near * open_flow) @ head @ world.related.T
+    k = ordered_matmul(ordered_matmul(near * open_flow, head), world.related.T)  # not BLAS: same bits on any processor
     return k if inn.local_knowledge else np.broadcast_to(k.mean(axis=0), (R, F)).copy()
 
 
@@ -133,6 +133,8 @@ def imitate(world: World, effort: np.ndarray, boost: np.ndarray) -> None:
     gain = success * inn.imitation * pull.max(axis=1)
     firms["capability"] = firms["capability"] + gain
     firms["gain_imitation"] = firms["gain_imitation"] + gain
+    # trace only (the dashboard's firm biography): the region imitated, −1 where nothing was gained
+    firms["imitated_from"] = np.where(gain > 0, pull.argmax(axis=1), -1)
     world.flows["imitation_gain"] += group_sum(world.region_field(firms["region"], firms["field"]), gain, R * F)
 
 

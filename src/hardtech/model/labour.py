@@ -219,6 +219,9 @@ def migrate(world: World) -> None:
     into = np.bincount(world.region_field(dest[moved], fld[moved]), minlength=RF)
     world.flows["departures"] += out * w
     world.flows["arrivals"] += into * w
+    # origin → destination persons, for the recorded region_flows table (no rule reads it)
+    R = world.n_regions
+    world.flows["talent_od"] += np.bincount(home[moved] * R + dest[moved], minlength=R * R) * w
     version = t.version
     t["region"][rows] = dest[moved]
     t["employer"][rows] = -1  # movers leave their employer

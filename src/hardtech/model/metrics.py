@@ -6,7 +6,10 @@ Tables (one chunk per step):
 - ``region_metrics`` — one row per region;
 - ``field_metrics`` — one row per field;
 - ``bloc_metrics`` — one row per bloc × field;
-- ``ledger`` — one row per money account, plus the total money stock.
+- ``ledger`` — one row per money account, plus the total money stock;
+- ``region_flows`` — one row per (from region, to region): talent that moved (persons) and
+  money invested in seeds and rounds by the pool of ``from_region`` in firms of ``to_region``
+  (million USD) this quarter.
 """
 
 from __future__ import annotations
@@ -36,6 +39,9 @@ def reset_flows(world: World) -> None:
     world.flows["angel"] = np.zeros(world.n_regions)
     world.flows["recycled_in"] = np.zeros(world.n_regions)
     world.flows["risk_pooled"] = 0.0
+    # origin → destination (flat from · R + to), for region_flows
+    world.flows["talent_od"] = np.zeros(world.n_regions ** 2)
+    world.flows["capital_od"] = np.zeros(world.n_regions ** 2)
     world.ledger = {}
 
 
@@ -130,6 +136,10 @@ def record(world: World, recorder: Recorder, money_before: float) -> None:
         component_cut=np.repeat(world.cut["components"].max(axis=0), F),
         market_cut=np.repeat(world.cut["market"].max(axis=0), F),
         component_loss=_bloc_mean(world, component_loss(world)),
+    )
+    recorder.record(
+        "region_flows", **stamp, from_region=np.repeat(world.region_names, R), to_region=np.tile(world.region_names, R),
+        talent=fl["talent_od"].copy(), capital=fl["capital_od"].copy(),
     )
     accounts = sorted(world.ledger)
     money_after = world.money_stock()

@@ -215,6 +215,7 @@ class HardtechModel:
         cols["field"] = np.asarray(w.field_names, dtype=object)[cols["field"]]
         cols["founded_quarter"] = self._label(cols["founded"])
         cols["dragon_quarter"] = self._label(cols["dragon_step"], missing=-1)
-        del cols["rd_gain"]
+        for transient in ("rd_gain", "imitated_from", "round_investor"):  # per-quarter traces, not state
+            del cols[transient]
         order = ["firm_id", "region", "field"] + [c for c in cols if c not in ("firm_id", "region", "field")]
         return pa.table({c: cols[c] for c in order})

@@ -80,9 +80,13 @@ FIRM_COLUMNS = {
     "gain_partners": np.float64,  # ... from partners' shared R&D
     "valuation_par": np.float64,  # valuation at a deal price of 1 (what the firm is worth when money is balanced)
     "par_dragon_step": np.int32,  # step its par valuation first reached the dragon threshold, −1 never
+    # traces for the dashboard's firm biography (replayed runs); no rule reads them, and the
+    # final ``firms`` table leaves them out:
+    "imitated_from": np.int16,  # region whose best firm it imitated this quarter, −1 none (innovation.imitate)
+    "round_investor": np.int16,  # region whose pool paid its latest round or seed, −1 none yet (capital, entrepreneurship)
 }
 FIRM_DEFAULTS = {"segment": -1, "dragon_step": -1, "par_dragon_step": -1, "founder": -1, "parent": -1,
-                 "lead_investor": -1}
+                 "lead_investor": -1, "imitated_from": -1, "round_investor": -1}
 
 NICHE_COLUMNS = {
     "field": np.int16,

@@ -1,21 +1,24 @@
-"""The page's controls, generated from the scenario's JSON schema and a preset.
+"""The page's controls, generated from the scenario's JSON schema and a base scenario.
 
 Each control is a dotted override path (what ``hardtech run --set`` takes)
-with the label, description, unit and range the schema gives, the schema
-default, and the preset's value. Ranges come from the schema's
-``minimum``/``maximum`` (and exclusive) keywords; policy levers, whose ranges
-are checked by a validator rather than declared, take theirs from the
-"range a–b" in their description. The server's own bounds (scale, steps)
-narrow the schema's.
+with the label, description, one-line hint, unit and ranges the schema
+gives, the schema default, and the base scenario's value (a preset, a stored
+run's scenario or an uploaded file). Every scenario field declares its
+``unit``, ``allowed`` and ``plausible`` range (:func:`hardtech.scenario.schema.Param`):
+the typed number may go anywhere allowed, the slider spans the *plausible*
+range — the range worth exploring, which ``hardtech robustness`` samples (a
+talent subsidy is allowed 0–100 thousand USD, plausible 0–20) — widened to
+show the base's own value if it lies outside, and the page says when a
+value leaves it. A field without a plausible range gets 0–3× its value
+(:data:`FALLBACK_UP`). The server's own bounds (scale, steps) narrow both.
 """
 
 from __future__ import annotations
 
-import math
 import re
 from typing import Any
 
-from hardtech.scenario import Scenario, load
+from hardtech.scenario import Scenario
 
 GENERAL = ("seed", "scale", "time.end_year")
 MECHANISMS = ("innovation.spillovers", "capital.recycling", "decoupling.enabled", "cooperation.enabled",
@@ -24,20 +27,11 @@ KEY_PARAMETERS = ("entrepreneurship.found_rate", "entrepreneurship.local_cost_sh
                   "market.home_bias", "capital.angel_rate", "decoupling.capability_loss")
 REGION_KEYS = ("living_cost", "policy.talent_subsidy", "policy.startup_support", "policy.basic_research",
                "policy.procurement", "policy.cluster_programme")
-
+HINT_CHARS = 150
+FALLBACK_UP = 3.0  # a field without a declared plausible range: a slider from 0 to this many times its value
+SCHEMA_SOURCE = "the scenario schema's plausible range (what `hardtech robustness` samples)"
+_HIDDEN_UNITS = ("switch", "integer")  # units not worth printing next to a control
 _RANGE = re.compile(r"(-?\d+(?:\.\d+)?)\s*[–-]\s*(-?\d+(?:\.\d+)?)")
-_UNITS = (
-    (re.compile(r"(?:thousand|million) USD(?: per [a-z]+)?"), None),
-    (re.compile(r"multiple of the base rate"), "× base rate"),
-    (re.compile(r"Cost-of-living index"), "index, Hangzhou 2012 = 1"),
-    (re.compile(r"^Share\b|\bas a share\b"), "share"),
-    (re.compile(r"^Chance per quarter"), "per quarter"),
-    (re.compile(r"\bper year\b"), "per year"),
-    (re.compile(r"^Elasticity\b"), "elasticity"),
-    (re.compile(r"^Logit weight\b"), "logit weight"),
-    (re.compile(r"log[- ]capability", re.I), "log capability"),
-    (re.compile(r"Share of the real talent population"), "share of real talent"),
-)
 
 
 def _schema() -> dict[str, Any]:
@@ -77,23 +71,17 @@ def _kind(node: dict[str, Any]) -> str:
     return "number"
 
 
-def _unit(description: str) -> str:
-    for pattern, unit in _UNITS:
-        m = pattern.search(description)
-        if m:
-            return unit if unit is not None else m.group(0)
-    return ""
+def _unit(node: dict[str, Any]) -> str:
+    unit = str(node.get("unit") or "")
+    return "" if unit in _HIDDEN_UNITS else unit
 
 
-def _nice_ceil(x: float) -> float:
-    """Round up to 1, 2 or 5 × a power of ten."""
-    if x <= 0:
-        return 1.0
-    exp = math.floor(math.log10(x))
-    for m in (1, 2, 5, 10):
-        if m * 10**exp >= x * (1 - 1e-12):
-            return float(m * 10**exp)
-    return float(10 ** (exp + 1))
+def _pair(value: Any) -> tuple[float, float] | None:
+    """A numeric [lo, hi] from the schema's metadata (None for anything else)."""
+    if (isinstance(value, (list, tuple)) and len(value) == 2 and all(isinstance(v, (int, float)) and
+                                                                      not isinstance(v, bool) for v in value)):
+        return float(value[0]), float(value[1])
+    return None
 
 
 def _label(node: dict[str, Any], key: str, group: str) -> str:
@@ -116,10 +104,46 @@ def _value_at(data: dict[str, Any], path: str) -> Any:
     return node
 
 
-def controls(preset: str, *, max_scale: float, max_steps: int) -> dict[str, Any]:
-    """The controls of ``preset`` (raises ScenarioError for an unknown preset)."""
-    sc = load(preset)
+def hint(description: str) -> str:
+    """The first sentence of a description, at most :data:`HINT_CHARS` characters."""
+    text = re.split(r"(?<=[.;])\s", description.strip(), maxsplit=1)[0].rstrip(".;")
+    return text if len(text) <= HINT_CHARS else text[: HINT_CHARS - 1].rstrip() + "…"
+
+
+def _plausible(node: dict[str, Any], values: list[float], lo: float | None,
+               hi: float | None) -> tuple[float | None, float | None, str]:
+    """The slider's range: the schema's plausible range (or 0–3× the value), widened to the values, within [lo, hi]."""
+    declared = _pair(node.get("plausible"))
+    if declared is not None and declared[1] > declared[0]:
+        a, b = declared
+        source = SCHEMA_SOURCE
+    else:
+        biggest = max([abs(v) for v in values] or [0.0])
+        a, b = 0.0, FALLBACK_UP * biggest if biggest > 0 else (float(hi) if hi is not None else 1.0)
+        source = f"0–{FALLBACK_UP:g}× the base's value (the schema declares no plausible range)"
+    if values:  # the base's own value stays on the slider
+        if min(values) < a or max(values) > b:
+            source += "; widened to the base's value"
+        a, b = min(a, min(values)), max(b, max(values))
+    if lo is not None:
+        a = max(a, float(lo))
+    if hi is not None:
+        b = min(b, float(hi))
+    if b <= a:
+        return lo, hi, ""
+    return _round(a), _round(b), source
+
+
+def _round(x: float) -> float:
+    return float(f"{x:.3g}")
+
+
+def controls(base: Scenario, *, preset: str, reference: Scenario | None, max_scale: float, max_steps: int,
+             base_ref: str | None = None, base_name: str = "") -> dict[str, Any]:
+    """The controls of ``base`` (values), with plausible ranges from ``reference`` (its preset) or itself."""
+    sc = base
     data = sc.model_dump(mode="json")
+    ref_data = (reference or base).model_dump(mode="json")
     root = _schema()
     keys: list[tuple[str, str, str]] = [(k, "General", k) for k in GENERAL]
     keys += [(k, "Mechanisms", k) for k in MECHANISMS]
@@ -127,55 +151,61 @@ def controls(preset: str, *, max_scale: float, max_steps: int) -> dict[str, Any]
     for region in sc.regions:
         keys += [(f"regions.{region}.{k}", f"Region: {region}", f"regions.*.{k}") for k in REGION_KEYS]
     out = []
-    slider_by_template: dict[str, float] = {}
-    for key, group, template in keys:
+    for key, group, _template in keys:
         node = schema_node(key, root)
         kind = _kind(node)
         description = str(node.get("description", ""))
-        value = _value_at(data, key)
-        schedule = None
-        if isinstance(value, list):  # a scheduled lever: show its last value
-            schedule = [[float(y), float(v)] for y, v in value]
-            value = schedule[-1][1] if schedule else 0.0
+        value, schedule = _lever(_value_at(data, key))
+        ref_value, _ = _lever(_value_at(ref_data, key))
         control: dict[str, Any] = {
             "key": key, "group": group, "label": _label(node, key, group), "type": kind, "description": description,
-            "unit": _unit(description), "default": node.get("default"), "value": value, "schedule": schedule,
+            "hint": hint(description), "unit": _unit(node), "default": node.get("default"), "value": value,
+            "schedule": schedule, "preset_value": ref_value if reference is not None else None,
             "minimum": None, "maximum": None, "exclusive_minimum": False, "exclusive_maximum": False,
-            "slider_max": None, "step": 1.0 if kind == "integer" else None,
+            "slider_max": None, "plausible_min": None, "plausible_max": None, "plausible_source": "",
+            "step": 1.0 if kind == "integer" else None,
         }
         if kind != "boolean":
             lo = node.get("minimum", node.get("exclusiveMinimum"))
             hi = node.get("maximum", node.get("exclusiveMaximum"))
             control["exclusive_minimum"] = "exclusiveMinimum" in node and "minimum" not in node
             control["exclusive_maximum"] = "exclusiveMaximum" in node and "maximum" not in node
-            if lo is None and hi is None:
+            if lo is None and hi is None:  # a lever: its range is checked by a validator, declared as `allowed`
+                allowed = _pair(node.get("allowed"))
                 found = _RANGE.findall(description.replace("−", "-"))
-                if found:
+                if allowed is not None:
+                    lo, hi = allowed
+                elif found:
                     lo, hi = (float(x) for x in found[-1])
             if key == "scale":
                 hi = min(float(hi), max_scale)
             if key == "time.end_year":
                 lo = sc.time.start_year
                 hi = sc.time.start_year + max_steps // 4 - 1
-            control["minimum"] = lo
-            control["maximum"] = hi
-            if key != "seed" and hi is not None:
-                biggest = max([abs(float(v)) for v in ([value] + [s[1] for s in schedule or []]) if v is not None] or [0])
-                if kind == "integer" or key == "time.end_year":
-                    slider = float(hi)
-                elif biggest > 0 and float(hi) > 20 * biggest:
-                    slider = _nice_ceil(10 * biggest)
-                elif float(hi) > 1000:
-                    slider = 1000.0
-                else:
-                    slider = float(hi)
-                slider_by_template[template] = max(slider_by_template.get(template, 0.0), slider)
-        out.append((template, control))
-    for template, control in out:
-        if template in slider_by_template:
-            control["slider_max"] = slider_by_template[template]
+            control["minimum"], control["maximum"] = lo, hi
+            if key == "scale":
+                p_lo, p_hi, source = max(float(lo), 0.001), float(hi), "0.001 to this server's largest scale"
+            elif key in ("time.end_year", "seed"):  # any horizon the server allows; a seed has no range worth a slider
+                p_lo, p_hi, source = lo, hi, ""
+            else:
+                values = [float(v) for v in [value] + [x[1] for x in schedule or []]
+                          if isinstance(v, (int, float)) and not isinstance(v, bool)]
+                p_lo, p_hi, source = _plausible(node, values, lo, hi)
+            if key != "seed":
+                control["plausible_min"], control["plausible_max"] = p_lo, p_hi
+                control["plausible_source"] = source
+                control["slider_max"] = p_hi
+        out.append(control)
     return {
-        "preset": preset, "description": sc.description, "regions": list(sc.regions), "fields": list(sc.fields),
-        "field_labels": {f: v.label for f, v in sc.fields.items()}, "start_year": sc.time.start_year,
-        "controls": [c for _, c in out],
+        "preset": preset, "base": base_ref, "base_name": base_name or sc.name, "description": sc.description,
+        "regions": list(sc.regions), "fields": list(sc.fields), "field_labels": {f: v.label for f, v in sc.fields.items()},
+        "start_year": sc.time.start_year, "controls": out,
     }
+
+
+def _lever(value: Any) -> tuple[Any, list[list[float]] | None]:
+    """A scheduled lever shows its last value (and the schedule); anything else as it is."""
+    if isinstance(value, list):
+        schedule = [[float(y), float(v)] for y, v in value]
+        return (schedule[-1][1] if schedule else 0.0), schedule
+    return value, None

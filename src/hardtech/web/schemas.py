@@ -19,6 +19,8 @@ MAX_REPLICATIONS = 20
 """Most replications one request may ask for."""
 MAX_OVERRIDES = 200
 MAX_PACE_MS = 500
+MAX_SCENARIO_BYTES = 262_144
+"""Largest scenario file the page may upload (256 KiB)."""
 
 OverrideKey = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.]+$")]
 
@@ -45,9 +47,10 @@ OverrideValue = Annotated[Any, AfterValidator(_override_value), WithJsonSchema({
 ]})]
 """A value as in the scenario TOML: number, switch, text, a lever schedule ``[[year, value], ...]`` or a list of names."""
 
-TABLES = ("step_metrics", "region_metrics", "field_metrics", "bloc_metrics", "ledger", "firm_events", "firms", "dragons")
-TableName = Literal["step_metrics", "region_metrics", "field_metrics", "bloc_metrics", "ledger", "firm_events", "firms",
-                    "dragons"]
+TABLES = ("step_metrics", "region_metrics", "field_metrics", "bloc_metrics", "ledger", "region_flows", "firm_events", "firms",
+          "dragons", "firm_panel")
+TableName = Literal["step_metrics", "region_metrics", "field_metrics", "bloc_metrics", "ledger", "region_flows",
+                    "firm_events", "firms", "dragons", "firm_panel"]
 RunId = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.-]+$")]
 JobStatus = Literal["queued", "running", "done", "failed", "cancelled"]
 
@@ -56,11 +59,16 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+BaseRef = Annotated[str, StringConstraints(min_length=6, max_length=140, pattern=r"^(run|file):[A-Za-z0-9_.-]+$")]
+
+
 class ScenarioSpec(Strict):
-    """A scenario: a preset plus overrides, as ``hardtech run PRESET --set KEY=VALUE``."""
+    """A scenario: a preset (or a stored run's or an uploaded file's scenario) plus overrides."""
 
     preset: str = Field("hangzhou", min_length=1, max_length=64, description="A preset name (see GET /api/presets).",
                         json_schema_extra={"enum": presets()})
+    base: BaseRef | None = Field(None, description="Start from this scenario instead of the preset: `run:<run id>` (a "
+                                 "stored run's resolved scenario) or `file:<id>` (an uploaded file, POST /api/scenarios).")
     overrides: dict[OverrideKey, OverrideValue] = Field(
         default_factory=dict, max_length=MAX_OVERRIDES,
         description="Field overrides by dotted path, e.g. {\"regions.hangzhou.living_cost\": 0.8, \"scale\": 0.002}.",
@@ -79,7 +87,7 @@ class RunRequest(ScenarioSpec):
 
 
 class CompareRequest(Strict):
-    """Compare two scenarios over replications (mean and 95% interval)."""
+    """Compare scenario B with A over replications run on common random numbers (paired B − A)."""
 
     a: ScenarioSpec = Field(description="Scenario A.")
     b: ScenarioSpec = Field(description="Scenario B.")
@@ -88,6 +96,46 @@ class CompareRequest(Strict):
 
 class ValidateRequest(ScenarioSpec):
     """Resolve a scenario without running it."""
+
+
+class JobControl(Strict):
+    """Pause, resume or step a running job, or change its pace."""
+
+    action: Literal["pause", "resume", "step", "pace"] = Field(
+        description="pause: hold after the current quarter; resume; step: one more quarter, then hold; pace: only set pace_ms.")
+    pace_ms: int | None = Field(None, ge=0, le=MAX_PACE_MS, description="Pause after each streamed quarter, ms.")
+
+
+class SweepFactor(Strict):
+    path: OverrideKey = Field(description="A numeric scenario field by dotted path (a control's key).")
+    lo: float = Field(description="Lower end of the range.", allow_inf_nan=False)
+    hi: float = Field(description="Upper end of the range.", allow_inf_nan=False)
+
+
+class SweepRequest(Strict):
+    """A small sweep or sensitivity analysis through hardtech.experiments (stored in dashboard-sweeps.duckdb)."""
+
+    scenario: ScenarioSpec = Field(default_factory=ScenarioSpec, description="The base scenario (the page's controls).")
+    name: str = Field("dashboard-sweep", min_length=1, max_length=60, pattern=r"^[A-Za-z0-9_.-]+$")
+    design: Literal["lhs", "sobol", "morris", "factorial"] = "lhs"
+    factors: list[SweepFactor] = Field(min_length=1, max_length=4, description="1–4 factors.")
+    samples: int = Field(8, ge=2, le=1024, description="lhs: points; sobol: base N (power of 2); morris: trajectories; "
+                                                       "factorial: levels per factor.")
+    replications: int = Field(1, ge=1, le=5)
+    outcomes: list[Annotated[str, StringConstraints(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9_]+$")]] = Field(
+        min_length=1, max_length=6, description="Outcome names (see hardtech.analysis.outcomes), e.g. dragons_hangzhou.")
+    seed: int = Field(0, ge=0, le=2**63 - 1)
+
+
+class LabelRequest(Strict):
+    label: str = Field(max_length=80, description="A name for the run; empty removes it.")
+
+
+class ScenarioUpload(Strict):
+    """A scenario file's text (validated like `hardtech run FILE.toml`)."""
+
+    filename: str = Field("scenario.toml", min_length=1, max_length=200)
+    toml: str = Field(min_length=1, max_length=MAX_SCENARIO_BYTES)
 
 
 class ErrorItem(BaseModel):
@@ -119,6 +167,8 @@ class Limits(BaseModel):
     max_steps: int
     max_pace_ms: int
     default_pace_ms: int
+    max_agents: int = Field(description="Most talent agents a run may start with (Σ regions' talent × scale).")
+    max_sweep_runs: int = Field(description="Most runs one sweep from the page may have.")
 
 
 class Control(BaseModel):
@@ -140,10 +190,19 @@ class Control(BaseModel):
     value: Any = Field(None, description="The preset's value (for a scheduled lever: its last value).")
     schedule: list[list[float]] | None = Field(None,
                                                description="The preset's schedule [[year, value], ...], if the lever has one.")
+    plausible_min: float | None = Field(None, description="Lower end of the slider: the plausible range (see web/controls.py).")
+    plausible_max: float | None = Field(None, description="Upper end of the slider: the plausible range.")
+    plausible_source: str = ""
+    hint: str = Field("", description="One line: what the control does.")
+    preset_value: Any = Field(None, description="The preset's value, when the base scenario is not the preset itself.")
 
 
 class ControlsResponse(BaseModel):
     preset: str
+    base: str | None = Field(None, description="The base scenario (`run:<id>`, `file:<id>`) or null for the preset.")
+    base_name: str = ""
+    base_changes: list[dict[str, Any]] = Field(default_factory=list,
+                                               description="Fields where the base differs from its preset.")
     description: str
     regions: list[str]
     fields: list[str]
@@ -164,7 +223,7 @@ class ValidateResponse(BaseModel):
 
 class JobInfo(BaseModel):
     id: str
-    kind: Literal["run", "compare"]
+    kind: Literal["run", "compare", "sweep"]
     status: JobStatus
     created_at: str
     started_at: str | None = None
@@ -177,6 +236,11 @@ class JobInfo(BaseModel):
     run_ids: list[str] = Field(default_factory=list)
     events_url: str
     result: dict[str, Any] | None = None
+    spec: dict[str, Any] | None = Field(None, description="The request that made the job (scenario specs, replications).")
+    paused: bool = False
+    pace_ms: int = 0
+    note: str | None = Field(None, description="What a stopped job kept, or why it ended.")
+    deduplicated: bool = Field(False, description="True when this request matched a job already queued or running.")
 
 
 class RunInfo(BaseModel):
@@ -190,11 +254,38 @@ class RunInfo(BaseModel):
     wall_seconds: float | None = None
     dragons: int | None = None
     store: str = Field(description="Store file name inside the results folder.")
+    label: str | None = None
+    deletable: bool = Field(False, description="Whether the dashboard may delete it (runs in its own store only).")
+    sweep_id: str | None = Field(None, description="The sweep the run belongs to, if any.")
 
 
 class RunsResponse(BaseModel):
     runs: list[RunInfo]
     unavailable: list[str] = Field(default_factory=list, description="Store files that could not be read (busy).")
+    hidden_sweep_runs: int = Field(0, description="Runs of sweeps, listed under GET /api/sweeps instead.")
+    own_store_mb: float | None = Field(None, description="Size of dashboard.duckdb, MB.")
+
+
+class ScenarioFileInfo(BaseModel):
+    id: str
+    base: str
+    name: str
+    filename: str
+    description: str
+    uploaded_at: str
+    warnings: list[str] = Field(default_factory=list)
+
+
+class SweepInfo(BaseModel):
+    sweep_id: str
+    name: str
+    design: str
+    samples: int
+    replications: int
+    runs: int
+    stored: int
+    created_at: str | None = None
+    store: str
 
 
 class RunDetail(BaseModel):
@@ -205,3 +296,6 @@ class RunDetail(BaseModel):
     steps: list[dict[str, Any]] = Field(description="One entry per step, as the `step` events of a streamed run.")
     dragons: list[dict[str, Any]]
     outcomes: dict[str, float | None]
+    siblings: list[str] = Field(default_factory=list, description="Stored replications of the same scenario and seed.")
+    bands: dict[str, Any] | None = Field(None, description="Mean and 95% band over the stored replications (≥ 2).")
+    base: str = Field(description="`run:<run id>`: use as ScenarioSpec.base to rerun or modify this run's scenario.")

@@ -10,6 +10,7 @@ replay it from the store's tables, so the page has one code path for both.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -102,6 +103,49 @@ def step_payload(
         "demand": demand,
         "adoption": adoption,
     }
+
+
+def payloads(sm: Any, rm: Any, fm: Any, regions: Sequence[str], fields: Sequence[str]) -> list[dict[str, Any]]:
+    """Step payloads of a whole run from its step, region and field metric tables (pandas), in step order."""
+    by_step = {name: dict(tuple(f.groupby("step", sort=True))) if "step" in f else {}
+               for name, f in (("sm", sm), ("rm", rm), ("fm", fm))}
+    out = []
+    for s in sorted(set(by_step["sm"]) | set(by_step["rm"]) | set(by_step["fm"])):
+        parts = [by_step[k].get(s) for k in ("sm", "rm", "fm")]
+        cols = [p.to_dict("list") if p is not None else {} for p in parts]
+        out.append(step_payload(cols[0], cols[1], cols[2], regions, fields))
+    return out
+
+
+BAND_METRICS = ("dragons", "talent", "capital", "gap", "births", "maturity", "demand")
+WORLD_TOTALS = ("dragons", "talent", "capital", "births")  # metrics that also get a world series (the sum)
+
+
+def bands(runs: Sequence[Sequence[Mapping[str, Any]]], metrics: Sequence[str] = BAND_METRICS,
+          level: float = 0.95) -> dict[str, Any]:
+    """Mean and the central ``level`` band over replications of every plotted series, step by step.
+
+    ``runs`` holds each replication's step payloads (:func:`payloads`); the
+    band is the (1 − level)/2 and (1 + level)/2 percentiles of the
+    replications. Metrics in :data:`WORLD_TOTALS` get one more series, the
+    world total, computed per replication before averaging. Steps all
+    replications have are kept.
+    """
+    n_steps = min(len(r) for r in runs) if runs else 0
+    out: dict[str, Any] = {"replications": len(runs), "level": level,
+                           "quarters": [runs[0][i]["quarter"] for i in range(n_steps)] if runs else []}
+    q = [100 * (1 - level) / 2, 100 * (1 + level) / 2]
+    for m in metrics:
+        cube = np.array([[[np.nan if v is None else float(v) for v in run[i][m]] for i in range(n_steps)] for run in runs],
+                        dtype=float)  # (replications, steps, series)
+        if m in WORLD_TOTALS and cube.size:
+            cube = np.concatenate([cube, np.nansum(cube, axis=2, keepdims=True)], axis=2)
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices (e.g. gap before any firm) stay NaN
+            mean = np.nanmean(cube, axis=0)
+            lo, hi = np.nanpercentile(cube, q, axis=0) if cube.size else (mean, mean)
+        out[m] = {k: [[num(x, 5) for x in row] for row in arr] for k, arr in (("mean", mean), ("lo", lo), ("hi", hi))}
+    return out
 
 
 def dragon_rows(table: Any, start: int = 0) -> list[dict[str, Any]]:

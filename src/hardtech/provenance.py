@@ -1,0 +1,160 @@
+"""Where a run's numbers come from: the model version and the machine that computed them.
+
+* :func:`model_version` — the package version plus a hash of the model's
+  source (``engine/``, ``model/`` and ``scenario/``: the rules, the schema
+  and the presets). Two installs with the same model version run the same
+  code on the same inputs. It is part of every run id (see
+  :func:`hardtech.runner.run_id_for`) and of every run's metadata.
+* :func:`platform_info` — processor, the SIMD features NumPy uses, the C
+  library, the BLAS, Python and NumPy versions; stored with each run (the
+  ``extra`` JSON of the ``runs`` table, key ``platform``).
+* :func:`numpy_simd` — whether NumPy's AVX-512 kernels are active in this
+  process (they are not when hardtech was imported before NumPy; see
+  :mod:`hardtech._simd`).
+
+docs/reproducibility.md says what is guaranteed across machines.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import platform
+import sys
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np  # hardtech/__init__.py has configured NumPy by now
+
+import hardtech
+from hardtech import _simd
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+# The source that decides a run's results: rules, engine, scenario schema and presets.
+MODEL_SOURCES = ("engine/**/*.py", "model/**/*.py", "scenario/**/*.py", "scenario/presets/*.toml")
+
+
+class ReproducibilityWarning(UserWarning):
+    """Results of this process may differ from other machines' (NumPy's AVX-512 kernels are active)."""
+
+
+def model_files(root: Path = PACKAGE_DIR) -> list[Path]:
+    """The files hashed into the model version, in a fixed order."""
+    files = {p for pattern in MODEL_SOURCES for p in root.glob(pattern) if p.is_file()}
+    return sorted(files, key=lambda p: p.relative_to(root).as_posix())
+
+
+def source_hash(root: Path = PACKAGE_DIR) -> str:
+    """SHA-256 over the model's files: relative path and content (line endings normalised), 12 hex digits."""
+    h = hashlib.sha256()
+    for path in model_files(root):
+        h.update(path.relative_to(root).as_posix().encode() + b"\0")
+        h.update(path.read_bytes().replace(b"\r\n", b"\n") + b"\0")
+    return h.hexdigest()[:12]
+
+
+@functools.lru_cache(maxsize=1)
+def model_version() -> str:
+    """``<package version>+<source hash>``, e.g. ``0.1.0+3f9c2a1b7d40``."""
+    return f"{hardtech.__version__}+{source_hash()}"
+
+
+def _cpu_module():
+    try:
+        from numpy._core import _multiarray_umath as m  # NumPy ≥ 2
+    except ImportError:  # pragma: no cover - NumPy 1.26
+        from numpy.core import _multiarray_umath as m
+    return m
+
+
+def numpy_simd() -> dict[str, Any]:
+    """NumPy's SIMD state in this process: baseline, the dispatch targets in use, AVX-512 on or off."""
+    m = _cpu_module()
+    features = m.__cpu_features__
+    active = [f for f in m.__cpu_dispatch__ if features.get(f)]
+    return {
+        "baseline": list(m.__cpu_baseline__),
+        "dispatch_active": active,
+        "dispatch_disabled": [f for f in m.__cpu_dispatch__ if not features.get(f)],
+        "avx512": any(f.startswith("AVX512") or f == "X86_V4" for f in active),
+        "npy_disable_cpu_features": os.environ.get(_simd.DISABLE_VAR, ""),
+        "numpy_imported_first": bool(_simd.STATE["numpy_preloaded"]),
+        "not_configured_because": _simd.STATE["skipped"],
+    }
+
+
+def _processor() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text(errors="replace").splitlines():
+            if line.lower().startswith(("model name", "hardware", "cpu model")):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _blas() -> dict[str, Any]:
+    info: dict[str, Any] = {}
+    try:
+        deps = np.show_config(mode="dicts").get("Build Dependencies", {})
+        blas = deps.get("blas", {})
+        info = {k: blas[k] for k in ("name", "version", "openblas configuration") if k in blas}
+    except Exception:  # noqa: BLE001 - old NumPy without mode="dicts": record what we can
+        pass
+    try:
+        from threadpoolctl import threadpool_info
+
+        info["runtime"] = [{k: lib.get(k) for k in ("internal_api", "version", "architecture", "num_threads")}
+                           for lib in threadpool_info() if lib.get("user_api") == "blas"]
+    except Exception:  # noqa: BLE001 - threadpoolctl is optional
+        pass
+    return info
+
+
+@functools.lru_cache(maxsize=1)
+def platform_info() -> dict[str, Any]:
+    """The machine and numerical libraries of this process (constant over its life)."""
+    libc, libc_version = platform.libc_ver()
+    return {
+        "machine": platform.machine(),
+        "processor": _processor(),
+        "system": f"{platform.system()} {platform.release()}",
+        "libc": f"{libc} {libc_version}".strip() or sys.platform,
+        "python": f"{platform.python_implementation()} {platform.python_version()}",
+        "numpy": np.__version__,
+        "numpy_simd": numpy_simd(),
+        "blas": _blas(),
+    }
+
+
+def platform_key() -> str:
+    """The family of machines whose results are expected to agree bit for bit: ``<machine>-<libc>``.
+
+    Within one key (e.g. ``x86_64-glibc``), with NumPy off its AVX-512 kernels,
+    the same scenario, seed and lock file give the same tables (see
+    docs/reproducibility.md); across keys results agree statistically only.
+    """
+    machine = platform.machine().lower().replace("amd64", "x86_64")
+    libc = platform.libc_ver()[0] or sys.platform
+    return f"{machine}-{libc}"
+
+
+_warned = False
+
+
+def warn_if_not_portable() -> None:
+    """Warn once per process when NumPy was imported first with its AVX-512 kernels active."""
+    global _warned
+    if _warned or not _simd.STATE["numpy_preloaded"]:
+        return
+    if numpy_simd()["avx512"]:
+        _warned = True
+        warnings.warn(
+            "NumPy was imported before hardtech and uses its AVX-512 math kernels: results of this process "
+            "are reproducible on this machine but may differ from other machines' (each run's metadata says so). "
+            "Import hardtech before NumPy, or start Python with NPY_DISABLE_CPU_FEATURES="
+            f"{','.join(_simd.avx512_targets(np.__version__))}, to get portable results.",
+            ReproducibilityWarning, stacklevel=3)
+
