@@ -182,6 +182,15 @@ def test_bad_options_fail_before_anything_is_written(tmp_path, monkeypatch, args
     assert not (tmp_path / "results").exists() and not list(tmp_path.glob("*.duckdb"))
 
 
+def test_an_unusable_store_is_refused_before_any_run(tmp_path):
+    (tmp_path / "d.duckdb").mkdir()
+    res = _cli(["robustness", "--claims", "H2", "--out", str(tmp_path / "d.duckdb")])
+    assert res.exit_code == 2 and "is a directory" in res.output
+    (tmp_path / "text.duckdb").write_text("not a database")
+    res = _cli(["robustness", "--claims", "H2", "--out", str(tmp_path / "text.duckdb")])
+    assert res.exit_code == 2 and "not a DuckDB database" in " ".join(res.output.split())
+
+
 def test_cli_lists_and_runs_a_tiny_study(tmp_path):
     listed = _cli(["robustness", "--list", "--params", "capital."])
     assert listed.exit_code == 0, listed.output

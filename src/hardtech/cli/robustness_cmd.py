@@ -54,9 +54,11 @@ def robustness_cmd(
     hypercube over the parameters that matter; per claim the share of points supporting it (resumable)."""
     from hardtech.evidence.claims import build_claims
     from hardtech.evidence.robustness import (QUICK, RobustnessError, RobustnessStore, Settings, assumptions,
-                                              code_fingerprint, planned_runs, run_robustness, select_parameters)
+                                              code_fingerprint, jsonable, planned_runs, run_robustness,
+                                              select_parameters)
     from hardtech.evidence.robustness_report import write_robustness_report
     from hardtech.experiments.executors import ExecutorError, check_options, open_executor
+    from hardtech.store import StoreError, check_store_path
 
     sc = _scenario(scenario, set_)
     if quick:
@@ -93,6 +95,10 @@ def robustness_cmd(
     store_path = out_path or _default_out(sc.name, "robustness")
     if store_path.suffix != ".duckdb":
         fail(f"--out: {str(store_path)!r} must end in .duckdb")
+    try:
+        check_store_path(store_path)
+    except StoreError as exc:
+        fail(f"--out: {exc}")
     by_id = {c.id: c for c in resolved}
     history = sc.time.start_year <= 2012 and sc.time.end_year >= 2025
     total = (planned_runs([by_id[c] for c in wanted], settings.trajectories * (len(chosen) + 1),
@@ -101,12 +107,12 @@ def robustness_cmd(
     t0 = time.perf_counter()
     try:
         with open_executor(workers, scheduler, dask_local) as info, \
-                RobustnessStore(store_path, code_fingerprint()) as store, \
+                RobustnessStore(store_path, code_fingerprint(), on_wait=lambda m: err.print(m, highlight=False)) as store, \
                 _progress(total, "robustness", progress and not as_json) as tick:
             result = run_robustness(sc, settings, store, executor=None if info.inline else info.executor,
                                     parallelism=info.parallelism, on_done=tick,
                                     log=None if as_json else (lambda m: err.print(m, highlight=False)))
-    except ExecutorError as exc:
+    except (ExecutorError, StoreError) as exc:
         fail(str(exc))
     wall = time.perf_counter() - t0
     result["wall_seconds"] = round(wall, 1)
@@ -116,7 +122,8 @@ def robustness_cmd(
         "claims": ", ".join(wanted), "screened parameters": len(chosen), "runs": result["runs"]["distinct"],
         "wall seconds": round(wall, 1), "study id": result["study_id"]})
     if as_json:
-        typer.echo(json.dumps({**result, "store": str(store_path), "report": str(report)}, indent=2, default=_json))
+        typer.echo(json.dumps(jsonable({**result, "store": str(store_path), "report": str(report)}), indent=2,
+                              allow_nan=False, default=_json))
         return
     _print_result(result)
     runs = result["runs"]

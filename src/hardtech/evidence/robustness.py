@@ -56,7 +56,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import numpy as np
 import pandas as pd
 from scipy import stats
@@ -182,21 +181,35 @@ def wilson(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
 # -- the store ------------------------------------------------------------------------------------
 
 
-def _json_default(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
+    """``value`` as plain JSON data: NumPy scalars and arrays unwrapped, NaN and ±∞ as None (JSON has no NaN)."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [jsonable(v) for v in value]
     if isinstance(value, (np.floating, np.integer, np.bool_)):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    return str(value)
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(jsonable(value), allow_nan=False, default=str)
 
 
 class RobustnessStore:
-    """The DuckDB tables of robustness studies; the coordinator is the only writer."""
+    """The robustness tables in a :class:`~hardtech.store.ResultsStore` file; the coordinator is the only writer.
 
-    def __init__(self, path: str | Path, code: str) -> None:
+    Opening checks the path and waits for another process's lock as the store does (``HARDTECH_LOCK_WAIT``).
+    """
+
+    def __init__(self, path: str | Path, code: str, on_wait: Callable[[str], None] | None = None) -> None:
+        from hardtech.store import ResultsStore
+
         self.path, self.code = Path(path), code
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.con = duckdb.connect(str(self.path))
+        self.results = ResultsStore(self.path, wait=None, on_wait=on_wait)
+        self.con = self.results.con
         self.lock = threading.Lock()
         self.con.execute("CREATE TABLE IF NOT EXISTS robustness_runs (code VARCHAR, kind VARCHAR, key VARCHAR, "
                          "row VARCHAR, PRIMARY KEY (code, kind, key))")
@@ -212,14 +225,14 @@ class RobustnessStore:
         self.close()
 
     def close(self) -> None:
-        self.con.close()
+        self.results.close()
 
     def rows(self, kind: str) -> dict[str, dict]:
         found = self.con.execute("SELECT key, row FROM robustness_runs WHERE code = ? AND kind = ?", [self.code, kind]).fetchall()
         return {key: json.loads(row) for key, row in found}
 
     def save_row(self, kind: str, key: str, row: Mapping[str, Any]) -> None:
-        text = json.dumps(row, default=_json_default)
+        text = _dumps(row)
         with self.lock:
             self.con.execute("INSERT INTO robustness_runs VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
                              [self.code, kind, key, text])
@@ -230,15 +243,14 @@ class RobustnessStore:
             self.con.execute("BEGIN TRANSACTION")
             self.con.execute("DELETE FROM robustness_points WHERE study_id = ? AND stage = ?", [study_id, stage])
             self.con.executemany("INSERT INTO robustness_points VALUES (?, ?, ?, ?, ?)",
-                                 [[study_id, stage, i, json.dumps(p, default=_json_default),
-                                   json.dumps(o, default=_json_default)] for i, (p, o) in enumerate(zip(points, outputs))])
+                                 [[study_id, stage, i, _dumps(p), _dumps(o)] for i, (p, o) in enumerate(zip(points, outputs))])
             self.con.execute("COMMIT")
 
     def save_result(self, study_id: str, scenario: Scenario, settings: Settings, result: Mapping[str, Any]) -> None:
         with self.lock:
             self.con.execute("INSERT OR REPLACE INTO robustness_results VALUES (?, ?, ?, ?, ?, ?)",
                              [study_id, dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), self.code,
-                              to_toml(scenario), json.dumps(asdict(settings)), json.dumps(result, default=_json_default)])
+                              to_toml(scenario), _dumps(asdict(settings)), _dumps(result)])
 
     def result(self, study_id: str) -> dict[str, Any] | None:
         found = self.con.execute("SELECT result FROM robustness_results WHERE study_id = ?", [study_id]).fetchall()
