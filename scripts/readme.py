@@ -126,6 +126,7 @@ BLOCKS: dict[str, Block] = {b.name: b for b in [
                     r"^ΣS1 .*dragons_hangzhou")),
     Block("discover", ("hardtech discover examples/levers-lhs.toml --where 'dragons_hangzhou >= 50' --workers 2 "
                        "--no-plot",), long=True, keep=grep(r"^PRIM on", r"^Box 1 \(step", r"^│ \S.*│ +[0-9.e-]+ │$")),
+    Block("robustness-quick", ("hardtech robustness --quick --workers 2",), long=True),
 ]}
 
 

@@ -78,9 +78,11 @@ COMMAND_MODULES = {
     "ensemble": "evidence_cmd", "compare": "evidence_cmd", "claims": "evidence_cmd", "validate": "evidence_cmd",
     "calibrate": "evidence_cmd",
     "history": "history_cmd",
+    "robustness": "robustness_cmd",
     "import": "store_cmd",
 }
-MODULES = ("run_cmd", "experiment_cmd", "serve_cmd", "evidence_cmd", "history_cmd", "store_cmd")  # help's order
+MODULES = ("run_cmd", "experiment_cmd", "serve_cmd", "evidence_cmd", "history_cmd", "robustness_cmd",
+           "store_cmd")  # help's order
 
 
 def _register(argv: list[str]) -> None:

@@ -293,20 +293,24 @@ def run_claim(claim: Claim, scenario: Scenario, replications: int, executor: Exe
 def arm_rows(claim: Claim, scenario: Scenario, labels: Mapping[str, Mapping[str, Any]], replications: int,
              executor: Executor | None = None, workers: int = 1,
              on_done: Callable[[], None] | None = None,
-             draws: Sequence[Mapping[str, Any]] | None = None) -> dict[str, dict[str, pd.DataFrame]]:
+             draws: Sequence[Mapping[str, Any]] | None = None,
+             cache: dict[str, dict] | None = None) -> dict[str, dict[str, pd.DataFrame]]:
     """Outcome rows of every (label, arm), replications 0 … n − 1, in two batches.
 
     The first batch holds every arm that needs no other arm; the second the arms
     that inject the money their label's ``base`` arm recycled (per replication).
-    ``draws[k]`` (if given) is applied first in replication ``k``.
+    ``draws[k]`` (if given) is applied first in replication ``k``. ``cache`` (run id →
+    row, see :func:`~hardtech.evidence.ensembles.run_many`) defaults to this process's
+    in-memory cache.
     """
+    cache = _CACHE if cache is None else cache
     if draws is not None and len(draws) < replications:
         raise ValueError(f"draws: {len(draws)} parameter draws for {replications} replications")
     bases = [load(scenario, dict(draws[k])) for k in range(replications)] if draws is not None \
         else [scenario] * replications
     plain = {(label, arm): [(load(bases[k], {**over, **extra}), k) for k in range(replications)]
              for label, extra in labels.items() for arm, over in claim.arms.items() if arm not in claim.inject}
-    out = _run_jobs(plain, executor, workers, on_done)
+    out = _run_jobs(plain, executor, workers, on_done, cache)
     if claim.inject:
         later = {}
         for label, extra in labels.items():
@@ -315,7 +319,7 @@ def arm_rows(claim: Claim, scenario: Scenario, labels: Mapping[str, Mapping[str,
                 over = {**claim.arms[arm], **extra}
                 later[(label, arm)] = [(load(bases[k], {**over, **_injection(bases[k], over, path, kind)}), k)
                                        for k, path in enumerate(base["_recycled_path"])]
-        out.update(_run_jobs(later, executor, workers, on_done))
+        out.update(_run_jobs(later, executor, workers, on_done, cache))
     result: dict[str, dict[str, pd.DataFrame]] = {label: {} for label in labels}
     for (label, arm), frame in out.items():
         result[label][arm] = frame
@@ -336,10 +340,11 @@ def posterior_draws(path: str | Path, n: int, seed: int = 0) -> list[dict[str, f
     return [{p: float(particles[p].iloc[i]) for p in params} for i in picked]
 
 
-def _run_jobs(groups: Mapping[Any, list[tuple[Scenario, int]]], executor, workers, on_done) -> dict[Any, pd.DataFrame]:
+def _run_jobs(groups: Mapping[Any, list[tuple[Scenario, int]]], executor, workers, on_done,
+              cache: dict[str, dict]) -> dict[Any, pd.DataFrame]:
     """Run every group's jobs as one batch (no worker waits at the end of a small arm)."""
     jobs = [job for group in groups.values() for job in group]
-    rows = run_many(jobs, workers=workers, executor=executor, on_done=on_done, cache=_CACHE, detail=True)
+    rows = run_many(jobs, workers=workers, executor=executor, on_done=on_done, cache=cache, detail=True)
     out, start = {}, 0
     for key, group in groups.items():
         out[key] = rows.iloc[start:start + len(group)].reset_index(drop=True)

@@ -718,7 +718,7 @@ class Setup(Strict):
                                                 description="Valuation of a start incumbent per employee.")
     incumbent_capability_spread: float = Param(0.05, ge=0, le=5, unit="log capability", plausible=(0.02, 0.15), provenance=GUESS,
                                                description="Standard deviation of start incumbents' capability around the region's start level.")
-    incumbent_age_min_years: float = Param(10.0, ge=0, le=100, unit="years", plausible=(5, 15), provenance=GUESS,
+    incumbent_age_min_years: float = Param(10.0, ge=0, le=100, unit="years", plausible=(5, 14), provenance=GUESS,
                                            description="Youngest age of a start incumbent (whole quarters, drawn uniformly up to incumbent_age_max_years, that excluded).")
     incumbent_age_max_years: float = Param(20.0, ge=0, le=100, unit="years", plausible=(15, 30), provenance=GUESS,
                                            description="Age no start incumbent reaches.")

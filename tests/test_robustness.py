@@ -1,0 +1,206 @@
+"""``hardtech robustness``: screening, mapping, shares, resumption, CLI errors (tiny scales)."""
+
+from __future__ import annotations
+
+import json
+
+import duckdb
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from hardtech.evidence.robustness import (FULL, RobustnessError, RobustnessStore, Settings, _bins, _fails_when,
+                                          assumptions, code_fingerprint, keep_parameters, run_robustness,
+                                          select_parameters, status, wilson)
+from hardtech.scenario import load
+from hardtech.scenario.schema import parameters
+
+TINY = {"scale": 0.002, "time.end_year": 2013}
+PARAMS = ("entrepreneurship.young_founding_factor", "labour.cost_weight")
+
+
+def test_screened_parameters_are_the_assumptions():
+    sc = load("hangzhou")
+    screened = assumptions(sc)
+    tags = {p.tag for p in screened}
+    assert tags == {"ASSUMPTION"} and len(screened) > 100
+    assert all(p.plausible[0] < p.plausible[1] and "*" not in p.path for p in screened)
+    # calibrated, sourced and definition parameters are not screened; --set fixes a parameter
+    paths = {p.path for p in screened}
+    assert "market.capability_weight" not in paths and "innovation.world_halving_km" not in paths
+    assert "innovation.effort_unit" not in paths and "capital.round_price_fade" in paths
+    assert "capital.round_price_fade" not in {p.path for p in assumptions(sc, fixed=["capital.round_price_fade"])}
+    assert {p.path for p in select_parameters(screened, "capital.,labour.young_age")} >= {"capital.appeal_floor",
+                                                                                          "labour.young_age"}
+    with pytest.raises(RobustnessError, match="--params: 'capital.nope'"):
+        select_parameters(screened, "capital.nope")
+
+
+def test_every_plausible_point_is_a_valid_scenario():
+    """Ordered pairs (min < max) have plausible ranges that never cross, so no design point is refused."""
+    sc = load("hangzhou", TINY)
+    screened = assumptions(sc)
+    low = {p.path: p.plausible[0] for p in screened}
+    high = {p.path: p.plausible[1] for p in screened}
+    load(sc, low)
+    load(sc, high)
+    crossed = {**low, **{k: v for k, v in high.items() if k.endswith(("_min", "_min_years"))}}
+    crossed.update({k: v for k, v in low.items() if k.endswith(("_max", "_max_years"))})
+    load(sc, crossed)  # every min at its highest, every max at its lowest
+
+
+def test_settings_label_screening_below_the_issues_design():
+    base = dict(claims=("H2",), region="hangzhou", parameters=PARAMS)
+    assert not Settings(**base).screening
+    for change in ({"trajectories": FULL["trajectories"] - 1}, {"points": FULL["points"] - 1},
+                   {"replications": FULL["replications"] - 1}):
+        assert Settings(**base, **change).screening
+    with pytest.raises(RobustnessError, match="--replications"):
+        Settings(**base, replications=1).check()
+    with pytest.raises(RobustnessError, match="--levels"):
+        Settings(**base, levels=3).check()
+
+
+def test_point_status_shares_and_bins():
+    assert status(0.1, 2.0, 4) == "supported" and status(-2.0, -0.1, 4) == "contrary"
+    assert status(-0.1, 2.0, 4) == "unresolved" and status(1.0, 1.0, 1) == "unresolved"
+    lo, hi = wilson(8, 10)
+    assert lo < 0.8 < hi and 0 <= lo and hi <= 1
+    assert wilson(0, 10)[0] == 0.0 and wilson(10, 10)[1] == 1.0
+    x = np.array([0.05, 0.1, 0.3, 0.35, 0.6, 0.7, 0.9, 1.0])
+    ok = np.array([False, False, False, True, True, True, True, True])
+    bins = _bins(x, ok, 0.0, 1.0)
+    assert [b["n"] for b in bins] == [2, 2, 2, 2] and [b["supported"] for b in bins] == [0.0, 0.5, 1.0, 1.0]
+    assert _fails_when("capital.appeal_floor", bins) == "fails when appeal_floor < 0.25"
+    flipped = _bins(1.0 - x, ok, 0.0, 1.0)
+    assert _fails_when("capital.appeal_floor", flipped) == "fails when appeal_floor > 0.75"
+    assert _fails_when("x.y", _bins(x, np.ones(8, bool), 0.0, 1.0)) == ""
+
+
+def test_keep_parameters_ranks_by_relative_mu_star():
+    params = [p for p in parameters() if p.path in ("capital.appeal_floor", "labour.young_age", "market.fringe_fit")]
+    screen = {
+        "claim:H1": [{"parameter": "capital.appeal_floor", "mu_star": 10.0}, {"parameter": "labour.young_age", "mu_star": 1.0},
+                     {"parameter": "market.fringe_fit", "mu_star": 2.0}],
+        "outcome:survival": [{"parameter": "capital.appeal_floor", "mu_star": 0.001},
+                             {"parameter": "labour.young_age", "mu_star": 0.01},
+                             {"parameter": "market.fringe_fit", "mu_star": 0.0}],
+        "outcome:dragons": None,  # constant output: no screening
+    }
+    kept = keep_parameters(screen, params, 2)
+    assert [k["parameter"] for k in kept] == ["capital.appeal_floor", "labour.young_age"]  # each tops one output
+    assert kept[1]["output"] == "outcome:survival"
+
+
+@pytest.fixture(scope="module")
+def tiny_study(tmp_path_factory):
+    sc = load("hangzhou", TINY)
+    settings = Settings(claims=("H2", "H5"), region="hangzhou", parameters=PARAMS, trajectories=2, keep=2, points=4,
+                        replications=2)
+    path = tmp_path_factory.mktemp("robustness") / "study.duckdb"
+    ticks = []
+    with RobustnessStore(path, code_fingerprint()) as store:
+        result = run_robustness(sc, settings, store, on_done=lambda: ticks.append(1))
+    return sc, settings, path, result, len(ticks)
+
+
+def test_tiny_study_maps_each_claim(tiny_study):
+    sc, settings, path, result, ticks = tiny_study
+    assert result["label"] == "screening" and result["morris"]["points"] == 2 * (len(PARAMS) + 1)
+    assert result["lhs"] == {"points": 4, "replications": 2}
+    assert [c["claim"] for c in result["claims"]] == ["H2", "H5"]
+    for c in result["claims"]:
+        counts = [c[s]["points"] for s in ("supported", "contrary", "unresolved")]
+        assert sum(counts) == 4
+        for s in ("supported", "contrary", "unresolved"):
+            lo, hi = c[s]["ci"]
+            assert lo <= c[s]["share"] <= hi
+        assert {d["parameter"] for d in c["deciding"]} == set(PARAMS)
+        assert all(sum(b["n"] for b in d["bins"]) == 4 for d in c["deciding"])
+    assert {o["outcome"] for o in result["outcomes"]} == {"dragons", "dragons_hangzhou", "survival", "survival_hangzhou"}
+    assert result["history"]  # 2012-2013 cannot be compared with the panel
+    # every distinct run was stored as it finished, and counted once by the progress callback
+    assert result["runs"]["new"] == result["runs"]["distinct"] == ticks > 0
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        assert con.execute("SELECT count(*) FROM robustness_runs").fetchone()[0] == ticks
+        stages = dict(con.execute("SELECT stage, count(*) FROM robustness_points GROUP BY stage").fetchall())
+        assert stages == {"morris": 6, "lhs": 4}
+        stored = json.loads(con.execute("SELECT result FROM robustness_results").fetchone()[0])
+    finally:
+        con.close()
+    assert stored["claims"][0]["supported"] == result["claims"][0]["supported"]
+
+
+def test_study_resumes_from_the_store_with_the_same_result(tiny_study):
+    sc, settings, path, result, _ = tiny_study
+    ticks = []
+    with RobustnessStore(path, code_fingerprint()) as store:
+        again = run_robustness(sc, settings, store, on_done=lambda: ticks.append(1))
+    assert not ticks and again["runs"]["new"] == 0 and again["runs"]["reused_from_store"] == result["runs"]["distinct"]
+    assert _strip(again) == _strip(result)
+
+
+def _strip(result: dict) -> str:
+    """A study's result without its run counts (which say what was reused), NaN-safe for comparison."""
+    return json.dumps({k: v for k, v in result.items() if k != "runs"}, sort_keys=True, default=str)
+
+
+def test_process_pool_gives_the_same_study(tiny_study, tmp_path):
+    """Bit-identical whatever the executor: two worker processes reproduce the in-process result."""
+    from hardtech.experiments.executors import open_executor
+
+    sc, settings, _, result, _ = tiny_study
+    with open_executor(workers=2) as info, RobustnessStore(tmp_path / "pool.duckdb", code_fingerprint()) as store:
+        pooled = run_robustness(sc, settings, store, executor=info.executor, parallelism=info.parallelism)
+    assert _strip(pooled) == _strip(result)
+
+
+# -- CLI ----------------------------------------------------------------------------------------
+
+
+def _cli(args):
+    from hardtech.cli.app import app
+    from hardtech.cli import robustness_cmd  # noqa: F401  (registers the command)
+
+    return CliRunner().invoke(app, args, catch_exceptions=False)
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--claims", "H10"], "--claims: 'H10' cannot be mapped (a variance decomposition"),
+    (["--claims", "H99"], "--claims: 'H99' cannot be mapped; allowed: H1"),
+    (["--params", "capital.nope"], "--params: 'capital.nope' names no screened"),
+    (["--out", "x.sqlite"], "--out: 'x.sqlite' must end in .duckdb"),
+    (["--set", "capital.nope=1"], "capital.nope: unknown key"),
+    (["--workers", "2", "--dask-local", "2"], "give at most one of"),
+])
+def test_bad_options_fail_before_anything_is_written(tmp_path, monkeypatch, args, message):
+    monkeypatch.chdir(tmp_path)
+    res = _cli(["robustness", *args])
+    assert res.exit_code == 2
+    assert message in " ".join(res.output.split())
+    assert not (tmp_path / "results").exists() and not list(tmp_path.glob("*.duckdb"))
+
+
+def test_an_unusable_store_is_refused_before_any_run(tmp_path):
+    (tmp_path / "d.duckdb").mkdir()
+    res = _cli(["robustness", "--claims", "H2", "--out", str(tmp_path / "d.duckdb")])
+    assert res.exit_code == 2 and "is a directory" in res.output
+    (tmp_path / "text.duckdb").write_text("not a database")
+    res = _cli(["robustness", "--claims", "H2", "--out", str(tmp_path / "text.duckdb")])
+    assert res.exit_code == 2 and "not a DuckDB database" in " ".join(res.output.split())
+
+
+def test_cli_lists_and_runs_a_tiny_study(tmp_path):
+    listed = _cli(["robustness", "--list", "--params", "capital."])
+    assert listed.exit_code == 0, listed.output
+    assert "capital.appeal_floor" in listed.output and "[ASSUMPTION:" in listed.output
+    store = tmp_path / "r.duckdb"
+    res = _cli(["robustness", "--set", "scale=0.002", "--set", "time.end_year=2013", "--claims", "H2",
+                "--params", ",".join(PARAMS), "--trajectories", "1", "--keep", "1", "--samples", "3", "-r", "2",
+                "--out", str(store), "--json", "--no-progress"])
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.output)
+    assert data["screening"] and data["claims"][0]["claim"] == "H2" and data["claims"][0]["points"] == 3
+    assert len(data["kept"]) == 1 and data["report"].endswith(".html")
+    assert store.exists() and store.with_suffix(".html").exists()
