@@ -88,7 +88,9 @@ def run_size(scale: float, seed: int, preset: str, repeat: int) -> dict:
     for _ in range(repeat):
         out = subprocess.run(
             [sys.executable, __file__, "--child", repr(scale), "--seed", str(seed), "--preset", preset],
-            capture_output=True, text=True, check=False,
+            capture_output=True,
+            text=True,
+            check=False,
         )
         if out.returncode != 0:
             raise RuntimeError(f"scale {scale} failed:\n{out.stderr[-3000:]}")
@@ -149,31 +151,47 @@ def report(rows: list[dict], args: argparse.Namespace, load_before: str, load_af
             f"| {_seconds(r['wall_s'])} | {_seconds(r['wall_s'] / r['steps'])} | {r['peak_mb']:,.0f} MB "
             f"| {_seconds(r['cpu_s'])} | {r['cpu_s'] / r['wall_s']:.2f} |"
         )
-    lines += ["", "Wall time = build the world + run every step + build the result tables; time per step = wall / steps; "
-              "CPU time = this process's CPU seconds over the same span (less sensitive to other work on the machine).", ""]
+    lines += [
+        "",
+        "Wall time = build the world + run every step + build the result tables; time per step = wall / steps; "
+        "CPU time = this process's CPU seconds over the same span (less sensitive to other work on the machine).",
+        "",
+    ]
     dominated = [r for r in rows if r["scale"] >= FIT_FROM]
     b_all = fit_exponent(rows) if len(rows) >= 2 else float("nan")
-    lines.append(f"- Exponent b of time ∝ (talent agents)^b, least squares on log–log, all sizes "
-                 f"({rows[0]['scale']:g}–{rows[-1]['scale']:g}): **{b_all:.2f}** — the sizes the target is stated over.")
+    lines.append(
+        f"- Exponent b of time ∝ (talent agents)^b, least squares on log–log, all sizes "
+        f"({rows[0]['scale']:g}–{rows[-1]['scale']:g}): **{b_all:.2f}** — the sizes the target is stated over."
+    )
     if len(dominated) >= 2:
         b_dom = fit_exponent(dominated)
-        lines.append(f"- Same over scale ≥ {FIT_FROM:g} (talent dominates the cost): **{b_dom:.2f}** — the stricter "
-                     f"reading; the fixed cost of ~{round(np.median([r['firms_end'] for r in rows]), -3):,.0f} firms "
-                     "(their number does not scale) flattens the all-sizes fit.")
-        lines.append(f"- On CPU time instead of wall time: all sizes {fit_exponent(rows, 'cpu_s'):.2f}, "
-                     f"scale ≥ {FIT_FROM:g} {fit_exponent(dominated, 'cpu_s'):.2f}.")
+        lines.append(
+            f"- Same over scale ≥ {FIT_FROM:g} (talent dominates the cost): **{b_dom:.2f}** — the stricter "
+            f"reading; the fixed cost of ~{round(np.median([r['firms_end'] for r in rows]), -3):,.0f} firms "
+            "(their number does not scale) flattens the all-sizes fit."
+        )
+        lines.append(
+            f"- On CPU time instead of wall time: all sizes {fit_exponent(rows, 'cpu_s'):.2f}, "
+            f"scale ≥ {FIT_FROM:g} {fit_exponent(dominated, 'cpu_s'):.2f}."
+        )
         if len(dominated) >= 3:
-            lines.append(f"- Local exponent between the two largest sizes: {fit_exponent(dominated[-2:]):.2f} "
-                         f"(CPU time: {fit_exponent(dominated[-2:], 'cpu_s'):.2f}); near 1 is expected there, where "
-                         "the per-agent work is nearly all of the cost.")
+            lines.append(
+                f"- Local exponent between the two largest sizes: {fit_exponent(dominated[-2:]):.2f} "
+                f"(CPU time: {fit_exponent(dominated[-2:], 'cpu_s'):.2f}); near 1 is expected there, where "
+                "the per-agent work is nearly all of the cost."
+            )
     checks = []
     by_scale = {r["scale"]: r for r in rows}
     if 1.0 in by_scale:
         r1 = by_scale[1.0]
-        checks.append(f"scale 1.0 in {r1['wall_s']:.1f} s (target < {TARGETS['seconds_at_1']:.0f} s) "
-                      f"and {r1['peak_mb'] / 1024:.2f} GB (target < {TARGETS['gb_at_1']:.0f} GB)")
+        checks.append(
+            f"scale 1.0 in {r1['wall_s']:.1f} s (target < {TARGETS['seconds_at_1']:.0f} s) "
+            f"and {r1['peak_mb'] / 1024:.2f} GB (target < {TARGETS['gb_at_1']:.0f} GB)"
+        )
     if 0.01 in by_scale:
-        checks.append(f"scale 0.01 in {by_scale[0.01]['wall_s']:.2f} s (target < {TARGETS['seconds_at_default']:.0f} s)")
+        checks.append(
+            f"scale 0.01 in {by_scale[0.01]['wall_s']:.2f} s (target < {TARGETS['seconds_at_default']:.0f} s)"
+        )
     if checks:
         lines.append("- Targets: " + "; ".join(checks) + f"; exponent ≤ {TARGETS['exponent']}.")
     phases = max(rows, key=lambda r: r["scale"])
@@ -201,8 +219,11 @@ def main(argv: list[str] | None = None) -> int:
     for s in sorted(scales):
         r = run_size(s, args.seed, args.preset, max(1, args.repeat))
         rows.append(r)
-        print(f"scale {s:g}: {r['talent_start']:,} talent agents, {r['wall_s']:.2f} s, {r['peak_mb']:,.0f} MB",
-              file=sys.stderr, flush=True)
+        print(
+            f"scale {s:g}: {r['talent_start']:,} talent agents, {r['wall_s']:.2f} s, {r['peak_mb']:,.0f} MB",
+            file=sys.stderr,
+            flush=True,
+        )
     text = report(rows, args, load_before, load_avg())
     print(text)
     if args.out:

@@ -137,9 +137,17 @@ def _sweep(plan, workers: int, db: Path, marks: tuple[int, ...] = ()) -> dict:
     else:
         steady = float("nan")
     end = times[-1][0] if times else start
-    memory = {m: (statistics.median(c for c, _ in v), statistics.median(w for _, w in v)) for m, v in samples.items() if v}
-    return {"runs": n, "wall": end - start, "rate_wall": n / max(end - start, 1e-9), "rate": steady,
-            "memory": memory, "coord_ms": 1000 * cpu / max(n, 1)}
+    memory = {
+        m: (statistics.median(c for c, _ in v), statistics.median(w for _, w in v)) for m, v in samples.items() if v
+    }
+    return {
+        "runs": n,
+        "wall": end - start,
+        "rate_wall": n / max(end - start, 1e-9),
+        "rate": steady,
+        "memory": memory,
+        "coord_ms": 1000 * cpu / max(n, 1),
+    }
 
 
 def main() -> None:
@@ -190,8 +198,10 @@ def main() -> None:
     ]
     for n in marks:
         coord, worker = mem.get(n, (float("nan"), float("nan")))
-        lines.append(f"| RSS after {n} runs (median over runs {n - WINDOW + 1}–{n}): coordinator / largest worker "
-                     f"| {coord:.0f} MB / {worker:.0f} MB |")
+        lines.append(
+            f"| RSS after {n} runs (median over runs {n - WINDOW + 1}–{n}): coordinator / largest worker "
+            f"| {coord:.0f} MB / {worker:.0f} MB |"
+        )
     if len(marks) >= 2 and all(m in mem for m in marks):
         for a, b in zip(marks, marks[1:]):
             (c1, w1), (c2, w2) = mem[a], mem[b]

@@ -65,8 +65,7 @@ HERE = Path(__file__).resolve()
 SEED = 7
 DEFAULT_SCALE = 0.01
 SCREENING_SCALE = 0.002
-TARGETS = {"model": 5.0, "process": 3.0, "screening": 5.0, "claims": 5.0, "full_s": 10.0, "full_gb": 1.0,
-           "floor": 5.0}
+TARGETS = {"model": 5.0, "process": 3.0, "screening": 5.0, "claims": 5.0, "full_s": 10.0, "full_gb": 1.0, "floor": 5.0}
 
 
 # -- child processes (run with the engine's own interpreter) ---------------------------------
@@ -118,11 +117,17 @@ def child_model(scale: float, seed: int, floor: bool) -> dict:
     t1 = time.perf_counter()
     tables = model.results()
     t2 = time.perf_counter()
-    out = {"import_s": imported, "model_s": t1 - t0, "tables_s": t2 - t1, "steps": model.steps,
-           "talent_end": len(model.world.talent), "firms_end": len(model.world.firms),
-           "rows": int(sum(t.num_rows for t in tables.values())),
-           "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
-           "phase_s": {k: round(v, 4) for k, v in model.loop.seconds.items()}}
+    out = {
+        "import_s": imported,
+        "model_s": t1 - t0,
+        "tables_s": t2 - t1,
+        "steps": model.steps,
+        "talent_end": len(model.world.talent),
+        "firms_end": len(model.world.firms),
+        "rows": int(sum(t.num_rows for t in tables.values())),
+        "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+        "phase_s": {k: round(v, 4) for k, v in model.loop.seconds.items()},
+    }
     if floor:
         # the state's own time in the model is not counted twice: bytes are summed after each step
         out["state_bytes_total"] = int(sum(state))
@@ -192,34 +197,52 @@ def build_old_env(work: Path) -> Path:
     archive = subprocess.run(["git", "-C", str(ROOT), "archive", OLD_COMMIT], check=True, capture_output=True).stdout
     subprocess.run(["tar", "-x", "-C", str(src)], input=archive, check=True)
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    purelib = subprocess.run([sys.executable, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                             check=True, capture_output=True, text=True).stdout.strip()
-    site = subprocess.run([str(venv / "bin" / "python"), "-c",
-                           "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                          check=True, capture_output=True, text=True).stdout.strip()
+    purelib = subprocess.run(
+        [sys.executable, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    site = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
     # the dependencies are this environment's (same NumPy, pyarrow, …): a plain path line, so this
     # environment's own editable hardtech is not put on the path (its finder lives in a .pth file)
     Path(site, "_bench_dependencies.pth").write_text(purelib + "\n")
-    subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--no-deps", str(src)],
-                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(
+        [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--no-deps", str(src)],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     return venv / "bin" / "python"
 
 
 def run_child(engine: Engine, cache: Path, *args: object, timeout: float = 3600) -> dict:
-    proc = subprocess.run([str(engine.python), str(HERE), "--child", *map(str, args)], env=engine.env(cache),
-                          capture_output=True, text=True, timeout=timeout, cwd=tempfile.gettempdir())
+    proc = subprocess.run(
+        [str(engine.python), str(HERE), "--child", *map(str, args)],
+        env=engine.env(cache),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=tempfile.gettempdir(),
+    )
     line = next((x for x in proc.stdout.splitlines() if x.startswith("RESULT ")), None)
     if proc.returncode != 0 or line is None:
         raise RuntimeError(f"{engine.name} child {args} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
-    return json.loads(line[len("RESULT "):])
+    return json.loads(line[len("RESULT ") :])
 
 
 def time_process(engine: Engine, cache: Path, work: Path, args: list[str]) -> float:
     """Wall time of ``hardtech <args>`` as a whole process, in a fresh directory."""
     cwd = Path(tempfile.mkdtemp(dir=work))
     t0 = time.perf_counter()
-    proc = subprocess.run([str(engine.bin / "hardtech"), *args], env=engine.env(cache), cwd=cwd,
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [str(engine.bin / "hardtech"), *args], env=engine.env(cache), cwd=cwd, capture_output=True, text=True
+    )
     wall = time.perf_counter() - t0
     if proc.returncode != 0:
         raise RuntimeError(f"{engine.name}: hardtech {' '.join(args)} failed:\n{proc.stderr[-3000:]}")
@@ -372,12 +395,16 @@ def report(res: dict) -> str:
     full = res["full"]
     fw = full["warm"]
     lines += ["", "Full scale (1:1), the model (build + 96 quarters + result tables), one run:", ""]
-    lines.append(f"- compiled: **{fw['model_s'] + fw['tables_s']:.1f} s**, peak memory **{fw['peak_mb'] / 1024:.2f} GB** "
-                 f"({fw['talent_end']:,} talent agents and {fw['firms_end']:,} firms at the end)")
+    lines.append(
+        f"- compiled: **{fw['model_s'] + fw['tables_s']:.1f} s**, peak memory **{fw['peak_mb'] / 1024:.2f} GB** "
+        f"({fw['talent_end']:,} talent agents and {fw['firms_end']:,} firms at the end)"
+    )
     if "old" in full:
         fo = full["old"]
-        lines.append(f"- {OLD_COMMIT}: {fo['model_s'] + fo['tables_s']:.1f} s, {fo['peak_mb'] / 1024:.2f} GB "
-                     f"({(fo['model_s'] + fo['tables_s']) / (fw['model_s'] + fw['tables_s']):.1f}× the compiled time)")
+        lines.append(
+            f"- {OLD_COMMIT}: {fo['model_s'] + fo['tables_s']:.1f} s, {fo['peak_mb'] / 1024:.2f} GB "
+            f"({(fo['model_s'] + fo['tables_s']) / (fw['model_s'] + fw['tables_s']):.1f}× the compiled time)"
+        )
     w0 = m["warm"][0]
     lines += [
         "",
@@ -388,15 +415,24 @@ def report(res: dict) -> str:
         f"**{_med(model_s['warm']) / _med(floor):.1f}× the floor**.",
     ]
     phases = m["warm"][0]["phase_s"]
-    lines += ["", "Compiled engine, time by phase (first warm run): " +
-              ", ".join(f"{k} {_fmt_s(v)}" for k, v in sorted(phases.items(), key=lambda kv: -kv[1]))]
+    lines += [
+        "",
+        "Compiled engine, time by phase (first warm run): "
+        + ", ".join(f"{k} {_fmt_s(v)}" for k, v in sorted(phases.items(), key=lambda kv: -kv[1])),
+    ]
     if "claims" in res:
         c = res["claims"]
-        what = ("the full `hardtech claims` (20 paired replications, 64 Sobol samples" if c["suite"] == "full"
-                else "`hardtech claims --quick` (screening: scale 0.002, 3 paired replications, 8 Sobol samples")
-        lines += ["", f"Claims, {what}, 2 workers; this commit's suite, which 346a798 did not have): compiled "
-                  f"**{c['warm'] / 60:.1f} min**, NumPy reference {c['numpy'] / 60:.1f} min: "
-                  f"**{c['numpy'] / c['warm']:.1f}× shorter**."]
+        what = (
+            "the full `hardtech claims` (20 paired replications, 64 Sobol samples"
+            if c["suite"] == "full"
+            else "`hardtech claims --quick` (screening: scale 0.002, 3 paired replications, 8 Sobol samples"
+        )
+        lines += [
+            "",
+            f"Claims, {what}, 2 workers; this commit's suite, which 346a798 did not have): compiled "
+            f"**{c['warm'] / 60:.1f} min**, NumPy reference {c['numpy'] / 60:.1f} min: "
+            f"**{c['numpy'] / c['warm']:.1f}× shorter**.",
+        ]
     ratio = {
         "model": _med(model_s["old"]) / _med(model_s["warm"]),
         "process": _med(p["old"]) / _med(p["warm"]),
@@ -405,23 +441,42 @@ def report(res: dict) -> str:
     }
     full_s = fw["model_s"] + fw["tables_s"]
     checks = [
-        (f"model of a default run ≥ {TARGETS['model']:g}× faster than {OLD_COMMIT}", ratio["model"] >= TARGETS["model"],
-         f"{ratio['model']:.1f}×"),
-        (f"`hardtech run hangzhou` ≥ {TARGETS['process']:g}× faster", ratio["process"] >= TARGETS["process"],
-         f"{ratio['process']:.1f}×"),
-        (f"screening-scale runs per second ≥ {TARGETS['screening']:g}× (1 and 2 workers)",
-         ratio["screening"] >= TARGETS["screening"], f"{ratio['screening']:.1f}× (the smaller)"),
-        (f"full scale under {TARGETS['full_s']:g} s and {TARGETS['full_gb']:g} GB",
-         full_s < TARGETS["full_s"] and fw["peak_mb"] / 1024 < TARGETS["full_gb"],
-         f"{full_s:.1f} s, {fw['peak_mb'] / 1024:.2f} GB"),
-        (f"default run within {TARGETS['floor']:g}× of the memory-bandwidth floor", ratio["floor"] <= TARGETS["floor"],
-         f"{ratio['floor']:.1f}×"),
+        (
+            f"model of a default run ≥ {TARGETS['model']:g}× faster than {OLD_COMMIT}",
+            ratio["model"] >= TARGETS["model"],
+            f"{ratio['model']:.1f}×",
+        ),
+        (
+            f"`hardtech run hangzhou` ≥ {TARGETS['process']:g}× faster",
+            ratio["process"] >= TARGETS["process"],
+            f"{ratio['process']:.1f}×",
+        ),
+        (
+            f"screening-scale runs per second ≥ {TARGETS['screening']:g}× (1 and 2 workers)",
+            ratio["screening"] >= TARGETS["screening"],
+            f"{ratio['screening']:.1f}× (the smaller)",
+        ),
+        (
+            f"full scale under {TARGETS['full_s']:g} s and {TARGETS['full_gb']:g} GB",
+            full_s < TARGETS["full_s"] and fw["peak_mb"] / 1024 < TARGETS["full_gb"],
+            f"{full_s:.1f} s, {fw['peak_mb'] / 1024:.2f} GB",
+        ),
+        (
+            f"default run within {TARGETS['floor']:g}× of the memory-bandwidth floor",
+            ratio["floor"] <= TARGETS["floor"],
+            f"{ratio['floor']:.1f}×",
+        ),
     ]
     if "claims" in res:
         cr = res["claims"]["numpy"] / res["claims"]["warm"]
         suite = "full claims" if res["claims"]["suite"] == "full" else "claims --quick (the full suite not timed)"
-        checks.append((f"{suite} ≥ {TARGETS['claims']:g}× shorter than on the NumPy reference",
-                       cr >= TARGETS["claims"], f"{cr:.1f}×"))
+        checks.append(
+            (
+                f"{suite} ≥ {TARGETS['claims']:g}× shorter than on the NumPy reference",
+                cr >= TARGETS["claims"],
+                f"{cr:.1f}×",
+            )
+        )
     lines += ["", "Targets (issue #14):", ""]
     lines += [f"- {text}: **{'met' if ok else 'NOT met'}** ({value})" for text, ok, value in checks]
     lines += ["", f"_Total benchmark time {res['total_s'] / 60:.1f} min._", ""]
@@ -435,7 +490,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--screening-runs", type=int, default=16, help="runs per worker on this commit's engines")
-    ap.add_argument("--claims", choices=("quick", "full"), help="also time `hardtech claims` (--quick, or the full suite: long)")
+    ap.add_argument(
+        "--claims", choices=("quick", "full"), help="also time `hardtech claims` (--quick, or the full suite: long)"
+    )
     ap.add_argument("--quick", action="store_true", help="2 repeats, small batches, no old full-scale run")
     ap.add_argument("--out", type=Path, help="append the report to this Markdown file")
     ap.add_argument("--json", type=Path, help="also write the raw figures as JSON")

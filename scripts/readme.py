@@ -66,7 +66,7 @@ def table_rows(title: str, rows: int) -> Callable[[str], str]:
         end = next(i for i in range(body, len(lines)) if lines[i].startswith("└"))
         if end - body <= rows:
             return text
-        kept = lines[body:body + rows]
+        kept = lines[body : body + rows]
         heads = lines[body - 2].split("┃")[1:-1]
         cells = kept[-1].split("│")[1:-1]
         right = [h.startswith("  ") or c.startswith("  ") for h, c in zip(heads, cells)]  # padded on the left
@@ -103,31 +103,53 @@ class Block:
     name: str
     commands: tuple[str, ...] = ()
     python: str = ""
-    stream: str = "stdout"          # stdout | stderr | both
-    prompt: bool = False            # show each command as "$ command" before its output
+    stream: str = "stdout"  # stdout | stderr | both
+    prompt: bool = False  # show each command as "$ command" before its output
     keep: Callable[[str], str] | None = None
-    long: bool = False              # more than ~2 minutes: only with --all / --only; stamped
-    expect_failure: bool = False    # the commands exit 2 on purpose (bad-input examples)
+    long: bool = False  # more than ~2 minutes: only with --all / --only; stamped
+    expect_failure: bool = False  # the commands exit 2 on purpose (bad-input examples)
     env: dict[str, str] = field(default_factory=dict)
 
 
 # The registry: one line per block. Long blocks say long=True.
-BLOCKS: dict[str, Block] = {b.name: b for b in [
-    Block("demo", ("hardtech run hangzhou --seed 7",), keep=table_rows("'s dragons (replication 0)", 8)),
-    Block("bad-input", ("hardtech run --set regions.hangzhou.living_cst=0.8",
-                        "hardtech run --set regions.hangzhou.living_cost=-1"), stream="stderr", prompt=True,
-          expect_failure=True),
-    Block("api", python=API_SNIPPET),
-    Block("claims-quick", ("hardtech claims --quick",), long=True),
-    Block("validate", ("hardtech validate -r 3",), long=True),
-    Block("history", ("hardtech history -r 4 --workers 2",), long=True),
-    Block("sensitivity", ("hardtech sensitivity examples/levers-sobol.toml --workers 2 --no-plot",), long=True,
-          keep=grep(r"^dragons_hangzhou — Sobol", r"^┃ factor", r"^│ (startup|talent|living|basic)",
-                    r"^ΣS1 .*dragons_hangzhou")),
-    Block("discover", ("hardtech discover examples/levers-lhs.toml --where 'dragons_hangzhou >= 50' --workers 2 "
-                       "--no-plot",), long=True, keep=grep(r"^PRIM on", r"^Box 1 \(step", r"^│ \S.*│ +[0-9.e-]+ │$")),
-    Block("robustness-quick", ("hardtech robustness --quick --workers 2",), long=True),
-]}
+BLOCKS: dict[str, Block] = {
+    b.name: b
+    for b in [
+        Block("demo", ("hardtech run hangzhou --seed 7",), keep=table_rows("'s dragons (replication 0)", 8)),
+        Block(
+            "bad-input",
+            (
+                "hardtech run --set regions.hangzhou.living_cst=0.8",
+                "hardtech run --set regions.hangzhou.living_cost=-1",
+            ),
+            stream="stderr",
+            prompt=True,
+            expect_failure=True,
+        ),
+        Block("api", python=API_SNIPPET),
+        Block("claims-quick", ("hardtech claims --quick",), long=True),
+        Block("validate", ("hardtech validate -r 3",), long=True),
+        Block("history", ("hardtech history -r 4 --workers 2",), long=True),
+        Block(
+            "sensitivity",
+            ("hardtech sensitivity examples/levers-sobol.toml --workers 2 --no-plot",),
+            long=True,
+            keep=grep(
+                r"^dragons_hangzhou — Sobol",
+                r"^┃ factor",
+                r"^│ (startup|talent|living|basic)",
+                r"^ΣS1 .*dragons_hangzhou",
+            ),
+        ),
+        Block(
+            "discover",
+            ("hardtech discover examples/levers-lhs.toml --where 'dragons_hangzhou >= 50' --workers 2 --no-plot",),
+            long=True,
+            keep=grep(r"^PRIM on", r"^Box 1 \(step", r"^│ \S.*│ +[0-9.e-]+ │$"),
+        ),
+        Block("robustness-quick", ("hardtech robustness --quick --workers 2",), long=True),
+    ]
+}
 
 
 # -- running -------------------------------------------------------------------------------------
@@ -160,8 +182,9 @@ def produce(block: Block) -> str:
             res = subprocess.run(argv, capture_output=True, text=True, cwd=work, env=_env(block.env), timeout=3600)
             failed = res.returncode != 0
             if failed != block.expect_failure:
-                raise RuntimeError(f"block {block.name}: {shown or 'python snippet'} exited {res.returncode}:\n"
-                                   f"{res.stderr[-2000:]}")
+                raise RuntimeError(
+                    f"block {block.name}: {shown or 'python snippet'} exited {res.returncode}:\n{res.stderr[-2000:]}"
+                )
             text = {"stdout": res.stdout, "stderr": res.stderr, "both": res.stdout + res.stderr}[block.stream]
             parts.append((f"$ {shown}\n" if block.prompt else "") + text.rstrip("\n"))
         text = "\n".join(parts)
@@ -177,9 +200,9 @@ def produce(block: Block) -> str:
 class Found:
     name: str
     stamp: dict[str, str]
-    start: int      # offset of the start marker
-    end: int        # offset just after the end marker
-    body: str       # the text inside the code fence
+    start: int  # offset of the start marker
+    end: int  # offset just after the end marker
+    body: str  # the text inside the code fence
 
 
 def find_blocks(text: str) -> dict[str, Found]:
@@ -191,7 +214,7 @@ def find_blocks(text: str) -> dict[str, Found]:
         end = text.find(close, m.end())
         if end < 0:
             raise ValueError(f"README: block {name!r} has no end marker {close}")
-        inner = text[m.end():end].strip("\n")
+        inner = text[m.end() : end].strip("\n")
         fence = re.fullmatch(r"```[a-z]*\n(.*?)\n?```", inner, re.S)
         if not fence:
             raise ValueError(f"README: block {name!r} must hold exactly one ``` code fence")
@@ -217,10 +240,10 @@ def render(block: Block, body: str) -> str:
 
 def normalise(text: str) -> str:
     """What the comparison ignores: timings, run ids, table widths and trailing spaces."""
-    text = re.sub(r"\b\d+(?:\.\d+)? ?s\b", "<t> s", text)                 # "134 s", "in 1.6 s"
+    text = re.sub(r"\b\d+(?:\.\d+)? ?s\b", "<t> s", text)  # "134 s", "in 1.6 s"
     text = re.sub(r"\b[a-z][a-z0-9_-]*-[0-9a-f]{12}-r\d+\b", "<run id>", text)  # run ids carry the model version
-    text = re.sub(r"[─━═]+", "─", text)                                      # border widths
-    text = re.sub(r"[ \t]+", " ", text)                                      # padding
+    text = re.sub(r"[─━═]+", "─", text)  # border widths
+    text = re.sub(r"[ \t]+", " ", text)  # padding
     return "\n".join(ln.rstrip() for ln in text.strip().split("\n"))
 
 
@@ -259,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         text = README.read_text(encoding="utf-8")
         hit = find_blocks(text)[block.name]
-        README.write_text(text[:hit.start] + render(block, body) + text[hit.end:], encoding="utf-8")
+        README.write_text(text[: hit.start] + render(block, body) + text[hit.end :], encoding="utf-8")
     return 1 if bad else 0
 
 

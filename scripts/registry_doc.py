@@ -35,37 +35,55 @@ def _overrides(table: dict) -> str:
 
 def render() -> str:
     """The registry as Markdown: one subsection per claim."""
-    lines = [BEGIN, "", "_Generated from `src/hardtech/evidence/registry.toml` by `scripts/registry_doc.py`; "
-             "`{focal}` is the focal region, `{blocked}` the bloc the blockades target most._", ""]
+    lines = [
+        BEGIN,
+        "",
+        "_Generated from `src/hardtech/evidence/registry.toml` by `scripts/registry_doc.py`; "
+        "`{focal}` is the focal region, `{blocked}` the bloc the blockades target most._",
+        "",
+    ]
     for cid in claim_ids():
         c = registry()[cid]
-        lines += [f"#### {cid} — {c['title']}", "",
-                  f"- **Article:** “{c['article']}”",
-                  f"- **Statement:** {c['statement']}",
-                  f"- **Channel:** {c['channel']}",
-                  f"- **Metric:** `{c.get('metric', '')}`; **statistic:** {c.get('statistic_text', '')}"
-                  + (f" (`{c['statistic']}`)" if "statistic" in c else "")]
+        lines += [
+            f"#### {cid} — {c['title']}",
+            "",
+            f"- **Article:** “{c['article']}”",
+            f"- **Statement:** {c['statement']}",
+            f"- **Channel:** {c['channel']}",
+            f"- **Metric:** `{c.get('metric', '')}`; **statistic:** {c.get('statistic_text', '')}"
+            + (f" (`{c['statistic']}`)" if "statistic" in c else ""),
+        ]
         if "arms" in c:
             lines.append("- **Arms:** " + "; ".join(f"*{name}* {_overrides(over)}" for name, over in c["arms"].items()))
         if "margin" in c:
             m = c["margin"]
-            lines.append("- **Equivalence margin:** " + (f"±{m['absolute']}" if "absolute" in m
-                                                          else f"±{100 * m['share']:g}% of |{m['of']}|"))
+            lines.append(
+                "- **Equivalence margin:** "
+                + (f"±{m['absolute']}" if "absolute" in m else f"±{100 * m['share']:g}% of |{m['of']}|")
+            )
         if "control" in c:
             k = c["control"]
             man = k.get("manipulation", {})
             lines.append(f"- **Control (channel off):** {k.get('text', '')} — {_overrides(k.get('overrides', {}))}")
             if man:
-                what = f"between *{man['between'][0]}* and *{man['between'][1]}*" if "between" in man else f"against {man.get('null')}"
-                lines.append(f"- **Manipulation check:** `{man['quantity']}` ({man.get('text', '')}) must move {what} "
-                             "under the control")
+                what = (
+                    f"between *{man['between'][0]}* and *{man['between'][1]}*"
+                    if "between" in man
+                    else f"against {man.get('null')}"
+                )
+                lines.append(
+                    f"- **Manipulation check:** `{man['quantity']}` ({man.get('text', '')}) must move {what} "
+                    "under the control"
+                )
         else:
             lines.append("- **Control:** none (a variance decomposition)")
         a = c.get("ablation", {})
         rules = ", ".join(a.get("rules", []))
         removed = _overrides(a["overrides"]) if a.get("overrides") else ""
-        lines.append(f"- **Rules added for it (ablation row):** {a.get('note', '')}"
-                     + (f" — ablation: {removed}" if rules else ""))
+        lines.append(
+            f"- **Rules added for it (ablation row):** {a.get('note', '')}"
+            + (f" — ablation: {removed}" if rules else "")
+        )
         for s in c.get("sweep", []):
             lines.append(f"- **Sweep row:** {s['label']} — {_overrides(s.get('overrides', {}))}")
         lines.append("- **History:**")

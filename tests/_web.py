@@ -12,8 +12,15 @@ from pathlib import Path
 from typing import Any
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--headless=new", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--headless=new",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 
 
@@ -32,8 +39,9 @@ def serving(results: Any, **options: Any):
 
     port = free_port()
     app = create_app(results, **options)
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                        timeout_graceful_shutdown=2))
+    srv = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=2)
+    )
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
@@ -51,8 +59,12 @@ def serving(results: Any, **options: Any):
 def call(base: str, path: str, body: Any = None, method: str | None = None) -> Any:
     """A JSON request to a live server (urllib; no extra client)."""
     data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(base + path, data=data, method=method or ("POST" if body is not None else "GET"),
-                                 headers={"Content-Type": "application/json"} if data else {})
+    req = urllib.request.Request(
+        base + path,
+        data=data,
+        method=method or ("POST" if body is not None else "GET"),
+        headers={"Content-Type": "application/json"} if data else {},
+    )
     with urllib.request.urlopen(req, timeout=60) as response:
         text = response.read().decode()
     return json.loads(text) if text and text[0] in "[{" else text

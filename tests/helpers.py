@@ -21,13 +21,24 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 
 def hardtech(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 300):
-    return subprocess.run([sys.executable, "-m", "hardtech", *args], capture_output=True, text=True, cwd=cwd,
-                          timeout=timeout, env=env or clean_env())
+    return subprocess.run(
+        [sys.executable, "-m", "hardtech", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=timeout,
+        env=env or clean_env(),
+    )
 
 
 def spawn(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "hardtech", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env or clean_env())
+    return subprocess.Popen(
+        [sys.executable, "-m", "hardtech", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env or clean_env(),
+    )
 
 
 WAITING = "waiting up to"  # the message of a process waiting for a store's lock (a poller of the test may cause it)
@@ -66,10 +77,14 @@ def run_count(db: Path) -> int:
 
 
 def tables_of(db: Path, run_id: str) -> dict[str, pd.DataFrame]:
-    names = query(db, "SELECT table_name FROM information_schema.columns WHERE column_name = 'run_id' "
-                      "AND table_name NOT IN ('runs')")["table_name"].unique()
-    return {n: query(db, f"SELECT * EXCLUDE (run_id) FROM \"{n}\" WHERE run_id = '{run_id}' ORDER BY rowid")
-            for n in sorted(names)}
+    names = query(
+        db,
+        "SELECT table_name FROM information_schema.columns WHERE column_name = 'run_id' AND table_name NOT IN ('runs')",
+    )["table_name"].unique()
+    return {
+        n: query(db, f"SELECT * EXCLUDE (run_id) FROM \"{n}\" WHERE run_id = '{run_id}' ORDER BY rowid")
+        for n in sorted(names)
+    }
 
 
 def assert_same_runs(a: Path, b: Path) -> None:

@@ -13,7 +13,13 @@ import pytest
 
 import hardtech
 from hardtech.evidence.abc import (
-    Prior, abc_calibrate, calibration_targets, distance, parse_priors, particle_seed, summaries,
+    Prior,
+    abc_calibrate,
+    calibration_targets,
+    distance,
+    parse_priors,
+    particle_seed,
+    summaries,
 )
 from hardtech.evidence.history import load_targets
 from hardtech.scenario import load
@@ -46,14 +52,24 @@ def test_distance_and_priors():
 def synthetic():
     """The model's own output at a known founding rate: what an identifiable calibration must recover."""
     sc = load("hangzhou", TINY)
-    truth = summaries(hardtech.run(load(sc, {"entrepreneurship.found_rate": TRUE_RATE, "seed": 99})), ["births", "deaths"])
+    truth = summaries(
+        hardtech.run(load(sc, {"entrepreneurship.found_rate": TRUE_RATE, "seed": 99})), ["births", "deaths"]
+    )
     return sc, truth
 
 
 def _recover(sc, truth, executor=None, seed=1, population=10, generations=3):
-    return abc_calibrate(sc, [Prior("entrepreneurship.found_rate", 2e-4, 2e-3, "loguniform")], population=population,
-                         generations=generations, names=list(truth), observed=truth,
-                         scale={k: 0.1 * v for k, v in truth.items()}, executor=executor, seed=seed)
+    return abc_calibrate(
+        sc,
+        [Prior("entrepreneurship.found_rate", 2e-4, 2e-3, "loguniform")],
+        population=population,
+        generations=generations,
+        names=list(truth),
+        observed=truth,
+        scale={k: 0.1 * v for k, v in truth.items()},
+        executor=executor,
+        seed=seed,
+    )
 
 
 def test_abc_recovers_a_known_parameter_from_the_models_own_output(synthetic):
@@ -79,9 +95,26 @@ def test_abc_posterior_does_not_depend_on_the_workers(synthetic):
 
 def test_calibrate_cli_stores_the_posterior_and_refuses_bad_priors(tmp_path):
     out = tmp_path / "cal.toml"
-    cmd = [sys.executable, "-m", "hardtech", "calibrate", "--quick", "--set", "time.end_year=2013",
-           "--param", "entrepreneurship.found_rate=log:0.0003:0.002", "--population", "4", "--generations", "1",
-           "--workers", "1", "--json", "--out", str(out)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "hardtech",
+        "calibrate",
+        "--quick",
+        "--set",
+        "time.end_year=2013",
+        "--param",
+        "entrepreneurship.found_rate=log:0.0003:0.002",
+        "--population",
+        "4",
+        "--generations",
+        "1",
+        "--workers",
+        "1",
+        "--json",
+        "--out",
+        str(out),
+    ]
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr
     payload = json.loads(res.stdout)
@@ -93,7 +126,20 @@ def test_calibrate_cli_stores_the_posterior_and_refuses_bad_priors(tmp_path):
     text = out.read_text(encoding="utf-8")
     assert text.startswith("# calibrated by hardtech calibrate (ABC-SMC") and "posterior medians" in text
     load(out)  # the calibrated scenario is a valid scenario file
-    bad = subprocess.run([sys.executable, "-m", "hardtech", "calibrate", "--param", "market.capability_weight=50:90",
-                          "--out", str(tmp_path / "bad.toml")], capture_output=True, text=True, timeout=120)
+    bad = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "hardtech",
+            "calibrate",
+            "--param",
+            "market.capability_weight=50:90",
+            "--out",
+            str(tmp_path / "bad.toml"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert bad.returncode == 2 and "capability_weight" in bad.stderr and "Traceback" not in bad.stderr
     assert not (tmp_path / "bad.duckdb").exists()

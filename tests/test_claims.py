@@ -20,7 +20,14 @@ import pytest
 
 from hardtech.evidence import claims as claims_mod
 from hardtech.evidence.claims import (
-    MDE_FACTOR, Interval, arm_rows, build_claims, equivalent, paired_interval, run_claim, verdict,
+    MDE_FACTOR,
+    Interval,
+    arm_rows,
+    build_claims,
+    equivalent,
+    paired_interval,
+    run_claim,
+    verdict,
 )
 from hardtech.evidence.registry import arm_statistic, claim_ids, evaluate, expand_overrides, registry
 from hardtech.scenario import load
@@ -62,8 +69,9 @@ def test_paired_interval_uses_the_pairing_and_bca_from_ten_replications():
 def test_paired_interval_degenerate_and_missing_values():
     same = paired_interval({"a": np.ones(6), "b": np.ones(6)}, lambda m: m["b"] - m["a"])
     assert (same.point, same.lo, same.hi, same.se, same.method) == (0.0, 0.0, 0.0, 0.0, "none")
-    gappy = paired_interval({"a": np.array([1.0, np.nan, 3.0]), "b": np.array([2.0, 5.0, 5.0])},
-                            lambda m: m["b"] - m["a"])
+    gappy = paired_interval(
+        {"a": np.array([1.0, np.nan, 3.0]), "b": np.array([2.0, 5.0, 5.0])}, lambda m: m["b"] - m["a"]
+    )
     assert gappy.n == 2 and gappy.point == pytest.approx(1.5)  # the replication with a gap is dropped in every arm
 
 
@@ -73,8 +81,12 @@ def test_arm_expressions_read_arms_and_their_outcomes():
     assert compute({("sync", "dragons"): 10.0, ("early", "dragons"): 12.0, ("late", "dragons"): 3.0}) == -2.0
     pairs, compute = arm_statistic("min(a.x - b.x, (a - b) / 2)", "m")
     assert set(pairs) == {("a", "x"), ("b", "x"), ("a", "m"), ("b", "m")}
-    values = {("a", "x"): np.array([3.0, 1.0]), ("b", "x"): np.array([1.0, 1.0]),
-              ("a", "m"): np.array([8.0, 8.0]), ("b", "m"): np.array([2.0, 2.0])}
+    values = {
+        ("a", "x"): np.array([3.0, 1.0]),
+        ("b", "x"): np.array([1.0, 1.0]),
+        ("a", "m"): np.array([8.0, 8.0]),
+        ("b", "m"): np.array([2.0, 2.0]),
+    }
     assert list(compute(values)) == [2.0, 0.0]  # element-wise, for vectorised bootstraps
     assert evaluate("3 if x > 2 else 4", lambda n: {"x": 5}[n]) == 3
     with pytest.raises(ValueError, match="not allowed"):
@@ -84,9 +96,15 @@ def test_arm_expressions_read_arms_and_their_outcomes():
 def test_registry_overrides_expand_wildcards_and_evaluate_on_the_base_scenario():
     sc = load("hangzhou", {"scale": 0.002})
     names = {"focal": "shanghai", "blocked": "china"}
-    out = expand_overrides({"fields.*.demand_threshold": "=clip(field.usability_threshold - 0.3, 0.02, 0.95)",
-                            "regions.{focal}.living_cost": "=focal.living_cost * 0.7",
-                            "regions.*.policy.basic_research": "=3000.0 if region.bloc == blocked else 0.0"}, sc, names)
+    out = expand_overrides(
+        {
+            "fields.*.demand_threshold": "=clip(field.usability_threshold - 0.3, 0.02, 0.95)",
+            "regions.{focal}.living_cost": "=focal.living_cost * 0.7",
+            "regions.*.policy.basic_research": "=3000.0 if region.bloc == blocked else 0.0",
+        },
+        sc,
+        names,
+    )
     for f, fld in sc.fields.items():
         assert out[f"fields.{f}.demand_threshold"] == pytest.approx(max(fld.usability_threshold - 0.3, 0.02))
     assert out["regions.shanghai.living_cost"] == pytest.approx(sc.regions["shanghai"].living_cost * 0.7)
@@ -120,10 +138,20 @@ def test_injection_puts_one_base_runs_recycled_money_on_the_same_yearly_path():
     sc = load("hangzhou", {"scale": 0.002, "time.end_year": 2015})
     path = {"hangzhou": {2013: 10.0, 2014: 5.5}, "beijing": {2012: 2.0}}
     over = claims_mod._injection(sc, {}, path, "path")
-    assert over["regions.hangzhou.policy.fund_injection"] == [[2012.0, 0.0], [2013.0, 10.0], [2014.0, 5.5], [2015.0, 0.0]]
+    assert over["regions.hangzhou.policy.fund_injection"] == [
+        [2012.0, 0.0],
+        [2013.0, 10.0],
+        [2014.0, 5.5],
+        [2015.0, 0.0],
+    ]
     assert over["regions.beijing.policy.fund_injection"][0] == [2012.0, 2.0]
     once = claims_mod._injection(sc, {}, path, "once")
-    assert once["regions.hangzhou.policy.fund_injection"] == [[2012.0, 0.0], [2013.0, 0.0], [2014.0, 0.0], [2015.0, 0.0]]
+    assert once["regions.hangzhou.policy.fund_injection"] == [
+        [2012.0, 0.0],
+        [2013.0, 0.0],
+        [2014.0, 0.0],
+        [2015.0, 0.0],
+    ]
     late = load(sc, {"time.end_year": 2020})
     once = claims_mod._injection(late, {}, path, "once")
     assert dict((int(y), v) for y, v in once["regions.hangzhou.policy.fund_injection"])[2016] == 15.5  # the fifth year
@@ -131,14 +159,22 @@ def test_injection_puts_one_base_runs_recycled_money_on_the_same_yearly_path():
 
 
 def test_identical_pairs_and_the_manipulation_check():
-    rows = {"a": pd.DataFrame({"_digest": ["x", "y"], "q": [1.0, 1.0]}),
-            "b": pd.DataFrame({"_digest": ["x", "y"], "q": [2.0, 2.5]}),
-            "c": pd.DataFrame({"_digest": ["x", "z"], "q": [1.0, 1.0]})}
+    rows = {
+        "a": pd.DataFrame({"_digest": ["x", "y"], "q": [1.0, 1.0]}),
+        "b": pd.DataFrame({"_digest": ["x", "y"], "q": [2.0, 2.5]}),
+        "c": pd.DataFrame({"_digest": ["x", "z"], "q": [1.0, 1.0]}),
+    }
     assert claims_mod._identical_pairs(rows) == [("a", "b")]
     claim = next(c for c in build_claims(load("hangzhou")) if c.id == "H3")
     man = claim.manipulation
-    moved = claims_mod._manipulation(claim, {man.between[0]: rows["a"].rename(columns={"q": man.quantity}),
-                                             man.between[1]: rows["b"].rename(columns={"q": man.quantity})}, 0)
+    moved = claims_mod._manipulation(
+        claim,
+        {
+            man.between[0]: rows["a"].rename(columns={"q": man.quantity}),
+            man.between[1]: rows["b"].rename(columns={"q": man.quantity}),
+        },
+        0,
+    )
     assert moved.point == pytest.approx(1.25)
 
 
@@ -178,8 +214,15 @@ BREAKAGES = {
     # nobody moves: the net inflow side figure is exactly zero in both arms
     "H2": ({"labour.consider_move": 0.0, "labour.young_consider_move": 0.0}, "net_inflow_zero"),
     "H3": ({"entrepreneurship.software_discount": 0.0}, "moves"),
-    "H4": ({"innovation.spillover_strength": 0.0, "innovation.density_elasticity": 0.0,
-            "innovation.imitation": 0.0, "labour.knowledge_weight": 0.0}, "moves"),
+    "H4": (
+        {
+            "innovation.spillover_strength": 0.0,
+            "innovation.density_elasticity": 0.0,
+            "innovation.imitation": 0.0,
+            "labour.knowledge_weight": 0.0,
+        },
+        "moves",
+    ),
     "H5": ({"capital.constrained": False}, "moves"),
     "H6": ({"market.scale_economies": 0.0, "market.niche_fit_weight": 0.0}, "moves"),
     "H7": ({"market.niche_fit_weight": 0.0}, "moves"),
@@ -194,8 +237,10 @@ def test_breaking_the_mechanism_moves_the_statistic(pool, claim_id):
     broken_overrides, expect = BREAKAGES[claim_id]
     intact = load("hangzhou", TINY)
     broken = load(intact, broken_overrides)
-    results = [run_claim(next(c for c in build_claims(sc) if c.id == claim_id), sc, 2, executor=pool)
-               for sc in (intact, broken)]
+    results = [
+        run_claim(next(c for c in build_claims(sc) if c.id == claim_id), sc, 2, executor=pool)
+        for sc in (intact, broken)
+    ]
     a, b = (r.declared for r in results)
     assert a.effect.point != b.effect.point, (claim_id, a.effect, b.effect)
     if expect == "net_inflow_zero":
@@ -206,16 +251,43 @@ def test_breaking_the_mechanism_moves_the_statistic(pool, claim_id):
 
 def test_claims_cli_json_lists_the_checks_and_refuses_bad_input(tmp_path):
     store = tmp_path / "c.duckdb"
-    cmd = [sys.executable, "-m", "hardtech", "claims", "--quick", "--only", "H3", "-r", "2", "--workers", "1",
-           "--set", "time.end_year=2018", "--json", "--out", str(store)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "hardtech",
+        "claims",
+        "--quick",
+        "--only",
+        "H3",
+        "-r",
+        "2",
+        "--workers",
+        "1",
+        "--set",
+        "time.end_year=2018",
+        "--json",
+        "--out",
+        str(store),
+    ]
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr
     payload = json.loads(res.stdout)
     row = payload["claims"][0]
     assert row["claim"] == "H3" and payload["screening"] is True
     assert row["verdict"] == "screening" and row["signal"] in {"supported", "not supported", "inconclusive"}
-    for key in ("identical_arms", "control_identical_arms", "manipulation_active", "manipulation", "ablation",
-                "mde", "margin", "margin_text", "history", "channel", "statement"):
+    for key in (
+        "identical_arms",
+        "control_identical_arms",
+        "manipulation_active",
+        "manipulation",
+        "ablation",
+        "mde",
+        "margin",
+        "margin_text",
+        "history",
+        "channel",
+        "statement",
+    ):
         assert key in row, key
     assert row["manipulation"]["quantity"] == "experiment_cost_hangzhou"
     assert store.exists() and store.with_suffix(".html").exists()
@@ -224,16 +296,40 @@ def test_claims_cli_json_lists_the_checks_and_refuses_bad_input(tmp_path):
         stored = con.execute("SELECT also, manipulation FROM claims WHERE claim = 'H3'").fetchall()[0]
     assert "survival" not in json.loads(stored[0]) and "dragons" in json.loads(stored[0])
     assert json.loads(stored[1])["quantity"] == "experiment_cost_hangzhou"
-    bad = subprocess.run([sys.executable, "-m", "hardtech", "claims", "--only", "H42", "--out", str(tmp_path / "x.duckdb")],
-                         capture_output=True, text=True, timeout=120)
+    bad = subprocess.run(
+        [sys.executable, "-m", "hardtech", "claims", "--only", "H42", "--out", str(tmp_path / "x.duckdb")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert bad.returncode == 2 and "unknown claim 'H42'" in bad.stderr and "Traceback" not in bad.stderr
     assert not (tmp_path / "x.duckdb").exists()
 
 
 def test_quick_claims_title_says_screening(tmp_path):
-    res = subprocess.run([sys.executable, "-m", "hardtech", "claims", "--quick", "--only", "H9", "-r", "2",
-                          "--workers", "1", "--set", "time.end_year=2016", "--no-progress",
-                          "--out", str(tmp_path / "q.duckdb")], capture_output=True, text=True, timeout=600)
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "hardtech",
+            "claims",
+            "--quick",
+            "--only",
+            "H9",
+            "-r",
+            "2",
+            "--workers",
+            "1",
+            "--set",
+            "time.end_year=2016",
+            "--no-progress",
+            "--out",
+            str(tmp_path / "q.duckdb"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert res.returncode == 0, res.stderr
     assert "SCREENING" in res.stdout and "signals, not verdicts" in res.stdout
     assert "supported" not in res.stdout.replace("screening", "")  # no bare verdict is printed
@@ -241,19 +337,39 @@ def test_quick_claims_title_says_screening(tmp_path):
 
 def test_the_odd_holds_the_registry_as_it_is():
     """docs/ODD.md §8 is generated from registry.toml (scripts/registry_doc.py): it may not drift."""
-    res = subprocess.run([sys.executable, "scripts/registry_doc.py", "--check"], capture_output=True, text=True,
-                         cwd=__import__("pathlib").Path(__file__).resolve().parents[1])
+    res = subprocess.run(
+        [sys.executable, "scripts/registry_doc.py", "--check"],
+        capture_output=True,
+        text=True,
+        cwd=__import__("pathlib").Path(__file__).resolve().parents[1],
+    )
     assert res.returncode == 0, res.stderr
 
 
 def test_posterior_draws_follow_the_weights_and_the_seed(tmp_path):
     path = tmp_path / "post.duckdb"
     with duckdb.connect(str(path)) as con:
-        con.execute("CREATE TABLE posterior AS SELECT * FROM (VALUES (1.0, 0.0), (2.0, 1.0)) t(\"market.capability_weight\", weight)")
+        con.execute(
+            'CREATE TABLE posterior AS SELECT * FROM (VALUES (1.0, 0.0), (2.0, 1.0)) t("market.capability_weight", weight)'
+        )
     draws = claims_mod.posterior_draws(path, 8, seed=3)
     assert draws == [{"market.capability_weight": 2.0}] * 8  # the weightless particle is never drawn
     assert claims_mod.posterior_draws(path, 8, seed=3) == draws
-    res = subprocess.run([sys.executable, "-m", "hardtech", "claims", "--only", "H3", "--posterior",
-                          str(tmp_path / "none.duckdb"), "--out", str(tmp_path / "c.duckdb")],
-                         capture_output=True, text=True, timeout=120)
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "hardtech",
+            "claims",
+            "--only",
+            "H3",
+            "--posterior",
+            str(tmp_path / "none.duckdb"),
+            "--out",
+            str(tmp_path / "c.duckdb"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert res.returncode == 2 and "no such file" in res.stderr and not (tmp_path / "c.duckdb").exists()

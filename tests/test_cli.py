@@ -12,7 +12,9 @@ SMALL = ["--set", "scale=0.002"]
 
 
 def hardtech(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "hardtech", *args], capture_output=True, text=True, cwd=cwd, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "hardtech", *args], capture_output=True, text=True, cwd=cwd, timeout=300
+    )
 
 
 def test_run_prints_summary_and_writes_store_and_report(tmp_path):

@@ -13,7 +13,6 @@ import ast
 import math
 import re
 from pathlib import Path
-
 from typing import get_args, get_origin
 
 import numpy as np
@@ -31,7 +30,11 @@ ALLOWED: list[tuple[float, str, str]] = [
     (0, "*", "nothing: zero counts, empty sums, no floor"),
     (1, "*", "one: a whole (shares' complement), one person, one row"),
     (-1, "*", "'none' in id columns (no employer, no segment, not yet)"),
-    (2, "*", "a pair: a link needs two firms, n(n − 1)/2 pairs, the 2 × 2 founder classes, the middle (½) of the 0–1 skill scale"),
+    (
+        2,
+        "*",
+        "a pair: a link needs two firms, n(n − 1)/2 pairs, the 2 × 2 founder classes, the middle (½) of the 0–1 skill scale",
+    ),
     (4, "*", "quarters in a year: yearly rates ÷ 4, years × 4 steps, quarter labels"),
     (1000, "*", "a thousand: thousand USD (wages) → million USD, distance costs per 1,000 km"),
     (0.5, "innovation.py", "one half: imitation's reach halves every innovation.world_halving_km"),
@@ -44,15 +47,21 @@ def _scan(source: str) -> list[tuple[int, float]]:
     docstrings, negated = set(), set()
     for node in ast.walk(tree):
         body = getattr(node, "body", None)
-        if (isinstance(node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and body
-                and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)):
+        if (
+            isinstance(node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+            and body
+            and isinstance(body[0], ast.Expr)
+            and isinstance(body[0].value, ast.Constant)
+        ):
             docstrings.add(id(body[0].value))
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
             negated.add(id(node.operand))
     return [
         (node.lineno, -node.value if id(node) in negated else node.value)
         for node in ast.walk(tree)
-        if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool)
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, (int, float))
+        and not isinstance(node.value, bool)
         and id(node) not in docstrings
     ]
 
@@ -71,10 +80,15 @@ def test_model_code_holds_only_definitions():
     for path in sorted(MODEL.glob("*.py")):
         text = path.read_text(encoding="utf-8")
         lines = text.splitlines()
-        offenders += [f"{path.name}:{line}: {value!r}  {lines[line - 1].strip()[:90]}"
-                      for line, value in _scan(text) if not _allowed(value, path.name)]
-    assert not offenders, ("numeric literals in src/hardtech/model/ that are not definitions "
-                           "(make them scenario parameters, or add a definition to ALLOWED):\n" + "\n".join(offenders))
+        offenders += [
+            f"{path.name}:{line}: {value!r}  {lines[line - 1].strip()[:90]}"
+            for line, value in _scan(text)
+            if not _allowed(value, path.name)
+        ]
+    assert not offenders, (
+        "numeric literals in src/hardtech/model/ that are not definitions "
+        "(make them scenario parameters, or add a definition to ALLOWED):\n" + "\n".join(offenders)
+    )
 
 
 def test_literal_scan_catches_a_new_constant():
@@ -118,10 +132,19 @@ def _inner(annotation):
 def test_every_field_is_declared():
     assert len(PARAMS) > 200  # every block, regions, fields, events and levers included
     paths = {p.path for p in PARAMS}
-    for expected in ("regions.*.talent", "regions.*.policy.procurement", "fields.*.bass_q", "events.*.intensity",
-                     "capital.round_price_fade", "setup.incumbent_headcount", "distances_km"):
+    for expected in (
+        "regions.*.talent",
+        "regions.*.policy.procurement",
+        "fields.*.bass_q",
+        "events.*.intensity",
+        "capital.round_price_fade",
+        "setup.incumbent_headcount",
+        "distances_km",
+    ):
         assert expected in paths
-    missing = [p.path for p in PARAMS if not (p.unit and p.allowed is not None and p.plausible is not None and p.provenance)]
+    missing = [
+        p.path for p in PARAMS if not (p.unit and p.allowed is not None and p.plausible is not None and p.provenance)
+    ]
     assert not missing, f"fields without unit, allowed, plausible or provenance: {missing}"
     bad = [f"{p.path}: {p.provenance}" for p in PARAMS if not PROVENANCE.match(p.provenance)]
     assert not bad
@@ -130,7 +153,11 @@ def test_every_field_is_declared():
 def test_metadata_is_in_the_json_schema():
     schema = Scenario.model_json_schema()
     node = schema["$defs"]["Capital"]["properties"]["round_price_fade"]
-    assert node["unit"] == "per quarter" and node["plausible"] == [0.9, 1.0] and node["provenance"].startswith("[ASSUMPTION")
+    assert (
+        node["unit"] == "per quarter"
+        and node["plausible"] == [0.9, 1.0]
+        and node["provenance"].startswith("[ASSUMPTION")
+    )
     assert node["allowed"] == [0, 1]
 
 
@@ -169,8 +196,13 @@ def test_calibrated_parameters_are_the_presets():
     """Each [CALIBRATED] field is set by the preset, inside its plausible range (the calibration bounds)."""
     sc = load("hangzhou")
     calibrated = [p for p in PARAMS if p.tag == "CALIBRATED"]
-    assert {p.path for p in calibrated} == {"market.capability_weight", "capital.seed_round", "capital.runway_quarters",
-                                            "capital.milestone_gain", "entrepreneurship.runway_quarters"}
+    assert {p.path for p in calibrated} == {
+        "market.capability_weight",
+        "capital.seed_round",
+        "capital.runway_quarters",
+        "capital.milestone_gain",
+        "entrepreneurship.runway_quarters",
+    }
     for p in calibrated:
         block, name = p.path.split(".")
         value = getattr(getattr(sc, block), name)
@@ -193,7 +225,9 @@ def test_preset_values_lie_in_their_plausible_ranges():
         else:
             values = [value]
         checked.append(path)
-        outside.extend(f"{path} = {v} (plausible {p.plausible})" for v in values if not p.plausible[0] <= v <= p.plausible[1])
+        outside.extend(
+            f"{path} = {v} (plausible {p.plausible})" for v in values if not p.plausible[0] <= v <= p.plausible[1]
+        )
 
     def walk(model, data: dict, prefix: str) -> None:
         for name, value in data.items():
@@ -212,8 +246,14 @@ def test_preset_values_lie_in_their_plausible_ranges():
                 check(f"{prefix}{name}", value)
 
     walk(Scenario, load("hangzhou").model_dump(mode="python"), "")
-    assert {"regions.*.talent", "regions.*.policy.talent_subsidy", "fields.*.bass_p", "events.*.date",
-            "distances_km", "market.capability_weight"} <= set(checked)
+    assert {
+        "regions.*.talent",
+        "regions.*.policy.talent_subsidy",
+        "fields.*.bass_p",
+        "events.*.date",
+        "distances_km",
+        "market.capability_weight",
+    } <= set(checked)
     assert not outside, outside
 
 
@@ -234,8 +274,17 @@ def test_setup_parameters_shape_the_start_state():
 
     base = {"scale": 0.002}
     w0 = build_world(load("hangzhou", base))
-    w1 = build_world(load("hangzhou", {**base, "setup.incumbent_headcount": 6000.0, "setup.startup_age_max_years": 1.0,
-                                      "setup.talent_age_min": 30.0}))
+    w1 = build_world(
+        load(
+            "hangzhou",
+            {
+                **base,
+                "setup.incumbent_headcount": 6000.0,
+                "setup.startup_age_max_years": 1.0,
+                "setup.talent_age_min": 30.0,
+            },
+        )
+    )
     inc0, inc1 = w0.firms["incumbent"], w1.firms["incumbent"]
     # the same draws, scaled: the median headcount doubles
     assert np.allclose(w1.firms["headcount"][inc1], 2 * w0.firms["headcount"][inc0])

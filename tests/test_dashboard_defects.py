@@ -12,12 +12,17 @@ import re
 import time
 
 import pytest
+
 from _web import CHROMIUM, CHROMIUM_ARGS, call, serving, wait_job
 
 if not CHROMIUM.exists():
-    pytest.skip(f"{CHROMIUM} is missing (as root: apt-get install -y chromium, or run `make test`)", allow_module_level=True)
+    pytest.skip(
+        f"{CHROMIUM} is missing (as root: apt-get install -y chromium, or run `make test`)", allow_module_level=True
+    )
 pytest.importorskip("uvicorn")
-sync_api = pytest.importorskip("playwright.sync_api", reason="playwright (Python) is not installed: pip install -e '.[dev]'")
+sync_api = pytest.importorskip(
+    "playwright.sync_api", reason="playwright (Python) is not installed: pip install -e '.[dev]'"
+)
 
 import hardtech  # noqa: E402
 
@@ -92,9 +97,12 @@ def stop_all(server):
 
 def test_open_loads_the_runs_whole_scenario_into_the_controls(page, server, folder):
     # a run stored by the CLI: seed 7, a changed lever, another scale and horizon
-    hardtech.run("hangzhou", seed=7, overrides={"scale": 0.002, "time.end_year": 2013,
-                                                "regions.shenzhen.policy.talent_subsidy": 12.0},
-                 store=folder / "cli.duckdb")
+    hardtech.run(
+        "hangzhou",
+        seed=7,
+        overrides={"scale": 0.002, "time.end_year": 2013, "regions.shenzhen.policy.talent_subsidy": 12.0},
+        store=folder / "cli.duckdb",
+    )
     run_id = next(r["run_id"] for r in call(server, "/api/runs")["runs"] if r["store"] == "cli.duckdb")
     show(page, "runs")
     page.click("#refresh-runs")
@@ -215,7 +223,10 @@ def test_sliders_span_plausible_ranges_and_explain_themselves(page):
     # one click in the middle of the subsidy slider gives a plausible value, not 50
     box = subsidy.bounding_box()
     page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-    assert float(page.locator(".control[data-key='regions.hangzhou.policy.talent_subsidy'] input.number").input_value()) <= 20
+    assert (
+        float(page.locator(".control[data-key='regions.hangzhou.policy.talent_subsidy'] input.number").input_value())
+        <= 20
+    )
     # a one-line explanation on hover and on focus
     page.hover(".control[data-key='regions.hangzhou.policy.startup_support'] .control-label")
     assert page.locator("#tip").is_visible() and "experiment" in page.inner_text("#tip")
@@ -240,9 +251,15 @@ def test_the_report_fits_the_page_and_formats_numbers(browser, tmp_path):
     from hardtech.analysis.report import write_report
     from hardtech.runner import summarise
 
-    results = [hardtech.run("hangzhou", seed=7, replication=k,
-                            overrides={"scale": 0.002, "time.end_year": 2026, "regions.hangzhou.living_cost": 0.8})
-               for k in range(2)]
+    results = [
+        hardtech.run(
+            "hangzhou",
+            seed=7,
+            replication=k,
+            overrides={"scale": 0.002, "time.end_year": 2026, "regions.hangzhou.living_cost": 0.8},
+        )
+        for k in range(2)
+    ]
     summary = summarise(results)  # means over 2 replications: floats such as 211.0
     assert any(isinstance(r["births"], float) for r in summary["regions"])
     tables = {k: results[0].frame(k) for k in ("step_metrics", "region_metrics", "field_metrics")}
@@ -286,7 +303,9 @@ def test_past_runs_can_be_labelled_and_deleted(page, server):
     row.locator("button.label-run").click()
     row.locator("input.label-input").fill("baseline 2012")
     row.locator("input.label-input").press("Enter")
-    page.wait_for_function(f"document.querySelector(\"#runs tbody tr[data-run='{run_id}']\").textContent.includes('baseline 2012')")
+    page.wait_for_function(
+        f"document.querySelector(\"#runs tbody tr[data-run='{run_id}']\").textContent.includes('baseline 2012')"
+    )
     assert {r["run_id"]: r for r in call(server, "/api/runs")["runs"]}[run_id]["label"] == "baseline 2012"
     page.locator(f"#runs tbody tr[data-run='{run_id}'] button.delete-run").click()
     page.wait_for_function(f"!document.querySelector(\"#runs tbody tr[data-run='{run_id}']\")")
@@ -363,4 +382,3 @@ def test_a_lost_server_is_shown_within_seconds(browser, tmp_path):
         assert seconds < 8, seconds
         assert "unreachable" in pg.inner_text("#offline").lower() and pg.is_disabled("#run")
         context.close()
-

@@ -3,14 +3,18 @@
 import json
 import subprocess
 import sys
-from concurrent.futures import ProcessPoolExecutor
 
-import duckdb
 import numpy as np
 import pandas as pd
 import pytest
 
-from hardtech.evidence.ensembles import bootstrap_interval, mean_interval, paired_difference, replicate, summarise_outcomes
+from hardtech.evidence.ensembles import (
+    bootstrap_interval,
+    mean_interval,
+    paired_difference,
+    replicate,
+    summarise_outcomes,
+)
 from hardtech.evidence.facts import FACTS, measure
 from hardtech.scenario import load
 
@@ -60,8 +64,16 @@ class _FakeRun:
 
     def __init__(self, innovations, headcount, replication=0):
         cells = [(r, f) for r in ("a", "b", "c") for f in ("x", "y", "z")]
-        self.metrics = pd.DataFrame({"step": 0, "region": [c[0] for c in cells], "field": [c[1] for c in cells],
-                                     "scenes_defined": innovations, "new_dragons": 0, "headcount": headcount})
+        self.metrics = pd.DataFrame(
+            {
+                "step": 0,
+                "region": [c[0] for c in cells],
+                "field": [c[1] for c in cells],
+                "scenes_defined": innovations,
+                "new_dragons": 0,
+                "headcount": headcount,
+            }
+        )
         self.scenario = type("S", (), {"seed": 3})()
         self.replication = replication
 
@@ -76,8 +88,13 @@ def test_f7_null_band_fails_the_null_and_passes_concentration():
     assert np.mean(passes) < 0.12
     # the open band "> 0" of the old F7 let most of them through
     from hardtech.evidence.facts import innovation_vs_employment
-    assert np.mean([innovation_vs_employment(_FakeRun(rng.multinomial(40, head / head.sum()), head)) > 0
-                    for _ in range(200)]) > 0.5
+
+    assert (
+        np.mean(
+            [innovation_vs_employment(_FakeRun(rng.multinomial(40, head / head.sum()), head)) > 0 for _ in range(200)]
+        )
+        > 0.5
+    )
     # innovations all in the smallest cells: far more concentrated than headcount, passes
     assert innovation_beyond_null(_FakeRun([20, 20, 0, 0, 0, 0, 0, 0, 0], head)) > 0
 
@@ -106,8 +123,25 @@ def test_validate_lists_only_untargeted_measurements(tmp_path):
     assert {f.id for f in untargeted()} & set(TARGETS) == set()
     assert "F8" not in {f.id for f in FACTS}
     store = tmp_path / "v.duckdb"
-    res = subprocess.run([sys.executable, "-m", "hardtech", "validate", "--quick", "-r", "2", "--workers", "1",
-                          "--json", "--out", str(store)], capture_output=True, text=True, timeout=600)
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "hardtech",
+            "validate",
+            "--quick",
+            "-r",
+            "2",
+            "--workers",
+            "1",
+            "--json",
+            "--out",
+            str(store),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert res.returncode == 0, res.stderr
     rows = json.loads(res.stdout)["facts"]
     ids = [r["fact"] for r in rows]

@@ -29,16 +29,42 @@ def run():
 
 def _claims() -> list[dict]:
     return [
-        {"claim": "H1", "title": "Temporal resonance: dragons peak <together>", "metric": "dragons",
-         "statistic": "dragons(sync) − max(early, late)", "effect": 3.5, "lo": 1.25, "hi": 5.75,
-         "verdict": "supported", "control": "market.demand_diffusion = false", "control_effect": 0.2,
-         "control_lo": -1.0, "control_hi": 1.4, "control_gone": True, "replications": 8,
-         "mean_early": 2.0, "mean_sync": 6.0, "mean_late": 1.0},
-        {"claim": "H6", "title": "Division of roles", "metric": "small_share_niche",
-         "statistic": "niche share − platform share", "effect": -0.02, "lo": -0.04, "hi": 0.01,
-         "verdict": "not supported", "control": "no scale economies", "control_effect": float("nan"),
-         "control_lo": float("nan"), "control_hi": float("nan"), "control_gone": False, "replications": 8,
-         "mean_base": 0.4},
+        {
+            "claim": "H1",
+            "title": "Temporal resonance: dragons peak <together>",
+            "metric": "dragons",
+            "statistic": "dragons(sync) − max(early, late)",
+            "effect": 3.5,
+            "lo": 1.25,
+            "hi": 5.75,
+            "verdict": "supported",
+            "control": "market.demand_diffusion = false",
+            "control_effect": 0.2,
+            "control_lo": -1.0,
+            "control_hi": 1.4,
+            "control_gone": True,
+            "replications": 8,
+            "mean_early": 2.0,
+            "mean_sync": 6.0,
+            "mean_late": 1.0,
+        },
+        {
+            "claim": "H6",
+            "title": "Division of roles",
+            "metric": "small_share_niche",
+            "statistic": "niche share − platform share",
+            "effect": -0.02,
+            "lo": -0.04,
+            "hi": 0.01,
+            "verdict": "not supported",
+            "control": "no scale economies",
+            "control_effect": float("nan"),
+            "control_lo": float("nan"),
+            "control_hi": float("nan"),
+            "control_gone": False,
+            "replications": 8,
+            "mean_base": 0.4,
+        },
     ]
 
 
@@ -46,10 +72,18 @@ def _sobol() -> dict:
     return {
         "outcome": "dragons_hangzhou",
         "names": ["talent_subsidy", "startup_support", "basic_research", "procurement", "cluster_programme"],
-        "S1": [0.21, 0.05, 0.12, float("nan"), 0.02], "S1_conf": [0.08, 0.04, 0.06, 0.05, 0.03],
-        "ST": [0.45, 0.15, 0.33, 0.20, 0.07], "ST_conf": [0.10, 0.05, 0.08, 0.06, 0.04],
-        "sum_S1": 0.4321, "sum_S1_lo": 0.31, "sum_S1_hi": 0.55, "verdict": "supported",
-        "runs": 224, "threshold": 0.7, "mean_outcome": 12.5, "sd_outcome": 4.0,
+        "S1": [0.21, 0.05, 0.12, float("nan"), 0.02],
+        "S1_conf": [0.08, 0.04, 0.06, 0.05, 0.03],
+        "ST": [0.45, 0.15, 0.33, 0.20, 0.07],
+        "ST_conf": [0.10, 0.05, 0.08, 0.06, 0.04],
+        "sum_S1": 0.4321,
+        "sum_S1_lo": 0.31,
+        "sum_S1_hi": 0.55,
+        "verdict": "supported",
+        "runs": 224,
+        "threshold": 0.7,
+        "mean_outcome": 12.5,
+        "sd_outcome": 4.0,
     }
 
 
@@ -60,9 +94,20 @@ def _facts() -> pd.DataFrame:
         model = float("nan") if f.id == "F3" else (f.lo + (f.hi if np.isfinite(f.hi) else f.lo + 1)) / 2 + 0.01 * i
         if f.id == "F4":
             model = 0.9  # out of band
-        rows.append({"fact": f.id, "name": f.name, "model": model, "model_lo": model - 0.05,
-                     "model_hi": model + 0.05, "empirical": f.empirical, "band_lo": f.lo, "band_hi": f.hi,
-                     "pass": bool(np.isfinite(model) and f.lo <= model <= f.hi), "source": f.source})
+        rows.append(
+            {
+                "fact": f.id,
+                "name": f.name,
+                "model": model,
+                "model_lo": model - 0.05,
+                "model_hi": model + 0.05,
+                "empirical": f.empirical,
+                "band_lo": f.lo,
+                "band_hi": f.hi,
+                "pass": bool(np.isfinite(model) and f.lo <= model <= f.hi),
+                "source": f.source,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -82,8 +127,15 @@ def _assert_offline(text: str) -> None:
 @pytest.fixture(scope="module")
 def full_report(run, tmp_path_factory):
     path = tmp_path_factory.mktemp("ev") / "sub" / "evidence.html"
-    out = write_evidence_report(path, title="Evidence <hangzhou> & co", claims=_claims(), sobol=_sobol(),
-                                facts=_facts(), run=run, meta={"scenario": "hangzhou", "seed": 1, "scale": 0.002})
+    out = write_evidence_report(
+        path,
+        title="Evidence <hangzhou> & co",
+        claims=_claims(),
+        sobol=_sobol(),
+        facts=_facts(),
+        run=run,
+        meta={"scenario": "hangzhou", "seed": 1, "scale": 0.002},
+    )
     assert out == path
     return out.read_text(encoding="utf-8")
 
@@ -137,12 +189,33 @@ def test_no_inputs_notes(tmp_path):
 
 def test_empty_inputs_and_nan(tmp_path):
     nan = float("nan")
-    claims = [{"claim": "H9", "title": "Cluster cooperation", "effect": nan, "lo": nan, "hi": nan, "verdict": None,
-               "control_effect": None, "control_gone": None}]
-    sobol = {"outcome": "x", "names": ["a", "b"], "S1": [nan], "S1_conf": None, "ST": [nan, 0.1], "ST_conf": [nan, nan],
-             "sum_S1": None, "sum_S1_lo": None, "sum_S1_hi": None, "verdict": "inconclusive"}
-    out = write_evidence_report(tmp_path / "e.html", title="t", claims=claims, sobol=sobol, facts=pd.DataFrame(),
-                                run=None, meta={"note": None})
+    claims = [
+        {
+            "claim": "H9",
+            "title": "Cluster cooperation",
+            "effect": nan,
+            "lo": nan,
+            "hi": nan,
+            "verdict": None,
+            "control_effect": None,
+            "control_gone": None,
+        }
+    ]
+    sobol = {
+        "outcome": "x",
+        "names": ["a", "b"],
+        "S1": [nan],
+        "S1_conf": None,
+        "ST": [nan, 0.1],
+        "ST_conf": [nan, nan],
+        "sum_S1": None,
+        "sum_S1_lo": None,
+        "sum_S1_hi": None,
+        "verdict": "inconclusive",
+    }
+    out = write_evidence_report(
+        tmp_path / "e.html", title="t", claims=claims, sobol=sobol, facts=pd.DataFrame(), run=None, meta={"note": None}
+    )
     text = out.read_text(encoding="utf-8")
     assert "H9" in text and "No finite effect" in text
     assert SOBOL_PLOT_TITLE in text and text.count("Plotly.newPlot(") == 1

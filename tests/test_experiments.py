@@ -139,12 +139,14 @@ def test_cli_refuses_bad_spec_without_writing(tmp_path: Path) -> None:
     design = tmp_path / "design.toml"
     design.write_text(text.replace('design = "lhs"', 'design = "taguchi"'), encoding="utf-8")
     ok = write_spec(tmp_path / "ok.toml")
-    for args, needle in ((["sweep", str(design)], "design: 'taguchi' is not a design"),
-                         (["discover", str(ok), "--where", "dragons >> 3"], "--where"),
-                         (["discover", str(ok), "--where", "unicorns >= 3"], "unicorns"),
-                         (["sensitivity", str(ok)], "sobol"),
-                         (["sweep", str(ok), "--workers", "2", "--dask-local", "2"], "at most one"),
-                         (["sweep", str(ok), "--out", str(tmp_path / "x.csv")], ".duckdb")):
+    for args, needle in (
+        (["sweep", str(design)], "design: 'taguchi' is not a design"),
+        (["discover", str(ok), "--where", "dragons >> 3"], "--where"),
+        (["discover", str(ok), "--where", "unicorns >= 3"], "unicorns"),
+        (["sensitivity", str(ok)], "sobol"),
+        (["sweep", str(ok), "--workers", "2", "--dask-local", "2"], "at most one"),
+        (["sweep", str(ok), "--out", str(tmp_path / "x.csv")], ".duckdb"),
+    ):
         code, _, err = _cli(*args, *([] if "--out" in args else ["--out", str(db)]))
         assert code == 2 and needle in err and len(err.strip().splitlines()) == 1, (args, err)
         assert not db.exists() and not (tmp_path / "x.csv").exists()
@@ -168,15 +170,25 @@ def test_designs_and_seeds_are_deterministic(tmp_path: Path) -> None:
     assert 0 <= run_seed(2**63 - 1, 10**9) < 2**63
     sobol = TINY.format(samples=4, reps=1).replace('design = "lhs"', 'design = "sobol"')
     assert len(design_matrix(load_spec(write_spec(tmp_path / "sob.toml", sobol)))) == 4 * (2 * 3 + 2)
-    fact = (TINY.format(samples=4, reps=1).replace('design = "lhs"', 'design = "factorial"').replace("samples = 4\n", "")
-            .replace("range = [0.0, 0.9]", "range = [0.0, 0.9]\nn_levels = 3")
-            .replace("range = [0.5, 1.5]", "levels = [0.8, 1.2]"))
+    fact = (
+        TINY.format(samples=4, reps=1)
+        .replace('design = "lhs"', 'design = "factorial"')
+        .replace("samples = 4\n", "")
+        .replace("range = [0.0, 0.9]", "range = [0.0, 0.9]\nn_levels = 3")
+        .replace("range = [0.5, 1.5]", "levels = [0.8, 1.2]")
+    )
     plan = plan_sweep(load_spec(write_spec(tmp_path / "fact.toml", fact)))
     assert len(plan.design) == 3 * 2 * 2 and len({t.run_id for t in plan.tasks}) == len(plan.tasks)
     # an integer range gives every integer lo..hi, uniformly; [set] accepts nested and dotted keys alike
-    ints = (TINY.format(samples=40, reps=1).replace("levels = [0, 2]", "range = [0, 3]")
-            .replace("time.end_year = 2016", '"time.end_year" = 2016'))
-    values = [v["regions.hangzhou.incumbents"] for v in design_matrix(load_spec(write_spec(tmp_path / "int.toml", ints))).values]
+    ints = (
+        TINY.format(samples=40, reps=1)
+        .replace("levels = [0, 2]", "range = [0, 3]")
+        .replace("time.end_year = 2016", '"time.end_year" = 2016')
+    )
+    values = [
+        v["regions.hangzhou.incumbents"]
+        for v in design_matrix(load_spec(write_spec(tmp_path / "int.toml", ints))).values
+    ]
     assert sorted(set(values)) == [0, 1, 2, 3] and all(type(v) is int for v in values)
     assert max(values.count(k) for k in range(4)) == 10  # Latin hypercube: 40 points, 10 per integer
 
@@ -213,14 +225,37 @@ def dask_cluster(tmp_path: Path):
     port = _free_port()
     address = f"tcp://127.0.0.1:{port}"
     logs = open(tmp_path / "dask.log", "w")
-    procs = [subprocess.Popen([str(BIN / "dask"), "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
-                              stdout=logs, stderr=subprocess.STDOUT, cwd=tmp_path)]
+    procs = [
+        subprocess.Popen(
+            [str(BIN / "dask"), "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
+            stdout=logs,
+            stderr=subprocess.STDOUT,
+            cwd=tmp_path,
+        )
+    ]
     try:
         for i in range(2):
-            procs.append(subprocess.Popen(
-                [str(BIN / "dask"), "worker", address, "--nworkers", "1", "--nthreads", "1", "--no-dashboard",
-                 "--local-directory", str(tmp_path / f"w{i}"), "--name", f"w{i}"],
-                stdout=logs, stderr=subprocess.STDOUT, cwd=tmp_path))
+            procs.append(
+                subprocess.Popen(
+                    [
+                        str(BIN / "dask"),
+                        "worker",
+                        address,
+                        "--nworkers",
+                        "1",
+                        "--nthreads",
+                        "1",
+                        "--no-dashboard",
+                        "--local-directory",
+                        str(tmp_path / f"w{i}"),
+                        "--name",
+                        f"w{i}",
+                    ],
+                    stdout=logs,
+                    stderr=subprocess.STDOUT,
+                    cwd=tmp_path,
+                )
+            )
         deadline = time.monotonic() + 90
         while True:
             try:
@@ -285,8 +320,9 @@ def test_linked_runs_from_another_sweep(reference, tmp_path: Path) -> None:
     both = table(db, "SELECT sweep_id, count(*) AS n FROM sweep_runs GROUP BY sweep_id")
     assert sorted(both.n) == [12, 12]
     mine = sorted_runs(db, resolved.sweep_id)
-    pd.testing.assert_frame_equal(mine.drop(columns=["sweep_id", "exits"]),
-                                  sorted_runs(ref_db).drop(columns=["sweep_id"]), check_exact=True)
+    pd.testing.assert_frame_equal(
+        mine.drop(columns=["sweep_id", "exits"]), sorted_runs(ref_db).drop(columns=["sweep_id"]), check_exact=True
+    )
 
 
 # -- kill the coordinator, resume ---------------------------------------------------------------
@@ -340,8 +376,10 @@ def test_sigkill_coordinator_then_resume(tmp_path: Path) -> None:
     resumed, ref = sorted_runs(db), sorted_runs(ref_db)
     assert len(resumed) == total and resumed[["sample", "replication"]].drop_duplicates().shape[0] == total
     pd.testing.assert_frame_equal(resumed, ref, check_exact=True)
-    counts = "SELECT (SELECT count(*) FROM runs) AS runs, (SELECT count(DISTINCT run_id) FROM runs) AS ids, " \
-             "(SELECT count(*) FROM step_metrics) AS steps"
+    counts = (
+        "SELECT (SELECT count(*) FROM runs) AS runs, (SELECT count(DISTINCT run_id) FROM runs) AS ids, "
+        "(SELECT count(*) FROM step_metrics) AS steps"
+    )
     pd.testing.assert_frame_equal(table(db, counts), table(ref_db, counts))
 
 
@@ -415,7 +453,9 @@ def test_discover_tables(reference, tmp_path: Path) -> None:
     assert box["trajectory"][0]["coverage"] == 1.0 and len(box["trajectory"]) >= 2
     assert {r["factor"] for r in box["limits"]} == set(result["factors"])
     assert Path(result["plot"]).is_file()
-    code, stdout, err = _cli("discover", str(spec), "--where", f"births_hangzhou >= {cut}", "--out", str(db), "--no-plot")
+    code, stdout, err = _cli(
+        "discover", str(spec), "--where", f"births_hangzhou >= {cut}", "--out", str(db), "--no-plot"
+    )
     assert code == 0 and "peeling trajectory" in stdout and "coverage" in stdout, err
     code, _, err = _cli("discover", str(spec), "--where", "births_hangzhou >= 1e9", "--out", str(db))
     assert code == 2 and "no run has" in err  # nothing to contrast is bad input (tests/test_faults.py: every run)

@@ -26,6 +26,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pytest
+
 from helpers import assert_same_runs, clean_env, hardtech, one_line, query, run_count, spawn
 from test_experiments import TINY
 
@@ -102,8 +103,12 @@ def test_experiment_and_evidence_commands_check_out_first(tmp_path):
     spec = tmp_path / "tiny.toml"
     spec.write_text(TINY_SPEC, encoding="utf-8")
     t0 = time.monotonic()
-    for args in (["sweep", str(spec)], ["discover", str(spec), "--where", "dragons >= 1"],
-                 ["claims", "--quick"], ["validate", "--quick", "-r", "1"]):
+    for args in (
+        ["sweep", str(spec)],
+        ["discover", str(spec), "--where", "dragons >= 1"],
+        ["claims", "--quick"],
+        ["validate", "--quick", "-r", "1"],
+    ):
         res = hardtech(*args, "--out", str(tmp_path / "dir.duckdb"), timeout=60)
         assert res.returncode == 2 and "is a directory" in one_line(res.stderr), (args, res.stderr)
     assert time.monotonic() - t0 < 60  # `claims --quick` alone takes minutes when it runs
@@ -117,8 +122,19 @@ def test_a_run_without_dragons_then_runs_with_dragons_share_a_store(tmp_path):
     none = hardtech("run", "--set", "scale=0.002", "--set", "time.end_year=2013", *QUIET, "--out", str(db), "--json")
     assert none.returncode == 0, none.stderr
     assert json.loads(none.stdout)["dragons"] == []
-    some = hardtech("run", "--set", "scale=0.002", "--set", "time.end_year=2020", *QUIET, "--out", str(db),
-                    "--replications", "2", "--json")
+    some = hardtech(
+        "run",
+        "--set",
+        "scale=0.002",
+        "--set",
+        "time.end_year=2020",
+        *QUIET,
+        "--out",
+        str(db),
+        "--replications",
+        "2",
+        "--json",
+    )
     assert some.returncode == 0, some.stderr
     assert len(json.loads(some.stdout)["dragons"]) > 0
     assert run_count(db) == 3
@@ -132,16 +148,20 @@ def test_missing_values_are_stored_as_null_not_nan(tmp_path):
     db = tmp_path / "nan.duckdb"
     res = hardtech("run", *SMALL, *QUIET, "--out", str(db))
     assert res.returncode == 0, res.stderr
-    counts = query(db, """
+    counts = query(
+        db,
+        """
         SELECT count(*) FILTER (WHERE isnan(small_share_niche) OR isnan(small_share_platform)) AS nan,
                count(*) FILTER (WHERE small_share_niche IS NULL OR small_share_platform IS NULL) AS null,
                avg(small_share_niche) AS mean_niche, avg(small_share_platform) AS mean_platform
-        FROM field_metrics""")
+        FROM field_metrics""",
+    )
     assert counts["nan"].iloc[0] == 0
     assert counts["null"].iloc[0] > 0  # shares of segments that earned nothing yet
     assert np.isfinite(counts["mean_niche"].iloc[0]) and np.isfinite(counts["mean_platform"].iloc[0])
-    any_nan = query(db, "SELECT count(*) AS n FROM step_metrics "
-                        "WHERE isnan(gap_to_frontier) OR isnan(location_quotient)")
+    any_nan = query(
+        db, "SELECT count(*) AS n FROM step_metrics WHERE isnan(gap_to_frontier) OR isnan(location_quotient)"
+    )
     assert any_nan["n"].iloc[0] == 0
 
 
@@ -328,8 +348,10 @@ def test_discover_with_every_run_or_none_meeting_the_condition(tmp_path):
     spec = tmp_path / "tiny.toml"
     spec.write_text(TINY_SPEC, encoding="utf-8")
     db = tmp_path / "tiny.duckdb"
-    for where, needle in (("dragons >= 0", "every run (6 of 6) has dragons >= 0"),
-                          ("births_hangzhou >= 1e9", "no run has births_hangzhou >= 1e+09")):
+    for where, needle in (
+        ("dragons >= 0", "every run (6 of 6) has dragons >= 0"),
+        ("births_hangzhou >= 1e9", "no run has births_hangzhou >= 1e+09"),
+    ):
         res = hardtech("discover", str(spec), "--where", where, "--out", str(db), "--no-progress", "--no-plot")
         assert res.returncode == 2, res.stderr
         line = [ln for ln in res.stderr.splitlines() if ln.startswith("error:")]
@@ -342,19 +364,40 @@ def test_discover_with_every_run_or_none_meeting_the_condition(tmp_path):
 
 def test_an_oversized_scenario_is_refused_before_any_work(tmp_path):
     db = tmp_path / "big.duckdb"
-    huge = [a for r in ("hangzhou", "shenzhen", "beijing", "shanghai", "us_hub", "rest_of_world")
-            for a in ("--set", f"regions.{r}.talent=1e8")]
+    huge = [
+        a
+        for r in ("hangzhou", "shenzhen", "beijing", "shanghai", "us_hub", "rest_of_world")
+        for a in ("--set", f"regions.{r}.talent=1e8")
+    ]
     t0 = time.monotonic()
-    res = hardtech("run", *huge, "--set", "scale=1", *QUIET, "--out", str(db),
-                   env=clean_env(HARDTECH_MEMORY_AVAILABLE="4GB"), timeout=60)
+    res = hardtech(
+        "run",
+        *huge,
+        "--set",
+        "scale=1",
+        *QUIET,
+        "--out",
+        str(db),
+        env=clean_env(HARDTECH_MEMORY_AVAILABLE="4GB"),
+        timeout=60,
+    )
     line = one_line(res.stderr)
     assert res.returncode == 2
     assert "memory" in line and "600,000,000 talent agents" in line and "4.0 GB is available" in line
     assert "scale" in line  # what to change
     assert not db.exists() and time.monotonic() - t0 < 30
     # with workers, the evidence commands count every worker's run
-    res = hardtech("ensemble", "-r", "2", "--workers", "2", "--set", "scale=0.5",
-                   env=clean_env(HARDTECH_MEMORY_AVAILABLE="500MB"), timeout=60)
+    res = hardtech(
+        "ensemble",
+        "-r",
+        "2",
+        "--workers",
+        "2",
+        "--set",
+        "scale=0.5",
+        env=clean_env(HARDTECH_MEMORY_AVAILABLE="500MB"),
+        timeout=60,
+    )
     assert res.returncode == 2 and "2 processes ×" in one_line(res.stderr)
 
 
@@ -366,9 +409,11 @@ def test_the_memory_estimate_covers_a_measured_run(tmp_path):
     if not Path("/proc/self/status").exists():
         pytest.skip("peak memory is read from /proc/self/status (Linux)")
     # VmHWM: this process's peak resident memory (ru_maxrss would include the forked parent's)
-    code = ("import hardtech, pathlib; hardtech.run('hangzhou', seed=7, overrides={'scale': 0.02}); "
-            "print(next(ln for ln in pathlib.Path('/proc/self/status').read_text().splitlines() "
-            "if ln.startswith('VmHWM')))")
+    code = (
+        "import hardtech, pathlib; hardtech.run('hangzhou', seed=7, overrides={'scale': 0.02}); "
+        "print(next(ln for ln in pathlib.Path('/proc/self/status').read_text().splitlines() "
+        "if ln.startswith('VmHWM')))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300).stdout
     peak = float(out.split()[1]) * 1024
     est = estimate_run_memory(load("hangzhou", ["scale=0.02"]))

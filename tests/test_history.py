@@ -3,12 +3,12 @@
 import json
 import subprocess
 import sys
-import tomllib
 
 import duckdb
 import numpy as np
 import pandas as pd
 import pytest
+import tomllib
 
 from hardtech.evidence import history as h
 from hardtech.scenario import load
@@ -21,19 +21,34 @@ def frame(rows):
 
 
 # a hand-made panel (already a dragons frame) and a hand-made model output
-PANEL = frame([
-    ("beijing", "ai_models", 2011, 2017), ("beijing", "ai_models", 2012, 2018), ("beijing", "games", 2019, 2023),
-    ("shanghai", "games", 2014, 2021), ("shanghai", "ai_models", 2021, 2023),
-    ("hangzhou", "spatial_design", 2011, 2019), ("hangzhou", "bci", 2015, 2023), ("hangzhou", "ai_models", 2023, 2025),
-    ("us_hub", "ai_models", 2015, 2019), ("us_hub", "bci", 2016, 2020),
-])
-MODEL = frame([
-    ("shanghai", "games", 2010, 2016), ("shanghai", "games", 2013, 2018), ("shanghai", "bci", 2013, 2022),
-    ("beijing", "ai_models", 2012, 2015),
-    ("hangzhou", "games", 2014, 2020), ("hangzhou", "games", 2016, 2024),
-    ("us_hub", "ai_models", 2012, 2014), ("us_hub", "ai_models", 2012, 2021), ("us_hub", "games", 2015, 2022),
-    ("us_hub", "games", 2018, 2030),  # after 2025: outside every target window
-])
+PANEL = frame(
+    [
+        ("beijing", "ai_models", 2011, 2017),
+        ("beijing", "ai_models", 2012, 2018),
+        ("beijing", "games", 2019, 2023),
+        ("shanghai", "games", 2014, 2021),
+        ("shanghai", "ai_models", 2021, 2023),
+        ("hangzhou", "spatial_design", 2011, 2019),
+        ("hangzhou", "bci", 2015, 2023),
+        ("hangzhou", "ai_models", 2023, 2025),
+        ("us_hub", "ai_models", 2015, 2019),
+        ("us_hub", "bci", 2016, 2020),
+    ]
+)
+MODEL = frame(
+    [
+        ("shanghai", "games", 2010, 2016),
+        ("shanghai", "games", 2013, 2018),
+        ("shanghai", "bci", 2013, 2022),
+        ("beijing", "ai_models", 2012, 2015),
+        ("hangzhou", "games", 2014, 2020),
+        ("hangzhou", "games", 2016, 2024),
+        ("us_hub", "ai_models", 2012, 2014),
+        ("us_hub", "ai_models", 2012, 2021),
+        ("us_hub", "games", 2015, 2022),
+        ("us_hub", "games", 2018, 2030),  # after 2025: outside every target window
+    ]
+)
 CHINA = ("hangzhou", "shenzhen", "beijing", "shanghai")
 
 
@@ -43,28 +58,39 @@ def target(kind, **kw):
 
 
 def test_the_rule_keeps_only_young_firms_in_the_model_window():
-    rows = frame([("hangzhou", "games", 2006, 2014),   # founded before the model's oldest start-ups
-                  ("hangzhou", "games", 2010, 2021),   # 11 years: too old
-                  ("hangzhou", "games", 2005, 2011),   # before 2012 and too early founded
-                  ("hangzhou", "games", 2020, 2026),   # after the panel's last year
-                  ("hangzhou", "games", 2015, None),   # never reached the threshold
-                  ("hangzhou", "games", 2007, 2017),   # exactly 10 years: kept
-                  ("hangzhou", "games", 2012, 2012)])  # kept
+    rows = frame(
+        [
+            ("hangzhou", "games", 2006, 2014),  # founded before the model's oldest start-ups
+            ("hangzhou", "games", 2010, 2021),  # 11 years: too old
+            ("hangzhou", "games", 2005, 2011),  # before 2012 and too early founded
+            ("hangzhou", "games", 2020, 2026),  # after the panel's last year
+            ("hangzhou", "games", 2015, None),  # never reached the threshold
+            ("hangzhou", "games", 2007, 2017),  # exactly 10 years: kept
+            ("hangzhou", "games", 2012, 2012),
+        ]
+    )  # kept
     kept = h.apply_rule(rows, RULE)
     assert kept[["founded", "dragon_year"]].values.tolist() == [[2007, 2017], [2012, 2012]]
 
 
-@pytest.mark.parametrize("t, model_value, panel_value", [
-    (target("count", regions=CHINA, to_year=2019), 3.0, 3.0),
-    (target("count", regions=("us_hub",), from_year=2020, to_year=2025), 2.0, 1.0),
-    (target("leader", region="beijing", regions=CHINA, to_year=2019), 0.0, 1.0),
-    (target("leader", region="shanghai", regions=CHINA, to_year=2019), 1.0, 0.0),
-    (target("fields", region="hangzhou", to_year=2025), 1.0, 3.0),
-    (target("years_to_dragon", regions=CHINA + ("us_hub",), to_year=2019), 4.0, 6.0),  # model 6,5,3,2; panel 6,6,8,4
-    (target("years_to_dragon", regions=CHINA + ("us_hub",), from_year=2020, to_year=2025), 8.0, 4.0),
-    (target("founding_median", region="hangzhou", from_year=2020, to_year=2025), 2015.0, 2019.0),
-    (target("within_factor", regions=CHINA + ("us_hub",), from_year=2020, to_year=2025), 4.0, 5.0),
-])
+@pytest.mark.parametrize(
+    "t, model_value, panel_value",
+    [
+        (target("count", regions=CHINA, to_year=2019), 3.0, 3.0),
+        (target("count", regions=("us_hub",), from_year=2020, to_year=2025), 2.0, 1.0),
+        (target("leader", region="beijing", regions=CHINA, to_year=2019), 0.0, 1.0),
+        (target("leader", region="shanghai", regions=CHINA, to_year=2019), 1.0, 0.0),
+        (target("fields", region="hangzhou", to_year=2025), 1.0, 3.0),
+        (
+            target("years_to_dragon", regions=CHINA + ("us_hub",), to_year=2019),
+            4.0,
+            6.0,
+        ),  # model 6,5,3,2; panel 6,6,8,4
+        (target("years_to_dragon", regions=CHINA + ("us_hub",), from_year=2020, to_year=2025), 8.0, 4.0),
+        (target("founding_median", region="hangzhou", from_year=2020, to_year=2025), 2015.0, 2019.0),
+        (target("within_factor", regions=CHINA + ("us_hub",), from_year=2020, to_year=2025), 4.0, 5.0),
+    ],
+)
 def test_targets_give_known_values_on_hand_made_panel_and_model(t, model_value, panel_value):
     assert h.statistic(t, MODEL, PANEL) == model_value
     assert h.statistic(t, PANEL, PANEL) == panel_value
@@ -80,16 +106,22 @@ def test_rank_correlation_and_within_factor_compare_with_the_panel():
     assert np.isnan(h.statistic(t, frame([]), PANEL))  # no dragons at all: no ranking, never "met"
     # within a factor of 2, 2020-2025: panel hz 2, sh 2, bj 1, sz 0, us 1; model hz 2, sh 1, bj 0, sz 0, us 2
     # -> hangzhou yes, shanghai yes (1 >= 2/2), beijing no (0 < 1/2), shenzhen yes (0 <= 1), us yes (2 <= 2)
-    assert h.statistic(target("within_factor", regions=CHINA + ("us_hub",), from_year=2020, to_year=2025),
-                       MODEL, PANEL) == 4.0
+    assert (
+        h.statistic(target("within_factor", regions=CHINA + ("us_hub",), from_year=2020, to_year=2025), MODEL, PANEL)
+        == 4.0
+    )
 
 
 def test_net_inflow_is_arrivals_minus_departures_over_mean_talent_per_year():
-    rm = pd.DataFrame({"region": ["hangzhou"] * 8 + ["beijing"] * 8,
-                       "year": [2019, 2019, 2019, 2019, 2020, 2020, 2020, 2020] * 2,
-                       "arrivals": [0] * 4 + [30, 30, 30, 30] + [5] * 8,
-                       "departures": [9] * 4 + [10, 10, 10, 10] + [0] * 8,
-                       "talent": [1000.0] * 8 + [500.0] * 8})
+    rm = pd.DataFrame(
+        {
+            "region": ["hangzhou"] * 8 + ["beijing"] * 8,
+            "year": [2019, 2019, 2019, 2019, 2020, 2020, 2020, 2020] * 2,
+            "arrivals": [0] * 4 + [30, 30, 30, 30] + [5] * 8,
+            "departures": [9] * 4 + [10, 10, 10, 10] + [0] * 8,
+            "talent": [1000.0] * 8 + [500.0] * 8,
+        }
+    )
     assert h.net_inflow(rm, "hangzhou", 2020, 2020) == pytest.approx(100 * 80 / 1000 / 1.0)
     assert h.net_inflow(rm, "hangzhou", 2019, 2020) == pytest.approx(100 * (80 - 36) / 1000 / 2.0)
     t = target("net_inflow", region="hangzhou", from_year=2020, to_year=2020, observed=1.4)
@@ -101,8 +133,15 @@ def test_model_dragons_read_years_from_the_quarter_labels():
     class Fake:
         def frame(self, name):
             assert name == "dragons"
-            return pd.DataFrame({"region": ["hangzhou", "us_hub"], "field": ["bci", "games"],
-                                 "founded_quarter": ["2009Q3", "2020Q1"], "dragon_quarter": ["2019Q2", "2026Q1"]})
+            return pd.DataFrame(
+                {
+                    "region": ["hangzhou", "us_hub"],
+                    "field": ["bci", "games"],
+                    "founded_quarter": ["2009Q3", "2020Q1"],
+                    "dragon_quarter": ["2019Q2", "2026Q1"],
+                }
+            )
+
     d = h.model_dragons(Fake(), RULE)
     assert d.values.tolist() == [["hangzhou", "bci", 2009, 2019]]  # 2026 is after the panel's window
 

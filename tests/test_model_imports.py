@@ -12,8 +12,19 @@ import ast
 from pathlib import Path
 
 MODEL = Path(__file__).resolve().parents[1] / "src" / "hardtech" / "model"
-MECHANISMS = {"capital", "cooperation", "decoupling", "entrepreneurship", "innovation", "labour", "market",
-              "metrics", "observables", "policy", "technology"}
+MECHANISMS = {
+    "capital",
+    "cooperation",
+    "decoupling",
+    "entrepreneurship",
+    "innovation",
+    "labour",
+    "market",
+    "metrics",
+    "observables",
+    "policy",
+    "technology",
+}
 BELOW = {"world", "shared", "kernels"}  # what mechanisms may import from the model
 
 
@@ -86,6 +97,8 @@ def test_no_import_circle():
 
 def test_the_check_sees_imports_inside_functions(tmp_path):
     f = tmp_path / "m.py"
-    f.write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from hardtech.model.world import World\n"
-                 "def f():\n    from hardtech.model.labour import set_wages\n    import hardtech.model.market\n")
+    f.write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from hardtech.model.world import World\n"
+        "def f():\n    from hardtech.model.labour import set_wages\n    import hardtech.model.market\n"
+    )
     assert imports_of(f) == {"labour", "market"}

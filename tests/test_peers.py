@@ -70,9 +70,18 @@ def test_boltzmann_sequential_gift_chain():
     model = BoltzmannPeer(n=3, width=1, height=2, seed=0)
     model.set_state(cell=[0, 1, 0], wealth=[1, 0, 0])
     gifts = _activate_sequential(
-        identity_uniforms(3), np.full(3, 0.5), np.zeros(3),
-        model.agents["cell"], model.agents["wealth"], 1, 2,
-        model.interior, model.off8, model.nxt, model.prv, model.count,
+        identity_uniforms(3),
+        np.full(3, 0.5),
+        np.zeros(3),
+        model.agents["cell"],
+        model.agents["wealth"],
+        1,
+        2,
+        model.interior,
+        model.off8,
+        model.nxt,
+        model.prv,
+        model.count,
     )
     assert gifts == 3
     assert model.agents["cell"].tolist() == [1, 0, 1]
@@ -90,9 +99,18 @@ def test_boltzmann_needs_a_cellmate_to_give():
     model = BoltzmannPeer(n=2, width=1, height=3, seed=0)
     model.set_state(cell=[0, 2], wealth=[1, 1])  # both move to the middle cell
     gifts = _activate_sequential(
-        identity_uniforms(2), np.full(2, 0.5), np.zeros(2),
-        model.agents["cell"], model.agents["wealth"], 1, 3,
-        model.interior, model.off8, model.nxt, model.prv, model.count,
+        identity_uniforms(2),
+        np.full(2, 0.5),
+        np.zeros(2),
+        model.agents["cell"],
+        model.agents["wealth"],
+        1,
+        3,
+        model.interior,
+        model.off8,
+        model.nxt,
+        model.prv,
+        model.count,
     )
     # the first arrives alone and keeps its unit; the second finds it and gives
     assert model.agents["cell"].tolist() == [1, 1]
@@ -158,9 +176,18 @@ def test_schelling_sequential_relocation_reuses_vacated_cells():
     model.set_state([0, 1], [0, 1])
     assert not model.agents["happy"].any()
     _relocate_sequential(
-        identity_uniforms(2), np.array([0.3, 0.3]), np.array([0, 1]),
-        model.agents["cell"], model.agents["type"], model.grid, model.empties, 3, model.hp, 1,
-        model.occupant, np.empty(4, np.int64),
+        identity_uniforms(2),
+        np.array([0.3, 0.3]),
+        np.array([0, 1]),
+        model.agents["cell"],
+        model.agents["type"],
+        model.grid,
+        model.empties,
+        3,
+        model.hp,
+        1,
+        model.occupant,
+        np.empty(4, np.int64),
     )
     assert model.agents["cell"].tolist() == [2, 0]
     assert model.empties.tolist() == [1]

@@ -56,9 +56,17 @@ def _tables(n_steps: int = 12) -> dict[str, pd.DataFrame]:
 def _summary(dragons: list[dict] | None = None) -> dict:
     return {
         "meta": {"scenario": "hangzhou", "seed": 42, "scale": 0.1, "steps": 12},
-        "dragons": dragons if dragons is not None else [
-            {"firm_id": 17, "region": "hangzhou", "field": "robotics", "founded": "2012Q2",
-             "dragon_quarter": "2014Q1", "valuation_musd": 1234.5},
+        "dragons": dragons
+        if dragons is not None
+        else [
+            {
+                "firm_id": 17,
+                "region": "hangzhou",
+                "field": "robotics",
+                "founded": "2012Q2",
+                "dragon_quarter": "2014Q1",
+                "valuation_musd": 1234.5,
+            },
         ],
         "regions": [
             {"region": r, "firms": 10 + i, "dragons": i, "talent": 1000.0 * (i + 1)} for i, r in enumerate(REGIONS)

@@ -27,18 +27,31 @@ from importlib import metadata
 from pathlib import Path
 
 import pytest
+
 from helpers import assert_same_runs, clean_env, hardtech
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).resolve().parent / "golden" / "digests.json"
-GOLDEN_ARGS = ["run", "hangzhou", "--seed", "7", "--set", "scale=0.002", "--set", "time.end_year=2016",
-               "--no-progress", "--no-report", "--json"]
+GOLDEN_ARGS = [
+    "run",
+    "hangzhou",
+    "--seed",
+    "7",
+    "--set",
+    "scale=0.002",
+    "--set",
+    "time.end_year=2016",
+    "--no-progress",
+    "--no-report",
+    "--json",
+]
 X86 = platform.machine().lower() in ("x86_64", "amd64")
 
 
 def _python(code: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
-                          env=env or clean_env())
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env or clean_env()
+    )
 
 
 def _golden_run(tmp_path: Path, name: str, **env: str) -> tuple[Path, str]:
@@ -71,8 +84,10 @@ def test_the_disabled_targets_are_avx512_dispatch_targets_of_the_installed_numpy
 
 
 def test_hardtech_first_keeps_numpy_off_avx512():
-    res = _python("import json, hardtech, os; from hardtech.provenance import numpy_simd; "
-                  "print(json.dumps({**numpy_simd(), 'env': os.environ.get('NPY_DISABLE_CPU_FEATURES', '')}))")
+    res = _python(
+        "import json, hardtech, os; from hardtech.provenance import numpy_simd; "
+        "print(json.dumps({**numpy_simd(), 'env': os.environ.get('NPY_DISABLE_CPU_FEATURES', '')}))"
+    )
     assert res.returncode == 0, res.stderr
     state = json.loads(res.stdout)
     assert state["avx512"] is False
@@ -83,10 +98,12 @@ def test_hardtech_first_keeps_numpy_off_avx512():
 
 
 def test_numpy_first_is_recorded_and_warned_once():
-    code = ("import numpy, warnings; warnings.simplefilter('always'); import hardtech; "
-            "from hardtech.provenance import warn_if_not_portable; warn_if_not_portable(); "
-            "r = hardtech.run('hangzhou', seed=7, overrides={'scale': 0.002, 'time.end_year': 2012}); "
-            "import json; print(json.dumps(r.meta['platform']['numpy_simd']))")
+    code = (
+        "import numpy, warnings; warnings.simplefilter('always'); import hardtech; "
+        "from hardtech.provenance import warn_if_not_portable; warn_if_not_portable(); "
+        "r = hardtech.run('hangzhou', seed=7, overrides={'scale': 0.002, 'time.end_year': 2012}); "
+        "import json; print(json.dumps(r.meta['platform']['numpy_simd']))"
+    )
     res = _python(code)
     assert res.returncode == 0, res.stderr
     state = json.loads(res.stdout.splitlines()[-1])
@@ -105,8 +122,11 @@ def test_configure_merges_respects_opt_outs_and_never_names_baseline():
     env = {}
     _simd.configure(env, modules={}, machine="x86_64", numpy_version="1.26.4")
     assert "AVX512F" in env["NPY_DISABLE_CPU_FEATURES"] and "AVX512_SPR" not in env["NPY_DISABLE_CPU_FEATURES"]
-    for env, machine in (({"HARDTECH_NATIVE_SIMD": "1"}, "x86_64"), ({"NPY_ENABLE_CPU_FEATURES": "AVX2"}, "x86_64"),
-                         ({}, "aarch64")):
+    for env, machine in (
+        ({"HARDTECH_NATIVE_SIMD": "1"}, "x86_64"),
+        ({"NPY_ENABLE_CPU_FEATURES": "AVX2"}, "x86_64"),
+        ({}, "aarch64"),
+    ):
         before = dict(env)
         _simd.configure(env, modules={}, machine=machine, numpy_version="2.4.6")
         assert env == before and _simd.STATE["skipped"]
@@ -141,8 +161,10 @@ def test_the_cli_computes_as_a_processor_without_avx512_would(tmp_path):
 
 def test_numpys_avx512_kernels_would_change_the_results(tmp_path):
     """Why hardtech switches them off: on a processor with AVX-512 they change the trajectory."""
-    res = _python("from numpy._core import _multiarray_umath as m; print(m.__cpu_features__.get('AVX512_SKX', False))",
-                  env=clean_env(HARDTECH_NATIVE_SIMD="1"))
+    res = _python(
+        "from numpy._core import _multiarray_umath as m; print(m.__cpu_features__.get('AVX512_SKX', False))",
+        env=clean_env(HARDTECH_NATIVE_SIMD="1"),
+    )
     if res.stdout.strip() != "True":
         pytest.skip("this processor has no AVX-512")
     portable, rid = _golden_run(tmp_path, "portable")
@@ -168,14 +190,17 @@ def test_golden_digest(tmp_path):
         GOLDEN.write_text(json.dumps(golden, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         pytest.skip(f"wrote the golden digest for {key} to {GOLDEN}")
     if key not in golden["digests"]:
-        pytest.skip(f"no golden digest for platform family {key} (have: {', '.join(golden['digests'])}); results "
-                    "there are statistically, not bitwise, comparable; add one with `make golden` on such a machine")
+        pytest.skip(
+            f"no golden digest for platform family {key} (have: {', '.join(golden['digests'])}); results "
+            "there are statistically, not bitwise, comparable; add one with `make golden` on such a machine"
+        )
     expected = golden["digests"][key]
     changed = sorted(t for t in expected.keys() | digest.keys() if t != "*" and expected.get(t) != digest.get(t))
     assert digest["*"] == expected["*"], (
         f"results changed on {key} (tables: {', '.join(changed)}). If the change is deliberate, run `make golden` "
         "and commit tests/golden/digests.json with it (and `make readme`); if not, something made results depend "
-        "on the machine or the install")
+        "on the machine or the install"
+    )
 
 
 # -- model version, run ids, metadata ------------------------------------------------------------------
@@ -236,4 +261,5 @@ def test_installed_numerical_packages_are_the_locked_ones():
         pinned = next((v for k, v in pins.items() if k.lower() == name.lower()), None)
         assert pinned, f"requirements.lock does not pin {name}"
         assert metadata.version(name) == pinned, (
-            f"{name} {metadata.version(name)} is installed but requirements.lock pins {pinned}: run `make setup`")
+            f"{name} {metadata.version(name)} is installed but requirements.lock pins {pinned}: run `make setup`"
+        )

@@ -9,9 +9,21 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from hardtech.evidence.robustness import (FULL, RobustnessError, RobustnessStore, Settings, _bins, _fails_when,
-                                          assumptions, code_fingerprint, keep_parameters, run_robustness,
-                                          select_parameters, status, wilson)
+from hardtech.evidence.robustness import (
+    FULL,
+    RobustnessError,
+    RobustnessStore,
+    Settings,
+    _bins,
+    _fails_when,
+    assumptions,
+    code_fingerprint,
+    keep_parameters,
+    run_robustness,
+    select_parameters,
+    status,
+    wilson,
+)
 from hardtech.scenario import load
 from hardtech.scenario.schema import parameters
 
@@ -30,8 +42,10 @@ def test_screened_parameters_are_the_assumptions():
     assert "market.capability_weight" not in paths and "innovation.world_halving_km" not in paths
     assert "innovation.effort_unit" not in paths and "capital.round_price_fade" in paths
     assert "capital.round_price_fade" not in {p.path for p in assumptions(sc, fixed=["capital.round_price_fade"])}
-    assert {p.path for p in select_parameters(screened, "capital.,labour.young_age")} >= {"capital.appeal_floor",
-                                                                                          "labour.young_age"}
+    assert {p.path for p in select_parameters(screened, "capital.,labour.young_age")} >= {
+        "capital.appeal_floor",
+        "labour.young_age",
+    }
     with pytest.raises(RobustnessError, match="--params: 'capital.nope'"):
         select_parameters(screened, "capital.nope")
 
@@ -52,8 +66,11 @@ def test_every_plausible_point_is_a_valid_scenario():
 def test_settings_label_screening_below_the_issues_design():
     base = dict(claims=("H2",), region="hangzhou", parameters=PARAMS)
     assert not Settings(**base).screening
-    for change in ({"trajectories": FULL["trajectories"] - 1}, {"points": FULL["points"] - 1},
-                   {"replications": FULL["replications"] - 1}):
+    for change in (
+        {"trajectories": FULL["trajectories"] - 1},
+        {"points": FULL["points"] - 1},
+        {"replications": FULL["replications"] - 1},
+    ):
         assert Settings(**base, **change).screening
     with pytest.raises(RobustnessError, match="--replications"):
         Settings(**base, replications=1).check()
@@ -80,11 +97,16 @@ def test_point_status_shares_and_bins():
 def test_keep_parameters_ranks_by_relative_mu_star():
     params = [p for p in parameters() if p.path in ("capital.appeal_floor", "labour.young_age", "market.fringe_fit")]
     screen = {
-        "claim:H1": [{"parameter": "capital.appeal_floor", "mu_star": 10.0}, {"parameter": "labour.young_age", "mu_star": 1.0},
-                     {"parameter": "market.fringe_fit", "mu_star": 2.0}],
-        "outcome:survival": [{"parameter": "capital.appeal_floor", "mu_star": 0.001},
-                             {"parameter": "labour.young_age", "mu_star": 0.01},
-                             {"parameter": "market.fringe_fit", "mu_star": 0.0}],
+        "claim:H1": [
+            {"parameter": "capital.appeal_floor", "mu_star": 10.0},
+            {"parameter": "labour.young_age", "mu_star": 1.0},
+            {"parameter": "market.fringe_fit", "mu_star": 2.0},
+        ],
+        "outcome:survival": [
+            {"parameter": "capital.appeal_floor", "mu_star": 0.001},
+            {"parameter": "labour.young_age", "mu_star": 0.01},
+            {"parameter": "market.fringe_fit", "mu_star": 0.0},
+        ],
         "outcome:dragons": None,  # constant output: no screening
     }
     kept = keep_parameters(screen, params, 2)
@@ -95,8 +117,9 @@ def test_keep_parameters_ranks_by_relative_mu_star():
 @pytest.fixture(scope="module")
 def tiny_study(tmp_path_factory):
     sc = load("hangzhou", TINY)
-    settings = Settings(claims=("H2", "H5"), region="hangzhou", parameters=PARAMS, trajectories=2, keep=2, points=4,
-                        replications=2)
+    settings = Settings(
+        claims=("H2", "H5"), region="hangzhou", parameters=PARAMS, trajectories=2, keep=2, points=4, replications=2
+    )
     path = tmp_path_factory.mktemp("robustness") / "study.duckdb"
     ticks = []
     with RobustnessStore(path, code_fingerprint()) as store:
@@ -117,7 +140,12 @@ def test_tiny_study_maps_each_claim(tiny_study):
             assert lo <= c[s]["share"] <= hi
         assert {d["parameter"] for d in c["deciding"]} == set(PARAMS)
         assert all(sum(b["n"] for b in d["bins"]) == 4 for d in c["deciding"])
-    assert {o["outcome"] for o in result["outcomes"]} == {"dragons", "dragons_hangzhou", "survival", "survival_hangzhou"}
+    assert {o["outcome"] for o in result["outcomes"]} == {
+        "dragons",
+        "dragons_hangzhou",
+        "survival",
+        "survival_hangzhou",
+    }
     assert result["history"]  # 2012-2013 cannot be compared with the panel
     # every distinct run was stored as it finished, and counted once by the progress callback
     assert result["runs"]["new"] == result["runs"]["distinct"] == ticks > 0
@@ -160,20 +188,23 @@ def test_process_pool_gives_the_same_study(tiny_study, tmp_path):
 
 
 def _cli(args):
-    from hardtech.cli.app import app
     from hardtech.cli import robustness_cmd  # noqa: F401  (registers the command)
+    from hardtech.cli.app import app
 
     return CliRunner().invoke(app, args, catch_exceptions=False)
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["--claims", "H10"], "--claims: 'H10' cannot be mapped (a variance decomposition"),
-    (["--claims", "H99"], "--claims: 'H99' cannot be mapped; allowed: H1"),
-    (["--params", "capital.nope"], "--params: 'capital.nope' names no screened"),
-    (["--out", "x.sqlite"], "--out: 'x.sqlite' must end in .duckdb"),
-    (["--set", "capital.nope=1"], "capital.nope: unknown key"),
-    (["--workers", "2", "--dask-local", "2"], "give at most one of"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--claims", "H10"], "--claims: 'H10' cannot be mapped (a variance decomposition"),
+        (["--claims", "H99"], "--claims: 'H99' cannot be mapped; allowed: H1"),
+        (["--params", "capital.nope"], "--params: 'capital.nope' names no screened"),
+        (["--out", "x.sqlite"], "--out: 'x.sqlite' must end in .duckdb"),
+        (["--set", "capital.nope=1"], "capital.nope: unknown key"),
+        (["--workers", "2", "--dask-local", "2"], "give at most one of"),
+    ],
+)
 def test_bad_options_fail_before_anything_is_written(tmp_path, monkeypatch, args, message):
     monkeypatch.chdir(tmp_path)
     res = _cli(["robustness", *args])
@@ -196,9 +227,31 @@ def test_cli_lists_and_runs_a_tiny_study(tmp_path):
     assert listed.exit_code == 0, listed.output
     assert "capital.appeal_floor" in listed.output and "[ASSUMPTION:" in listed.output
     store = tmp_path / "r.duckdb"
-    res = _cli(["robustness", "--set", "scale=0.002", "--set", "time.end_year=2013", "--claims", "H2",
-                "--params", ",".join(PARAMS), "--trajectories", "1", "--keep", "1", "--samples", "3", "-r", "2",
-                "--out", str(store), "--json", "--no-progress"])
+    res = _cli(
+        [
+            "robustness",
+            "--set",
+            "scale=0.002",
+            "--set",
+            "time.end_year=2013",
+            "--claims",
+            "H2",
+            "--params",
+            ",".join(PARAMS),
+            "--trajectories",
+            "1",
+            "--keep",
+            "1",
+            "--samples",
+            "3",
+            "-r",
+            "2",
+            "--out",
+            str(store),
+            "--json",
+            "--no-progress",
+        ]
+    )
     assert res.exit_code == 0, res.output
     data = json.loads(res.output)
     assert data["screening"] and data["claims"][0]["claim"] == "H2" and data["claims"][0]["points"] == 3

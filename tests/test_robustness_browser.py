@@ -13,11 +13,22 @@ import pytest
 
 CHROMIUM = Path("/usr/bin/chromium")
 if not CHROMIUM.exists():
-    pytest.skip(f"{CHROMIUM} is missing (as root: apt-get install -y chromium, or run `make test`)", allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api", reason="playwright (Python) is not installed: pip install -e '.[dev]'")
+    pytest.skip(
+        f"{CHROMIUM} is missing (as root: apt-get install -y chromium, or run `make test`)", allow_module_level=True
+    )
+sync_api = pytest.importorskip(
+    "playwright.sync_api", reason="playwright (Python) is not installed: pip install -e '.[dev]'"
+)
 
-ARGS = ["--no-sandbox", "--headless=new", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--no-first-run", "--disable-sync"]
+ARGS = [
+    "--no-sandbox",
+    "--headless=new",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 
 
@@ -28,13 +39,21 @@ def report(tmp_path_factory):
     from hardtech.scenario import load
 
     sc = load("hangzhou", {"scale": 0.002, "time.end_year": 2013})
-    settings = Settings(claims=("H2", "H3"), region="hangzhou",
-                        parameters=("entrepreneurship.young_founding_factor", "labour.cost_weight"),
-                        trajectories=1, keep=2, points=4, replications=2)
+    settings = Settings(
+        claims=("H2", "H3"),
+        region="hangzhou",
+        parameters=("entrepreneurship.young_founding_factor", "labour.cost_weight"),
+        trajectories=1,
+        keep=2,
+        points=4,
+        replications=2,
+    )
     folder = tmp_path_factory.mktemp("robustness-report")
     with RobustnessStore(folder / "study.duckdb", code_fingerprint()) as store:
         result = run_robustness(sc, settings, store)
-    path = write_robustness_report(folder / "study.html", result, {"title": "hardtech robustness — test", "scale": 0.002})
+    path = write_robustness_report(
+        folder / "study.html", result, {"title": "hardtech robustness — test", "scale": 0.002}
+    )
     return path, result
 
 
@@ -48,13 +67,21 @@ def test_report_renders_offline(report):
         try:
             page = chromium.new_page(viewport={"width": 1200, "height": 900})
             outside, errors = [], []
-            page.route("**/*", lambda route: route.continue_() if route.request.url.startswith("file:")
-                       else (outside.append(route.request.url), route.abort()))
+            page.route(
+                "**/*",
+                lambda route: (
+                    route.continue_()
+                    if route.request.url.startswith("file:")
+                    else (outside.append(route.request.url), route.abort())
+                ),
+            )
             page.on("pageerror", lambda exc: errors.append(str(exc)))
             page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
             page.goto(path.as_uri())
             n = len(result["claims"])
-            page.wait_for_function(f"document.querySelectorAll('.js-plotly-plot .main-svg').length >= {n}", timeout=20000)
+            page.wait_for_function(
+                f"document.querySelectorAll('.js-plotly-plot .main-svg').length >= {n}", timeout=20000
+            )
             for c in result["claims"]:
                 plot = page.locator(f"#plot-{c['claim']}")
                 assert plot.count() == 1

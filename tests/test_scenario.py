@@ -33,7 +33,10 @@ def test_resolved_toml_round_trips(tmp_path):
 @pytest.mark.parametrize(
     ("override", "needle"),
     [
-        ("regions.hangzhou.living_cst=1", "regions.hangzhou.living_cst: unknown key (did you mean 'living_cost'?); allowed: bloc, talent, living_cost"),
+        (
+            "regions.hangzhou.living_cst=1",
+            "regions.hangzhou.living_cst: unknown key (did you mean 'living_cost'?); allowed: bloc, talent, living_cost",
+        ),
         ("regions.narnia.living_cost=1", "regions.narnia: unknown key 'narnia'; allowed: hangzhou, shenzhen"),
         ("regions.hangzhou.living_cost=-1", "regions.hangzhou.living_cost: input should be greater than 0"),
         ("scale=5", "scale: input should be less than or equal to 1"),

@@ -138,8 +138,11 @@ def test_duplicate_run_id_and_replace(tmp_path):
         # column type conflicts with the stored table, after a good table has been written
         {"firm_events": _tables()["firm_events"], "step_metrics": pa.table({"step": ["not-a-number"]})},
         # a new column is added, then a later table fails: the added column must not survive
-        {"step_metrics": pa.table({"step": [1], "surprise": [1.0]}), "ledger": pa.table({"amount": ["x"]}),
-         "firm_events": pa.table({"step": ["not-a-number"]})},
+        {
+            "step_metrics": pa.table({"step": [1], "surprise": [1.0]}),
+            "ledger": pa.table({"amount": ["x"]}),
+            "firm_events": pa.table({"step": ["not-a-number"]}),
+        },
         # invalid table name
         {"firm_events": _tables()["firm_events"], "Bad-Name": pa.table({"x": [1]})},
         # reserved name
@@ -226,17 +229,23 @@ def test_new_columns_are_added_for_later_runs(tmp_path):
 def test_write_runs_stores_several_runs_whole_in_one_go(tmp_path):
     with ResultsStore(tmp_path / "r.duckdb") as store:
         store.write_run("a", _meta(), {"ledger": pa.table({"amount": [1.0]})})
-        store.write_runs([
-            ("b", _meta(seed=2), {"ledger": pa.table({"amount": [2.0, 3.0]}), "extra": pa.table({"x": [1]})}),
-            ("c", _meta(seed=3), {"ledger": pa.table({"amount": [4.0]})}),
-        ])
+        store.write_runs(
+            [
+                ("b", _meta(seed=2), {"ledger": pa.table({"amount": [2.0, 3.0]}), "extra": pa.table({"x": [1]})}),
+                ("c", _meta(seed=3), {"ledger": pa.table({"amount": [4.0]})}),
+            ]
+        )
         ledger = store.table("ledger")
         assert sorted(ledger.groupby("run_id").amount.sum().items()) == [("a", 1.0), ("b", 5.0), ("c", 4.0)]
         assert list(store.table("extra").run_id) == ["b"]
         before = _snapshot(store)
         with pytest.raises(RunExistsError):
-            store.write_runs([("d", _meta(), {"ledger": pa.table({"amount": [9.0]})}),
-                              ("a", _meta(), {"ledger": pa.table({"amount": [9.0]})})])
+            store.write_runs(
+                [
+                    ("d", _meta(), {"ledger": pa.table({"amount": [9.0]})}),
+                    ("a", _meta(), {"ledger": pa.table({"amount": [9.0]})}),
+                ]
+            )
         _assert_same(before, _snapshot(store))
 
 
@@ -262,16 +271,21 @@ def test_stored_column_types_do_not_depend_on_the_run():
     import hardtech
     from hardtech.store.schemas import RUN_TABLES, conform
 
-    short, long = (hardtech.run("hangzhou", seed=7, overrides={"scale": 0.002, "time.end_year": y}).tables
-                   for y in (2012, 2030))
+    short, long = (
+        hardtech.run("hangzhou", seed=7, overrides={"scale": 0.002, "time.end_year": y}).tables for y in (2012, 2030)
+    )
     assert set(short) == set(long) == set(RUN_TABLES), "declare new tables in src/hardtech/store/schemas.py"
     for name in RUN_TABLES:
         a, b = conform(name, short[name]).schema, conform(name, long[name]).schema
         differ = [f"{x.name}: {x.type} / {y.type}" for x, y in zip(a, b) if x != y]
         assert a.names == b.names and not differ, f"{name}: declare the type of {differ or 'its columns'}"
         for raw in (short[name].schema, long[name].schema):
-            risky = [f.name for f in raw if (pa.types.is_string(f.type) or pa.types.is_boolean(f.type)
-                                             or pa.types.is_null(f.type)) and f.name not in RUN_TABLES[name].names]
+            risky = [
+                f.name
+                for f in raw
+                if (pa.types.is_string(f.type) or pa.types.is_boolean(f.type) or pa.types.is_null(f.type))
+                and f.name not in RUN_TABLES[name].names
+            ]
             assert not risky, f"declare {name}.{risky} in src/hardtech/store/schemas.py (untyped when empty)"
         stale = [c for c in RUN_TABLES[name].names if c not in long[name].column_names]
         assert not stale, f"{name} no longer has {stale}: remove them from src/hardtech/store/schemas.py"
@@ -280,7 +294,9 @@ def test_stored_column_types_do_not_depend_on_the_run():
 def test_nan_is_stored_as_null(tmp_path):
     with ResultsStore(tmp_path / "r.duckdb") as store:
         store.write_run("r1", _meta(), {"field_metrics": pa.table({"small_share_niche": [0.5, np.nan, None]})})
-        row = store.query("SELECT count(*) FILTER (WHERE isnan(small_share_niche)) AS nan, "
-                          "count(*) FILTER (WHERE small_share_niche IS NULL) AS null, "
-                          "avg(small_share_niche) AS mean FROM field_metrics").iloc[0]
+        row = store.query(
+            "SELECT count(*) FILTER (WHERE isnan(small_share_niche)) AS nan, "
+            "count(*) FILTER (WHERE small_share_niche IS NULL) AS null, "
+            "avg(small_share_niche) AS mean FROM field_metrics"
+        ).iloc[0]
         assert row["nan"] == 0 and row["null"] == 2 and row["mean"] == 0.5

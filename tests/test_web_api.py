@@ -10,13 +10,13 @@ import json
 import os
 import subprocess
 import sys
-import tomllib
 import warnings
 
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+import tomllib
 
 pytest.importorskip("fastapi")
 pytest.importorskip("httpx")
@@ -26,7 +26,6 @@ with warnings.catch_warnings():  # starlette's note on its httpx-based client
     from fastapi.testclient import TestClient  # noqa: E402
 
 from _web import wait_job  # noqa: E402
-
 from hardtech.scenario import load  # noqa: E402
 from hardtech.web.app import create_app  # noqa: E402
 
@@ -89,8 +88,13 @@ def test_health_presets_and_page(client):
     assert {"name": "hangzhou", "description": load("hangzhou").description} in presets
     page = client.get("/")
     assert page.status_code == 200 and "hardtech" in page.text and "/static/app.js" in page.text
-    for path in ("/static/app.js", "/static/style.css", "/static/vendor/chart.umd.min.js",
-                 "/static/vendor/chart.js.LICENSE.md", "/static/vendor/swagger-ui/swagger-ui-bundle.js"):
+    for path in (
+        "/static/app.js",
+        "/static/style.css",
+        "/static/vendor/chart.umd.min.js",
+        "/static/vendor/chart.js.LICENSE.md",
+        "/static/vendor/swagger-ui/swagger-ui-bundle.js",
+    ):
         assert client.get(path).status_code == 200, path
     assert "cdn" not in page.text.lower()
 
@@ -101,8 +105,14 @@ def test_docs_and_openapi_work_offline(client):
     assert "/static/vendor/swagger-ui/swagger-ui-bundle.js" in docs.text and "cdn.jsdelivr" not in docs.text
     spec = client.get("/openapi.json").json()
     paths = set(spec["paths"])
-    assert {"/api/jobs/run", "/api/jobs/compare", "/api/jobs/{job_id}/events", "/api/runs/{run_id}/data",
-            "/api/runs/{run_id}/scenario.toml", "/api/controls"} <= paths
+    assert {
+        "/api/jobs/run",
+        "/api/jobs/compare",
+        "/api/jobs/{job_id}/events",
+        "/api/runs/{run_id}/data",
+        "/api/runs/{run_id}/scenario.toml",
+        "/api/controls",
+    } <= paths
 
 
 def test_controls_come_from_the_schema_and_the_preset(client):
@@ -117,7 +127,12 @@ def test_controls_come_from_the_schema_and_the_preset(client):
         assert living["minimum"] == 0 and living["exclusive_minimum"] and living["maximum"] == 10
     support = by_key["regions.hangzhou.policy.startup_support"]
     preset_support = sc.regions["hangzhou"].policy.startup_support
-    assert (support["minimum"], support["maximum"], support["value"], support["default"]) == (0, 0.9, preset_support, 0.0)
+    assert (support["minimum"], support["maximum"], support["value"], support["default"]) == (
+        0,
+        0.9,
+        preset_support,
+        0.0,
+    )
     assert support["unit"] == "share" and "government" in support["description"]
     subsidy = by_key["regions.hangzhou.policy.talent_subsidy"]
     assert subsidy["schedule"] == [[2012.0, 1.5], [2017.0, 4.0]] and subsidy["unit"] == "thousand USD per person"
@@ -136,7 +151,9 @@ def test_controls_come_from_the_schema_and_the_preset(client):
     for c in spec["controls"]:
         assert c["hint"] and len(c["hint"]) <= 150, c["key"]
         if c["plausible_min"] is not None and c["value"] is not None and not isinstance(c["value"], bool):
-            assert c["plausible_min"] <= c["value"] <= c["plausible_max"], c["key"]  # the preset's value is on the slider
+            assert c["plausible_min"] <= c["value"] <= c["plausible_max"], c[
+                "key"
+            ]  # the preset's value is on the slider
     for switch in ("innovation.spillovers", "capital.recycling", "decoupling.enabled", "cooperation.enabled"):
         assert by_key[switch]["type"] == "boolean" and by_key[switch]["value"] is True
     assert by_key["scale"]["maximum"] == 0.02  # the server's bound, not the schema's 1.0
@@ -145,7 +162,11 @@ def test_controls_come_from_the_schema_and_the_preset(client):
 
 
 def test_validate_resolves_like_the_cli(client):
-    body = {"preset": "hangzhou", "overrides": {"regions.hangzhou.living_cost": 0.8, "capital.recycling": False}, "seed": 9}
+    body = {
+        "preset": "hangzhou",
+        "overrides": {"regions.hangzhou.living_cost": 0.8, "capital.recycling": False},
+        "seed": 9,
+    }
     out = client.post("/api/validate", json=body).json()
     assert out["ok"] and out["seed"] == 9 and out["steps"] == 96
     resolved = tomllib.loads(out["toml"])
@@ -157,9 +178,16 @@ def test_validate_resolves_like_the_cli(client):
 BAD = [
     ({"preset": "nowhere"}, ["body", "preset"], "unknown preset"),
     ({"preset": "../../etc/passwd"}, ["body", "preset"], "unknown preset"),
-    ({"overrides": {"regions.hangzhou.livng_cost": 1.0}}, ["body", "overrides", "regions.hangzhou.livng_cost"], "unknown key"),
-    ({"overrides": {"regions.hangzhou.living_cost": -1.0}}, ["body", "overrides", "regions.hangzhou.living_cost"],
-     "greater than 0"),
+    (
+        {"overrides": {"regions.hangzhou.livng_cost": 1.0}},
+        ["body", "overrides", "regions.hangzhou.livng_cost"],
+        "unknown key",
+    ),
+    (
+        {"overrides": {"regions.hangzhou.living_cost": -1.0}},
+        ["body", "overrides", "regions.hangzhou.living_cost"],
+        "greater than 0",
+    ),
     ({"overrides": {"regions.hangzhou.policy.startup_support": 2.0}}, ["body", "overrides", "startup_support"], "0.9"),
     ({"overrides": {"scale": 0.05}}, ["body", "overrides", "scale"], "limit 0.02"),
     ({"overrides": {"time.end_year": 2100}}, ["body", "overrides", "time.end_year"], "limit of 160"),
@@ -187,7 +215,11 @@ def test_bad_run_requests_are_422_naming_the_field(client, body, loc, text):
 
 
 def test_compare_names_the_side_at_fault(client):
-    body = {"a": {"overrides": SMALL}, "b": {"overrides": {**SMALL, "regions.beijing.living_cost": 0}}, "replications": 2}
+    body = {
+        "a": {"overrides": SMALL},
+        "b": {"overrides": {**SMALL, "regions.beijing.living_cost": 0}},
+        "replications": 2,
+    }
     response = client.post("/api/jobs/compare", json=body)
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == ["body", "b", "overrides", "regions.beijing.living_cost"]
@@ -202,8 +234,13 @@ def test_server_bounds_on_replications(tmp_path):
 
 
 def test_unknown_ids_are_404(client):
-    for path in ("/api/runs/no-such-run", "/api/runs/no-such-run/data", "/api/runs/no-such-run/scenario.toml",
-                 "/api/jobs/abc123", "/api/jobs/abc123/events"):
+    for path in (
+        "/api/runs/no-such-run",
+        "/api/runs/no-such-run/data",
+        "/api/runs/no-such-run/scenario.toml",
+        "/api/jobs/abc123",
+        "/api/jobs/abc123/events",
+    ):
         response = client.get(path)
         assert response.status_code == 404, path
         assert "not found" in response.json()["detail"]
@@ -281,7 +318,9 @@ def test_finished_run_is_listed_opened_and_downloadable(client, finished):
 
 
 def test_replications_give_intervals_and_bands(client):
-    job = client.post("/api/jobs/run", json={"overrides": {"scale": 0.002, "time.end_year": 2013}, "replications": 3}).json()
+    job = client.post(
+        "/api/jobs/run", json={"overrides": {"scale": 0.002, "time.end_year": 2013}, "replications": 3}
+    ).json()
     info = wait_for(client, job["id"], {"done", "failed"})
     assert info["status"] == "done" and len(info["run_ids"]) == 3
     result = info["result"]
@@ -304,7 +343,9 @@ def test_replications_give_intervals_and_bands(client):
 
 
 def test_five_replications_give_bootstrap_intervals(client):
-    job = client.post("/api/jobs/run", json={"overrides": {"scale": 0.002, "time.end_year": 2012}, "replications": 5}).json()
+    job = client.post(
+        "/api/jobs/run", json={"overrides": {"scale": 0.002, "time.end_year": 2012}, "replications": 5}
+    ).json()
     info = wait_for(client, job["id"], {"done", "failed"})
     births = info["result"]["intervals"]["births_beijing"]
     assert births["method"] == "bootstrap" and births["n"] == 5 and births["lo"] <= births["mean"] <= births["hi"]
@@ -313,9 +354,11 @@ def test_five_replications_give_bootstrap_intervals(client):
 
 def test_compare_two_scenarios_paired(client):
     small = {"scale": 0.002, "time.end_year": 2014}
-    body = {"a": {"overrides": small, "label": "A: as preset"},
-            "b": {"overrides": {**small, "regions.hangzhou.living_cost": 0.5}, "label": "B: cheap Hangzhou"},
-            "replications": 2}
+    body = {
+        "a": {"overrides": small, "label": "A: as preset"},
+        "b": {"overrides": {**small, "regions.hangzhou.living_cost": 0.5}, "label": "B: cheap Hangzhou"},
+        "replications": 2,
+    }
     job = client.post("/api/jobs/compare", json=body)
     assert job.status_code == 202
     events = sse_events(client, job.json()["events_url"])
@@ -345,8 +388,11 @@ def test_compare_two_scenarios_paired(client):
 
 def test_compare_bootstrap_from_five_pairs(client):
     small = {"scale": 0.002, "time.end_year": 2013}
-    body = {"a": {"overrides": small}, "b": {"overrides": {**small, "regions.hangzhou.policy.startup_support": 0.9}},
-            "replications": 5}
+    body = {
+        "a": {"overrides": small},
+        "b": {"overrides": {**small, "regions.hangzhou.policy.startup_support": 0.9}},
+        "replications": 5,
+    }
     job = client.post("/api/jobs/compare", json=body).json()
     info = wait_for(client, job["id"], {"done", "failed"}, timeout=60)
     result = info["result"]
@@ -429,8 +475,13 @@ def test_host_header_guard(tmp_path):
 
 
 def _cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", "from hardtech.cli import main; main()", *args], capture_output=True,
-                          text=True, timeout=60, env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-c", "from hardtech.cli import main; main()", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def test_cli_refuses_a_public_host_without_a_token():
@@ -489,8 +540,9 @@ def test_no_input_causes_a_server_error(tmp_path):
             tested.append(f"{operation.method.upper()} {operation.path}")
 
             @given(case=operation.as_strategy())
-            @settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True,
-                      database=None)
+            @settings(
+                max_examples=12, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True, database=None
+            )
             def no_server_error(case):
                 case.call_and_validate(checks=[not_a_server_error])
 

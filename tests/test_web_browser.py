@@ -16,13 +16,18 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+
 from _web import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, call, serving
 from hardtech.scenario import load
 
 if not CHROMIUM.exists():
-    pytest.skip(f"{CHROMIUM} is missing (as root: apt-get install -y chromium, or run `make test`)", allow_module_level=True)
+    pytest.skip(
+        f"{CHROMIUM} is missing (as root: apt-get install -y chromium, or run `make test`)", allow_module_level=True
+    )
 pytest.importorskip("uvicorn")
-sync_api = pytest.importorskip("playwright.sync_api", reason="playwright (Python) is not installed: pip install -e '.[dev]'")
+sync_api = pytest.importorskip(
+    "playwright.sync_api", reason="playwright (Python) is not installed: pip install -e '.[dev]'"
+)
 
 IGNORED_CONSOLE = ("status of 422", "status of 404", "status of 409")  # refusals the tests provoke; the page shows them
 
@@ -49,8 +54,12 @@ def open_page(browser, url, width=1400, height=900):
     pg = context.new_page()
     errors: list[str] = []
     pg.on("pageerror", lambda exc: errors.append(str(exc)))
-    pg.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" and not any(
-        t in msg.text for t in IGNORED_CONSOLE) else None)
+    pg.on(
+        "console",
+        lambda msg: (
+            errors.append(msg.text) if msg.type == "error" and not any(t in msg.text for t in IGNORED_CONSOLE) else None
+        ),
+    )
     pg.on("dialog", lambda dialog: dialog.accept())
     pg.goto(url)
     pg.wait_for_selector("body[data-ready='1']", timeout=20000)
@@ -82,11 +91,19 @@ def tab(page, name: str) -> None:
 
 def test_a_run_streams_into_the_plots_and_the_world_view(page):
     assert page.locator("#preset option").first.inner_text() == "hangzhou"
-    for key in ("regions.hangzhou.policy.startup_support", "regions.beijing.living_cost", "innovation.spillovers",
-                "capital.recycling", "decoupling.enabled", "cooperation.enabled", "seed", "scale"):
+    for key in (
+        "regions.hangzhou.policy.startup_support",
+        "regions.beijing.living_cost",
+        "innovation.spillovers",
+        "capital.recycling",
+        "decoupling.enabled",
+        "cooperation.enabled",
+        "seed",
+        "scale",
+    ):
         assert page.locator(f".control[data-key='{key}']").count() == 1, key
     lever = page.locator(".control[data-key='regions.hangzhou.policy.startup_support']")
-    preset = f'{load("hangzhou").regions["hangzhou"].policy.startup_support:g}'
+    preset = f"{load('hangzhou').regions['hangzhou'].policy.startup_support:g}"
     assert lever.locator("input.number").input_value() == preset
     lever.locator("input.slider").fill("0.4")
     assert lever.locator("input.number").input_value() == "0.4" and "changed" in (lever.get_attribute("class") or "")
@@ -118,7 +135,10 @@ def test_a_run_streams_into_the_plots_and_the_world_view(page):
     page.wait_for_function("Number(document.querySelector('svg#world').dataset.frames) >= 6", timeout=20000)
     assert page.locator("svg#world g.region").count() == 6
     assert page.locator("svg#world circle.firm").count() > 0
-    assert page.locator("svg#world path.flow.talent").count() > 0 and page.locator("svg#world path.flow.capital").count() > 0
+    assert (
+        page.locator("svg#world path.flow.talent").count() > 0
+        and page.locator("svg#world path.flow.capital").count() > 0
+    )
     page.select_option("#speed", "0")  # speed changes while the run goes
     page.wait_for_selector("body[data-job-status='done']", timeout=60000)
     assert "Done" in page.inner_text("#status")
@@ -160,7 +180,9 @@ def test_step_the_world_view_and_check_a_dragons_biography(page, server):
     assert int(page.get_attribute("svg#world", "data-step")) == held, "a paused run goes on"
     for k in (1, 2):
         page.click("#step")
-        page.wait_for_function(f"Number(document.querySelector('svg#world').dataset.step) === {held + k}", timeout=10000)
+        page.wait_for_function(
+            f"Number(document.querySelector('svg#world').dataset.step) === {held + k}", timeout=10000
+        )
         page.wait_for_timeout(500)
         assert int(page.get_attribute("svg#world", "data-step")) == held + k  # one quarter per click
     page.select_option("#speed", "0")
@@ -238,7 +260,9 @@ def test_the_page_is_usable_at_1280_by_800(browser, server):
         for d in pg.locator("#control-groups details").all():
             d.evaluate("n => n.open = true")
         assert pg.locator("#chart-dragons").bounding_box()["y"] == first_row[0]["y"]
-        assert pg.evaluate("document.querySelector('#sidebar').scrollHeight > document.querySelector('#sidebar').clientHeight")
+        assert pg.evaluate(
+            "document.querySelector('#sidebar').scrollHeight > document.querySelector('#sidebar').clientHeight"
+        )
         for name in ("world", "compare", "runs"):
             tab(pg, name)
             assert pg.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), name  # nothing sticks out

@@ -13,13 +13,13 @@ import signal
 import subprocess
 import sys
 import time
-import tomllib
 import urllib.request
 import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
+import tomllib
 
 pytest.importorskip("fastapi")
 pytest.importorskip("httpx")
@@ -28,9 +28,8 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient  # noqa: E402
 
-from _web import free_port, wait_job  # noqa: E402
-
 import hardtech  # noqa: E402
+from _web import free_port, wait_job  # noqa: E402
 from hardtech.scenario import load, to_toml  # noqa: E402
 from hardtech.web.app import create_app  # noqa: E402
 
@@ -57,8 +56,11 @@ def client(folder):
 @pytest.fixture(scope="module")
 def stored(client):
     """A run of two replications with dragons (scale 0.002 to 2022 gives a few): its job info."""
-    body = {"overrides": {"scale": 0.002, "time.end_year": 2022, "regions.hangzhou.policy.startup_support": 0.6},
-            "seed": 7, "replications": 2}
+    body = {
+        "overrides": {"scale": 0.002, "time.end_year": 2022, "regions.hangzhou.policy.startup_support": 0.6},
+        "seed": 7,
+        "replications": 2,
+    }
     job = client.post("/api/jobs/run", json=body).json()
     info = wait_for(client, job["id"], {"done", "failed"}, timeout=120)
     assert info["status"] == "done", info
@@ -178,11 +180,17 @@ def test_world_view_of_a_stored_run_by_replay(client, stored):
     stored_flows = pd.read_csv(pd.io.common.StringIO(flows.text))
     for f in (frames[5], frames[30]):
         rows = stored_flows[(stored_flows.step == f["step"]) & (stored_flows.from_region != stored_flows.to_region)]
-        talent = {(regions.index(a), regions.index(b)): v
-                  for a, b, v in zip(rows.from_region, rows.to_region, rows.talent, strict=True) if v > 0}
+        talent = {
+            (regions.index(a), regions.index(b)): v
+            for a, b, v in zip(rows.from_region, rows.to_region, rows.talent, strict=True)
+            if v > 0
+        }
         assert {(a, b): v for a, b, v in f["talent_flows"]} == pytest.approx(talent, rel=1e-4)
-        capital = {(regions.index(a), regions.index(b)): v
-                   for a, b, v in zip(rows.from_region, rows.to_region, rows.capital, strict=True) if v > 0}
+        capital = {
+            (regions.index(a), regions.index(b)): v
+            for a, b, v in zip(rows.from_region, rows.to_region, rows.capital, strict=True)
+            if v > 0
+        }
         assert {(a, b): v for a, b, v in f["capital_flows"]} == pytest.approx(capital, rel=1e-4)
     # marks: young firms only, at most 24 per region, the dragons among them flagged
     last = frames[-1]
@@ -196,11 +204,18 @@ def test_world_view_of_a_stored_run_by_replay(client, stored):
 def test_a_dragons_biography_matches_the_stored_tables(client, stored):
     run_id = stored["run_ids"][0]
     dragons = pd.DataFrame(client.get(f"/api/runs/{run_id}").json()["dragons"])
-    events = pd.read_csv(pd.io.common.StringIO(
-        client.get(f"/api/runs/{run_id}/data", params={"table": "firm_events", "format": "csv"}).text))
+    events = pd.read_csv(
+        pd.io.common.StringIO(
+            client.get(f"/api/runs/{run_id}/data", params={"table": "firm_events", "format": "csv"}).text
+        )
+    )
     firm = int(dragons.firm_id.iloc[0])
     bio = client.get(f"/api/runs/{run_id}/firms/{firm}").json()
-    assert bio["source"]["method"] == "replay" and bio["source"]["checks"] and all(c["ok"] for c in bio["source"]["checks"])
+    assert (
+        bio["source"]["method"] == "replay"
+        and bio["source"]["checks"]
+        and all(c["ok"] for c in bio["source"]["checks"])
+    )
     mine = events[(events.firm_id == firm) & (events.event == "funded")].sort_values("step")
     assert [r["step"] for r in bio["rounds"]] == mine.step.tolist()
     assert [r["amount_musd"] for r in bio["rounds"]] == pytest.approx(mine.value.tolist(), rel=1e-5)
@@ -216,7 +231,9 @@ def test_a_dragons_biography_matches_the_stored_tables(client, stored):
     csv = client.get(f"/api/runs/{run_id}/firms/{firm}", params={"format": "csv", "download": True})
     assert csv.status_code == 200 and f"firm-{firm}.csv" in csv.headers["content-disposition"]
     frame = pd.read_csv(pd.io.common.StringIO(csv.text))
-    assert len(frame) == len(panel["quarter"]) and {"valuation", "headcount", "round_musd", "round_investor"} <= set(frame)
+    assert len(frame) == len(panel["quarter"]) and {"valuation", "headcount", "round_musd", "round_investor"} <= set(
+        frame
+    )
     assert client.get(f"/api/runs/{run_id}/firms/99999999").status_code == 404
 
 
@@ -265,7 +282,10 @@ def test_scenario_files_are_validated_like_the_cli(client):
 def test_label_and_delete_runs(client, folder):
     job = client.post("/api/jobs/run", json={"overrides": TINY, "seed": 44}).json()
     run_id = wait_for(client, job["id"], {"done"})["run_ids"][0]
-    assert client.put(f"/api/runs/{run_id}/label", json={"label": "  cheap   Hangzhou "}).json()["label"] == "cheap Hangzhou"
+    assert (
+        client.put(f"/api/runs/{run_id}/label", json={"label": "  cheap   Hangzhou "}).json()["label"]
+        == "cheap Hangzhou"
+    )
     listed = {r["run_id"]: r for r in client.get("/api/runs").json()["runs"]}
     assert listed[run_id]["label"] == "cheap Hangzhou" and listed[run_id]["deletable"]
     assert client.get(f"/api/runs/{run_id}").json()["run"]["label"] == "cheap Hangzhou"
@@ -282,7 +302,9 @@ def test_label_and_delete_runs(client, folder):
     refused = client.delete(f"/api/runs/{cli_run['run_id']}")
     assert refused.status_code == 409 and "only reads" in refused.json()["detail"]
     assert client.put(f"/api/runs/{cli_run['run_id']}/label", json={"label": "from the CLI"}).status_code == 200
-    assert {r["run_id"]: r for r in client.get("/api/runs").json()["runs"]}[cli_run["run_id"]]["label"] == "from the CLI"
+    assert {r["run_id"]: r for r in client.get("/api/runs").json()["runs"]}[cli_run["run_id"]][
+        "label"
+    ] == "from the CLI"
 
 
 def test_report_of_a_stored_run(client, stored):
@@ -290,15 +312,27 @@ def test_report_of_a_stored_run(client, stored):
     assert html.status_code == 200 and html.headers["content-type"].startswith("text/html")
     text = html.text
     preset = load("hangzhou").regions["hangzhou"].policy.startup_support
-    assert "Changed from preset hangzhou" in text and f"regions.hangzhou.policy.startup_support: {preset:g} → 0.6" in text
+    assert (
+        "Changed from preset hangzhou" in text and f"regions.hangzhou.policy.startup_support: {preset:g} → 0.6" in text
+    )
     assert 'id="glossary"' in text and "inflow %/y 20-24" in text
 
 
 def test_glossary_endpoint(client):
     data = client.get("/api/glossary").json()
     names = {t["term"] for t in data["terms"]}
-    for word in ("dragon", "gap", "births", "inflow %/y 20-24", "returned", "usable from", "paired difference",
-                 "bootstrap interval", "95% band", "replay"):
+    for word in (
+        "dragon",
+        "gap",
+        "births",
+        "inflow %/y 20-24",
+        "returned",
+        "usable from",
+        "paired difference",
+        "bootstrap interval",
+        "95% band",
+        "replay",
+    ):
         assert word in names, word
     assert set(data["groups"]) == {t["group"] for t in data["terms"]}
 
@@ -307,10 +341,15 @@ def test_glossary_endpoint(client):
 
 
 def test_a_sweep_from_the_page_runs_through_the_experiment_machinery(client, folder):
-    body = {"scenario": {"overrides": {"scale": 0.002, "time.end_year": 2013}},
-            "design": "lhs", "samples": 4, "replications": 1, "seed": 3,
-            "factors": [{"path": "regions.hangzhou.policy.startup_support", "lo": 0.0, "hi": 0.9}],
-            "outcomes": ["births_hangzhou", "dragons"]}
+    body = {
+        "scenario": {"overrides": {"scale": 0.002, "time.end_year": 2013}},
+        "design": "lhs",
+        "samples": 4,
+        "replications": 1,
+        "seed": 3,
+        "factors": [{"path": "regions.hangzhou.policy.startup_support", "lo": 0.0, "hi": 0.9}],
+        "outcomes": ["births_hangzhou", "dragons"],
+    }
     job = client.post("/api/jobs/sweep", json=body).json()
     info = wait_for(client, job["id"], {"done", "failed", "cancelled"}, timeout=120)
     assert info["status"] == "done", info
@@ -339,10 +378,16 @@ def test_a_sweep_from_the_page_runs_through_the_experiment_machinery(client, fol
 
 
 def test_a_morris_screening_gives_indices(client):
-    body = {"scenario": {"overrides": {"scale": 0.002, "time.end_year": 2012}}, "design": "morris", "samples": 3,
-            "factors": [{"path": "regions.hangzhou.policy.startup_support", "lo": 0.0, "hi": 0.9},
-                        {"path": "regions.hangzhou.living_cost", "lo": 0.6, "hi": 1.4}],
-            "outcomes": ["births_hangzhou"]}
+    body = {
+        "scenario": {"overrides": {"scale": 0.002, "time.end_year": 2012}},
+        "design": "morris",
+        "samples": 3,
+        "factors": [
+            {"path": "regions.hangzhou.policy.startup_support", "lo": 0.0, "hi": 0.9},
+            {"path": "regions.hangzhou.living_cost", "lo": 0.6, "hi": 1.4},
+        ],
+        "outcomes": ["births_hangzhou"],
+    }
     info = wait_for(client, client.post("/api/jobs/sweep", json=body).json()["id"], {"done", "failed"}, timeout=120)
     sens = info["result"]["sensitivity"]
     assert sens["method"] == "morris" and info["result"]["runs"] == 9
@@ -351,19 +396,30 @@ def test_a_morris_screening_gives_indices(client):
     assert all(f["mu_star"] is not None and f["mu_star"] >= 0 for f in factors)
 
 
-@pytest.mark.parametrize(("change", "loc", "text"), [
-    ({"samples": 40}, ["body", "samples"], "limit of 12 runs"),
-    ({"design": "sobol", "samples": 3}, ["body", "samples"], "power of 2"),
-    ({"factors": [{"path": "regions.hangzhou.policy.startup_support", "lo": 0.0, "hi": 2.0}]}, ["body", "factors", 0],
-     "0.9"),
-    ({"factors": [{"path": "regions.hangzhou.nothing", "lo": 0.0, "hi": 1.0}]}, ["body", "factors", 0], "nothing"),
-    ({"factors": [{"path": "scale", "lo": 0.001, "hi": 0.5}]}, ["body", "factors", 0, "hi"], "limit"),
-    ({"outcomes": ["dragons_atlantis"]}, ["body", "outcomes", 0], "not an outcome"),
-])
+@pytest.mark.parametrize(
+    ("change", "loc", "text"),
+    [
+        ({"samples": 40}, ["body", "samples"], "limit of 12 runs"),
+        ({"design": "sobol", "samples": 3}, ["body", "samples"], "power of 2"),
+        (
+            {"factors": [{"path": "regions.hangzhou.policy.startup_support", "lo": 0.0, "hi": 2.0}]},
+            ["body", "factors", 0],
+            "0.9",
+        ),
+        ({"factors": [{"path": "regions.hangzhou.nothing", "lo": 0.0, "hi": 1.0}]}, ["body", "factors", 0], "nothing"),
+        ({"factors": [{"path": "scale", "lo": 0.001, "hi": 0.5}]}, ["body", "factors", 0, "hi"], "limit"),
+        ({"outcomes": ["dragons_atlantis"]}, ["body", "outcomes", 0], "not an outcome"),
+    ],
+)
 def test_bad_sweeps_are_422_naming_the_field(client, change, loc, text):
-    body = {"scenario": {"overrides": {"scale": 0.002, "time.end_year": 2012}}, "design": "lhs", "samples": 4,
-            "factors": [{"path": "regions.hangzhou.policy.startup_support", "lo": 0.0, "hi": 0.9}],
-            "outcomes": ["births_hangzhou"], **change}
+    body = {
+        "scenario": {"overrides": {"scale": 0.002, "time.end_year": 2012}},
+        "design": "lhs",
+        "samples": 4,
+        "factors": [{"path": "regions.hangzhou.policy.startup_support", "lo": 0.0, "hi": 0.9}],
+        "outcomes": ["births_hangzhou"],
+        **change,
+    }
     before = len(client.get("/api/jobs").json())
     r = client.post("/api/jobs/sweep", json=body)
     assert r.status_code == 422, r.text
@@ -396,10 +452,26 @@ def test_shutdown_cancels_and_marks_running_jobs(tmp_path):
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_serve_stops_cleanly_on_a_signal(tmp_path, sig):
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-c", "from hardtech.cli import main; main()", "serve", "--port", str(port),
-                             "--results", str(tmp_path), "--pace-ms", "50", "--log-level", "warning"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "HARDTECH_TOKEN": ""})
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from hardtech.cli import main; main()",
+            "serve",
+            "--port",
+            str(port),
+            "--results",
+            str(tmp_path),
+            "--pace-ms",
+            "50",
+            "--log-level",
+            "warning",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "HARDTECH_TOKEN": ""},
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -411,8 +483,12 @@ def test_serve_stops_cleanly_on_a_signal(tmp_path, sig):
                 if time.monotonic() > deadline or proc.poll() is not None:
                     raise AssertionError(f"server did not start: {proc.communicate(timeout=5)}") from None
                 time.sleep(0.2)
-        req = urllib.request.Request(base + "/api/jobs/run", method="POST", headers={"Content-Type": "application/json"},
-                                     data=json.dumps({"overrides": {"scale": 0.002}}).encode())
+        req = urllib.request.Request(
+            base + "/api/jobs/run",
+            method="POST",
+            headers={"Content-Type": "application/json"},
+            data=json.dumps({"overrides": {"scale": 0.002}}).encode(),
+        )
         job = json.loads(urllib.request.urlopen(req, timeout=10).read())
         stream = urllib.request.urlopen(base + job["events_url"], timeout=30)  # a page following the job
         stream.readline()

@@ -132,7 +132,9 @@ def _moore_step(c, u, width, height):  # pragma: no cover - jitted
 
 
 @nb.njit(cache=False)
-def _activate_sequential(u_order, u_move, u_give, cell, wealth, width, height, interior, off8, nxt, prv, count):  # pragma: no cover
+def _activate_sequential(
+    u_order, u_move, u_give, cell, wealth, width, height, interior, off8, nxt, prv, count
+):  # pragma: no cover
     """Mesa's ``shuffle_do("step")``: agents move, then maybe give, one after another in random order.
 
     ``u_order`` shuffles the agents; ``u_move[k]`` and ``u_give[k]`` are the
@@ -227,8 +229,18 @@ class BoltzmannPeer:
         u = self._u
         fill_uniforms(self._state, u.reshape(-1))  # order, move and give uniforms of the step
         self.gifts = _activate_sequential(
-            u[0], u[1], u[2], self.agents["cell"], self.agents["wealth"], self.width, self.height,
-            self.interior, self.off8, self.nxt, self.prv, self.count,
+            u[0],
+            u[1],
+            u[2],
+            self.agents["cell"],
+            self.agents["wealth"],
+            self.width,
+            self.height,
+            self.interior,
+            self.off8,
+            self.nxt,
+            self.prv,
+            self.count,
         )
         self.steps += 1
 

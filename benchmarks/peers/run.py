@@ -151,8 +151,16 @@ class Timing:
 CLOCKS = {"cpu": time.thread_time, "wall": time.perf_counter}
 
 
-def time_impl(impl: Impl, params: dict, steps: int, budget: float, max_reps: int,
-              step_limit: float | None = None, seed0: int = 1000, clock: str = "cpu") -> Timing:
+def time_impl(
+    impl: Impl,
+    params: dict,
+    steps: int,
+    budget: float,
+    max_reps: int,
+    step_limit: float | None = None,
+    seed0: int = 1000,
+    clock: str = "cpu",
+) -> Timing:
     """Time steps 1..``steps`` of fresh models until ``budget`` seconds of stepping or ``max_reps``.
 
     ``clock="cpu"`` measures this thread's CPU time (user + system, so page
@@ -189,12 +197,26 @@ def time_impl(impl: Impl, params: dict, steps: int, budget: float, max_reps: int
     best = int(np.argmin(per_step))
     CPU_SHARE[0] += cpu
     CPU_SHARE[1] += wall
-    return Timing(per_step[best], rep, steps, int(np.mean(agents)), phases=phases[best],
-                  median=float(np.median(per_step)), cpu_share=cpu / wall if wall else 1.0)
+    return Timing(
+        per_step[best],
+        rep,
+        steps,
+        int(np.mean(agents)),
+        phases=phases[best],
+        median=float(np.median(per_step)),
+        cpu_share=cpu / wall if wall else 1.0,
+    )
 
 
-def time_pairs(impls: dict[str, Impl], params: dict, steps: int, reps: int, step_limit: float, clock: str,
-               budget: float = REP_BUDGET_S) -> tuple[Timing, Timing, list[float]]:
+def time_pairs(
+    impls: dict[str, Impl],
+    params: dict,
+    steps: int,
+    reps: int,
+    step_limit: float,
+    clock: str,
+    budget: float = REP_BUDGET_S,
+) -> tuple[Timing, Timing, list[float]]:
     """Paired repeats: a fresh Mesa run, then a fresh hardtech run with the same seed, ``reps`` times.
 
     Returns (Mesa's timing, hardtech's timing, the per-repeat ratios Mesa / hardtech). Interleaving
@@ -205,14 +227,23 @@ def time_pairs(impls: dict[str, Impl], params: dict, steps: int, reps: int, step
     mesa_runs, ours_runs, spent = [], [], 0.0
     for rep in range(reps):
         if rep == 0 or spent < budget:
-            t = time_impl(impls["mesa"], params, steps, budget=0.0, max_reps=1, step_limit=step_limit,
-                          seed0=1000 + rep, clock=clock)
+            t = time_impl(
+                impls["mesa"],
+                params,
+                steps,
+                budget=0.0,
+                max_reps=1,
+                step_limit=step_limit,
+                seed0=1000 + rep,
+                clock=clock,
+            )
             mesa_runs.append(t)
             spent += t.per_step * t.steps
             if t.note:
                 break
-        ours_runs.append(time_impl(impls["hardtech"], params, steps, budget=0.0, max_reps=1, seed0=1000 + rep,
-                                   clock=clock))
+        ours_runs.append(
+            time_impl(impls["hardtech"], params, steps, budget=0.0, max_reps=1, seed0=1000 + rep, clock=clock)
+        )
     mesa = _merge(mesa_runs)
     ours = _merge(ours_runs)
     if len(mesa_runs) == len(ours_runs):
@@ -226,9 +257,16 @@ def _merge(runs: list[Timing]) -> Timing:
     """One Timing from single-run timings: the fastest run, the median, pooled CPU share."""
     per_step = [r.per_step for r in runs]
     best = int(np.argmin(per_step))
-    return Timing(per_step[best], len(runs), runs[best].steps, int(np.mean([r.n_agents for r in runs])),
-                  runs[-1].note, phases=runs[best].phases, median=float(np.median(per_step)),
-                  cpu_share=float(np.mean([r.cpu_share for r in runs])))
+    return Timing(
+        per_step[best],
+        len(runs),
+        runs[best].steps,
+        int(np.mean([r.n_agents for r in runs])),
+        runs[-1].note,
+        phases=runs[best].phases,
+        median=float(np.median(per_step)),
+        cpu_share=float(np.mean([r.cpu_share for r in runs])),
+    )
 
 
 def warm_up() -> None:
@@ -292,9 +330,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sizes", type=int, nargs="+", help="target agent counts (default 1000 10000 100000)")
     ap.add_argument("--steps", type=int, help="timed steps per model run (default 10; quick 3)")
     ap.add_argument("--seeds", type=int, help="seeds per implementation for the statistics (default 30; quick 8)")
-    ap.add_argument("--mesa-step-limit", type=float, default=10.0, help="stop timing Mesa at a size once a step exceeds this")
-    ap.add_argument("--clock", choices=sorted(CLOCKS), default="cpu",
-                    help="time steps by this thread's CPU time (default; robust on a shared machine) or wall time")
+    ap.add_argument(
+        "--mesa-step-limit", type=float, default=10.0, help="stop timing Mesa at a size once a step exceeds this"
+    )
+    ap.add_argument(
+        "--clock",
+        choices=sorted(CLOCKS),
+        default="cpu",
+        help="time steps by this thread's CPU time (default; robust on a shared machine) or wall time",
+    )
     ap.add_argument("--skip-stats", action="store_true", help="timings only")
     args = ap.parse_args(argv)
 
@@ -318,13 +362,17 @@ def main(argv: list[str] | None = None) -> int:
 
     emit("# Peer benchmark: Mesa example models vs the same models on `hardtech.engine`")
     emit()
-    emit(f"Mesa {mesa.__version__}, NumPy {np.__version__}, Numba {numba.__version__}, SciPy {scipy.__version__}, "
-         f"Python {platform.python_version()}, {platform.machine()}, {os.cpu_count()} CPU(s)"
-         f"{', quick mode' if args.quick else ''}. Numba warm-up (compilation, excluded from timings): {compile_s:.1f} s.")
+    emit(
+        f"Mesa {mesa.__version__}, NumPy {np.__version__}, Numba {numba.__version__}, SciPy {scipy.__version__}, "
+        f"Python {platform.python_version()}, {platform.machine()}, {os.cpu_count()} CPU(s)"
+        f"{', quick mode' if args.quick else ''}. Numba warm-up (compilation, excluded from timings): {compile_s:.1f} s."
+    )
     emit()
     if not mesa.__version__.startswith(MESA_SEMANTICS + "."):
-        emit(f"> **Warning:** the peers reproduce the example models of Mesa {MESA_SEMANTICS}.x; Mesa "
-             f"{mesa.__version__} may define them differently (3.1 and 3.2 did). Check before trusting the comparison.")
+        emit(
+            f"> **Warning:** the peers reproduce the example models of Mesa {MESA_SEMANTICS}.x; Mesa "
+            f"{mesa.__version__} may define them differently (3.1 and 3.2 did). Check before trusting the comparison."
+        )
         emit()
 
     # 1. speed ------------------------------------------------------------------------
@@ -342,42 +390,69 @@ def main(argv: list[str] | None = None) -> int:
                     mesa_blocked = n_target
                     notes.append(f"{model_name}, ~{n_target:,} agents: Mesa {theirs.note}; larger sizes skipped.")
             else:
-                ours = time_impl(impls["hardtech"], params, steps, budget=REP_BUDGET_S, max_reps=MAX_REPS,
-                                 clock=args.clock)
+                ours = time_impl(
+                    impls["hardtech"], params, steps, budget=REP_BUDGET_S, max_reps=MAX_REPS, clock=args.clock
+                )
                 theirs, ratios = Timing(None, 0, 0, 0, f"skipped (Mesa already over the limit at {mesa_blocked:,})"), []
                 notes.append(f"{model_name}, ~{n_target:,} agents: Mesa {theirs.note}.")
             speedups[(model_name, n_target)] = ratios
             grid = f"{params['width']}×{params['height']}"
-            rows.append([
-                model_name, f"{ours.n_agents:,}", grid,
-                f"{fmt_s(theirs.per_step)} ({fmt_s(theirs.median)})" + ("*" if theirs.note else ""),
-                f"{fmt_s(ours.per_step)} ({fmt_s(ours.median)})",
-                (f"{np.median(ratios):,.0f}× ({min(ratios):,.0f}×–{max(ratios):,.0f}×)" if ratios else "—"),
-                f"{1 / ours.per_step:,.0f}",
-                f"{theirs.reps}×{theirs.steps} / {ours.reps}×{ours.steps}",
-                f"{theirs.cpu_share:.2f} / {ours.cpu_share:.2f}" if theirs.per_step else f"— / {ours.cpu_share:.2f}",
-            ])
-            phase_rows.append([model_name, f"{ours.n_agents:,}"] + [
-                ", ".join(f"{k} {fmt_s(v)}" for k, v in ours.phases.items())])
-    emit(table(["model", "agents", "grid", "Mesa s/step", "hardtech s/step",
-                "speed-up: median of the paired repeats (min–max)", "hardtech steps/s",
-                "runs×steps timed (Mesa / hardtech)", "CPU/wall (Mesa / hardtech)"], rows))
+            rows.append(
+                [
+                    model_name,
+                    f"{ours.n_agents:,}",
+                    grid,
+                    f"{fmt_s(theirs.per_step)} ({fmt_s(theirs.median)})" + ("*" if theirs.note else ""),
+                    f"{fmt_s(ours.per_step)} ({fmt_s(ours.median)})",
+                    (f"{np.median(ratios):,.0f}× ({min(ratios):,.0f}×–{max(ratios):,.0f}×)" if ratios else "—"),
+                    f"{1 / ours.per_step:,.0f}",
+                    f"{theirs.reps}×{theirs.steps} / {ours.reps}×{ours.steps}",
+                    f"{theirs.cpu_share:.2f} / {ours.cpu_share:.2f}"
+                    if theirs.per_step
+                    else f"— / {ours.cpu_share:.2f}",
+                ]
+            )
+            phase_rows.append(
+                [model_name, f"{ours.n_agents:,}"] + [", ".join(f"{k} {fmt_s(v)}" for k, v in ours.phases.items())]
+            )
+    emit(
+        table(
+            [
+                "model",
+                "agents",
+                "grid",
+                "Mesa s/step",
+                "hardtech s/step",
+                "speed-up: median of the paired repeats (min–max)",
+                "hardtech steps/s",
+                "runs×steps timed (Mesa / hardtech)",
+                "CPU/wall (Mesa / hardtech)",
+            ],
+            rows,
+        )
+    )
     emit()
-    emit(f"Time per step = ({clock_name} of steps 1..S of a fresh model) / S; best of the runs, median in "
-         "parentheses. Repeats are paired: a fresh Mesa run, then a fresh hardtech run with the same seed, "
-         f"up to {MAX_REPS} times (Mesa while its stepping stays under {REP_BUDGET_S:g} s; a lone Mesa run is "
-         "compared with hardtech's median); the speed-up is the median (and range) of the per-repeat ratios. "
-         "Same process, one core; "
-         "agents = mean agent count of the hardtech runs (Schelling's is random, density 0.8).")
+    emit(
+        f"Time per step = ({clock_name} of steps 1..S of a fresh model) / S; best of the runs, median in "
+        "parentheses. Repeats are paired: a fresh Mesa run, then a fresh hardtech run with the same seed, "
+        f"up to {MAX_REPS} times (Mesa while its stepping stays under {REP_BUDGET_S:g} s; a lone Mesa run is "
+        "compared with hardtech's median); the speed-up is the median (and range) of the per-repeat ratios. "
+        "Same process, one core; "
+        "agents = mean agent count of the hardtech runs (Schelling's is random, density 0.8)."
+    )
     share = CPU_SHARE[0] / CPU_SHARE[1] if CPU_SHARE[1] else 1.0
     if share >= 0.9:
         emit(f"- CPU time / wall time of the timed runs: {share:.2f} (the run had a core to itself).")
     elif args.clock == "cpu":
-        emit(f"- CPU time / wall time of the timed runs: {share:.2f}: other processes shared the cores. CPU time "
-             "leaves out their time slices but not their cache and memory-bandwidth pressure; expect some noise.")
+        emit(
+            f"- CPU time / wall time of the timed runs: {share:.2f}: other processes shared the cores. CPU time "
+            "leaves out their time slices but not their cache and memory-bandwidth pressure; expect some noise."
+        )
     else:
-        emit(f"- CPU time / wall time of the timed runs: {share:.2f} — **other processes took CPU from this run: "
-             "wall-clock timings are pessimistic; rerun on an idle machine or with `--clock cpu`.**")
+        emit(
+            f"- CPU time / wall time of the timed runs: {share:.2f} — **other processes took CPU from this run: "
+            "wall-clock timings are pessimistic; rerun on an idle machine or with `--clock cpu`.**"
+        )
     for note in notes:
         emit(f"- \\* {note}")
     emit()
@@ -401,36 +476,84 @@ def main(argv: list[str] | None = None) -> int:
             for key in ("mesa", "hardtech", "control"):
                 t0 = time.perf_counter()
                 samples[key], agents[key] = sample_stats(impls[key], params, k_steps, seeds)
-                print(f"  [{model_name}: {impls[key].name} {n_seeds} seeds × {k_steps} steps "
-                      f"in {time.perf_counter() - t0:.1f} s]", flush=True)
+                print(
+                    f"  [{model_name}: {impls[key].name} {n_seeds} seeds × {k_steps} steps "
+                    f"in {time.perf_counter() - t0:.1f} s]",
+                    flush=True,
+                )
             for stat in names:
                 m, h, c = (np.asarray(samples[k][stat]) for k in ("mesa", "hardtech", "control"))
                 p_u, p_t = compare(m, h)
                 agree = p_u >= 0.05 and p_t >= 0.05
                 verdict_stats &= agree
-                srows.append([
-                    model_name, stat, f"{np.mean(agents['hardtech']):,.0f}", str(k_steps),
-                    f"{m.mean():.4f} ± {m.std(ddof=1):.4f}", f"{h.mean():.4f} ± {h.std(ddof=1):.4f}",
-                    fmt_p(p_u), fmt_p(p_t), "yes" if agree else "**no**",
-                ])
+                srows.append(
+                    [
+                        model_name,
+                        stat,
+                        f"{np.mean(agents['hardtech']):,.0f}",
+                        str(k_steps),
+                        f"{m.mean():.4f} ± {m.std(ddof=1):.4f}",
+                        f"{h.mean():.4f} ± {h.std(ddof=1):.4f}",
+                        fmt_p(p_u),
+                        fmt_p(p_t),
+                        "yes" if agree else "**no**",
+                    ]
+                )
                 cu, ct = compare(m, c)
-                control_rows.append([
-                    model_name, stat, f"{m.mean():.4f}", f"{c.mean():.4f} ± {c.std(ddof=1):.4f}",
-                    fmt_p(cu), fmt_p(ct), "yes" if (cu < 0.05 and ct < 0.05) else "no",
-                ])
-        emit(table(["model", "statistic", "agents", "K steps", "Mesa mean ± sd", "hardtech mean ± sd",
-                    "p (Mann-Whitney U)", "p (Welch t)", "agree at 5%"], srows))
+                control_rows.append(
+                    [
+                        model_name,
+                        stat,
+                        f"{m.mean():.4f}",
+                        f"{c.mean():.4f} ± {c.std(ddof=1):.4f}",
+                        fmt_p(cu),
+                        fmt_p(ct),
+                        "yes" if (cu < 0.05 and ct < 0.05) else "no",
+                    ]
+                )
+        emit(
+            table(
+                [
+                    "model",
+                    "statistic",
+                    "agents",
+                    "K steps",
+                    "Mesa mean ± sd",
+                    "hardtech mean ± sd",
+                    "p (Mann-Whitney U)",
+                    "p (Welch t)",
+                    "agree at 5%",
+                ],
+                srows,
+            )
+        )
         emit()
-        emit("gini: Mesa's `compute_gini` formula on wealth; happy_share: Mesa's `happy / len(agents)`; "
-             "segregation: mean share of alike neighbours among agents with at least one neighbour "
-             "(computed by the same function from both models' (cell, type) arrays). Seeds 1..n for both; "
-             "the two implementations use different random generators, so the samples are independent.")
+        emit(
+            "gini: Mesa's `compute_gini` formula on wealth; happy_share: Mesa's `happy / len(agents)`; "
+            "segregation: mean share of alike neighbours among agents with at least one neighbour "
+            "(computed by the same function from both models' (cell, type) arrays). Seeds 1..n for both; "
+            "the two implementations use different random generators, so the samples are independent."
+        )
         emit()
-        emit("Control — the deliberately wrong one-shot vectorized variant of each peer (`BoltzmannSynchronous`, "
-             "`SchellingSimultaneous`) against the same Mesa sample; the comparison should reject it:")
+        emit(
+            "Control — the deliberately wrong one-shot vectorized variant of each peer (`BoltzmannSynchronous`, "
+            "`SchellingSimultaneous`) against the same Mesa sample; the comparison should reject it:"
+        )
         emit()
-        emit(table(["model", "statistic", "Mesa mean", "control mean ± sd", "p (Mann-Whitney U)", "p (Welch t)",
-                    "rejected at 5%"], control_rows))
+        emit(
+            table(
+                [
+                    "model",
+                    "statistic",
+                    "Mesa mean",
+                    "control mean ± sd",
+                    "p (Mann-Whitney U)",
+                    "p (Welch t)",
+                    "rejected at 5%",
+                ],
+                control_rows,
+            )
+        )
         emit()
 
     # 3. verdict ----------------------------------------------------------------------------
@@ -440,11 +563,16 @@ def main(argv: list[str] | None = None) -> int:
     if all(at_1e4.values()):
         b, sch = at_1e4["Boltzmann wealth"], at_1e4["Schelling"]
         for text, ok in (
-            (f"Boltzmann wealth at 10^4 agents, median of the {len(b)} paired ratios ≥ {TARGET_MEDIAN['Boltzmann wealth']}× "
-             f"and the smallest ≥ {TARGET_MIN_BOLTZMANN}×: {np.median(b):,.0f}×, smallest {min(b):,.0f}×",
-             np.median(b) >= TARGET_MEDIAN["Boltzmann wealth"] and min(b) >= TARGET_MIN_BOLTZMANN),
-            (f"Schelling at 10^4 agents, median of the {len(sch)} paired ratios ≥ {TARGET_MEDIAN['Schelling']}×: "
-             f"{np.median(sch):,.0f}× (smallest {min(sch):,.0f}×)", np.median(sch) >= TARGET_MEDIAN["Schelling"]),
+            (
+                f"Boltzmann wealth at 10^4 agents, median of the {len(b)} paired ratios ≥ {TARGET_MEDIAN['Boltzmann wealth']}× "
+                f"and the smallest ≥ {TARGET_MIN_BOLTZMANN}×: {np.median(b):,.0f}×, smallest {min(b):,.0f}×",
+                np.median(b) >= TARGET_MEDIAN["Boltzmann wealth"] and min(b) >= TARGET_MIN_BOLTZMANN,
+            ),
+            (
+                f"Schelling at 10^4 agents, median of the {len(sch)} paired ratios ≥ {TARGET_MEDIAN['Schelling']}×: "
+                f"{np.median(sch):,.0f}× (smallest {min(sch):,.0f}×)",
+                np.median(sch) >= TARGET_MEDIAN["Schelling"],
+            ),
         ):
             emit(f"- {text}: **{'met' if ok else 'NOT met'}**.")
     else:

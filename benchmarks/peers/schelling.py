@@ -53,8 +53,9 @@ from hardtech.engine import AgentTable, RandomStreams, Recorder, StepLoop
 
 
 @nb.njit(cache=False)
-def _relocate_sequential(u_order, u_place, movers, cell, typ, grid, empties, height, hp, r, occupant,
-                         changed):  # pragma: no cover
+def _relocate_sequential(
+    u_order, u_place, movers, cell, typ, grid, empties, height, hp, r, occupant, changed
+):  # pragma: no cover
     """Mesa's ``shuffle_do("step")``: each unhappy agent (``movers``), in random order,
     moves to a cell drawn uniformly among the cells empty at that moment.
 
@@ -96,8 +97,9 @@ def _similar_at(grid, p, t, offsets, hp, r):  # pragma: no cover - jitted
 
 
 @nb.njit(cache=False)
-def _assess_changed(grid, offsets, width, height, hp, r, homophily, changed, occupant, mark, todo,
-                    happy, similar, n_happy):  # pragma: no cover - jitted
+def _assess_changed(
+    grid, offsets, width, height, hp, r, homophily, changed, occupant, mark, todo, happy, similar, n_happy
+):  # pragma: no cover - jitted
     """``assign_state`` after a step, for the agents whose neighbourhood changed.
 
     Happiness depends only on the cells within ``r`` of an agent, so after the
@@ -137,7 +139,9 @@ def _assess_changed(grid, offsets, width, height, hp, r, homophily, changed, occ
 
 
 @nb.njit(cache=False)
-def _assess_scan(grid, offsets, width, height, hp, r, homophily, cell, happy, similar, happy_cell, similar_cell):  # pragma: no cover
+def _assess_scan(
+    grid, offsets, width, height, hp, r, homophily, cell, happy, similar, happy_cell, similar_cell
+):  # pragma: no cover
     """Mesa's ``assign_state`` for every agent (a read-only pass, so order does not matter).
 
     Scans the padded grid cell by cell (contiguous memory; the -1 border stands
@@ -264,7 +268,9 @@ class SchellingPeer:
         self._mark = np.zeros(self.n_cells, np.bool_)  # scratch of _assess_changed
         self._todo = np.empty(self.n_cells, np.int64)
         self._changed = None  # cells vacated or taken in the last step; None: assess everybody
-        self._minority_pct = np.count_nonzero(types == 1) / len(types) * 100 if len(types) else 0.0  # types never change
+        self._minority_pct = (
+            np.count_nonzero(types == 1) / len(types) * 100 if len(types) else 0.0
+        )  # types never change
         # per-step uniforms, drawn in place: no allocation (and no page faults) inside a step
         self._u = np.full((2, max(len(cells), 1)), 0.5)
         # the movers' uniforms come from the activation stream through a compiled xoshiro256** (peer_common)
@@ -304,8 +310,18 @@ class SchellingPeer:
 
         changed = np.empty(2 * movers.size, np.int64)
         _relocate_sequential(
-            u_order, u_place, movers, a["cell"], a["type"], self.grid, self.empties, self.height, self.hp, self.radius,
-            self.occupant, changed,
+            u_order,
+            u_place,
+            movers,
+            a["cell"],
+            a["type"],
+            self.grid,
+            self.empties,
+            self.height,
+            self.hp,
+            self.radius,
+            self.occupant,
+            changed,
         )
         # a few moves change few neighbourhoods: reassess those; many moves: everybody (cheaper then)
         self._changed = changed if 9 * changed.size < self.n_cells // 2 else None
@@ -317,16 +333,41 @@ class SchellingPeer:
         if self.assess_with == "numba":
             changed, self._changed = self._changed, None
             if changed is not None:
-                n_happy = _assess_changed(self.grid, self.offsets, self.width, self.height, self.hp, self.radius,
-                                          self.homophily, changed, self.occupant, self._mark, self._todo,
-                                          a["happy"], a["similar"], self.happy)
+                n_happy = _assess_changed(
+                    self.grid,
+                    self.offsets,
+                    self.width,
+                    self.height,
+                    self.hp,
+                    self.radius,
+                    self.homophily,
+                    changed,
+                    self.occupant,
+                    self._mark,
+                    self._todo,
+                    a["happy"],
+                    a["similar"],
+                    self.happy,
+                )
                 if n_happy >= 0:
                     self.happy = int(n_happy)
                     return
-            self.happy = int(_assess_scan(
-                self.grid, self.offsets, self.width, self.height, self.hp, self.radius, self.homophily,
-                a["cell"], a["happy"], a["similar"], self._happy_cell, self._similar_cell,
-            ))
+            self.happy = int(
+                _assess_scan(
+                    self.grid,
+                    self.offsets,
+                    self.width,
+                    self.height,
+                    self.hp,
+                    self.radius,
+                    self.homophily,
+                    a["cell"],
+                    a["happy"],
+                    a["similar"],
+                    self._happy_cell,
+                    self._similar_cell,
+                )
+            )
         else:
             frac, _ = similarity(a["cell"], a["type"], self.nbr, self.n_cells)
             a["similar"] = frac
@@ -363,8 +404,9 @@ class SchellingPeer:
         return self.happy < len(self.agents)
 
     def stats(self) -> dict[str, float]:
-        return segregation_stats(self.agents["cell"], self.agents["type"], self.width, self.height,
-                                 self.homophily, self.radius, self.nbr)
+        return segregation_stats(
+            self.agents["cell"], self.agents["type"], self.width, self.height, self.homophily, self.radius, self.nbr
+        )
 
     def check_index(self) -> None:
         """Assert the grid index (padded grid, empties) agrees with the agent table."""

@@ -27,11 +27,18 @@ if _simd.STATE["numpy_preloaded"]:  # NumPy came first: say now whether results 
 # The rest is imported on first use (PEP 562), so `import hardtech.cli` or `hardtech --help`
 # does not pay for NumPy, pyarrow, pandas and pydantic before a command needs them.
 _LAZY = {
-    "HardtechModel": "hardtech.model", "SimulationFinished": "hardtech.model.model",
-    "Ensemble": "hardtech.result", "RunResult": "hardtech.result",
-    "ensemble": "hardtech.runner", "run": "hardtech.runner", "summarise": "hardtech.runner",
-    "Scenario": "hardtech.scenario", "ScenarioError": "hardtech.scenario", "load": "hardtech.scenario",
-    "presets": "hardtech.scenario", "to_toml": "hardtech.scenario",
+    "HardtechModel": "hardtech.model",
+    "SimulationFinished": "hardtech.model.model",
+    "Ensemble": "hardtech.result",
+    "RunResult": "hardtech.result",
+    "ensemble": "hardtech.runner",
+    "run": "hardtech.runner",
+    "summarise": "hardtech.runner",
+    "Scenario": "hardtech.scenario",
+    "ScenarioError": "hardtech.scenario",
+    "load": "hardtech.scenario",
+    "presets": "hardtech.scenario",
+    "to_toml": "hardtech.scenario",
     "model_version": "hardtech.provenance",
 }
 
@@ -51,5 +58,18 @@ def __dir__() -> list[str]:
     return sorted([*globals(), *_LAZY])
 
 
-__all__ = ["Ensemble", "HardtechModel", "RunResult", "Scenario", "ScenarioError", "SimulationFinished", "ensemble",
-           "load", "model_version", "presets", "run", "summarise", "to_toml"]
+__all__ = [
+    "Ensemble",
+    "HardtechModel",
+    "RunResult",
+    "Scenario",
+    "ScenarioError",
+    "SimulationFinished",
+    "ensemble",
+    "load",
+    "model_version",
+    "presets",
+    "run",
+    "summarise",
+    "to_toml",
+]

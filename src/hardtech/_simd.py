@@ -57,8 +57,7 @@ def avx512_targets(numpy_version: str) -> tuple[str, ...]:
     major, minor = (int(parts[0]), int(parts[1])) if len(parts) == 2 else (0, 0)
     if (major, minor) >= (2, 4):
         return ("X86_V4", "AVX512_ICL", "AVX512_SPR")
-    older = ("AVX512F", "AVX512CD", "AVX512_KNL", "AVX512_KNM", "AVX512_SKX", "AVX512_CLX", "AVX512_CNL",
-             "AVX512_ICL")
+    older = ("AVX512F", "AVX512CD", "AVX512_KNL", "AVX512_KNM", "AVX512_SKX", "AVX512_CLX", "AVX512_CNL", "AVX512_ICL")
     return (*older, "AVX512_SPR") if major >= 2 else older
 
 

@@ -106,8 +106,11 @@ def _blas() -> dict[str, Any]:
     try:
         from threadpoolctl import threadpool_info
 
-        info["runtime"] = [{k: lib.get(k) for k in ("internal_api", "version", "architecture", "num_threads")}
-                           for lib in threadpool_info() if lib.get("user_api") == "blas"]
+        info["runtime"] = [
+            {k: lib.get(k) for k in ("internal_api", "version", "architecture", "num_threads")}
+            for lib in threadpool_info()
+            if lib.get("user_api") == "blas"
+        ]
     except Exception:  # noqa: BLE001 - threadpoolctl is optional
         pass
     return info
@@ -156,5 +159,6 @@ def warn_if_not_portable() -> None:
             "are reproducible on this machine but may differ from other machines' (each run's metadata says so). "
             "Import hardtech before NumPy, or start Python with NPY_DISABLE_CPU_FEATURES="
             f"{','.join(_simd.avx512_targets(np.__version__))}, to get portable results.",
-            ReproducibilityWarning, stacklevel=3)
-
+            ReproducibilityWarning,
+            stacklevel=3,
+        )

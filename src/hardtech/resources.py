@@ -39,8 +39,22 @@ TALENT_ROW_BYTES = 80.0
 FIRM_BYTES = 1500.0
 BIRTHS_PER_PERSON_YEAR = 1e-3
 CHECK_ENV, AVAILABLE_ENV = "HARDTECH_MEMORY_CHECK", "HARDTECH_MEMORY_AVAILABLE"
-_UNITS = {"": 1, "B": 1, "K": 1e3, "KB": 1e3, "M": 1e6, "MB": 1e6, "G": 1e9, "GB": 1e9, "T": 1e12, "TB": 1e12,
-          "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
+_UNITS = {
+    "": 1,
+    "B": 1,
+    "K": 1e3,
+    "KB": 1e3,
+    "M": 1e6,
+    "MB": 1e6,
+    "G": 1e9,
+    "GB": 1e9,
+    "T": 1e12,
+    "TB": 1e12,
+    "KIB": 2**10,
+    "MIB": 2**20,
+    "GIB": 2**30,
+    "TIB": 2**40,
+}
 
 
 class ResourceError(ValueError):
@@ -88,9 +102,10 @@ def parse_size(text: str) -> float:
 
 def _cgroup_room() -> float | None:
     """Memory left under this process's cgroup limit (v2, then v1), None if there is none."""
-    for limit_file, usage_file in (("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
-                                   ("/sys/fs/cgroup/memory/memory.limit_in_bytes",
-                                    "/sys/fs/cgroup/memory/memory.usage_in_bytes")):
+    for limit_file, usage_file in (
+        ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
+        ("/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory/memory.usage_in_bytes"),
+    ):
         try:
             limit = Path(limit_file).read_text().strip()
             usage = float(Path(usage_file).read_text().strip())
@@ -104,7 +119,8 @@ def _cgroup_room() -> float | None:
 
 def available_memory() -> float | None:
     """Bytes of memory a new run may use: ``HARDTECH_MEMORY_AVAILABLE``, else the lower of Linux's
-    ``MemAvailable`` and the room under the cgroup limit; None where unknown."""
+    ``MemAvailable`` and the room under the cgroup limit; None where unknown.
+    """
     forced = os.environ.get(AVAILABLE_ENV, "").strip()
     if forced:
         return parse_size(forced)
@@ -129,7 +145,8 @@ def available_memory() -> float | None:
 
 def check_memory(scenarios: list[Scenario] | Scenario, processes: int = 1, what: str = "the run") -> MemoryEstimate:
     """Refuse (:class:`ResourceError`) when ``processes`` runs of the largest of ``scenarios`` at once
-    would need more memory than is available; returns the largest estimate."""
+    would need more memory than is available; returns the largest estimate.
+    """
     scs = scenarios if isinstance(scenarios, list) else [scenarios]
     est = max((estimate_run_memory(s) for s in scs), key=lambda e: e.bytes)
     if os.environ.get(CHECK_ENV, "").strip() == "0":
@@ -141,5 +158,7 @@ def check_memory(scenarios: list[Scenario] | Scenario, processes: int = 1, what:
         raise ResourceError(
             f"{what} would need about {times}{est.describe()} of memory, estimated from the scenario, but "
             f"{gb(have)} is available; lower `scale` or the regions' `talent`"
-            + (", or use fewer workers" if processes > 1 else "") + f" ({CHECK_ENV}=0 skips this check)")
+            + (", or use fewer workers" if processes > 1 else "")
+            + f" ({CHECK_ENV}=0 skips this check)"
+        )
     return est

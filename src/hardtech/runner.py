@@ -37,8 +37,13 @@ __all__ = ["Ensemble", "RunResult", "ensemble", "run", "run_id_for", "summarise"
 def _git_commit() -> str:
     """The source tree's commit (asked of git once per process: a subprocess costs more than a small run's tables)."""
     try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5,
-                             cwd=Path(__file__).resolve().parent)
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            cwd=Path(__file__).resolve().parent,
+        )
         return out.stdout.strip() if out.returncode == 0 else ""
     except (OSError, subprocess.SubprocessError):
         return ""
@@ -76,22 +81,32 @@ def run(
     return _run_one(sc, replication, store, after_step)
 
 
-def _resolve(scenario: str | Path | Scenario, seed: int | None,
-             overrides: dict[str, Any] | list[str] | None) -> Scenario:
+def _resolve(
+    scenario: str | Path | Scenario, seed: int | None, overrides: dict[str, Any] | list[str] | None
+) -> Scenario:
     extra = dict(overrides) if isinstance(overrides, dict) else None
     sc = load(scenario, extra if extra is not None else overrides)
     return load(sc, {"seed": seed}) if seed is not None else sc
 
 
-def _run_one(sc: Scenario, replication: int, store: str | Path | None = None,
-             after_step: Callable[[HardtechModel], None] | None = None) -> RunResult:
+def _run_one(
+    sc: Scenario,
+    replication: int,
+    store: str | Path | None = None,
+    after_step: Callable[[HardtechModel], None] | None = None,
+) -> RunResult:
     started = dt.datetime.now(dt.timezone.utc)
     t0 = time.perf_counter()
     model = HardtechModel(sc, replication).run(after_step=after_step)
     wall = time.perf_counter() - t0
     result = model.results()
-    result.meta.update({"git_commit": _git_commit(), "started_at": started.isoformat(timespec="seconds"),
-                        "wall_seconds": round(wall, 4)})
+    result.meta.update(
+        {
+            "git_commit": _git_commit(),
+            "started_at": started.isoformat(timespec="seconds"),
+            "wall_seconds": round(wall, 4),
+        }
+    )
     if store is not None:
         result.save(store)
     return result
@@ -166,8 +181,14 @@ def summarise(results: list[RunResult]) -> dict[str, Any]:
     sc = first.scenario
     dragons = first.dragons.sort_values(["dragon_step", "region"]).to_dict("records")
     dragon_rows = [
-        {"firm_id": int(d["firm_id"]), "region": d["region"], "field": d["field"], "founded": d["founded_quarter"],
-         "dragon_quarter": d["dragon_quarter"], "valuation_musd": round(float(d["valuation_musd"]), 1)}
+        {
+            "firm_id": int(d["firm_id"]),
+            "region": d["region"],
+            "field": d["field"],
+            "founded": d["founded_quarter"],
+            "dragon_quarter": d["dragon_quarter"],
+            "valuation_musd": round(float(d["valuation_musd"]), 1),
+        }
         for d in dragons
     ]
     per_rep = [_region_rows(r) for r in results]
@@ -180,15 +201,19 @@ def summarise(results: list[RunResult]) -> dict[str, Any]:
                 merged[key] = round(float(np.mean([x[key] for x in rows])), 3)
         regions.append(merged)
     out: dict[str, Any] = {
-        "scenario": sc.name, "seed": sc.seed, "replications": len(results), "scale": sc.scale,
+        "scenario": sc.name,
+        "seed": sc.seed,
+        "replications": len(results),
+        "scale": sc.scale,
         "run_ids": [r.run_id for r in results],
-        "dragons": dragon_rows, "regions": regions, "fields": _field_rows(first),
+        "dragons": dragon_rows,
+        "regions": regions,
+        "fields": _field_rows(first),
         "wall_seconds": [r.meta["wall_seconds"] for r in results],
     }
     if len(results) > 1:
         out["dragons_ci"] = {
-            row["region"]: _mean_ci([rep[i]["dragons"] for rep in per_rep])
-            for i, row in enumerate(per_rep[0])
+            row["region"]: _mean_ci([rep[i]["dragons"] for rep in per_rep]) for i, row in enumerate(per_rep[0])
         }
     return out
 
@@ -213,19 +238,21 @@ def _region_rows(result: RunResult) -> list[dict[str, Any]]:
         s, r = sm[sm.region == name], rm[rm.region == name]
         window = r[(r.year >= 2020) & (r.year < 2025)]
         net = (window.arrivals - window.departures).sum() / max(window.talent.mean(), 1.0) / max(len(window) / 4, 1e-9)
-        rows.append({
-            "region": name,
-            "dragons": int(s[s.step == last].dragons.sum()),
-            "births": int(s.births.sum()),
-            "firms_end": int(s[s.step == last].firms.sum()),
-            "talent_start": float(r.talent.iloc[0]),
-            "talent_end": float(r.talent.iloc[-1]),
-            "net_inflow_pct_2020_24": round(100 * float(net), 2) if len(window) else float("nan"),
-            "investor_capital_end": round(float(r.investor_capital.iloc[-1]), 1),
-            "invested": round(float(s.invested.sum()), 1),
-            "returned": round(float(s.returned.sum()), 1),
-            "gap_to_frontier_end": round(float(s[s.step == last].gap_to_frontier.mean()), 3),
-        })
+        rows.append(
+            {
+                "region": name,
+                "dragons": int(s[s.step == last].dragons.sum()),
+                "births": int(s.births.sum()),
+                "firms_end": int(s[s.step == last].firms.sum()),
+                "talent_start": float(r.talent.iloc[0]),
+                "talent_end": float(r.talent.iloc[-1]),
+                "net_inflow_pct_2020_24": round(100 * float(net), 2) if len(window) else float("nan"),
+                "investor_capital_end": round(float(r.investor_capital.iloc[-1]), 1),
+                "invested": round(float(s.invested.sum()), 1),
+                "returned": round(float(s.returned.sum()), 1),
+                "gap_to_frontier_end": round(float(s[s.step == last].gap_to_frontier.mean()), 3),
+            }
+        )
     return rows
 
 
@@ -235,12 +262,14 @@ def _field_rows(result: RunResult) -> list[dict[str, Any]]:
     for name, g in fm.groupby("field", sort=False):
         usable = g[g.usable]
         demand = g[g.demand_started]
-        rows.append({
-            "field": name,
-            "usable_from": usable.quarter.iloc[0] if len(usable) else "",
-            "demand_from": demand.quarter.iloc[0] if len(demand) else "",
-            "maturity_end": round(float(g.maturity.iloc[-1]), 3),
-            "adoption_end": round(float(g.adoption.iloc[-1]), 3),
-            "niches_end": int(g.niches.iloc[-1]),
-        })
+        rows.append(
+            {
+                "field": name,
+                "usable_from": usable.quarter.iloc[0] if len(usable) else "",
+                "demand_from": demand.quarter.iloc[0] if len(demand) else "",
+                "maturity_end": round(float(g.maturity.iloc[-1]), 3),
+                "adoption_end": round(float(g.adoption.iloc[-1]), 3),
+                "niches_end": int(g.niches.iloc[-1]),
+            }
+        )
     return rows

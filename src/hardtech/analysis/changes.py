@@ -47,8 +47,11 @@ def changed_fields(scenario: Scenario, reference: Scenario | None) -> list[dict[
         return []
     mine, theirs = flatten(scenario), flatten(reference)
     keys = list(mine) + [k for k in theirs if k not in mine]
-    return [{"path": k, "reference": theirs.get(k), "value": mine.get(k)} for k in keys
-            if k.split(".", 1)[0] not in IGNORED and mine.get(k) != theirs.get(k)]
+    return [
+        {"path": k, "reference": theirs.get(k), "value": mine.get(k)}
+        for k in keys
+        if k.split(".", 1)[0] not in IGNORED and mine.get(k) != theirs.get(k)
+    ]
 
 
 def preset_of(scenario: Scenario) -> Scenario | None:
@@ -64,8 +67,9 @@ def preset_of(scenario: Scenario) -> Scenario | None:
 def _short(value: Any) -> str:
     if isinstance(value, list):
         if value and all(isinstance(x, list) and len(x) == 2 for x in value):
-            return "schedule " + ", ".join(f"{y:g}: {v:g}" if isinstance(v, (int, float)) else f"{y}: {v}"
-                                           for y, v in value)
+            return "schedule " + ", ".join(
+                f"{y:g}: {v:g}" if isinstance(v, (int, float)) else f"{y}: {v}" for y, v in value
+            )
         return f"[{len(value)} items]"
     if isinstance(value, float):
         return f"{value:g}"

@@ -31,17 +31,17 @@ OUTCOME_DOCS: dict[str, str] = {
     "concentration_end": "Herfindahl index of headcount across regions at the end, mean over fields (0–1)",
     "concentration_change": "concentration_end minus the same index at the start",
     "talent_concentration_change": "change over the run of the Herfindahl index of tech talent across regions, "
-                                   "mean over fields (positive: talent gathers in fewer regions)",
+    "mean over fields (positive: talent gathers in fewer regions)",
     "small_share_niche": "share of niche revenue earned by small firms (startups and the firms they grow into, not incumbents), whole run",
     "small_share_platform": "share of platform revenue earned by small firms, whole run",
     "division_of_roles": "small firms' market share in niches minus their market share in platforms (shares of what "
-                         "customers spend, within each field, whole run; fields weighted by spending; −1 to 1)",
+    "customers spend, within each field, whole run; fields weighted by spending; −1 to 1)",
     "experiments": "experiments (prototypes, pivots) run by young firms over the run (count)",
     "experiments_per_musd": "experiments per million USD invested in rounds",
     "niche_dragons": "dragons that were selling in a niche when they became dragons (count)",
     "survival": "1 − deaths / births: share of founded firms that did not fail",
     "dragons_par": "firms whose valuation at a deal price of 1 (balanced venture money) reached the dragon threshold "
-                   "within the age limit (count)",
+    "within the age limit (count)",
     "follower_scenes": "scenes defined by firms founded at least dragon.follower_gap behind their field's frontier (count)",
     "scene_share_rd": "of the capability follower scene definers gained before their scene: the share from own R&D",
     "scene_share_imitation": "... the share from imitating other firms",
@@ -56,10 +56,32 @@ OUTCOME_DOCS: dict[str, str] = {
     "spillover_boost": "R&D success multiplier from absorbed related knowledge, mean over quarters and fields",
     "recycled": "exit proceeds recycling returned to a region's investors and founders over the run (million USD)",
 }
-REGIONAL = ("dragons", "births", "deaths", "exits", "scenes", "firms_end", "talent_end", "net_inflow",
-            "investor_capital_end", "invested", "returned", "revenue", "gap_end", "experiments",
-            "experiments_per_musd", "survival", "niche_dragons", "dragons_par", "follower_scenes",
-            "place_utility", "experiment_cost", "links_per_firm", "spillover_boost", "recycled")
+REGIONAL = (
+    "dragons",
+    "births",
+    "deaths",
+    "exits",
+    "scenes",
+    "firms_end",
+    "talent_end",
+    "net_inflow",
+    "investor_capital_end",
+    "invested",
+    "returned",
+    "revenue",
+    "gap_end",
+    "experiments",
+    "experiments_per_musd",
+    "survival",
+    "niche_dragons",
+    "dragons_par",
+    "follower_scenes",
+    "place_utility",
+    "experiment_cost",
+    "links_per_firm",
+    "spillover_boost",
+    "recycled",
+)
 MEANS = ("gap_end", "net_inflow", "place_utility", "experiment_cost", "links_per_firm", "spillover_boost")
 """Regional outcomes whose world value is the mean over regions (the others are sums)."""
 RATIOS = {"experiments_per_musd": ("experiments", "invested"), "survival": ("deaths", "births")}
@@ -102,7 +124,9 @@ def outcomes(tables: Mapping[str, pd.DataFrame]) -> dict[str, float]:
     for name in ("dragons_par", "follower_scenes"):
         if per_region[name] is None:  # tables of an older model version
             per_region[name] = pd.Series(np.nan, index=per_region["births"].index)
-    per_region["experiments_per_musd"] = per_region["experiments"] / per_region["invested"].where(per_region["invested"] > 0)
+    per_region["experiments_per_musd"] = per_region["experiments"] / per_region["invested"].where(
+        per_region["invested"] > 0
+    )
     per_region["survival"] = 1.0 - per_region["deaths"] / per_region["births"].where(per_region["births"] > 0)
     regions = list(per_region["births"].index)
     if "dragons" in tables and len(tables["dragons"]):
@@ -116,11 +140,15 @@ def outcomes(tables: Mapping[str, pd.DataFrame]) -> dict[str, float]:
     by_r = rm.groupby("region", sort=False)
     for name in ("place_utility", "experiment_cost", "spillover_boost"):
         per_region[name] = by_r[name].mean() if name in rm else pd.Series(np.nan, index=regions)
-    per_region["links_per_firm"] = ((rm["link_ends"] / rm["firms"].where(rm["firms"] > 0)).groupby(rm["region"], sort=False).mean()
-                                    if "link_ends" in rm else pd.Series(np.nan, index=regions))
+    per_region["links_per_firm"] = (
+        (rm["link_ends"] / rm["firms"].where(rm["firms"] > 0)).groupby(rm["region"], sort=False).mean()
+        if "link_ends" in rm
+        else pd.Series(np.nan, index=regions)
+    )
     per_region["recycled"] = by_r["recycled_in"].sum() if "recycled_in" in rm else pd.Series(np.nan, index=regions)
     flows = rm.groupby("region", sort=False)[["arrivals", "departures", "talent"]].agg(
-        {"arrivals": "sum", "departures": "sum", "talent": "mean"})
+        {"arrivals": "sum", "departures": "sum", "talent": "mean"}
+    )
     per_region["net_inflow"] = 100.0 * (flows.arrivals - flows.departures) / flows.talent / years
     for metric in REGIONAL:
         series = per_region[metric]
@@ -138,8 +166,12 @@ def outcomes(tables: Mapping[str, pd.DataFrame]) -> dict[str, float]:
     out["concentration_change"] = out["concentration_end"] - _hhi(start)
     out["talent_concentration_change"] = _hhi(end, "talent") - _hhi(start, "talent")
     plat, niche = fm["platform_revenue"].fillna(0.0), fm["niche_revenue"].fillna(0.0)
-    out["small_share_niche"] = float((fm["small_share_niche"].fillna(0.0) * niche).sum() / niche.sum()) if niche.sum() else float("nan")
-    out["small_share_platform"] = float((fm["small_share_platform"].fillna(0.0) * plat).sum() / plat.sum()) if plat.sum() else float("nan")
+    out["small_share_niche"] = (
+        float((fm["small_share_niche"].fillna(0.0) * niche).sum() / niche.sum()) if niche.sum() else float("nan")
+    )
+    out["small_share_platform"] = (
+        float((fm["small_share_platform"].fillna(0.0) * plat).sum() / plat.sum()) if plat.sum() else float("nan")
+    )
     out["division_of_roles"] = _division_of_roles(fm)
     out.update(_channel_outcomes(sm, fm, tables.get("bloc_metrics"), int(last)))
     return {k: (float(v) if np.isfinite(v) else float("nan")) for k, v in out.items()}
@@ -155,8 +187,9 @@ def _division_of_roles(fm: pd.DataFrame) -> float:
     """
     if "niche_spending" not in fm:
         return float("nan")
-    per_field = fm.groupby("field")[["platform_spending", "niche_spending", "small_platform_revenue",
-                                      "small_niche_revenue"]].sum()
+    per_field = fm.groupby("field")[
+        ["platform_spending", "niche_spending", "small_platform_revenue", "small_niche_revenue"]
+    ].sum()
     both = per_field[(per_field.platform_spending > 0) & (per_field.niche_spending > 0)]
     if both.empty:
         return float("nan")

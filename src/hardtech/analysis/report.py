@@ -231,10 +231,16 @@ def _plot_fields(tables: Mapping[str, pd.DataFrame]) -> go.Figure | str:
         for col, value in ((1, "maturity"), (2, "adoption")):
             fig.add_trace(
                 go.Scatter(
-                    x=d["year"], y=d[value], name=str(field), legendgroup=str(field), showlegend=col == 1,
-                    mode="lines", line=dict(color=color, dash="solid" if col == 1 else "dash"),
+                    x=d["year"],
+                    y=d[value],
+                    name=str(field),
+                    legendgroup=str(field),
+                    showlegend=col == 1,
+                    mode="lines",
+                    line=dict(color=color, dash="solid" if col == 1 else "dash"),
                 ),
-                row=1, col=col,
+                row=1,
+                col=col,
             )
     fig.update_xaxes(title_text="year")
     fig.update_yaxes(title_text="maturity (0–1)", range=[0, 1.02], row=1, col=1)
@@ -251,7 +257,9 @@ def _plot_talent(tables: Mapping[str, pd.DataFrame]) -> go.Figure | str:
     stock = df.groupby(["region", "year"], as_index=False)["talent"].sum().sort_values("year")
     colors = _colors(_sorted_unique(df["region"]))
     fig = make_subplots(
-        rows=1, cols=2, subplot_titles=("net inflow per year (arrivals − departures)", "talent stock"),
+        rows=1,
+        cols=2,
+        subplot_titles=("net inflow per year (arrivals − departures)", "talent stock"),
         horizontal_spacing=0.08,
     )
     for region, color in colors.items():
@@ -259,12 +267,21 @@ def _plot_talent(tables: Mapping[str, pd.DataFrame]) -> go.Figure | str:
         s = stock[stock["region"] == region]
         fig.add_trace(
             go.Bar(x=y["calendar_year"], y=y["net"], name=str(region), legendgroup=str(region), marker_color=color),
-            row=1, col=1,
+            row=1,
+            col=1,
         )
         fig.add_trace(
-            go.Scatter(x=s["year"], y=s["talent"], name=str(region), legendgroup=str(region), showlegend=False,
-                       mode="lines", line=dict(color=color)),
-            row=1, col=2,
+            go.Scatter(
+                x=s["year"],
+                y=s["talent"],
+                name=str(region),
+                legendgroup=str(region),
+                showlegend=False,
+                mode="lines",
+                line=dict(color=color),
+            ),
+            row=1,
+            col=2,
         )
     fig.update_layout(barmode="group")
     fig.update_xaxes(title_text="year")
@@ -279,7 +296,9 @@ def _plot_capital(tables: Mapping[str, pd.DataFrame]) -> go.Figure | str:
     if isinstance(regions, str) and isinstance(flows, str):
         return regions + " " + flows
     fig = make_subplots(
-        rows=1, cols=2, horizontal_spacing=0.08,
+        rows=1,
+        cols=2,
+        horizontal_spacing=0.08,
         subplot_titles=("investor capital by region (M USD)", "invested and returned per year (M USD)"),
     )
     if not isinstance(regions, str):
@@ -287,16 +306,25 @@ def _plot_capital(tables: Mapping[str, pd.DataFrame]) -> go.Figure | str:
         for region, color in _colors(_sorted_unique(cap["region"])).items():
             d = cap[cap["region"] == region]
             fig.add_trace(
-                go.Scatter(x=d["year"], y=d["investor_capital"], name=str(region), mode="lines", line=dict(color=color)),
-                row=1, col=1,
+                go.Scatter(
+                    x=d["year"], y=d["investor_capital"], name=str(region), mode="lines", line=dict(color=color)
+                ),
+                row=1,
+                col=1,
             )
     if not isinstance(flows, str):
         cal = np.floor(flows["year"].astype(float)).astype(int).rename("calendar_year")
         yearly = flows[["invested", "returned"]].groupby(cal).sum().reset_index()
-        fig.add_trace(go.Bar(x=yearly["calendar_year"], y=yearly["invested"], name="invested", marker_color="#3b6fb6"),
-                      row=1, col=2)
-        fig.add_trace(go.Bar(x=yearly["calendar_year"], y=yearly["returned"], name="returned", marker_color="#e8833a"),
-                      row=1, col=2)
+        fig.add_trace(
+            go.Bar(x=yearly["calendar_year"], y=yearly["invested"], name="invested", marker_color="#3b6fb6"),
+            row=1,
+            col=2,
+        )
+        fig.add_trace(
+            go.Bar(x=yearly["calendar_year"], y=yearly["returned"], name="returned", marker_color="#e8833a"),
+            row=1,
+            col=2,
+        )
     fig.update_layout(barmode="group")
     fig.update_xaxes(title_text="year")
     fig.update_yaxes(title_text="investor capital (M USD)", row=1, col=1)
@@ -317,14 +345,27 @@ def _plot_gap(tables: Mapping[str, pd.DataFrame]) -> go.Figure | str:
     ncols = min(3, n_panels)
     nrows = math.ceil(n_panels / ncols)
     titles = ["mean over fields"] + [str(f) for f in fields]
-    fig = make_subplots(rows=nrows, cols=ncols, subplot_titles=titles, shared_xaxes=True,
-                        horizontal_spacing=0.06, vertical_spacing=0.16 if nrows > 1 else 0.0)
+    fig = make_subplots(
+        rows=nrows,
+        cols=ncols,
+        subplot_titles=titles,
+        shared_xaxes=True,
+        horizontal_spacing=0.06,
+        vertical_spacing=0.16 if nrows > 1 else 0.0,
+    )
     for region, color in colors.items():
         d = mean[mean["region"] == region]
         fig.add_trace(
-            go.Scatter(x=d["year"], y=d["gap_to_frontier"], name=str(region), legendgroup=str(region),
-                       mode="lines", line=dict(color=color)),
-            row=1, col=1,
+            go.Scatter(
+                x=d["year"],
+                y=d["gap_to_frontier"],
+                name=str(region),
+                legendgroup=str(region),
+                mode="lines",
+                line=dict(color=color),
+            ),
+            row=1,
+            col=1,
         )
     for i, field in enumerate(fields, start=1):
         sub = df[df["field"] == field].groupby(["region", "year"], as_index=False)["gap_to_frontier"].mean()
@@ -332,9 +373,17 @@ def _plot_gap(tables: Mapping[str, pd.DataFrame]) -> go.Figure | str:
         for region, color in colors.items():
             d = sub[sub["region"] == region]
             fig.add_trace(
-                go.Scatter(x=d["year"], y=d["gap_to_frontier"], name=str(region), legendgroup=str(region),
-                           showlegend=False, mode="lines", line=dict(color=color, width=1.5)),
-                row=i // ncols + 1, col=i % ncols + 1,
+                go.Scatter(
+                    x=d["year"],
+                    y=d["gap_to_frontier"],
+                    name=str(region),
+                    legendgroup=str(region),
+                    showlegend=False,
+                    mode="lines",
+                    line=dict(color=color, width=1.5),
+                ),
+                row=i // ncols + 1,
+                col=i % ncols + 1,
             )
     fig.update_yaxes(title_text="gap (log capability)")  # every panel has its own range: each says its unit
     fig.update_xaxes(title_text="year", showticklabels=True)
@@ -416,7 +465,9 @@ def write_report(
         extra = [k for row in dragons for k in row if k not in DRAGON_COLUMNS]
         columns = DRAGON_COLUMNS + list(dict.fromkeys(extra))
         table = _html_table(dragons, columns)
-        parts.append(table if len(dragons) <= 30 else f"<details><summary>show all {len(dragons)}</summary>{table}</details>")
+        parts.append(
+            table if len(dragons) <= 30 else f"<details><summary>show all {len(dragons)}</summary>{table}</details>"
+        )
     else:
         parts.append(_note("no dragons"))
 
@@ -447,7 +498,7 @@ def write_page(path: str | Path, title: str, parts: Sequence[str], css: str = ""
     """Write an HTML page of ``parts`` (HTML fragments) with the report style; return its path."""
     path = Path(path)
     doc = (
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f"<title>{html.escape(title)}</title>\n<style>{_CSS}{css}</style>\n</head>\n<body>\n<main>\n"
         + "\n".join(p for p in parts if p)

@@ -54,8 +54,11 @@ _debug = {"on": False}
 
 
 @app.callback()
-def _options(debug: Annotated[bool, typer.Option("--debug", help="On an unexpected error, show the full traceback "
-                                                 f"(also: {DEBUG_ENV}=1).")] = False) -> None:
+def _options(
+    debug: Annotated[
+        bool, typer.Option("--debug", help=f"On an unexpected error, show the full traceback (also: {DEBUG_ENV}=1).")
+    ] = False,
+) -> None:
     """Simulate regional hardtech innovation ecosystems (the 'Hangzhou phenomenon')."""
     _debug["on"] = debug
 
@@ -72,17 +75,31 @@ def _first_line(exc: BaseException) -> str:
 # Which module registers each command: a command imports only its own module (and run_cmd's,
 # so the app always has several commands), not every command's dependencies.
 COMMAND_MODULES = {
-    "run": "run_cmd", "presets": "run_cmd", "show": "run_cmd",
-    "sweep": "experiment_cmd", "sensitivity": "experiment_cmd", "discover": "experiment_cmd",
+    "run": "run_cmd",
+    "presets": "run_cmd",
+    "show": "run_cmd",
+    "sweep": "experiment_cmd",
+    "sensitivity": "experiment_cmd",
+    "discover": "experiment_cmd",
     "serve": "serve_cmd",
-    "ensemble": "evidence_cmd", "compare": "evidence_cmd", "claims": "evidence_cmd", "validate": "evidence_cmd",
+    "ensemble": "evidence_cmd",
+    "compare": "evidence_cmd",
+    "claims": "evidence_cmd",
+    "validate": "evidence_cmd",
     "calibrate": "evidence_cmd",
     "history": "history_cmd",
     "robustness": "robustness_cmd",
     "import": "store_cmd",
 }
-MODULES = ("run_cmd", "experiment_cmd", "serve_cmd", "evidence_cmd", "history_cmd", "robustness_cmd",
-           "store_cmd")  # help's order
+MODULES = (
+    "run_cmd",
+    "experiment_cmd",
+    "serve_cmd",
+    "evidence_cmd",
+    "history_cmd",
+    "robustness_cmd",
+    "store_cmd",
+)  # help's order
 
 
 def _register(argv: list[str]) -> None:
@@ -119,14 +136,25 @@ def main() -> None:
     except MemoryError:
         if debugging():
             raise
-        err.print("[bold red]error:[/] out of memory: the run needed more memory than the machine could give; "
-                  "lower `scale` or the regions' `talent`, or use fewer workers", highlight=False, soft_wrap=True)
+        err.print(
+            "[bold red]error:[/] out of memory: the run needed more memory than the machine could give; "
+            "lower `scale` or the regions' `talent`, or use fewer workers",
+            highlight=False,
+            soft_wrap=True,
+        )
         sys.exit(2)
     except Exception as exc:  # the generic guard: a bug, in one line unless --debug
         if debugging():
             raise
         again = shlex.join(["hardtech", "--debug", *[a for a in sys.argv[1:] if a != "--debug"]])
-        err.print("[bold red]error:[/] " + escape(f"unexpected {type(exc).__name__}: {_first_line(exc)} — a bug in "
-                  f"hardtech, please report it; `{again}` shows the traceback"), highlight=False, soft_wrap=True)
+        err.print(
+            "[bold red]error:[/] "
+            + escape(
+                f"unexpected {type(exc).__name__}: {_first_line(exc)} — a bug in "
+                f"hardtech, please report it; `{again}` shows the traceback"
+            ),
+            highlight=False,
+            soft_wrap=True,
+        )
         sys.exit(1)
     sys.exit(code if isinstance(code, int) else 0)

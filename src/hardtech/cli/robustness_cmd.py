@@ -22,40 +22,96 @@ def robustness_cmd(
     scenario: ScenarioOpt = "hangzhou",
     set_: SetOpt = None,
     region: Annotated[str | None, typer.Option(help="Focal region (default: the scenario's first).")] = None,
-    claims: Annotated[str | None, typer.Option("--claims", help=(
-        "Comma-separated claim ids, e.g. H1,H5 (default: every claim with arms; H10, a variance decomposition, "
-        "has none)."))] = None,
-    params: Annotated[str | None, typer.Option("--params", help=(
-        "Screen only these [ASSUMPTION] parameters: comma-separated paths or block prefixes such as 'capital.' "
-        "(default: all; parameters given with --set are held at that value)."))] = None,
-    trajectories: Annotated[int | None, typer.Option("--trajectories", min=1, max=1000, help=(
-        "Morris trajectories r (r·(k + 1) points; default 6, --quick 2)."))] = None,
-    morris_replications: Annotated[int, typer.Option("--morris-replications", min=1, max=100, help=(
-        "Paired replications per screening point."))] = 1,
-    keep: Annotated[int | None, typer.Option("--keep", min=1, max=100, help=(
-        "Parameters the screening keeps for the hypercube (default 8, --quick 4)."))] = None,
-    samples: Annotated[int | None, typer.Option("--samples", min=2, max=100000, help=(
-        "Latin hypercube points (default 64, --quick 8)."))] = None,
-    replications: Annotated[int | None, typer.Option("--replications", "-r", min=2, max=1000, help=(
-        "Paired replications per hypercube point (default 4, --quick 2)."))] = None,
+    claims: Annotated[
+        str | None,
+        typer.Option(
+            "--claims",
+            help=(
+                "Comma-separated claim ids, e.g. H1,H5 (default: every claim with arms; H10, a variance decomposition, "
+                "has none)."
+            ),
+        ),
+    ] = None,
+    params: Annotated[
+        str | None,
+        typer.Option(
+            "--params",
+            help=(
+                "Screen only these [ASSUMPTION] parameters: comma-separated paths or block prefixes such as 'capital.' "
+                "(default: all; parameters given with --set are held at that value)."
+            ),
+        ),
+    ] = None,
+    trajectories: Annotated[
+        int | None,
+        typer.Option(
+            "--trajectories", min=1, max=1000, help=("Morris trajectories r (r·(k + 1) points; default 6, --quick 2).")
+        ),
+    ] = None,
+    morris_replications: Annotated[
+        int, typer.Option("--morris-replications", min=1, max=100, help=("Paired replications per screening point."))
+    ] = 1,
+    keep: Annotated[
+        int | None,
+        typer.Option(
+            "--keep", min=1, max=100, help=("Parameters the screening keeps for the hypercube (default 8, --quick 4).")
+        ),
+    ] = None,
+    samples: Annotated[
+        int | None,
+        typer.Option("--samples", min=2, max=100000, help=("Latin hypercube points (default 64, --quick 8).")),
+    ] = None,
+    replications: Annotated[
+        int | None,
+        typer.Option(
+            "--replications",
+            "-r",
+            min=2,
+            max=1000,
+            help=("Paired replications per hypercube point (default 4, --quick 2)."),
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option("--seed", min=0, max=2**32 - 1, help="Seed of the two designs.")] = 0,
     workers: WorkersOpt = None,
     scheduler: SchedulerOpt = None,
     dask_local: DaskLocalOpt = None,
-    out_path: Annotated[Path | None, typer.Option("--out", help=(
-        "DuckDB file (default results/<name>-robustness.duckdb); the report is written beside it."))] = None,
-    quick: Annotated[bool, typer.Option("--quick", help=(
-        "Screening: scale 0.002, the first 5 years, 2 trajectories, 4 kept parameters, 8 points × 2 replications."))] = False,
-    list_params: Annotated[bool, typer.Option("--list", help="List the parameters that would be screened and exit.")] = False,
+    out_path: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", help=("DuckDB file (default results/<name>-robustness.duckdb); the report is written beside it.")
+        ),
+    ] = None,
+    quick: Annotated[
+        bool,
+        typer.Option(
+            "--quick",
+            help=(
+                "Screening: scale 0.002, the first 5 years, 2 trajectories, 4 kept parameters, 8 points × 2 replications."
+            ),
+        ),
+    ] = False,
+    list_params: Annotated[
+        bool, typer.Option("--list", help="List the parameters that would be screened and exit.")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the whole result as JSON.")] = False,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")] = True,
 ) -> None:
     """Map each claim across the plausible ranges of the [ASSUMPTION] parameters: Morris screening, then a Latin
-    hypercube over the parameters that matter; per claim the share of points supporting it (resumable)."""
+    hypercube over the parameters that matter; per claim the share of points supporting it (resumable).
+    """
     from hardtech.evidence.claims import build_claims
-    from hardtech.evidence.robustness import (QUICK, RobustnessError, RobustnessStore, Settings, assumptions,
-                                              code_fingerprint, jsonable, planned_runs, run_robustness,
-                                              select_parameters)
+    from hardtech.evidence.robustness import (
+        QUICK,
+        RobustnessError,
+        RobustnessStore,
+        Settings,
+        assumptions,
+        code_fingerprint,
+        jsonable,
+        planned_runs,
+        run_robustness,
+        select_parameters,
+    )
     from hardtech.evidence.robustness_report import write_robustness_report
     from hardtech.experiments.executors import ExecutorError, check_options, open_executor
     from hardtech.store import StoreError, check_store_path
@@ -83,10 +139,16 @@ def robustness_cmd(
         _print_parameters(chosen)
         return
     settings = Settings(
-        claims=tuple(wanted), region=focal, parameters=tuple(p.path for p in chosen),
-        trajectories=trajectories or (QUICK["trajectories"] if quick else 6), morris_replications=morris_replications,
-        keep=keep or (QUICK["keep"] if quick else 8), points=samples or (QUICK["points"] if quick else 64),
-        replications=replications or (QUICK["replications"] if quick else 4), seed=seed)
+        claims=tuple(wanted),
+        region=focal,
+        parameters=tuple(p.path for p in chosen),
+        trajectories=trajectories or (QUICK["trajectories"] if quick else 6),
+        morris_replications=morris_replications,
+        keep=keep or (QUICK["keep"] if quick else 8),
+        points=samples or (QUICK["points"] if quick else 64),
+        replications=replications or (QUICK["replications"] if quick else 4),
+        seed=seed,
+    )
     try:
         settings.check()
         check_options(workers, scheduler, dask_local)
@@ -101,44 +163,75 @@ def robustness_cmd(
         fail(f"--out: {exc}")
     by_id = {c.id: c for c in resolved}
     history = sc.time.start_year <= 2012 and sc.time.end_year >= 2025
-    total = (planned_runs([by_id[c] for c in wanted], settings.trajectories * (len(chosen) + 1),
-                          settings.morris_replications, history)
-             + planned_runs([by_id[c] for c in wanted], settings.points, settings.replications, history))
+    total = planned_runs(
+        [by_id[c] for c in wanted], settings.trajectories * (len(chosen) + 1), settings.morris_replications, history
+    ) + planned_runs([by_id[c] for c in wanted], settings.points, settings.replications, history)
     t0 = time.perf_counter()
     try:
-        with open_executor(workers, scheduler, dask_local) as info, \
-                RobustnessStore(store_path, code_fingerprint(), on_wait=lambda m: err.print(m, highlight=False)) as store, \
-                _progress(total, "robustness", progress and not as_json) as tick:
-            result = run_robustness(sc, settings, store, executor=None if info.inline else info.executor,
-                                    parallelism=info.parallelism, on_done=tick,
-                                    log=None if as_json else (lambda m: err.print(m, highlight=False)))
+        with (
+            open_executor(workers, scheduler, dask_local) as info,
+            RobustnessStore(store_path, code_fingerprint(), on_wait=lambda m: err.print(m, highlight=False)) as store,
+            _progress(total, "robustness", progress and not as_json) as tick,
+        ):
+            result = run_robustness(
+                sc,
+                settings,
+                store,
+                executor=None if info.inline else info.executor,
+                parallelism=info.parallelism,
+                on_done=tick,
+                log=None if as_json else (lambda m: err.print(m, highlight=False)),
+            )
     except (ExecutorError, StoreError) as exc:
         fail(str(exc))
     wall = time.perf_counter() - t0
     result["wall_seconds"] = round(wall, 1)
-    report = write_robustness_report(store_path.with_suffix(".html"), result, {
-        "title": f"hardtech robustness — {sc.name}" + (" (screening)" if settings.screening else ""),
-        "scenario": sc.name, "focal region": focal, "scale": sc.scale, "years": f"{sc.time.start_year}–{sc.time.end_year}",
-        "claims": ", ".join(wanted), "screened parameters": len(chosen), "runs": result["runs"]["distinct"],
-        "wall seconds": round(wall, 1), "study id": result["study_id"]})
+    report = write_robustness_report(
+        store_path.with_suffix(".html"),
+        result,
+        {
+            "title": f"hardtech robustness — {sc.name}" + (" (screening)" if settings.screening else ""),
+            "scenario": sc.name,
+            "focal region": focal,
+            "scale": sc.scale,
+            "years": f"{sc.time.start_year}–{sc.time.end_year}",
+            "claims": ", ".join(wanted),
+            "screened parameters": len(chosen),
+            "runs": result["runs"]["distinct"],
+            "wall seconds": round(wall, 1),
+            "study id": result["study_id"],
+        },
+    )
     if as_json:
-        typer.echo(json.dumps(jsonable({**result, "store": str(store_path), "report": str(report)}), indent=2,
-                              allow_nan=False, default=_json))
+        typer.echo(
+            json.dumps(
+                jsonable({**result, "store": str(store_path), "report": str(report)}),
+                indent=2,
+                allow_nan=False,
+                default=_json,
+            )
+        )
         return
     _print_result(result)
     runs = result["runs"]
-    out.print(f"{runs['distinct']} distinct runs ({runs['new']} new, {runs['reused_from_store']} from the store) in "
-              f"{wall:.0f} s; stored in [bold]{store_path}[/]; report: [bold]{report}[/]", highlight=False)
+    out.print(
+        f"{runs['distinct']} distinct runs ({runs['new']} new, {runs['reused_from_store']} from the store) in "
+        f"{wall:.0f} s; stored in [bold]{store_path}[/]; report: [bold]{report}[/]",
+        highlight=False,
+    )
 
 
 def _print_parameters(chosen) -> None:
-    table = Table(title=escape(f"{len(chosen)} [ASSUMPTION] parameters screened over their plausible ranges"),
-                  title_justify="left")
+    table = Table(
+        title=escape(f"{len(chosen)} [ASSUMPTION] parameters screened over their plausible ranges"),
+        title_justify="left",
+    )
     for c in ("parameter", "default", "plausible", "unit", "provenance"):
         table.add_column(c)
     for p in chosen:
-        table.add_row(p.path, f"{p.default:g}", f"{p.plausible[0]:g} – {p.plausible[1]:g}", escape(p.unit),
-                      escape(p.provenance))
+        table.add_row(
+            p.path, f"{p.default:g}", f"{p.plausible[0]:g} – {p.plausible[1]:g}", escape(p.unit), escape(p.provenance)
+        )
     out.print(table)
 
 
@@ -150,9 +243,11 @@ def _print_result(result: dict) -> None:
     lhs, morris = result["lhs"], result["morris"]
     label = "SCREENING: " if result["screening"] else ""
     full = result["full_design"]
-    title = (f"{label}claims across the plausible space — Latin hypercube over {len(result['kept'])} kept of "
-             f"{morris['parameters']} [ASSUMPTION] parameters, {lhs['points']} points × {lhs['replications']} paired "
-             f"replications (scale {result['scale']:g}, {result['years'][0]}–{result['years'][1]}); Wilson 95% intervals")
+    title = (
+        f"{label}claims across the plausible space — Latin hypercube over {len(result['kept'])} kept of "
+        f"{morris['parameters']} [ASSUMPTION] parameters, {lhs['points']} points × {lhs['replications']} paired "
+        f"replications (scale {result['scale']:g}, {result['years'][0]}–{result['years'][1]}); Wilson 95% intervals"
+    )
     table = Table(title=escape(title), title_justify="left", show_lines=True)
     for c in ("claim", "supported", "contrary", "unresolved", "deciding parameters (Spearman ρ, p < 0.05)"):
         table.add_column(c, justify="right" if c in ("supported", "contrary", "unresolved") else "left")
@@ -162,15 +257,25 @@ def _print_result(result: dict) -> None:
             lo, hi = c[s]["ci"]
             cells.append(f"{_pct(c[s]['share'])}\n[{_pct(lo)}, {_pct(hi)}]")
         deciding = [d for d in c["deciding"] if d["decides"]][:3]
-        text = "\n".join(f"{d['parameter']} ({_num(d['spearman'])})" + (f": {d['fails_when']}" if d["fails_when"] else "")
-                         for d in deciding) or "none"
+        text = (
+            "\n".join(
+                f"{d['parameter']} ({_num(d['spearman'])})" + (f": {d['fails_when']}" if d["fails_when"] else "")
+                for d in deciding
+            )
+            or "none"
+        )
         table.add_row(f"{c['claim']} {c['short']}", *cells, text)
     out.print(table)
     if result["screening"]:
-        out.print(f"[yellow]screening[/]: a robustness share needs Morris r ≥ {full['trajectories']} and ≥ "
-                  f"{full['points']} points × ≥ {full['replications']} paired replications", highlight=False)
-    outcomes = Table(title=f"Key outcomes: the inputs that move them most (Morris μ* over {morris['points']} points)",
-                     title_justify="left")
+        out.print(
+            f"[yellow]screening[/]: a robustness share needs Morris r ≥ {full['trajectories']} and ≥ "
+            f"{full['points']} points × ≥ {full['replications']} paired replications",
+            highlight=False,
+        )
+    outcomes = Table(
+        title=f"Key outcomes: the inputs that move them most (Morris μ* over {morris['points']} points)",
+        title_justify="left",
+    )
     for c in ("outcome", "mean [10%, 90%] on the hypercube", "largest μ*"):
         outcomes.add_column(c)
     for o in result["outcomes"]:

@@ -15,8 +15,8 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from hardtech.analysis.report import write_report
 from hardtech.analysis.glossary import footnote
+from hardtech.analysis.report import write_report
 from hardtech.cli.app import app, err, fail, out
 from hardtech.cli.storing import check_out, open_store, store_runs
 from hardtech.commented import commented_toml, source_text
@@ -29,11 +29,25 @@ from hardtech.store import ResultsStore
 ScenarioArg = Annotated[str, typer.Argument(help="A preset name (see `hardtech presets`) or a path to a .toml file.")]
 SetOpt = Annotated[
     list[str] | None,
-    typer.Option("--set", "-s", help="Override a field: KEY=VALUE, e.g. regions.hangzhou.living_cost=0.8 (repeatable)."),
+    typer.Option(
+        "--set", "-s", help="Override a field: KEY=VALUE, e.g. regions.hangzhou.living_cost=0.8 (repeatable)."
+    ),
 ]
 MAX_DRAGON_ROWS = 25
-SUMMARY_TERMS = ("dragon", "births", "talent", "inflow %/y 20-24", "VC pool", "returned", "gap", "usable from",
-                 "demand from", "maturity", "adoption", "niches")
+SUMMARY_TERMS = (
+    "dragon",
+    "births",
+    "talent",
+    "inflow %/y 20-24",
+    "VC pool",
+    "returned",
+    "gap",
+    "usable from",
+    "demand from",
+    "maturity",
+    "adoption",
+    "niches",
+)
 
 
 @app.command("presets")
@@ -48,10 +62,13 @@ def presets_cmd() -> None:
 def show_cmd(
     scenario: ScenarioArg = "hangzhou",
     set_: SetOpt = None,
-    bare: Annotated[bool, typer.Option("--bare", help="Plain TOML without the comments (units, ranges, provenance).")] = False,
+    bare: Annotated[
+        bool, typer.Option("--bare", help="Plain TOML without the comments (units, ranges, provenance).")
+    ] = False,
 ) -> None:
     """Print the fully resolved scenario as TOML: defaults filled in, overrides applied, and each field's
-    unit, allowed and plausible range and provenance as comments (the output loads back as it is)."""
+    unit, allowed and plausible range and provenance as comments (the output loads back as it is).
+    """
     try:
         sc = load(scenario, set_ or [])
         source = None if bare else source_text(scenario)
@@ -67,7 +84,10 @@ def run_cmd(
     replications: Annotated[int, typer.Option(min=1, max=1000, help="Independent replications of the seed.")] = 1,
     set_: SetOpt = None,
     out_path: Annotated[
-        Path | None, typer.Option("--out", help="DuckDB file to write (default results/<name>.duckdb); the report goes beside it as .html.")
+        Path | None,
+        typer.Option(
+            "--out", help="DuckDB file to write (default results/<name>.duckdb); the report goes beside it as .html."
+        ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON instead of tables.")] = False,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")] = True,
@@ -99,9 +119,15 @@ def run_cmd(
     if report:
         html = store_path.with_suffix(".html")
         tables = {k: results[0].frame(k) for k in ("step_metrics", "region_metrics", "field_metrics")}
-        meta = {"scenario": sc.name, "seed": sc.seed, "replications": replications, "scale": sc.scale,
-                "run_id": results[0].run_id, "wall_seconds": results[0].meta["wall_seconds"],
-                "model_version": results[0].meta.get("model_version")}
+        meta = {
+            "scenario": sc.name,
+            "seed": sc.seed,
+            "replications": replications,
+            "scale": sc.scale,
+            "run_id": results[0].run_id,
+            "wall_seconds": results[0].meta["wall_seconds"],
+            "model_version": results[0].meta.get("model_version"),
+        }
         write_report(html, f"hardtech — {sc.name} (seed {sc.seed})", {**summary, "meta": meta}, tables, scenario=sc)
         summary["report"] = str(html)
     if as_json:
@@ -133,8 +159,13 @@ def _run_batch(sc, replications: int, store_path: Path, show_progress: bool) -> 
     stored: set[str] = set()
     if batch_id:
         with open_store(store_path) as store:
-            store.begin_batch(batch_id, scenario_name=sc.name, run_ids=run_ids, model_version=model_version(),
-                              command=shlex.join(["hardtech", *sys.argv[1:]]))
+            store.begin_batch(
+                batch_id,
+                scenario_name=sc.name,
+                run_ids=run_ids,
+                model_version=model_version(),
+                command=shlex.join(["hardtech", *sys.argv[1:]]),
+            )
             stored = set(store.batch(batch_id)["stored"])
     results: list[RunResult] = []
     if stored:
@@ -144,8 +175,11 @@ def _run_batch(sc, replications: int, store_path: Path, show_progress: bool) -> 
                     meta, tables = store.read_run(rid, SUMMARY_TABLES)
                     results.append(RunResult(rid, sc, k, tables, meta))
         rest = "reading them back" if len(stored) == replications else "running the rest"
-        err.print(f"batch {batch_id}: {len(stored)} of {replications} replications already stored in {store_path}; "
-                  f"{rest}", highlight=False, soft_wrap=True)
+        err.print(
+            f"batch {batch_id}: {len(stored)} of {replications} replications already stored in {store_path}; {rest}",
+            highlight=False,
+            soft_wrap=True,
+        )
     todo = [k for k in range(replications) if run_ids[k] not in stored]
     then = "; then run the same command to finish the batch" if batch_id else ""
     try:
@@ -158,8 +192,14 @@ def _run_batch(sc, replications: int, store_path: Path, show_progress: bool) -> 
                 results.append(_light(r))
     except (KeyboardInterrupt, duckdb.InterruptException):
         done = len(stored) + sum(1 for r in results if r.run_id not in stored)
-        where = (f"{done} of {replications} replications of batch {batch_id} are stored in {store_path}; "
-                 "run the same command to resume") if batch_id else f"nothing was written to {store_path}"
+        where = (
+            (
+                f"{done} of {replications} replications of batch {batch_id} are stored in {store_path}; "
+                "run the same command to resume"
+            )
+            if batch_id
+            else f"nothing was written to {store_path}"
+        )
         err.print(f"interrupted (Ctrl-C): {where}", highlight=False, soft_wrap=True)
         raise typer.Exit(code=130) from None
     results.sort(key=lambda r: r.replication)
@@ -168,8 +208,13 @@ def _run_batch(sc, replications: int, store_path: Path, show_progress: bool) -> 
     if not todo:  # every replication was stored already (e.g. imported after a lock): mark the batch complete
         with open_store(store_path) as store:
             store.finish_batch(batch_id)
-    return results, {"id": batch_id, "replications": replications, "already_stored": len(stored),
-                     "run_now": len(todo), "complete": True}
+    return results, {
+        "id": batch_id,
+        "replications": replications,
+        "already_stored": len(stored),
+        "run_now": len(todo),
+        "complete": True,
+    }
 
 
 @contextmanager
@@ -178,8 +223,13 @@ def _progress(sc, runs: int, show: bool):
     if not show or not runs:
         yield None
         return
-    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("quarters"),
-               TimeRemainingColumn())
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("quarters"),
+        TimeRemainingColumn(),
+    )
     with Progress(*columns, console=err, transient=True) as bar:
         task = bar.add_task(f"{sc.name}", total=sc.steps * runs)
         yield lambda _m: bar.advance(task)
@@ -189,8 +239,10 @@ def _print_summary(summary: dict) -> None:
     dragons = summary["dragons"]
     regions = [r["region"] for r in summary["regions"]]
     fields = [f["field"] for f in summary["fields"]]
-    grid = Table(title=f"Dragons by region and field (replication 0): {len(dragons)} in all; "
-                       "count (first became a dragon)", title_justify="left")
+    grid = Table(
+        title=f"Dragons by region and field (replication 0): {len(dragons)} in all; count (first became a dragon)",
+        title_justify="left",
+    )
     grid.add_column("region")
     for f in fields:
         grid.add_column(f, justify="right")
@@ -213,9 +265,17 @@ def _print_summary(summary: dict) -> None:
         out.print(f"… and {len(mine) - MAX_DRAGON_ROWS} more (every dragon is in the store's `dragons` table)")
     reps = summary["replications"]
     regions = Table(title="Regions" + (f" (mean of {reps} replications)" if reps > 1 else ""), title_justify="left")
-    cols = [("region", "region"), ("dragons", "dragons"), ("births", "births"),
-            ("talent_start", "talent start"), ("talent_end", "talent end"), ("net_inflow_pct_2020_24", "inflow %/y 20-24"),
-            ("investor_capital_end", "VC pool end M$"), ("returned", "returned M$"), ("gap_to_frontier_end", "gap")]
+    cols = [
+        ("region", "region"),
+        ("dragons", "dragons"),
+        ("births", "births"),
+        ("talent_start", "talent start"),
+        ("talent_end", "talent end"),
+        ("net_inflow_pct_2020_24", "inflow %/y 20-24"),
+        ("investor_capital_end", "VC pool end M$"),
+        ("returned", "returned M$"),
+        ("gap_to_frontier_end", "gap"),
+    ]
     for _, label in cols:
         regions.add_column(label, justify="left" if label == "region" else "right")
     for row in summary["regions"]:
@@ -232,13 +292,23 @@ def _print_summary(summary: dict) -> None:
     for c in ("field", "usable from", "demand from", "maturity end", "adoption end", "niches end"):
         fields.add_column(c)
     for f in summary["fields"]:
-        fields.add_row(f["field"], f["usable_from"], f["demand_from"], f"{f['maturity_end']:.2f}", f"{f['adoption_end']:.2f}", str(f["niches_end"]))
+        fields.add_row(
+            f["field"],
+            f["usable_from"],
+            f["demand_from"],
+            f"{f['maturity_end']:.2f}",
+            f"{f['adoption_end']:.2f}",
+            str(f["niches_end"]),
+        )
     out.print(fields)
     out.print("[bold]Terms[/] (hardtech.analysis.glossary; the report and the dashboard define them alike)")
     for line in footnote(SUMMARY_TERMS):
         out.print(f"  {line}", highlight=False)
-    out.print(f"Stored {len(summary['run_ids'])} run(s) in [bold]{summary['store']}[/]" +
-              (f"; report: [bold]{summary['report']}[/]" if "report" in summary else ""), highlight=False)
+    out.print(
+        f"Stored {len(summary['run_ids'])} run(s) in [bold]{summary['store']}[/]"
+        + (f"; report: [bold]{summary['report']}[/]" if "report" in summary else ""),
+        highlight=False,
+    )
 
 
 def _fmt(value) -> str:

@@ -26,17 +26,25 @@ def is_loopback(host: str) -> bool:
 
 @app.command("serve")
 def serve_cmd(
-    host: Annotated[str, typer.Option(help="Address to listen on. Anything but loopback requires a token.")] = "127.0.0.1",
+    host: Annotated[
+        str, typer.Option(help="Address to listen on. Anything but loopback requires a token.")
+    ] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8000,
-    results: Annotated[Path, typer.Option(help="Results folder: stores to browse; runs are written to DIR/dashboard.duckdb.",
-                                          file_okay=False)] = Path("results"),
-    token: Annotated[str | None, typer.Option(help=f"Require this token on every request (or set {TOKEN_ENV}).",
-                                              show_default=False)] = None,
+    results: Annotated[
+        Path,
+        typer.Option(
+            help="Results folder: stores to browse; runs are written to DIR/dashboard.duckdb.", file_okay=False
+        ),
+    ] = Path("results"),
+    token: Annotated[
+        str | None, typer.Option(help=f"Require this token on every request (or set {TOKEN_ENV}).", show_default=False)
+    ] = None,
     max_scale: Annotated[float, typer.Option(min=0.0001, max=1.0, help="Largest scale a request may ask for.")] = 0.02,
     max_steps: Annotated[int, typer.Option(min=4, max=800, help="Most quarters a run may have.")] = 160,
     workers: Annotated[int, typer.Option(min=1, max=2, help="Simulations run at once (others queue).")] = 1,
-    pace_ms: Annotated[int, typer.Option(min=0, max=500,
-                                         help="Pause after each streamed quarter, ms, so plots visibly grow.")] = 15,
+    pace_ms: Annotated[
+        int, typer.Option(min=0, max=500, help="Pause after each streamed quarter, ms, so plots visibly grow.")
+    ] = 15,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
 ) -> None:
     """Serve the dashboard: NetLogo-style controls, live plots, comparisons and past runs (API docs at /docs)."""
@@ -52,14 +60,24 @@ def serve_cmd(
     except ImportError as exc:
         fail(f"the dashboard needs the web extra: pip install 'hardtech[web]' ({exc})")
     try:
-        web_app = web.create_app(results, token, max_scale=max_scale, max_steps=max_steps, workers=workers,
-                                 pace_ms=pace_ms, allowed_hosts=None if token else sorted({*web.LOOPBACK_HOSTS, host}))
+        web_app = web.create_app(
+            results,
+            token,
+            max_scale=max_scale,
+            max_steps=max_steps,
+            workers=workers,
+            pace_ms=pace_ms,
+            allowed_hosts=None if token else sorted({*web.LOOPBACK_HOSTS, host}),
+        )
     except (OSError, ValueError) as exc:
         fail(f"--results {results}: {exc}")
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{port}/" + (f"?token={token}" if token else "")
-    out.print(f"hardtech dashboard on [bold]{url}[/]  (API docs: http://{shown}:{port}/docs; results: {results})",
-              highlight=False, soft_wrap=True)
+    out.print(
+        f"hardtech dashboard on [bold]{url}[/]  (API docs: http://{shown}:{port}/docs; results: {results})",
+        highlight=False,
+        soft_wrap=True,
+    )
     if token:
         err.print("a token is required on every request (Authorization: Bearer …, or ?token= for the page)")
     # Ctrl-C / SIGTERM: jobs cancelled and marked, finished replications kept, no traceback (web.serve)

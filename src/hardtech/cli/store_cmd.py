@@ -14,8 +14,9 @@ from hardtech.store import import_runs
 
 @app.command("import")
 def import_cmd(
-    source: Annotated[Path, typer.Argument(help="A <store>.pending directory (or one run's directory in it).",
-                                           show_default=False)],
+    source: Annotated[
+        Path, typer.Argument(help="A <store>.pending directory (or one run's directory in it).", show_default=False)
+    ],
     out_path: Annotated[Path, typer.Option("--out", help="The DuckDB store to write the runs to.", show_default=False)],
     keep: Annotated[bool, typer.Option("--keep", help="Keep the saved files after importing them.")] = False,
 ) -> None:

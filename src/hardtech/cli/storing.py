@@ -57,8 +57,9 @@ def import_command(spilled: Path, store_path: Path) -> str:
     return shlex.join(["hardtech", "import", str(spilled), "--out", str(store_path)])
 
 
-def store_runs(path: Path, runs: RunRows, *, then: str = "",
-               also: Callable[[ResultsStore], None] | None = None) -> None:
+def store_runs(
+    path: Path, runs: RunRows, *, then: str = "", also: Callable[[ResultsStore], None] | None = None
+) -> None:
     """Write ``runs`` (replacing runs of the same id), each whole, in one transaction; then ``also(store)``
     on the same connection (e.g. mark a batch complete).
 
@@ -73,5 +74,7 @@ def store_runs(path: Path, runs: RunRows, *, then: str = "",
                 also(store)
     except StoreLockedError as exc:
         spilled = spill_runs(path, runs)
-        fail(f"{exc}; the {len(runs)} computed run(s) are saved in {spilled} — store them with: "
-             f"{import_command(spilled, path)}{then}")
+        fail(
+            f"{exc}; the {len(runs)} computed run(s) are saved in {spilled} — store them with: "
+            f"{import_command(spilled, path)}{then}"
+        )

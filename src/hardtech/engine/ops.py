@@ -195,11 +195,14 @@ class GroupRanks:
         chunk = max(1, (1 << 20) // block)
         for b0 in range(0, n_full, chunk):
             b1 = min(b0 + chunk, n_full)
-            flat = np.add(keys[b0 * block: b1 * block].reshape(b1 - b0, block),
-                          (np.arange(b1 - b0, dtype=np.intp) * width)[:, None], dtype=np.intp)
+            flat = np.add(
+                keys[b0 * block : b1 * block].reshape(b1 - b0, block),
+                (np.arange(b1 - b0, dtype=np.intp) * width)[:, None],
+                dtype=np.intp,
+            )
             counts[:, b0:b1] = np.bincount(flat.ravel(), minlength=(b1 - b0) * width).reshape(b1 - b0, width).T
         if n % block:
-            counts[:, -1] = np.bincount(keys[n_full * block:], minlength=width)
+            counts[:, -1] = np.bincount(keys[n_full * block :], minlength=width)
         cum = np.cumsum(counts[:n_groups], axis=1)
         self._cum = cum
         self.counts = cum[:, -1].copy() if n_blocks else np.zeros(n_groups, np.int64)
@@ -230,7 +233,7 @@ class GroupRanks:
         full = keys[: n_full * block].reshape(n_full, block)
         step = max(1, (1 << 21) // block)  # draws per batch: bounded temporaries
         for i0 in range(0, idx.size, step):
-            sel = idx[i0: i0 + step]
+            sel = idx[i0 : i0 + step]
             g, k = groups[sel], ranks[sel]
             # the first block whose cumulative count of g exceeds k …
             b = np.searchsorted(self._flat, g * self._shift + k, side="right") - g * self._n_blocks
@@ -240,7 +243,7 @@ class GroupRanks:
             in_tail = b >= n_full
             if in_tail.any():
                 tail = np.full(block, self.n_groups, keys.dtype)
-                tail[: n - n_full * block] = keys[n_full * block:]
+                tail[: n - n_full * block] = keys[n_full * block :]
                 sub = np.empty((sel.size, block), keys.dtype)
                 sub[~in_tail] = full[b[~in_tail]]
                 sub[in_tail] = tail

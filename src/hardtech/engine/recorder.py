@@ -46,5 +46,9 @@ class Recorder:
         chunks = self._chunks.get(name)
         if not chunks:
             return pa.table({})
-        return pa.table({col: np.concatenate([c[col] if c[col].ndim else np.full(n, c[col]) for n, c in chunks])
-                         for col in chunks[0][1]})
+        return pa.table(
+            {
+                col: np.concatenate([c[col] if c[col].ndim else np.full(n, c[col]) for n, c in chunks])
+                for col in chunks[0][1]
+            }
+        )

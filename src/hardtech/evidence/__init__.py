@@ -1,2 +1,3 @@
 """Evidence: ensembles with intervals, the article's claims as experiments,
-stylized facts, and calibration."""
+stylized facts, and calibration.
+"""

@@ -60,11 +60,21 @@ class Prior:
 # The behaviour parameters earlier rounds fitted by hand-picked SMM, plus the founding rate,
 # each with a wide prior over what the rule's description allows and the literature suggests.
 DEFAULT_PRIORS: tuple[Prior, ...] = (
-    Prior("market.capability_weight", 6.0, 30.0, why="how sharply customers prefer better products; no direct estimate"),
+    Prior(
+        "market.capability_weight", 6.0, 30.0, why="how sharply customers prefer better products; no direct estimate"
+    ),
     Prior("capital.milestone_gain", 0.05, 0.4, why="capability gain investors count as a milestone"),
     Prior("capital.seed_round", 0.3, 2.0, why="seed rounds of 0.3–2 M USD (× capital intensity)"),
-    Prior("entrepreneurship.runway_quarters", 2.0, 10.0, why="how long a young firm's cash must last when it staffs up"),
-    Prior("entrepreneurship.found_rate", 2e-4, 2e-3, "loguniform", why="founding chance per person-quarter at full opportunity"),
+    Prior(
+        "entrepreneurship.runway_quarters", 2.0, 10.0, why="how long a young firm's cash must last when it staffs up"
+    ),
+    Prior(
+        "entrepreneurship.found_rate",
+        2e-4,
+        2e-3,
+        "loguniform",
+        why="founding chance per person-quarter at full opportunity",
+    ),
 )
 
 
@@ -146,8 +156,9 @@ def particle_seed(base: int, params: Mapping[str, float]) -> int:
     return int(hashlib.sha256(text.encode()).hexdigest()[:12], 16)
 
 
-def _simulate(params: Mapping[str, float], base: Scenario, paths: Mapping[str, str], names: Sequence[str],
-              seed: int) -> dict[str, float]:
+def _simulate(
+    params: Mapping[str, float], base: Scenario, paths: Mapping[str, str], names: Sequence[str], seed: int
+) -> dict[str, float]:
     """One particle: run the scenario with the particle's values and measure the summaries."""
     values = {paths[k]: float(v) for k, v in params.items()}
     sc = load(base, {**values, "seed": particle_seed(seed, values) % (2**63 - 1)})
@@ -179,8 +190,7 @@ def _seeded_sampler(map_: Callable, seed: int):
     from pyabc.sampler import Sampler
 
     class SeededSampler(Sampler):
-        def sample_until_n_accepted(self, n, simulate_one, t, *, max_eval=np.inf, all_accepted=False,
-                                    ana_vars=None):
+        def sample_until_n_accepted(self, n, simulate_one, t, *, max_eval=np.inf, all_accepted=False, ana_vars=None):
             pickled = cloudpickle.dumps(simulate_one)
             seeds = [int(np.random.SeedSequence([seed, int(t) + 1, i]).generate_state(1)[0]) for i in range(n)]
             results = list(map_(functools.partial(_until_accepted, pickled), seeds))
@@ -220,9 +230,21 @@ class Posterior:
             cdf = np.cumsum(w[order])
             q = [float(x[order][min(np.searchsorted(cdf, level), len(x) - 1)]) for level in (0.05, 0.5, 0.95)]
             prior_sd = ((math.log(p.hi) - math.log(p.lo)) if p.kind == "loguniform" else (p.hi - p.lo)) / math.sqrt(12)
-            spread = float(np.sqrt(np.sum(w * (np.log(x) - np.sum(w * np.log(x))) ** 2))) if p.kind == "loguniform" else sd
-            rows.append({"parameter": p.path, "prior": f"{p.kind}({p.lo:g}, {p.hi:g})", "mean": mean, "sd": sd,
-                         "q05": q[0], "median": q[1], "q95": q[2], "sd_over_prior_sd": spread / prior_sd})
+            spread = (
+                float(np.sqrt(np.sum(w * (np.log(x) - np.sum(w * np.log(x))) ** 2))) if p.kind == "loguniform" else sd
+            )
+            rows.append(
+                {
+                    "parameter": p.path,
+                    "prior": f"{p.kind}({p.lo:g}, {p.hi:g})",
+                    "mean": mean,
+                    "sd": sd,
+                    "q05": q[0],
+                    "median": q[1],
+                    "q95": q[2],
+                    "sd_over_prior_sd": spread / prior_sd,
+                }
+            )
         return pd.DataFrame(rows)
 
     def best(self) -> dict[str, float]:
@@ -230,11 +252,20 @@ class Posterior:
         return dict(zip(self.summary()["parameter"], self.summary()["median"]))
 
 
-def abc_calibrate(scenario: Scenario, priors: Sequence[Prior] = DEFAULT_PRIORS, population: int = 100,
-                  generations: int = 8, min_epsilon: float = 0.0, seed: int = 0,
-                  names: Sequence[str] | None = None, observed: Mapping[str, float] | None = None,
-                  scale: Mapping[str, float] | None = None, executor: Executor | None = None,
-                  db_dir: str | Path | None = None, on_generation: Callable[[dict], None] | None = None) -> Posterior:
+def abc_calibrate(
+    scenario: Scenario,
+    priors: Sequence[Prior] = DEFAULT_PRIORS,
+    population: int = 100,
+    generations: int = 8,
+    min_epsilon: float = 0.0,
+    seed: int = 0,
+    names: Sequence[str] | None = None,
+    observed: Mapping[str, float] | None = None,
+    scale: Mapping[str, float] | None = None,
+    executor: Executor | None = None,
+    db_dir: str | Path | None = None,
+    on_generation: Callable[[dict], None] | None = None,
+) -> Posterior:
     """Run ABC-SMC for ``priors`` against the calibration targets (or ``names``/``observed`` given).
 
     ``population`` particles per generation, at most ``generations``
@@ -264,10 +295,14 @@ def abc_calibrate(scenario: Scenario, priors: Sequence[Prior] = DEFAULT_PRIORS, 
     model = functools.partial(_simulate, base=scenario, paths=paths, names=names, seed=seed)
     map_ = executor.map if executor is not None else map
     np.random.seed(seed)  # pyabc's own draws in this process (the sampler seeds each particle task)
-    abc = pyabc.ABCSMC(model, pyabc.Distribution(**rvs),
-                       functools.partial(distance, scale=scale), population_size=population,
-                       sampler=_seeded_sampler(map_, seed),
-                       eps=pyabc.QuantileEpsilon(alpha=0.5))
+    abc = pyabc.ABCSMC(
+        model,
+        pyabc.Distribution(**rvs),
+        functools.partial(distance, scale=scale),
+        population_size=population,
+        sampler=_seeded_sampler(map_, seed),
+        eps=pyabc.QuantileEpsilon(alpha=0.5),
+    )
     with tempfile.TemporaryDirectory(dir=db_dir) as tmp:
         history = abc.new(f"sqlite:///{Path(tmp) / 'abc.db'}", observed)
         history = abc.run(minimum_epsilon=min_epsilon, max_nr_populations=generations)
@@ -277,13 +312,21 @@ def abc_calibrate(scenario: Scenario, priors: Sequence[Prior] = DEFAULT_PRIORS, 
         pops = history.get_all_populations()
         pops = pops[pops.t >= 0]
         sims = history.total_nr_simulations
-    generations_frame = pd.DataFrame({"t": pops.t.astype(int), "epsilon": pops.epsilon.astype(float),
-                                      "samples": pops.samples.astype(int)})
+    generations_frame = pd.DataFrame(
+        {"t": pops.t.astype(int), "epsilon": pops.epsilon.astype(float), "samples": pops.samples.astype(int)}
+    )
     generations_frame["particles"] = population
     generations_frame["acceptance"] = population / generations_frame["samples"]
     if on_generation is not None:
         for row in generations_frame.to_dict("records"):
             on_generation(row)
-    return Posterior(tuple(priors), particles[[p.path for p in priors] + ["weight"]], generations_frame, observed,
-                     scale, seed, int(sims), {"population": population, "max_generations": generations,
-                                              "summaries": names})
+    return Posterior(
+        tuple(priors),
+        particles[[p.path for p in priors] + ["weight"]],
+        generations_frame,
+        observed,
+        scale,
+        seed,
+        int(sims),
+        {"population": population, "max_generations": generations, "summaries": names},
+    )

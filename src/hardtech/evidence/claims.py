@@ -56,8 +56,17 @@ RESAMPLES = 4000
 MDE_FACTOR = float(stats.norm.ppf(0.975) + stats.norm.ppf(0.8))  # ≈ 2.80: 80% power, two-sided α = 0.05
 BCA_FROM = 10  # replications from which the interval is BCa (percentile below)
 
-__all__ = ["Claim", "ClaimResult", "Interval", "build_claims", "declared_claims", "equivalent", "paired_interval",
-           "run_claim", "verdict"]
+__all__ = [
+    "Claim",
+    "ClaimResult",
+    "Interval",
+    "build_claims",
+    "declared_claims",
+    "equivalent",
+    "paired_interval",
+    "run_claim",
+    "verdict",
+]
 
 build_claims = declared_claims  # the name the CLI and older code use
 
@@ -82,8 +91,9 @@ class Interval:
         return MDE_FACTOR * self.se
 
 
-def paired_interval(samples: Mapping[Any, np.ndarray], compute: Callable[[Mapping[Any, Any]], Any],
-                    seed: int = 0) -> Interval:
+def paired_interval(
+    samples: Mapping[Any, np.ndarray], compute: Callable[[Mapping[Any, Any]], Any], seed: int = 0
+) -> Interval:
     """``compute`` of the samples' means, with paired bootstrap intervals over replications.
 
     ``samples`` maps a key to per-replication values (the same replications
@@ -110,9 +120,16 @@ def paired_interval(samples: Mapping[Any, np.ndarray], compute: Callable[[Mappin
     for level in (0.95, 0.90):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # degenerate resamples are handled below
-            res = stats.bootstrap(tuple(matrix.T), statistic, paired=True, vectorized=True, n_resamples=RESAMPLES,
-                                  confidence_level=level, method=method,
-                                  rng=np.random.default_rng(np.random.SeedSequence(seed)))
+            res = stats.bootstrap(
+                tuple(matrix.T),
+                statistic,
+                paired=True,
+                vectorized=True,
+                n_resamples=RESAMPLES,
+                confidence_level=level,
+                method=method,
+                rng=np.random.default_rng(np.random.SeedSequence(seed)),
+            )
         lo, hi = float(res.confidence_interval.low), float(res.confidence_interval.high)
         if not (np.isfinite(lo) and np.isfinite(hi)):  # e.g. BCa with a constant bootstrap distribution
             dist = res.bootstrap_distribution
@@ -128,7 +145,7 @@ def equivalent(interval: Interval, margin: float) -> bool:
 
 
 def verdict(interval: Interval, margin: float) -> str:
-    """supported / not supported / inconclusive (see the module docstring)."""
+    """Supported / not supported / inconclusive (see the module docstring)."""
     if interval.lo > 0:
         return "supported"
     if interval.hi < 0 or equivalent(interval, margin):
@@ -196,20 +213,38 @@ class ClaimResult:
         """A flat record for tables, JSON and the store."""
         c, d, k = self.claim, self.declared, self.control
         out: dict[str, Any] = {
-            "claim": c.id, "title": c.title, "short": c.short, "article": c.article, "statement": c.statement,
-            "channel": c.channel, "metric": c.metric, "statistic": c.statistic_text, "statistic_expr": c.statistic,
-            **_interval_fields("", d.effect), "mde": d.effect.mde,
-            "verdict": self.verdict, "signal": d.verdict, "screening": self.screening,
-            "margin": self.margin, "margin_text": _margin_text(c.margin),
-            "replications": self.replications, "identical_arms": d.identical_arms,
+            "claim": c.id,
+            "title": c.title,
+            "short": c.short,
+            "article": c.article,
+            "statement": c.statement,
+            "channel": c.channel,
+            "metric": c.metric,
+            "statistic": c.statistic_text,
+            "statistic_expr": c.statistic,
+            **_interval_fields("", d.effect),
+            "mde": d.effect.mde,
+            "verdict": self.verdict,
+            "signal": d.verdict,
+            "screening": self.screening,
+            "margin": self.margin,
+            "margin_text": _margin_text(c.margin),
+            "replications": self.replications,
+            "identical_arms": d.identical_arms,
             "identical_pairs": [list(p) for p in d.identical_pairs],
-            "control": c.control_text, "control_overrides": dict(k.overrides), **_interval_fields("control_", k.effect),
-            "control_gone": self.control_gone, "control_verdict": "screening" if self.screening else k.verdict,
-            "control_identical_arms": k.identical_arms, "control_identical_pairs": [list(p) for p in k.identical_pairs],
-            "manipulation_active": self.manipulation_active, "manipulation": self._manipulation(),
-            "ablation": self._ablation(), "sweeps": [self._label_row(v) for key, v in self.labels.items()
-                                                     if key.startswith("sweep")],
-            "history": [dict(h) for h in c.history], "tables": self.tables,
+            "control": c.control_text,
+            "control_overrides": dict(k.overrides),
+            **_interval_fields("control_", k.effect),
+            "control_gone": self.control_gone,
+            "control_verdict": "screening" if self.screening else k.verdict,
+            "control_identical_arms": k.identical_arms,
+            "control_identical_pairs": [list(p) for p in k.identical_pairs],
+            "manipulation_active": self.manipulation_active,
+            "manipulation": self._manipulation(),
+            "ablation": self._ablation(),
+            "sweeps": [self._label_row(v) for key, v in self.labels.items() if key.startswith("sweep")],
+            "history": [dict(h) for h in c.history],
+            "tables": self.tables,
             **{f"mean_{a}": v for a, v in d.means.items()},
             **{f"also_{a}": v for a, v in {**d.also, **self.derived}.items()},
         }
@@ -221,23 +256,35 @@ class ClaimResult:
             return {}
         declared = self.declared.manipulation
         what = f"{man.between[1]} − {man.between[0]}" if man.between else f"value − {man.null:g}"
-        return {"quantity": man.quantity, "text": man.text, "compared": what, **_interval_fields("", m),
-                "declared_change": declared.point if declared is not None else float("nan")}
+        return {
+            "quantity": man.quantity,
+            "text": man.text,
+            "compared": what,
+            **_interval_fields("", m),
+            "declared_change": declared.point if declared is not None else float("nan"),
+        }
 
     def _ablation(self) -> dict[str, Any]:
         c = self.claim
-        out: dict[str, Any] = {"rules": list(c.ablation_rules), "note": c.ablation_note,
-                               "overrides": dict(c.ablation)}
+        out: dict[str, Any] = {"rules": list(c.ablation_rules), "note": c.ablation_note, "overrides": dict(c.ablation)}
         if "ablation" in self.labels:
             a = self.labels["ablation"]
-            out.update(_interval_fields("", a.effect), verdict="screening" if self.screening else a.verdict,
-                       identical_arms=a.identical_arms)
+            out.update(
+                _interval_fields("", a.effect),
+                verdict="screening" if self.screening else a.verdict,
+                identical_arms=a.identical_arms,
+            )
         return out
 
     def _label_row(self, result: LabelResult) -> dict[str, Any]:
-        return {"label": result.label, "overrides": dict(result.overrides), **_interval_fields("", result.effect),
-                "verdict": "screening" if self.screening else result.verdict, "signal": result.verdict,
-                "identical_arms": result.identical_arms}
+        return {
+            "label": result.label,
+            "overrides": dict(result.overrides),
+            **_interval_fields("", result.effect),
+            "verdict": "screening" if self.screening else result.verdict,
+            "signal": result.verdict,
+            "identical_arms": result.identical_arms,
+        }
 
 
 def _mean(values: Any) -> float:
@@ -248,8 +295,15 @@ def _mean(values: Any) -> float:
 
 
 def _interval_fields(prefix: str, i: Interval) -> dict[str, Any]:
-    return {f"{prefix}effect": i.point, f"{prefix}lo": i.lo, f"{prefix}hi": i.hi, f"{prefix}lo90": i.lo90,
-            f"{prefix}hi90": i.hi90, f"{prefix}se": i.se, f"{prefix}method": i.method}
+    return {
+        f"{prefix}effect": i.point,
+        f"{prefix}lo": i.lo,
+        f"{prefix}hi": i.hi,
+        f"{prefix}lo90": i.lo90,
+        f"{prefix}hi90": i.hi90,
+        f"{prefix}se": i.se,
+        f"{prefix}method": i.method,
+    }
 
 
 def _margin_text(margin: Mapping[str, Any]) -> str:
@@ -262,9 +316,17 @@ def _margin_text(margin: Mapping[str, Any]) -> str:
 _CACHE: dict[str, dict] = {}
 
 
-def run_claim(claim: Claim, scenario: Scenario, replications: int, executor: Executor | None = None,
-              workers: int = 1, on_done: Callable[[], None] | None = None, screening: bool | None = None,
-              seed: int = 0, draws: Sequence[Mapping[str, Any]] | None = None) -> ClaimResult:
+def run_claim(
+    claim: Claim,
+    scenario: Scenario,
+    replications: int,
+    executor: Executor | None = None,
+    workers: int = 1,
+    on_done: Callable[[], None] | None = None,
+    screening: bool | None = None,
+    seed: int = 0,
+    draws: Sequence[Mapping[str, Any]] | None = None,
+) -> ClaimResult:
     """Run a claim's arms under every label and compute its statistics (see the module docstring).
 
     ``replications`` is multiplied by the claim's replication factor;
@@ -275,26 +337,35 @@ def run_claim(claim: Claim, scenario: Scenario, replications: int, executor: Exe
     """
     n = replications * claim.replication_factor
     screening = n < VERDICT_REPLICATIONS if screening is None else screening
-    labels: dict[str, tuple[str, Mapping[str, Any]]] = {"declared": ("declared", {}),
-                                                         "control": ("control", claim.control)}
+    labels: dict[str, tuple[str, Mapping[str, Any]]] = {
+        "declared": ("declared", {}),
+        "control": ("control", claim.control),
+    }
     if claim.ablation:
         labels["ablation"] = ("without the rules added for it", claim.ablation)
     for i, (text, overrides) in enumerate(claim.sweeps):
         labels[f"sweep{i}"] = (text, overrides)
     rows = arm_rows(claim, scenario, {k: v[1] for k, v in labels.items()}, n, executor, workers, on_done, draws)
     margin = _margin(claim, rows["declared"])
-    results = {key: _label_result(claim, text, overrides, rows[key], margin, seed)
-               for key, (text, overrides) in labels.items()}
+    results = {
+        key: _label_result(claim, text, overrides, rows[key], margin, seed) for key, (text, overrides) in labels.items()
+    }
     derived = _DERIVED[claim.derived](results["declared"].means) if claim.derived else {}
     tables = {name: _TABLES[name](rows["declared"]) for name in claim.tables}
     return ClaimResult(claim, margin, n, screening, results, derived, tables)
 
 
-def arm_rows(claim: Claim, scenario: Scenario, labels: Mapping[str, Mapping[str, Any]], replications: int,
-             executor: Executor | None = None, workers: int = 1,
-             on_done: Callable[[], None] | None = None,
-             draws: Sequence[Mapping[str, Any]] | None = None,
-             cache: dict[str, dict] | None = None) -> dict[str, dict[str, pd.DataFrame]]:
+def arm_rows(
+    claim: Claim,
+    scenario: Scenario,
+    labels: Mapping[str, Mapping[str, Any]],
+    replications: int,
+    executor: Executor | None = None,
+    workers: int = 1,
+    on_done: Callable[[], None] | None = None,
+    draws: Sequence[Mapping[str, Any]] | None = None,
+    cache: dict[str, dict] | None = None,
+) -> dict[str, dict[str, pd.DataFrame]]:
     """Outcome rows of every (label, arm), replications 0 … n − 1, in two batches.
 
     The first batch holds every arm that needs no other arm; the second the arms
@@ -306,10 +377,17 @@ def arm_rows(claim: Claim, scenario: Scenario, labels: Mapping[str, Mapping[str,
     cache = _CACHE if cache is None else cache
     if draws is not None and len(draws) < replications:
         raise ValueError(f"draws: {len(draws)} parameter draws for {replications} replications")
-    bases = [load(scenario, dict(draws[k])) for k in range(replications)] if draws is not None \
+    bases = (
+        [load(scenario, dict(draws[k])) for k in range(replications)]
+        if draws is not None
         else [scenario] * replications
-    plain = {(label, arm): [(load(bases[k], {**over, **extra}), k) for k in range(replications)]
-             for label, extra in labels.items() for arm, over in claim.arms.items() if arm not in claim.inject}
+    )
+    plain = {
+        (label, arm): [(load(bases[k], {**over, **extra}), k) for k in range(replications)]
+        for label, extra in labels.items()
+        for arm, over in claim.arms.items()
+        if arm not in claim.inject
+    }
     out = _run_jobs(plain, executor, workers, on_done, cache)
     if claim.inject:
         later = {}
@@ -317,8 +395,10 @@ def arm_rows(claim: Claim, scenario: Scenario, labels: Mapping[str, Mapping[str,
             base = out[(label, "base")]
             for arm, kind in claim.inject.items():
                 over = {**claim.arms[arm], **extra}
-                later[(label, arm)] = [(load(bases[k], {**over, **_injection(bases[k], over, path, kind)}), k)
-                                       for k, path in enumerate(base["_recycled_path"])]
+                later[(label, arm)] = [
+                    (load(bases[k], {**over, **_injection(bases[k], over, path, kind)}), k)
+                    for k, path in enumerate(base["_recycled_path"])
+                ]
         out.update(_run_jobs(later, executor, workers, on_done, cache))
     result: dict[str, dict[str, pd.DataFrame]] = {label: {} for label in labels}
     for (label, arm), frame in out.items():
@@ -328,7 +408,8 @@ def arm_rows(claim: Claim, scenario: Scenario, labels: Mapping[str, Mapping[str,
 
 def posterior_draws(path: str | Path, n: int, seed: int = 0) -> list[dict[str, float]]:
     """``n`` parameter sets drawn (with replacement, by weight) from a posterior that
-    ``hardtech calibrate`` stored (DuckDB table ``posterior``: one column per parameter path, ``weight``)."""
+    ``hardtech calibrate`` stored (DuckDB table ``posterior``: one column per parameter path, ``weight``).
+    """
     import duckdb
 
     with duckdb.connect(str(path), read_only=True) as con:
@@ -340,20 +421,22 @@ def posterior_draws(path: str | Path, n: int, seed: int = 0) -> list[dict[str, f
     return [{p: float(particles[p].iloc[i]) for p in params} for i in picked]
 
 
-def _run_jobs(groups: Mapping[Any, list[tuple[Scenario, int]]], executor, workers, on_done,
-              cache: dict[str, dict]) -> dict[Any, pd.DataFrame]:
+def _run_jobs(
+    groups: Mapping[Any, list[tuple[Scenario, int]]], executor, workers, on_done, cache: dict[str, dict]
+) -> dict[Any, pd.DataFrame]:
     """Run every group's jobs as one batch (no worker waits at the end of a small arm)."""
     jobs = [job for group in groups.values() for job in group]
     rows = run_many(jobs, workers=workers, executor=executor, on_done=on_done, cache=cache, detail=True)
     out, start = {}, 0
     for key, group in groups.items():
-        out[key] = rows.iloc[start:start + len(group)].reset_index(drop=True)
+        out[key] = rows.iloc[start : start + len(group)].reset_index(drop=True)
         start += len(group)
     return out
 
 
-def _injection(scenario: Scenario, overrides: Mapping[str, Any], path: Mapping[str, Mapping[int, float]],
-               kind: str) -> dict[str, Any]:
+def _injection(
+    scenario: Scenario, overrides: Mapping[str, Any], path: Mapping[str, Mapping[int, float]], kind: str
+) -> dict[str, Any]:
     """Fund injections that put the recycled money of one base run into the same regions' pools.
 
     ``path``: every year's recycled money per region; for each region the
@@ -367,8 +450,10 @@ def _injection(scenario: Scenario, overrides: Mapping[str, Any], path: Mapping[s
         yearly = {int(y): float(v) for y, v in path.get(region, {}).items()}
         if kind == "once":
             yearly = {start + 4: sum(yearly.values())}
-        schedule = [[float(y), round(lever_value(reg.policy.fund_injection, y) + yearly.get(y, 0.0), 6)]
-                    for y in range(start, end + 1)]
+        schedule = [
+            [float(y), round(lever_value(reg.policy.fund_injection, y) + yearly.get(y, 0.0), 6)]
+            for y in range(start, end + 1)
+        ]
         out[f"regions.{region}.policy.fund_injection"] = schedule
     return out
 
@@ -381,8 +466,9 @@ def _margin(claim: Claim, declared: Mapping[str, pd.DataFrame]) -> float:
     return float(claim.margin["share"] * abs(value)) if np.isfinite(value) else 0.0
 
 
-def _label_result(claim: Claim, text: str, overrides: Mapping[str, Any], rows: Mapping[str, pd.DataFrame],
-                  margin: float, seed: int) -> LabelResult:
+def _label_result(
+    claim: Claim, text: str, overrides: Mapping[str, Any], rows: Mapping[str, pd.DataFrame], margin: float, seed: int
+) -> LabelResult:
     pairs, compute = arm_statistic(claim.statistic, claim.metric)
     effect = paired_interval({p: rows[p[0]][p[1]].to_numpy(float) for p in pairs}, compute, seed)
     means = {arm: _mean(frame[claim.metric]) for arm, frame in rows.items()}
@@ -390,15 +476,27 @@ def _label_result(claim: Claim, text: str, overrides: Mapping[str, Any], rows: M
     for name, expression in claim.also.items():
         also_pairs, also_compute = arm_statistic(expression, claim.metric)
         also[name] = float(also_compute({p: _mean(rows[p[0]][p[1]]) for p in also_pairs}))
-    return LabelResult(text, overrides, effect, verdict(effect, margin), _identical_pairs(rows), means, also,
-                       _manipulation(claim, rows, seed))
+    return LabelResult(
+        text,
+        overrides,
+        effect,
+        verdict(effect, margin),
+        _identical_pairs(rows),
+        means,
+        also,
+        _manipulation(claim, rows, seed),
+    )
 
 
 def _identical_pairs(rows: Mapping[str, pd.DataFrame]) -> list[tuple[str, str]]:
     """Pairs of arms whose runs were bit-identical in every replication."""
     arms = list(rows)
-    return [(a, b) for i, a in enumerate(arms) for b in arms[i + 1:]
-            if list(rows[a]["_digest"]) == list(rows[b]["_digest"])]
+    return [
+        (a, b)
+        for i, a in enumerate(arms)
+        for b in arms[i + 1 :]
+        if list(rows[a]["_digest"]) == list(rows[b]["_digest"])
+    ]
 
 
 def _manipulation(claim: Claim, rows: Mapping[str, pd.DataFrame], seed: int) -> Interval | None:
@@ -407,8 +505,11 @@ def _manipulation(claim: Claim, rows: Mapping[str, pd.DataFrame], seed: int) -> 
         return None
     if man.between:
         a, b = man.between
-        return paired_interval({"a": rows[a][man.quantity].to_numpy(float), "b": rows[b][man.quantity].to_numpy(float)},
-                               lambda m: m["b"] - m["a"], seed)
+        return paired_interval(
+            {"a": rows[a][man.quantity].to_numpy(float), "b": rows[b][man.quantity].to_numpy(float)},
+            lambda m: m["b"] - m["a"],
+            seed,
+        )
     arm = next(iter(rows))
     return paired_interval({"q": rows[arm][man.quantity].to_numpy(float)}, lambda m: m["q"] - man.null, seed)
 
@@ -430,8 +531,9 @@ def _scene_years(rows: Mapping[str, pd.DataFrame]) -> list[dict[str, Any]]:
     for region, years in pooled.items():
         y = np.asarray(years, float)
         q = np.quantile(y, [0.25, 0.5, 0.75]) if y.size else [float("nan")] * 3
-        out.append({"region": region, "firms": int(y.size), "p25": float(q[0]), "median": float(q[1]),
-                    "p75": float(q[2])})
+        out.append(
+            {"region": region, "firms": int(y.size), "p25": float(q[0]), "median": float(q[1]), "p75": float(q[2])}
+        )
     return out
 
 

@@ -14,11 +14,10 @@ replication, so they do not depend on the worker count.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from typing import Any
-
-import hashlib
 
 import numpy as np
 import pandas as pd
@@ -43,7 +42,8 @@ def run_metrics(result: hardtech.RunResult) -> dict[str, float]:
 
 def bloc_gap_profile(result: hardtech.RunResult) -> dict[str, float]:
     """Mean gap to the world frontier of each bloc's regions before the first blockade,
-    three years after it, and at the end: ``gap_<bloc>_pre|short|long``."""
+    three years after it, and at the end: ``gap_<bloc>_pre|short|long``.
+    """
     sc = result.scenario
     sm = result.metrics
     events = [e.date for e in sc.events if e.intensity > 0]
@@ -78,7 +78,9 @@ def recycled_path(result: hardtech.RunResult) -> dict[str, dict[int, float]]:
     if "recycled_in" not in rm:
         return {}
     yearly = rm.assign(calendar=rm["year"].astype(int)).groupby(["region", "calendar"], sort=False)["recycled_in"].sum()
-    return {region: {int(y): float(v) for (r, y), v in yearly.items() if r == region} for region in result.scenario.regions}
+    return {
+        region: {int(y): float(v) for (r, y), v in yearly.items() if r == region} for region in result.scenario.regions
+    }
 
 
 def scene_years(result: hardtech.RunResult) -> dict[str, list[float]]:
@@ -92,8 +94,9 @@ def scene_years(result: hardtech.RunResult) -> dict[str, list[float]]:
     first = scenes.groupby("firm_id")["step"].min().rename("scene_step")
     joined = founded.join(first, on="firm_id", how="inner")
     years = (joined["scene_step"] - joined["step"]) / 4.0
-    return {region: sorted(years[joined["region"] == region].astype(float).tolist())
-            for region in result.scenario.regions}
+    return {
+        region: sorted(years[joined["region"] == region].astype(float).tolist()) for region in result.scenario.regions
+    }
 
 
 def _one(args: tuple) -> dict[str, Any]:
@@ -122,9 +125,15 @@ def replicate(
     return run_many([(sc, k) for k in range(replications)], workers=workers, executor=executor)
 
 
-def run_many(jobs: Sequence[tuple[Scenario, int]], workers: int = 1, executor: Executor | None = None,
-             on_done: Callable[[], None] | None = None, cache: dict[str, dict] | None = None,
-             detail: bool = False, measure: Callable[[tuple], dict] | None = None) -> pd.DataFrame:
+def run_many(
+    jobs: Sequence[tuple[Scenario, int]],
+    workers: int = 1,
+    executor: Executor | None = None,
+    on_done: Callable[[], None] | None = None,
+    cache: dict[str, dict] | None = None,
+    detail: bool = False,
+    measure: Callable[[tuple], dict] | None = None,
+) -> pd.DataFrame:
     """Run (scenario, replication) jobs; rows in job order whatever the executor.
 
     ``cache`` (run id → row) lets experiments that share arms run each run once

@@ -196,7 +196,8 @@ def _ginis(x: np.ndarray) -> np.ndarray:
 
 def innovation_null_q95(result: hardtech.RunResult) -> float:
     """95th percentile of F7 when the run's innovations are placed in region×field cells in
-    proportion to the cells' final headcount (multinomial draws; the null model of F7)."""
+    proportion to the cells' final headcount (multinomial draws; the null model of F7).
+    """
     sm = result.metrics
     innov = sm.groupby(["region", "field"])[["scenes_defined", "new_dragons"]].sum().sum(axis=1)
     emp = sm[sm.step == sm.step.max()].set_index(["region", "field"])["headcount"].reindex(innov.index).fillna(0.0)
@@ -209,13 +210,15 @@ def innovation_null_q95(result: hardtech.RunResult) -> float:
 
 def innovation_beyond_null(result: hardtech.RunResult) -> float:
     """F7: Gini(innovations) − Gini(headcount) minus its 95th percentile under the null (> 0: more
-    concentrated than chance)."""
+    concentrated than chance).
+    """
     return innovation_vs_employment(result) - innovation_null_q95(result)
 
 
 def _llr_laplace_gauss(g: np.ndarray) -> np.ndarray:
     """Mean log-likelihood ratio per observation, Laplace − Gauss, both fitted by maximum likelihood,
-    of each row of ``g`` (closed forms: Laplace loc = median, scale = mean absolute deviation)."""
+    of each row of ``g`` (closed forms: Laplace loc = median, scale = mean absolute deviation).
+    """
     b = np.abs(g - np.median(g, axis=-1, keepdims=True)).mean(axis=-1)
     sd = g.std(axis=-1)
     return -np.log(2 * b) - 1.0 + 0.5 * np.log(2 * np.pi * sd**2) + 0.5
@@ -265,18 +268,53 @@ def bass_fit(result: hardtech.RunResult) -> float:
 
 
 FACTS: list[Fact] = [
-    Fact("F1", "firm-size tail exponent α", "≈ 1.06 (Zipf); fuller data put it below 1",
-         "Axtell 2001; Kondo, Lewis & Stella 2018", 0.8, 1.3, tail_exponent),
-    Fact("F2", "sales growth rates tent-shaped: log-likelihood ratio Laplace − Gauss per firm-year", "Laplace fits better (> 0)",
-         "Stanley et al. 1996; Bottazzi & Secchi 2003", 0.0, np.inf, laplace_vs_gauss),
-    Fact("F3", "volatility falls with size: β in σ(sales growth) ∝ sales^−β", "β ≈ 0.20 (sales)",
-         "Amaral et al. 1997", 0.05, 0.4, volatility_slope),
+    Fact(
+        "F1",
+        "firm-size tail exponent α",
+        "≈ 1.06 (Zipf); fuller data put it below 1",
+        "Axtell 2001; Kondo, Lewis & Stella 2018",
+        0.8,
+        1.3,
+        tail_exponent,
+    ),
+    Fact(
+        "F2",
+        "sales growth rates tent-shaped: log-likelihood ratio Laplace − Gauss per firm-year",
+        "Laplace fits better (> 0)",
+        "Stanley et al. 1996; Bottazzi & Secchi 2003",
+        0.0,
+        np.inf,
+        laplace_vs_gauss,
+    ),
+    Fact(
+        "F3",
+        "volatility falls with size: β in σ(sales growth) ∝ sales^−β",
+        "β ≈ 0.20 (sales)",
+        "Amaral et al. 1997",
+        0.05,
+        0.4,
+        volatility_slope,
+    ),
     Fact("F4", "new firms alive after 2 years", "66%", "BLS, Knaup 2005", 0.55, 0.8, survival_2y),
     Fact("F5", "new firms alive after 5 years", "≈ 50%", "BLS Business Employment Dynamics", 0.35, 0.65, survival_5y),
-    Fact("F6", "share of venture proceeds from ≥10× deals", "≈ 60%", "Horsley Bridge via a16z 2016", 0.4, 0.85, returns_from_10x),
-    Fact("F7", "innovation more concentrated than employment, beyond a null placing it in proportion to headcount",
-         "> 0 (null: proportional placement passes in ≈ 5% of draws)", "Audretsch & Feldman 1996; null model: ours",
-         0.0, np.inf, innovation_beyond_null),
+    Fact(
+        "F6",
+        "share of venture proceeds from ≥10× deals",
+        "≈ 60%",
+        "Horsley Bridge via a16z 2016",
+        0.4,
+        0.85,
+        returns_from_10x,
+    ),
+    Fact(
+        "F7",
+        "innovation more concentrated than employment, beyond a null placing it in proportion to headcount",
+        "> 0 (null: proportional placement passes in ≈ 5% of draws)",
+        "Audretsch & Feldman 1996; null model: ours",
+        0.0,
+        np.inf,
+        innovation_beyond_null,
+    ),
 ]
 # facts that calibration targets reach through another fact (a null-band version of a targeted fact)
 TARGETED_THROUGH: dict[str, str] = {}
@@ -313,7 +351,8 @@ def _validate_job(args: tuple[Any, int]) -> dict[str, float]:
 def validate(scenario, replications: int = 3, executor=None, on_done=None) -> pd.DataFrame:
     """Untargeted measurements only: the facts no calibration target uses and the history's
     held-out targets; per row the mean over replications, a 95% interval, the band, and pass
-    (mean in band). History rows also give the share of seeds meeting their band."""
+    (mean in band). History rows also give the share of seeds meeting their band.
+    """
     from hardtech.evidence.history import check_scenario, load_targets
 
     facts = untargeted()
@@ -331,16 +370,43 @@ def validate(scenario, replications: int = 3, executor=None, on_done=None) -> pd
     out = []
     for f in facts:
         mean, lo, hi = mean_interval(data[f.id].to_numpy())
-        out.append({"fact": f.id, "name": f.name, "model": mean, "model_lo": lo, "model_hi": hi,
-                    "empirical": f.empirical, "band_lo": f.lo, "band_hi": f.hi,
-                    "pass": bool(np.isfinite(mean) and f.lo <= mean <= f.hi), "source": f.source,
-                    "kind": "stylized fact", "share_met": float(np.mean([f.lo <= v <= f.hi for v in data[f.id]]))})
+        out.append(
+            {
+                "fact": f.id,
+                "name": f.name,
+                "model": mean,
+                "model_lo": lo,
+                "model_hi": hi,
+                "empirical": f.empirical,
+                "band_lo": f.lo,
+                "band_hi": f.hi,
+                "pass": bool(np.isfinite(mean) and f.lo <= mean <= f.hi),
+                "source": f.source,
+                "kind": "stylized fact",
+                "share_met": float(np.mean([f.lo <= v <= f.hi for v in data[f.id]])),
+            }
+        )
     for t in held_out:
         v = data[t.id].to_numpy(dtype=float)
         mean, lo, hi = mean_interval(v)
-        out.append({"fact": t.id, "name": t.name, "model": mean, "model_lo": lo, "model_hi": hi,
-                    "empirical": f"{t.observed:g}", "band_lo": t.lo, "band_hi": t.hi, "pass": bool(t.met(mean)),
-                    "source": ("Zhaopin via Chao News (docs/FACTS.md HZ6)" if t.kind == "net_inflow"
-                               else "panel of real firms (docs/history.md)"),
-                    "kind": "held-out history target", "share_met": float(np.mean([t.met(x) for x in v]))})
+        out.append(
+            {
+                "fact": t.id,
+                "name": t.name,
+                "model": mean,
+                "model_lo": lo,
+                "model_hi": hi,
+                "empirical": f"{t.observed:g}",
+                "band_lo": t.lo,
+                "band_hi": t.hi,
+                "pass": bool(t.met(mean)),
+                "source": (
+                    "Zhaopin via Chao News (docs/FACTS.md HZ6)"
+                    if t.kind == "net_inflow"
+                    else "panel of real firms (docs/history.md)"
+                ),
+                "kind": "held-out history target",
+                "share_met": float(np.mean([t.met(x) for x in v])),
+            }
+        )
     return pd.DataFrame(out)

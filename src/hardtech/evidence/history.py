@@ -23,7 +23,6 @@ band, plus the dragons-per-region timeline of every seed.
 from __future__ import annotations
 
 import math
-import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
@@ -33,6 +32,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import tomllib
 from scipy import stats
 
 import hardtech
@@ -41,8 +41,22 @@ from hardtech.scenario import Scenario
 
 KINDS = ("count", "leader", "fields", "rank_corr", "within_factor", "years_to_dragon", "founding_median", "net_inflow")
 SPLITS = ("calibration", "held_out")
-PANEL_COLUMNS = ("name", "city", "region", "founding_region", "field", "founded", "dragon_year", "valuation", "basis",
-                 "grade", "source", "source_date", "url", "note")
+PANEL_COLUMNS = (
+    "name",
+    "city",
+    "region",
+    "founding_region",
+    "field",
+    "founded",
+    "dragon_year",
+    "valuation",
+    "basis",
+    "grade",
+    "source",
+    "source_date",
+    "url",
+    "note",
+)
 GRADES = ("A", "B", "C")
 BASES = ("round", "index", "acquisition", "listing", "secondary", "estimate", "none")
 
@@ -93,10 +107,10 @@ class Target:
 class HistoryResult:
     """What :func:`run_history` returns."""
 
-    targets: pd.DataFrame            # one row per target: observed, band, model distribution, share met
-    values: pd.DataFrame             # replication × target: value, met
-    timeline: pd.DataFrame           # replication × region × year: cumulative dragons (model)
-    panel_timeline: pd.DataFrame     # region × year: cumulative dragons (panel)
+    targets: pd.DataFrame  # one row per target: observed, band, model distribution, share met
+    values: pd.DataFrame  # replication × target: value, met
+    timeline: pd.DataFrame  # replication × region × year: cumulative dragons (model)
+    panel_timeline: pd.DataFrame  # region × year: cumulative dragons (panel)
     rule: Rule
     replications: int
     meta: dict[str, Any] = field(default_factory=dict)
@@ -111,8 +125,10 @@ def load_targets(path: str | Path | None = None) -> tuple[Rule, list[Target]]:
     """The rule and the targets of the declared targets file (default: the package's)."""
     doc = tomllib.loads(Path(path or _data("history_targets.toml")).read_text(encoding="utf-8"))
     raw = dict(doc.get("rule", {}))
-    rule = Rule(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in raw.items()}
-                | ({"china": tuple(doc["china"])} if "china" in doc else {}))
+    rule = Rule(
+        **{k: (tuple(v) if isinstance(v, list) else v) for k, v in raw.items()}
+        | ({"china": tuple(doc["china"])} if "china" in doc else {})
+    )
     targets = []
     for t in doc.get("target", []):
         t = dict(t)
@@ -138,8 +154,13 @@ def apply_rule(dragons: pd.DataFrame, rule: Rule) -> pd.DataFrame:
     """Rows that count as dragons under ``rule`` (columns region, field, founded, dragon_year)."""
     d = dragons.dropna(subset=["founded", "dragon_year"])
     age = d["dragon_year"] - d["founded"]
-    keep = ((d["founded"] >= rule.min_founded) & (age >= 0) & (age <= rule.max_age_years)
-            & (d["dragon_year"] >= rule.first_year) & (d["dragon_year"] <= rule.last_year))
+    keep = (
+        (d["founded"] >= rule.min_founded)
+        & (age >= 0)
+        & (age <= rule.max_age_years)
+        & (d["dragon_year"] >= rule.first_year)
+        & (d["dragon_year"] <= rule.last_year)
+    )
     out = d.loc[keep, ["region", "field", "founded", "dragon_year"]].copy()
     return out.astype({"founded": int, "dragon_year": int}).reset_index(drop=True)
 
@@ -155,19 +176,24 @@ def panel_dragons(panel: pd.DataFrame, rule: Rule, region_rule: str | None = Non
 def model_dragons(result: hardtech.RunResult, rule: Rule) -> pd.DataFrame:
     """A run's dragons (its ``dragons`` table) through the same rule."""
     d = result.frame("dragons")
-    frame = pd.DataFrame({
-        "region": d["region"].astype(str), "field": d["field"].astype(str),
-        "founded": d["founded_quarter"].str.slice(0, 4).astype(int) if len(d) else pd.Series([], dtype=int),
-        "dragon_year": d["dragon_quarter"].str.slice(0, 4).astype(int) if len(d) else pd.Series([], dtype=int),
-    })
+    frame = pd.DataFrame(
+        {
+            "region": d["region"].astype(str),
+            "field": d["field"].astype(str),
+            "founded": d["founded_quarter"].str.slice(0, 4).astype(int) if len(d) else pd.Series([], dtype=int),
+            "dragon_year": d["dragon_quarter"].str.slice(0, 4).astype(int) if len(d) else pd.Series([], dtype=int),
+        }
+    )
     return apply_rule(frame, rule)
 
 
 def net_inflow(region_metrics: pd.DataFrame, region: str, from_year: int, to_year: int) -> float:
     """Mean net talent inflow of ``region`` over the years, % of its mean talent a year
-    (the formula of the run summary's ``net_inflow_pct_2020_24``)."""
-    r = region_metrics[(region_metrics.region == region) & (region_metrics.year >= from_year)
-                       & (region_metrics.year <= to_year)]
+    (the formula of the run summary's ``net_inflow_pct_2020_24``).
+    """
+    r = region_metrics[
+        (region_metrics.region == region) & (region_metrics.year >= from_year) & (region_metrics.year <= to_year)
+    ]
     if r.empty:
         return float("nan")
     years = len(r) / 4.0
@@ -179,12 +205,17 @@ def _counts(dragons: pd.DataFrame, regions: Sequence[str], from_year: int, to_ye
     return window.groupby("region").size().reindex(list(regions), fill_value=0).to_numpy(dtype=float)
 
 
-def statistic(target: Target, dragons: pd.DataFrame, reference: pd.DataFrame,
-              inflow: Callable[[str, int, int], float] | None = None) -> float:
+def statistic(
+    target: Target,
+    dragons: pd.DataFrame,
+    reference: pd.DataFrame,
+    inflow: Callable[[str, int, int], float] | None = None,
+) -> float:
     """The target's statistic of ``dragons`` (rule applied); ``reference`` is the panel's dragons,
     needed by the kinds that compare with it (rank_corr, within_factor). ``inflow(region, from,
     to)`` gives net talent inflow; without it (the panel side) ``net_inflow`` targets return the
-    declared observed value, which comes from a sourced figure, not from firms."""
+    declared observed value, which comes from a sourced figure, not from firms.
+    """
     t, k = target, target.kind
     first = t.from_year
     if k == "count":
@@ -246,7 +277,8 @@ def _history_job(args: tuple[Scenario, int]) -> dict[str, Any]:
 
 def history_row(result: hardtech.RunResult, timeline: bool = True) -> dict[str, Any]:
     """Every target's value on one run (keys: target ids) and, with ``timeline``, the cumulative
-    dragons per region and year (keys ``tl|<region>|<year>``)."""
+    dragons per region and year (keys ``tl|<region>|<year>``).
+    """
     scenario = result.scenario
     rule, targets = load_targets()
     reference = panel_dragons(load_panel(), rule)
@@ -273,20 +305,28 @@ def check_scenario(sc: Scenario, targets: Sequence[Target] | None = None) -> Non
     need = set().union(*(t.needs_regions() for t in targets))
     missing = sorted(need - set(sc.regions))
     if missing:
-        raise ValueError(f"the history targets need regions {', '.join(sorted(need))}; scenario {sc.name!r} lacks "
-                         f"{', '.join(missing)}")
+        raise ValueError(
+            f"the history targets need regions {', '.join(sorted(need))}; scenario {sc.name!r} lacks "
+            f"{', '.join(missing)}"
+        )
     if sc.time.start_year > 2012 or sc.time.end_year < 2025:
-        raise ValueError(f"time: the history covers 2012-2025; scenario {sc.name!r} runs "
-                         f"{sc.time.start_year}-{sc.time.end_year}")
+        raise ValueError(
+            f"time: the history covers 2012-2025; scenario {sc.name!r} runs {sc.time.start_year}-{sc.time.end_year}"
+        )
 
 
-def run_history(scenario: Scenario, replications: int = 4, executor: Executor | None = None,
-                on_done: Callable[[], None] | None = None) -> HistoryResult:
+def run_history(
+    scenario: Scenario,
+    replications: int = 4,
+    executor: Executor | None = None,
+    on_done: Callable[[], None] | None = None,
+) -> HistoryResult:
     """Run ``replications`` seeds of ``scenario`` and compare every target with the panel."""
     rule, targets = load_targets()
     check_scenario(scenario, targets)
-    rows = run_many([(scenario, k) for k in range(replications)], executor=executor, on_done=on_done,
-                    measure=_history_job)
+    rows = run_many(
+        [(scenario, k) for k in range(replications)], executor=executor, on_done=on_done, measure=_history_job
+    )
     values = rows.melt(id_vars="replication", value_vars=[t.id for t in targets], var_name="target", value_name="value")
     by_id = {t.id: t for t in targets}
     values["met"] = [by_id[t].met(v) for t, v in zip(values.target, values.value)]
@@ -297,24 +337,44 @@ def run_history(scenario: Scenario, replications: int = 4, executor: Executor | 
     timeline = timeline[["replication", "region", "year", "dragons"]]
     reference = panel_dragons(load_panel(), rule)
     panel_tl = cumulative(reference, list(scenario.regions), range(rule.first_year, rule.last_year + 1))
-    return HistoryResult(targets=summarise(targets, values), values=values, timeline=timeline,
-                         panel_timeline=panel_tl, rule=rule, replications=replications)
+    return HistoryResult(
+        targets=summarise(targets, values),
+        values=values,
+        timeline=timeline,
+        panel_timeline=panel_tl,
+        rule=rule,
+        replications=replications,
+    )
 
 
 def summarise(targets: Sequence[Target], values: pd.DataFrame) -> pd.DataFrame:
     """Per target: observed, band, the model's median, 10th/90th percentiles and mean over seeds,
-    the number of seeds with a value, and the share of all seeds meeting the band."""
+    the number of seeds with a value, and the share of all seeds meeting the band.
+    """
     out = []
     for t in targets:
         v = values[values.target == t.id]
         finite = v.value.to_numpy(dtype=float)
         finite = finite[np.isfinite(finite)]
         q = np.quantile(finite, [0.1, 0.5, 0.9]) if finite.size else [math.nan] * 3
-        out.append({"id": t.id, "name": t.name, "split": t.split, "held_out": t.held_out, "kind": t.kind,
-                    "observed": t.observed, "lo": t.lo, "hi": t.hi, "model_median": float(q[1]),
-                    "model_p10": float(q[0]), "model_p90": float(q[2]),
-                    "model_mean": float(finite.mean()) if finite.size else math.nan,
-                    "seeds_with_value": int(finite.size), "share_met": float(v.met.mean()) if len(v) else math.nan})
+        out.append(
+            {
+                "id": t.id,
+                "name": t.name,
+                "split": t.split,
+                "held_out": t.held_out,
+                "kind": t.kind,
+                "observed": t.observed,
+                "lo": t.lo,
+                "hi": t.hi,
+                "model_median": float(q[1]),
+                "model_p10": float(q[0]),
+                "model_p90": float(q[2]),
+                "model_mean": float(finite.mean()) if finite.size else math.nan,
+                "seeds_with_value": int(finite.size),
+                "share_met": float(v.met.mean()) if len(v) else math.nan,
+            }
+        )
     return pd.DataFrame(out)
 
 
@@ -337,16 +397,54 @@ def timeline_figure(result: HistoryResult):
         if region in band.index.get_level_values(0):
             b = band.loc[region]
             x = list(b.index)
-            fig.add_trace(go.Scatter(x=x + x[::-1], y=list(b.p90) + list(b.p10[::-1]), fill="toself", line=dict(width=0),
-                                     fillcolor="rgba(59,111,182,0.2)", name="model 10-90% of seeds", showlegend=first,
-                                     legendgroup="band", hoverinfo="skip"), row=r, col=c)
-            fig.add_trace(go.Scatter(x=x, y=list(b.p50), mode="lines", line=dict(color="#3b6fb6"), name="model median",
-                                     showlegend=first, legendgroup="median"), row=r, col=c)
+            fig.add_trace(
+                go.Scatter(
+                    x=x + x[::-1],
+                    y=list(b.p90) + list(b.p10[::-1]),
+                    fill="toself",
+                    line=dict(width=0),
+                    fillcolor="rgba(59,111,182,0.2)",
+                    name="model 10-90% of seeds",
+                    showlegend=first,
+                    legendgroup="band",
+                    hoverinfo="skip",
+                ),
+                row=r,
+                col=c,
+            )
+            fig.add_trace(
+                go.Scatter(
+                    x=x,
+                    y=list(b.p50),
+                    mode="lines",
+                    line=dict(color="#3b6fb6"),
+                    name="model median",
+                    showlegend=first,
+                    legendgroup="median",
+                ),
+                row=r,
+                col=c,
+            )
         p = result.panel_timeline[result.panel_timeline.region == region]
-        fig.add_trace(go.Scatter(x=p.year, y=p.dragons, mode="markers", marker=dict(color="#c53030", size=6),
-                                 name="panel (real firms)", showlegend=first, legendgroup="panel"), row=r, col=c)
-    fig.update_layout(template="plotly_white", height=300 * rows, margin=dict(l=50, r=20, t=60, b=40),
-                      legend=dict(orientation="h", yanchor="bottom", y=1.04, x=0))
+        fig.add_trace(
+            go.Scatter(
+                x=p.year,
+                y=p.dragons,
+                mode="markers",
+                marker=dict(color="#c53030", size=6),
+                name="panel (real firms)",
+                showlegend=first,
+                legendgroup="panel",
+            ),
+            row=r,
+            col=c,
+        )
+    fig.update_layout(
+        template="plotly_white",
+        height=300 * rows,
+        margin=dict(l=50, r=20, t=60, b=40),
+        legend=dict(orientation="h", yanchor="bottom", y=1.04, x=0),
+    )
     fig.update_yaxes(title_text="dragons (cumulative)", col=1)
     return fig
 
@@ -364,17 +462,37 @@ def write_history_report(path: str | Path, result: HistoryResult, meta: Mapping[
     rows = []
     for t in result.targets.itertuples(index=False):
         split = "<b>held out</b>" if t.held_out else "calibration"
-        rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in (
-            f"{html.escape(t.id)} {html.escape(t.name)}", split, fmt(t.observed), f"[{fmt(t.lo)}, {fmt(t.hi)}]",
-            f"{fmt(t.model_median)} [{fmt(t.model_p10)}, {fmt(t.model_p90)}]", f"{100 * t.share_met:.0f}%")) + "</tr>")
-    table = ("<table><thead><tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr></thead><tbody>"
-             + "".join(rows) + "</tbody></table>")
+        rows.append(
+            "<tr>"
+            + "".join(
+                f"<td>{c}</td>"
+                for c in (
+                    f"{html.escape(t.id)} {html.escape(t.name)}",
+                    split,
+                    fmt(t.observed),
+                    f"[{fmt(t.lo)}, {fmt(t.hi)}]",
+                    f"{fmt(t.model_median)} [{fmt(t.model_p10)}, {fmt(t.model_p90)}]",
+                    f"{100 * t.share_met:.0f}%",
+                )
+            )
+            + "</tr>"
+        )
+    table = (
+        "<table><thead><tr>"
+        + "".join(f"<th>{h}</th>" for h in head)
+        + "</tr></thead><tbody>"
+        + "".join(rows)
+        + "</tbody></table>"
+    )
     fig = timeline_figure(result).to_html(full_html=False, include_plotlyjs=True, config={"displaylogo": False})
     parts = [
-        f"<h1>{html.escape(str(meta.get('title', 'hardtech history')))}</h1>", _meta_table(meta),
+        f"<h1>{html.escape(str(meta.get('title', 'hardtech history')))}</h1>",
+        _meta_table(meta),
         "<h2>Pattern targets</h2>",
         "<p>Declared before calibration (src/hardtech/data/history_targets.toml); held-out targets use "
         "2020-2025 only and are never fitted. Panel and model go through the same dragon rule; see docs/history.md.</p>",
-        table, "<h2>Dragons per region per year</h2>", fig,
+        table,
+        "<h2>Dragons per region per year</h2>",
+        fig,
     ]
     return write_page(path, str(meta.get("title", "hardtech history")), parts)

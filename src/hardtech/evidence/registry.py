@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import ast
 import operator
-import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -22,6 +21,7 @@ from importlib import resources
 from typing import Any
 
 import numpy as np
+import tomllib
 
 from hardtech.scenario import Scenario
 
@@ -125,18 +125,30 @@ def _resolve(cid: str, entry: Mapping[str, Any], sc: Scenario, names: Mapping[st
         manipulation = Manipulation(man["quantity"].format(**names), man.get("text", ""), between, man.get("null"))
     ablation = entry.get("ablation", {})
     return Claim(
-        id=cid, title=text("title"), short=text("short"), article=text("article"), statement=text("statement"),
-        channel=text("channel"), metric=text("metric"), statistic=text("statistic"),
+        id=cid,
+        title=text("title"),
+        short=text("short"),
+        article=text("article"),
+        statement=text("statement"),
+        channel=text("channel"),
+        metric=text("metric"),
+        statistic=text("statistic"),
         statistic_text=text("statistic_text"),
         margin={k: (v.format(**names) if isinstance(v, str) else v) for k, v in entry.get("margin", {}).items()},
-        arms=arms, inject=inject, control_text=str(control.get("text", "")).format(**names),
-        control=overrides(control.get("overrides", {})), manipulation=manipulation,
-        ablation_rules=tuple(ablation.get("rules", ())), ablation=overrides(ablation.get("overrides", {})),
+        arms=arms,
+        inject=inject,
+        control_text=str(control.get("text", "")).format(**names),
+        control=overrides(control.get("overrides", {})),
+        manipulation=manipulation,
+        ablation_rules=tuple(ablation.get("rules", ())),
+        ablation=overrides(ablation.get("overrides", {})),
         ablation_note=str(ablation.get("note", "")),
         sweeps=tuple((s["label"], overrides(s.get("overrides", {}))) for s in entry.get("sweep", [])),
         also={k: v.format(**names) for k, v in entry.get("also", {}).items()},
-        derived=entry.get("derived"), history=tuple(entry.get("history", ())),
-        replication_factor=int(entry.get("replication_factor", 1)), kind=str(entry.get("kind", "arms")),
+        derived=entry.get("derived"),
+        history=tuple(entry.get("history", ())),
+        replication_factor=int(entry.get("replication_factor", 1)),
+        kind=str(entry.get("kind", "arms")),
         tables=tuple(entry.get("tables", ())),
     )
 
@@ -152,8 +164,11 @@ def expand_overrides(table: Mapping[str, Any], sc: Scenario, names: Mapping[str,
         if len(parts) > 1 and parts[1] == "*" and parts[0] in ("fields", "regions"):
             items = sc.fields if parts[0] == "fields" else sc.regions
             for name, item in items.items():
-                scope = {"field" if parts[0] == "fields" else "region": item, "focal": focal,
-                         "blocked": names["blocked"]}
+                scope = {
+                    "field" if parts[0] == "fields" else "region": item,
+                    "focal": focal,
+                    "blocked": names["blocked"],
+                }
                 out[".".join([parts[0], name, *parts[2:]])] = _value(value, scope)
         else:
             out[key] = _value(value, {"focal": focal, "blocked": names["blocked"]})
@@ -184,14 +199,23 @@ def _attribute(obj: Any, name: str) -> Any:
 
 # -- expressions ------------------------------------------------------------------------------------
 _BINARY: dict[type, Callable[[Any, Any], Any]] = {
-    ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
 }
 _COMPARE: dict[type, Callable[[Any, Any], Any]] = {
-    ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le,
-    ast.Gt: operator.gt, ast.GtE: operator.ge,
+    ast.Eq: operator.eq,
+    ast.NotEq: operator.ne,
+    ast.Lt: operator.lt,
+    ast.LtE: operator.le,
+    ast.Gt: operator.gt,
+    ast.GtE: operator.ge,
 }
 _FUNCTIONS: dict[str, Callable[..., Any]] = {
-    "min": lambda *a: _fold(np.minimum, a), "max": lambda *a: _fold(np.maximum, a), "abs": np.abs,
+    "min": lambda *a: _fold(np.minimum, a),
+    "max": lambda *a: _fold(np.maximum, a),
+    "abs": np.abs,
     "clip": lambda x, lo, hi: np.clip(x, lo, hi),
 }
 
@@ -211,14 +235,18 @@ def _parse(expression: str) -> ast.Expression:
         raise ValueError(f"registry expression {expression!r} is not valid: {exc.msg}") from None
 
 
-def evaluate(expression: str, name: Callable[[str], Any],
-             attribute: Callable[[Any, str], Any] | None = None,
-             pair: Callable[[str, str], Any] | None = None) -> Any:
+def evaluate(
+    expression: str,
+    name: Callable[[str], Any],
+    attribute: Callable[[Any, str], Any] | None = None,
+    pair: Callable[[str, str], Any] | None = None,
+) -> Any:
     """Evaluate ``expression``; ``name(n)`` gives a bare name's value, ``attribute(v, a)`` ``v.a``,
     and ``pair(n, a)`` (if given) ``n.a`` for a bare name ``n`` (an arm and one of its outcomes).
 
     Works element-wise on NumPy arrays (``min``/``max`` of arrays are element-wise).
     """
+
     def ev(node: ast.AST) -> Any:
         if isinstance(node, ast.Expression):
             return ev(node.body)
@@ -239,8 +267,12 @@ def evaluate(expression: str, name: Callable[[str], Any],
             return _COMPARE[type(node.ops[0])](ev(node.left), ev(node.comparators[0]))
         if isinstance(node, ast.IfExp):
             return ev(node.body) if ev(node.test) else ev(node.orelse)
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _FUNCTIONS \
-                and not node.keywords:
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id in _FUNCTIONS
+            and not node.keywords
+        ):
             return _FUNCTIONS[node.func.id](*[ev(a) for a in node.args])
         raise ValueError(f"registry expression: {ast.dump(node)[:60]} is not allowed")
 
@@ -269,12 +301,13 @@ def references(expression: str, metric: str) -> list[tuple[str, str]]:
     return list(dict.fromkeys(found))
 
 
-def arm_statistic(expression: str, metric: str) -> tuple[list[tuple[str, str]], Callable[[Mapping[tuple[str, str], Any]], Any]]:
+def arm_statistic(
+    expression: str, metric: str
+) -> tuple[list[tuple[str, str]], Callable[[Mapping[tuple[str, str], Any]], Any]]:
     """An arm expression as (the pairs it reads, a function of {pair: value} → value)."""
     pairs = references(expression, metric)
 
     def compute(values: Mapping[tuple[str, str], Any]) -> Any:
-        return evaluate(expression, lambda arm: values[(arm, metric)],
-                        pair=lambda arm, outcome: values[(arm, outcome)])
+        return evaluate(expression, lambda arm: values[(arm, metric)], pair=lambda arm, outcome: values[(arm, outcome)])
 
     return pairs, compute

@@ -151,7 +151,9 @@ def _verdict_html(verdict: Any) -> str:
 
 def _style(fig: go.Figure, height: int = 380, subtitle: str | None = None) -> go.Figure:
     fig.update_layout(
-        template="plotly_white", height=height, margin=dict(l=60, r=20, t=60 if subtitle else 30, b=45),
+        template="plotly_white",
+        height=height,
+        margin=dict(l=60, r=20, t=60 if subtitle else 30, b=45),
         legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0),
     )
     if subtitle:
@@ -205,14 +207,28 @@ def _checks(c: Mapping[str, Any]) -> str:
 
 
 def _claims_table(claims: Sequence[Mapping[str, Any]]) -> str:
-    head = ["claim", "statement", "effect [95% CI]", "verdict", "mechanism off [95% CI]", "gone",
-            "without added rules", "checks", "margin · MDE", "replications", "also reported"]
+    head = [
+        "claim",
+        "statement",
+        "effect [95% CI]",
+        "verdict",
+        "mechanism off [95% CI]",
+        "gone",
+        "without added rules",
+        "checks",
+        "margin · MDE",
+        "replications",
+        "also reported",
+    ]
     rows = []
     for c in claims:
         control = html.escape(str(c.get("control") or ""))
         abl = c.get("ablation") or {}
-        ablation = (html.escape(_interval(abl.get("effect"), abl.get("lo"), abl.get("hi")) + " · " + _verdict_of(abl))
-                    if "effect" in abl else "none active")
+        ablation = (
+            html.escape(_interval(abl.get("effect"), abl.get("lo"), abl.get("hi")) + " · " + _verdict_of(abl))
+            if "effect" in abl
+            else "none active"
+        )
         if abl.get("note"):
             ablation += f'<br><span class="muted">{html.escape(str(abl["note"]))}</span>'
         rows.append(
@@ -220,10 +236,15 @@ def _claims_table(claims: Sequence[Mapping[str, Any]]) -> str:
             + _td(html.escape(f"{c.get('claim', '')} {c.get('short', '')}"))
             + _td(html.escape(str(c.get("statement") or c.get("title", ""))), "wrap")
             + _td(html.escape(_interval(c.get("effect"), c.get("lo"), c.get("hi"))), "num")
-            + _td(_verdict_html(c.get("signal") if c.get("verdict") == "screening" else c.get("verdict"))
-                  + (' <span class="muted">(screening)</span>' if c.get("verdict") == "screening" else ""))
-            + _td(html.escape(_interval(c.get("control_effect"), c.get("control_lo"), c.get("control_hi")))
-                  + (f'<br><span class="muted">{control}</span>' if control else ""), "num wrap")
+            + _td(
+                _verdict_html(c.get("signal") if c.get("verdict") == "screening" else c.get("verdict"))
+                + (' <span class="muted">(screening)</span>' if c.get("verdict") == "screening" else "")
+            )
+            + _td(
+                html.escape(_interval(c.get("control_effect"), c.get("control_lo"), c.get("control_hi")))
+                + (f'<br><span class="muted">{control}</span>' if control else ""),
+                "num wrap",
+            )
             + _td(html.escape(_yes_no(c.get("control_gone"))))
             + _td(ablation, "wrap")
             + _td(html.escape(_checks(c)), "wrap")
@@ -237,8 +258,9 @@ def _claims_table(claims: Sequence[Mapping[str, Any]]) -> str:
 
 def _claim_figure(c: Mapping[str, Any]) -> go.Figure | str:
     abl = c.get("ablation") or {}
-    arms = [("mechanism off (control)", c.get("control_effect"), c.get("control_lo"), c.get("control_hi"),
-             _CONTROL_COLOUR)]
+    arms = [
+        ("mechanism off (control)", c.get("control_effect"), c.get("control_lo"), c.get("control_hi"), _CONTROL_COLOUR)
+    ]
     if "effect" in abl:
         arms.append(("without the rules added for it", abl.get("effect"), abl.get("lo"), abl.get("hi"), "#9aa5b1"))
     for s in c.get("sweeps") or []:
@@ -254,13 +276,20 @@ def _claim_figure(c: Mapping[str, Any]) -> go.Figure | str:
             x = (a + b) / 2  # no point estimate: centre the interval
         plus = _num(b - x) if math.isfinite(b) else None
         minus = _num(x - a) if math.isfinite(a) else None
-        fig.add_trace(go.Scatter(
-            x=[_num(x)], y=[label], mode="markers", name=label, showlegend=False,
-            marker=dict(color=colour, size=11),
-            error_x=dict(type="data", symmetric=False, array=[plus], arrayminus=[minus], color=colour,
-                         thickness=2.5, width=8),
-            hovertemplate=f"{html.escape(label)}: %{{x:.4g}} [{_fx(a)}, {_fx(b)}]<extra></extra>",
-        ))
+        fig.add_trace(
+            go.Scatter(
+                x=[_num(x)],
+                y=[label],
+                mode="markers",
+                name=label,
+                showlegend=False,
+                marker=dict(color=colour, size=11),
+                error_x=dict(
+                    type="data", symmetric=False, array=[plus], arrayminus=[minus], color=colour, thickness=2.5, width=8
+                ),
+                hovertemplate=f"{html.escape(label)}: %{{x:.4g}} [{_fx(a)}, {_fx(b)}]<extra></extra>",
+            )
+        )
     fig.add_vline(x=0, line=dict(color="#52606d", width=1, dash="dash"))
     margin = _float(c.get("margin"))
     if math.isfinite(margin) and margin > 0:
@@ -268,8 +297,10 @@ def _claim_figure(c: Mapping[str, Any]) -> go.Figure | str:
             fig.add_vline(x=edge, line=dict(color="#9aa5b1", width=1, dash="dot"))
     fig.update_xaxes(title_text=str(c.get("statistic") or "effect")[:120], zeroline=False)
     fig.update_yaxes(categoryorder="array", categoryarray=[a[0] for a in arms])
-    subtitle = (f"verdict: {_verdict_of(c)} · control gone (inside ±margin, dotted): {_yes_no(c.get('control_gone'))}"
-                f" · checks: {_checks(c)}")
+    subtitle = (
+        f"verdict: {_verdict_of(c)} · control gone (inside ±margin, dotted): {_yes_no(c.get('control_gone'))}"
+        f" · checks: {_checks(c)}"
+    )
     return _style(fig, height=200 + 30 * len(arms), subtitle=subtitle)
 
 
@@ -279,26 +310,47 @@ def _claims_section(claims: Sequence[Mapping[str, Any]] | None, plots: _Plots) -
     if not claims:
         return parts + [_note(NOTES["claims"])]
     if any(c.get("verdict") == "screening" for c in claims):
-        parts.append(_note("SCREENING: fewer than 20 paired replications (or --quick). The signs below are signals "
-                           "for where to look, not verdicts."))
+        parts.append(
+            _note(
+                "SCREENING: fewer than 20 paired replications (or --quick). The signs below are signals "
+                "for where to look, not verdicts."
+            )
+        )
     parts.append(_claims_table(claims))
-    parts.append(_note("Effect: the claim's statistic (positive when the claim holds) with a paired bootstrap 95% "
-                       "interval (BCa from 10 replications). Mechanism off: the same statistic with the claim's causal "
-                       "channel switched off while its manipulation stays active; it is gone when its 90% interval "
-                       "lies inside ±margin. Without added rules: the claim with the rules that were added to the "
-                       "model for it removed. Checks: arms that ran bit-identically are not a test."))
+    parts.append(
+        _note(
+            "Effect: the claim's statistic (positive when the claim holds) with a paired bootstrap 95% "
+            "interval (BCa from 10 replications). Mechanism off: the same statistic with the claim's causal "
+            "channel switched off while its manipulation stays active; it is gone when its 90% interval "
+            "lies inside ±margin. Without added rules: the claim with the rules that were added to the "
+            "model for it removed. Checks: arms that ran bit-identically are not a test."
+        )
+    )
     for c in claims:
         if c.get("kind") == "sobol":
             continue
         parts.append(plots.section(claim_plot_title(c), _claim_figure(c), anchor=f"claim-{c.get('claim', '')}"))
         years = (c.get("tables") or {}).get("scene_years")
         if years:
-            parts.append(_note(f"{c.get('claim')}: years from founding to the first scene defined, by region "
-                               "(firms founded in the run; first arm, all replications)"))
-            parts.append(_table(["region", "firms", "25%", "median", "75%"],
-                                ["<tr>" + _td(html.escape(str(y["region"]))) + _td(str(y["firms"]), "num")
-                                 + "".join(_td(html.escape(_fx(y[k])), "num") for k in ("p25", "median", "p75"))
-                                 + "</tr>" for y in years]))
+            parts.append(
+                _note(
+                    f"{c.get('claim')}: years from founding to the first scene defined, by region "
+                    "(firms founded in the run; first arm, all replications)"
+                )
+            )
+            parts.append(
+                _table(
+                    ["region", "firms", "25%", "median", "75%"],
+                    [
+                        "<tr>"
+                        + _td(html.escape(str(y["region"])))
+                        + _td(str(y["firms"]), "num")
+                        + "".join(_td(html.escape(_fx(y[k])), "num") for k in ("p25", "median", "p75"))
+                        + "</tr>"
+                        for y in years
+                    ],
+                )
+            )
     return parts
 
 
@@ -325,23 +377,38 @@ def _sobol_section(sobol: Mapping[str, Any] | None, plots: _Plots) -> list[str]:
         info.append(f"mean {html.escape(_fx(sobol['mean_outcome']))}, sd {html.escape(_fx(sobol.get('sd_outcome')))}")
     parts.append(f'<p class="stat">{" · ".join(info)}</p>')
     rows = [
-        "<tr>" + _td(html.escape(n)) + _td(html.escape(f"{_fx(a)} ± {_fx(b)}"), "num")
-        + _td(html.escape(f"{_fx(c)} ± {_fx(d)}"), "num") + "</tr>"
+        "<tr>"
+        + _td(html.escape(n))
+        + _td(html.escape(f"{_fx(a)} ± {_fx(b)}"), "num")
+        + _td(html.escape(f"{_fx(c)} ± {_fx(d)}"), "num")
+        + "</tr>"
         for n, a, b, c, d in zip(names, s1, s1c, st, stc)
     ]
     parts.append(_table(["factor", "first order S1 ± 95%", "total order ST ± 95%"], rows))
     total = _interval(sobol.get("sum_S1"), sobol.get("sum_S1_lo"), sobol.get("sum_S1_hi"))
     threshold = sobol.get("threshold")
-    rule = (f" (H10 holds when the upper end is below {html.escape(_fx(threshold))}: the levers interact)"
-            if threshold is not None else "")
-    parts.append(f'<p class="stat">Sum of first-order indices ΣS1 = <b>{html.escape(total)}</b>; '
-                 f"1 − ΣS1 is the share of variance due to interactions and noise{rule}. "
-                 f"Verdict: {_verdict_html(sobol.get('verdict'))}</p>")
+    rule = (
+        f" (H10 holds when the upper end is below {html.escape(_fx(threshold))}: the levers interact)"
+        if threshold is not None
+        else ""
+    )
+    parts.append(
+        f'<p class="stat">Sum of first-order indices ΣS1 = <b>{html.escape(total)}</b>; '
+        f"1 − ΣS1 is the share of variance due to interactions and noise{rule}. "
+        f"Verdict: {_verdict_html(sobol.get('verdict'))}</p>"
+    )
 
     fig = go.Figure()
     for label, y, err, colour in (("first order S1", s1, s1c, "#4c72b0"), ("total order ST", st, stc, "#dd8452")):
-        fig.add_trace(go.Bar(x=names, y=[_num(v) for v in y], name=label, marker_color=colour,
-                             error_y=dict(type="data", array=[_num(v) for v in err], visible=True)))
+        fig.add_trace(
+            go.Bar(
+                x=names,
+                y=[_num(v) for v in y],
+                name=label,
+                marker_color=colour,
+                error_y=dict(type="data", array=[_num(v) for v in err], visible=True),
+            )
+        )
     fig.update_layout(barmode="group")
     fig.update_yaxes(title_text="share of variance", zeroline=True)
     subtitle = f"ΣS1 = {total}" + (f" · threshold {_fx(threshold)}" if threshold is not None else "")
@@ -357,15 +424,21 @@ def _facts_table(facts: pd.DataFrame) -> str:
     rows = []
     for r in facts.to_dict("records"):
         ok = r.get("pass")
-        mark = '<span class="ok">✓</span>' if ok is True or ok is np.True_ else (
-            '<span class="bad">✗</span>' if ok is False or ok is np.False_ else "–")
+        mark = (
+            '<span class="ok">✓</span>'
+            if ok is True or ok is np.True_
+            else ('<span class="bad">✗</span>' if ok is False or ok is np.False_ else "–")
+        )
         rows.append(
-            "<tr>" + _td(html.escape(str(r.get("fact", ""))))
+            "<tr>"
+            + _td(html.escape(str(r.get("fact", ""))))
             + _td(html.escape(str(r.get("name", ""))), "wrap")
             + _td(html.escape(_interval(r.get("model"), r.get("model_lo"), r.get("model_hi"))), "num")
             + _td(html.escape(str(r.get("empirical", ""))), "wrap")
             + _td(html.escape(_band(r.get("band_lo"), r.get("band_hi"))), "num")
-            + _td(mark) + _td(html.escape(str(r.get("source", ""))), "wrap") + "</tr>"
+            + _td(mark)
+            + _td(html.escape(str(r.get("source", ""))), "wrap")
+            + "</tr>"
         )
     return _table(head, rows)
 
@@ -380,16 +453,29 @@ def _plot_f1(run) -> go.Figure | str:
     if n == 0:
         return "No non-incumbent firms with positive headcount."
     ranks = np.unique(np.geomspace(1, n, min(n, 400)).astype(int))  # thin the body, keep the tail
-    fig = go.Figure(go.Scatter(x=sizes[ranks - 1], y=ranks / n, mode="markers", name="firms (final snapshot)",
-                               marker=dict(size=5, color="#3b6fb6")))
+    fig = go.Figure(
+        go.Scatter(
+            x=sizes[ranks - 1],
+            y=ranks / n,
+            mode="markers",
+            name="firms (final snapshot)",
+            marker=dict(size=5, color="#3b6fb6"),
+        )
+    )
     alpha, xmin = _facts.tail_fit(sizes)
     subtitle = f"{n:,} firms; tail exponent α = {_fx(alpha)}"
     if math.isfinite(alpha):
         p_xmin = float(np.mean(sizes >= xmin))
         xs = np.geomspace(xmin, sizes[0], 50)
-        fig.add_trace(go.Scatter(x=xs, y=p_xmin * (xs / xmin) ** (-alpha), mode="lines",
-                                 name=f"power law α = {alpha:.3g} from xmin = {xmin:.3g}",
-                                 line=dict(color="#c53030", width=2.5)))
+        fig.add_trace(
+            go.Scatter(
+                x=xs,
+                y=p_xmin * (xs / xmin) ** (-alpha),
+                mode="lines",
+                name=f"power law α = {alpha:.3g} from xmin = {xmin:.3g}",
+                line=dict(color="#c53030", width=2.5),
+            )
+        )
         subtitle += f", fitted above xmin = {xmin:.3g} ({int((sizes >= xmin).sum()):,} firms)"
     else:
         subtitle += " (too few firms to fit)"
@@ -406,15 +492,37 @@ def _plot_f2(growth: pd.DataFrame, run) -> go.Figure | str:
     bins = int(np.clip(np.sqrt(g.size), 10, 80))
     density, edges = np.histogram(g, bins=bins, density=True)
     centres = (edges[:-1] + edges[1:]) / 2
-    fig = go.Figure(go.Bar(x=centres, y=[d if d > 0 else None for d in density], width=np.diff(edges),
-                           name="model (density)", marker_color="#9fb3c8", marker_line_width=0))
+    fig = go.Figure(
+        go.Bar(
+            x=centres,
+            y=[d if d > 0 else None for d in density],
+            width=np.diff(edges),
+            name="model (density)",
+            marker_color="#9fb3c8",
+            marker_line_width=0,
+        )
+    )
     xs = np.linspace(edges[0], edges[-1], 400)
     loc, scale = stats.laplace.fit(g)
     mu, sd = stats.norm.fit(g)
-    fig.add_trace(go.Scatter(x=xs, y=stats.laplace.pdf(xs, loc, scale), mode="lines", name="Laplace fit",
-                             line=dict(color="#c53030", width=2.5)))
-    fig.add_trace(go.Scatter(x=xs, y=stats.norm.pdf(xs, mu, sd), mode="lines", name="Gaussian fit",
-                             line=dict(color="#2f855a", width=2, dash="dash")))
+    fig.add_trace(
+        go.Scatter(
+            x=xs,
+            y=stats.laplace.pdf(xs, loc, scale),
+            mode="lines",
+            name="Laplace fit",
+            line=dict(color="#c53030", width=2.5),
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=xs,
+            y=stats.norm.pdf(xs, mu, sd),
+            mode="lines",
+            name="Gaussian fit",
+            line=dict(color="#2f855a", width=2, dash="dash"),
+        )
+    )
     positive = density[density > 0]
     lo = max(float(positive.min()) / 3, 1e-12)
     hi = float(max(positive.max(), stats.laplace.pdf(loc, loc, scale))) * 2
@@ -434,15 +542,30 @@ def _plot_f3(growth: pd.DataFrame, run) -> go.Figure | str:
     deciles = deciles[deciles.sigma > 0]
     if deciles.empty:
         return "No size decile with a spread of growth rates."
-    fig = go.Figure(go.Scatter(x=deciles["size"], y=deciles["sigma"], mode="markers+lines", name="size deciles",
-                               marker=dict(size=8, color="#3b6fb6"), line=dict(color="#9fb3c8", width=1)))
+    fig = go.Figure(
+        go.Scatter(
+            x=deciles["size"],
+            y=deciles["sigma"],
+            mode="markers+lines",
+            name="size deciles",
+            marker=dict(size=8, color="#3b6fb6"),
+            line=dict(color="#9fb3c8", width=1),
+        )
+    )
     beta = _facts.volatility_slope(run)
     if math.isfinite(beta):
         # intercept of the least-squares line with the measured slope −β through the decile points
         c = float(np.mean(np.log(deciles["sigma"]) + beta * np.log(deciles["size"])))
         xs = np.geomspace(deciles["size"].min(), deciles["size"].max(), 30)
-        fig.add_trace(go.Scatter(x=xs, y=np.exp(c) * xs ** (-beta), mode="lines", name=f"σ ∝ size^−{beta:.3g}",
-                                 line=dict(color="#c53030", width=2.5)))
+        fig.add_trace(
+            go.Scatter(
+                x=xs,
+                y=np.exp(c) * xs ** (-beta),
+                mode="lines",
+                name=f"σ ∝ size^−{beta:.3g}",
+                line=dict(color="#c53030", width=2.5),
+            )
+        )
     fig.update_xaxes(type="log", title_text="sales (last-quarter revenue, median of the size decile)")
     fig.update_yaxes(type="log", title_text="σ of yearly log growth")
     return _style(fig, subtitle=f"fitted slope: β = {_fx(beta)} (Amaral et al.: ≈ 0.20)")
@@ -453,8 +576,15 @@ def _plot_survival(run) -> go.Figure | str:
     share = [_num(_facts._survival_at(run, float(t))) for t in years]
     if all(s is None for s in share):
         return "No founded firms to follow."
-    fig = go.Figure(go.Scatter(x=years, y=share, mode="lines+markers", name="model: founded firms not failed",
-                               line=dict(color="#3b6fb6", width=2.5)))
+    fig = go.Figure(
+        go.Scatter(
+            x=years,
+            y=share,
+            mode="lines+markers",
+            name="model: founded firms not failed",
+            line=dict(color="#3b6fb6", width=2.5),
+        )
+    )
     bands = {f.id: f for f in _facts.FACTS}
     bx, by = [], []
     for fid, t in (("F4", 2), ("F5", 5)):
@@ -462,13 +592,25 @@ def _plot_survival(run) -> go.Figure | str:
             bx += [t, t, None]
             by += [bands[fid].lo, bands[fid].hi, None]
     if bx:
-        fig.add_trace(go.Scatter(x=bx, y=by, mode="lines", name="pass band (F4, F5)",
-                                 line=dict(color="rgba(47,133,90,0.35)", width=12)))
-    fig.add_trace(go.Scatter(x=[b[0] for b in BLS_SURVIVAL], y=[b[1] for b in BLS_SURVIVAL], mode="markers+text",
-                             text=[f"{b[1]:.0%} ({b[2]})" for b in BLS_SURVIVAL], textposition="middle right",
-                             name="BLS", marker=dict(symbol="diamond", size=11, color="#c53030")))
+        fig.add_trace(
+            go.Scatter(
+                x=bx, y=by, mode="lines", name="pass band (F4, F5)", line=dict(color="rgba(47,133,90,0.35)", width=12)
+            )
+        )
+    fig.add_trace(
+        go.Scatter(
+            x=[b[0] for b in BLS_SURVIVAL],
+            y=[b[1] for b in BLS_SURVIVAL],
+            mode="markers+text",
+            text=[f"{b[1]:.0%} ({b[2]})" for b in BLS_SURVIVAL],
+            textposition="middle right",
+            name="BLS",
+            marker=dict(symbol="diamond", size=11, color="#c53030"),
+        )
+    )
     fig.update_xaxes(title_text="years since founding", dtick=1, range=[-0.3, 10.5])
     fig.update_yaxes(title_text="share alive", range=[0, 1.05], tickformat=".0%")
+
     def pct(x: float | None) -> str:
         return "–" if x is None else f"{x:.0%}"
 
@@ -494,8 +636,9 @@ def _plot_f6(run) -> go.Figure | str:
     zero = int((multiple <= 0).sum())
     logm = np.log10(multiple[multiple > 0].to_numpy())
     fig = make_subplots(rows=1, cols=2, column_widths=[0.12, 0.88], shared_yaxes=True, horizontal_spacing=0.02)
-    fig.add_trace(go.Bar(x=["failed (0×)"], y=[zero or None], name="failed deals", marker_color="#7b8794"),
-                  row=1, col=1)
+    fig.add_trace(
+        go.Bar(x=["failed (0×)"], y=[zero or None], name="failed deals", marker_color="#7b8794"), row=1, col=1
+    )
     if logm.size:
         per_decade = 6
         lo, hi = math.floor(logm.min()), math.ceil(logm.max() + 1e-9)
@@ -504,20 +647,36 @@ def _plot_f6(run) -> go.Figure | str:
         centres = (edges[:-1] + edges[1:]) / 2
         big = edges[:-1] >= 1.0 - 1e-9
         for mask, label, colour in ((~big, "exits below 10×", "#3b6fb6"), (big, "exits ≥ 10×", "#c53030")):
-            fig.add_trace(go.Bar(x=centres[mask], y=[int(c) if c > 0 else None for c in counts[mask]],
-                                 width=np.diff(edges)[mask], name=label,
-                                 marker_color=colour, marker_line_width=0), row=1, col=2)
+            fig.add_trace(
+                go.Bar(
+                    x=centres[mask],
+                    y=[int(c) if c > 0 else None for c in counts[mask]],
+                    width=np.diff(edges)[mask],
+                    name=label,
+                    marker_color=colour,
+                    marker_line_width=0,
+                ),
+                row=1,
+                col=2,
+            )
         ticks = list(range(int(edges[0]), int(math.ceil(edges[-1])) + 1))
-        fig.update_xaxes(tickvals=ticks, ticktext=[f"{10.0 ** t:g}×" for t in ticks],
-                         title_text="exit multiple (log scale)", row=1, col=2)
+        fig.update_xaxes(
+            tickvals=ticks,
+            ticktext=[f"{10.0**t:g}×" for t in ticks],
+            title_text="exit multiple (log scale)",
+            row=1,
+            col=2,
+        )
         fig.add_vline(x=1.0, line=dict(color="#52606d", dash="dash", width=1), row=1, col=2)
     fig.update_layout(bargap=0.02)
     fig.update_yaxes(type="log", title_text="deals (log scale)", row=1, col=1)
     fig.update_yaxes(type="log", row=1, col=2)
     share = _facts.returns_from_10x(run)
     share_text = f"{share:.0%}" if math.isfinite(share) else "n/a (fewer than 30 finished deals)"
-    subtitle = (f"{len(multiple):,} finished deals, {zero:,} failed; "
-                f"share of proceeds from ≥10× deals: {share_text} (Horsley Bridge: ≈ 60%)")
+    subtitle = (
+        f"{len(multiple):,} finished deals, {zero:,} failed; "
+        f"share of proceeds from ≥10× deals: {share_text} (Horsley Bridge: ≈ 60%)"
+    )
     return _style(fig, subtitle=subtitle)
 
 
@@ -535,11 +694,16 @@ def _plot_f7(run) -> go.Figure | str:
     g_innov, g_emp = _gini_parts(run)
     if not (math.isfinite(g_innov) or math.isfinite(g_emp)):
         return "No innovations and no employment to compare."
-    fig = go.Figure(go.Bar(
-        x=["innovations (scenes defined + dragons)", "headcount (final quarter)"], y=[_num(g_innov), _num(g_emp)],
-        marker_color=["#c53030", "#3b6fb6"], text=[_fx(g_innov), _fx(g_emp)], textposition="outside",
-        showlegend=False,
-    ))
+    fig = go.Figure(
+        go.Bar(
+            x=["innovations (scenes defined + dragons)", "headcount (final quarter)"],
+            y=[_num(g_innov), _num(g_emp)],
+            marker_color=["#c53030", "#3b6fb6"],
+            text=[_fx(g_innov), _fx(g_emp)],
+            textposition="outside",
+            showlegend=False,
+        )
+    )
     fig.update_yaxes(title_text="Gini over region × field cells", range=[0, 1.05])
     diff = _facts.innovation_vs_employment(run)
     subtitle = f"Gini(innovations) − Gini(headcount) = {_fx(diff)} (> 0: innovation more concentrated)"
@@ -582,15 +746,31 @@ def _plot_f8(run) -> go.Figure | str:
             resid = target - m * bass_adoption(t, p, q)
             r2 = 1.0 - resid.var() / target.var() if target.var() > 0 else float("nan")
             label += f" (R² {r2:.4f})"
-        fig.add_trace(go.Scatter(x=years, y=[_num(v) for v in norm], mode="markers", name=label, legendgroup=label,
-                                 marker=dict(color=colour, size=4)))
+        fig.add_trace(
+            go.Scatter(
+                x=years,
+                y=[_num(v) for v in norm],
+                mode="markers",
+                name=label,
+                legendgroup=label,
+                marker=dict(color=colour, size=4),
+            )
+        )
         if fit is not None:
             p, q, m = fit
-            fig.add_trace(go.Scatter(x=years[start:], y=m * bass_adoption(t, p, q), mode="lines", legendgroup=label,
-                                     name=f"Bass p={p:.3g}, q={q:.3g}", showlegend=False,
-                                     line=dict(color=colour, width=2),
-                                     hovertemplate=f"{html.escape(str(field))} Bass p={p:.3g} q={q:.3g}"
-                                                   "<br>%{x:.2f}: %{y:.3f}<extra></extra>"))
+            fig.add_trace(
+                go.Scatter(
+                    x=years[start:],
+                    y=m * bass_adoption(t, p, q),
+                    mode="lines",
+                    legendgroup=label,
+                    name=f"Bass p={p:.3g}, q={q:.3g}",
+                    showlegend=False,
+                    line=dict(color=colour, width=2),
+                    hovertemplate=f"{html.escape(str(field))} Bass p={p:.3g} q={q:.3g}"
+                    "<br>%{x:.2f}: %{y:.3f}<extra></extra>",
+                )
+            )
         drawn += 1
     if not drawn:
         return "No field had positive spending."

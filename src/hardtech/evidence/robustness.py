@@ -88,8 +88,14 @@ def assumptions(scenario: Scenario, fixed: Sequence[str] = ()) -> list[ParamInfo
     """Every [ASSUMPTION] parameter of the scenario with a non-empty plausible range, except ``fixed`` paths."""
     out = []
     for p in parameters():
-        if (p.tag == "ASSUMPTION" and "*" not in p.path and p.kind in ("number", "integer")
-                and isinstance(p.plausible, list) and p.plausible[0] < p.plausible[1] and p.path not in fixed):
+        if (
+            p.tag == "ASSUMPTION"
+            and "*" not in p.path
+            and p.kind in ("number", "integer")
+            and isinstance(p.plausible, list)
+            and p.plausible[0] < p.plausible[1]
+            and p.path not in fixed
+        ):
             out.append(p)
     return out
 
@@ -103,8 +109,10 @@ def select_parameters(available: Sequence[ParamInfo], wanted: str | None) -> lis
         hits = [p for p in available if p.path == item or (item.endswith(".") and p.path.startswith(item))]
         if not hits:
             shown = ", ".join(p.path for p in available[:8])
-            raise RobustnessError(f"--params: {item!r} names no screened [ASSUMPTION] parameter; allowed: paths such as "
-                                  f"{shown}, … or a block prefix such as 'capital.' (list them: hardtech robustness --list)")
+            raise RobustnessError(
+                f"--params: {item!r} names no screened [ASSUMPTION] parameter; allowed: paths such as "
+                f"{shown}, … or a block prefix such as 'capital.' (list them: hardtech robustness --list)"
+            )
         chosen.update((p.path, p) for p in hits)
     return list(chosen.values())
 
@@ -137,8 +145,11 @@ class Settings:
     @property
     def screening(self) -> bool:
         """Fewer than the issue's design: shares are labelled 'screening'."""
-        return (self.trajectories < FULL["trajectories"] or self.points < FULL["points"]
-                or self.replications < FULL["replications"])
+        return (
+            self.trajectories < FULL["trajectories"]
+            or self.points < FULL["points"]
+            or self.replications < FULL["replications"]
+        )
 
     def check(self) -> None:
         if self.trajectories < 1:
@@ -152,7 +163,9 @@ class Settings:
         if self.points < 2:
             raise RobustnessError(f"--samples: {self.points} must be at least 2")
         if self.replications < 2:
-            raise RobustnessError(f"--replications: {self.replications} must be at least 2 (a point's effect needs an interval)")
+            raise RobustnessError(
+                f"--replications: {self.replications} must be at least 2 (a point's effect needs an interval)"
+            )
         if not self.parameters:
             raise RobustnessError("--params: no [ASSUMPTION] parameter left to screen")
 
@@ -161,8 +174,12 @@ def code_fingerprint() -> str:
     """A hash of the code and data a run's outcomes depend on (a stored run is reused only under the same one)."""
     root = Path(hardtech.__file__).resolve().parent
     digest = hashlib.sha256(hardtech.__version__.encode())
-    files = [p for sub in ("model", "engine", "scenario", "analysis", "data") for p in (root / sub).rglob("*")
-             if p.is_file() and p.suffix in (".py", ".toml", ".csv")]
+    files = [
+        p
+        for sub in ("model", "engine", "scenario", "analysis", "data")
+        for p in (root / sub).rglob("*")
+        if p.is_file() and p.suffix in (".py", ".toml", ".csv")
+    ]
     files += [root / "runner.py", root / "evidence" / "ensembles.py", root / "evidence" / "history.py"]
     for path in sorted(files):
         digest.update(str(path.relative_to(root)).encode())
@@ -211,12 +228,18 @@ class RobustnessStore:
         self.results = ResultsStore(self.path, wait=None, on_wait=on_wait)
         self.con = self.results.con
         self.lock = threading.Lock()
-        self.con.execute("CREATE TABLE IF NOT EXISTS robustness_runs (code VARCHAR, kind VARCHAR, key VARCHAR, "
-                         "row VARCHAR, PRIMARY KEY (code, kind, key))")
-        self.con.execute("CREATE TABLE IF NOT EXISTS robustness_points (study_id VARCHAR, stage VARCHAR, point INTEGER, "
-                         "parameters VARCHAR, outputs VARCHAR, PRIMARY KEY (study_id, stage, point))")
-        self.con.execute("CREATE TABLE IF NOT EXISTS robustness_results (study_id VARCHAR PRIMARY KEY, created_at VARCHAR, "
-                         "code VARCHAR, scenario_toml VARCHAR, settings VARCHAR, result VARCHAR)")
+        self.con.execute(
+            "CREATE TABLE IF NOT EXISTS robustness_runs (code VARCHAR, kind VARCHAR, key VARCHAR, "
+            "row VARCHAR, PRIMARY KEY (code, kind, key))"
+        )
+        self.con.execute(
+            "CREATE TABLE IF NOT EXISTS robustness_points (study_id VARCHAR, stage VARCHAR, point INTEGER, "
+            "parameters VARCHAR, outputs VARCHAR, PRIMARY KEY (study_id, stage, point))"
+        )
+        self.con.execute(
+            "CREATE TABLE IF NOT EXISTS robustness_results (study_id VARCHAR PRIMARY KEY, created_at VARCHAR, "
+            "code VARCHAR, scenario_toml VARCHAR, settings VARCHAR, result VARCHAR)"
+        )
 
     def __enter__(self) -> RobustnessStore:
         return self
@@ -228,29 +251,43 @@ class RobustnessStore:
         self.results.close()
 
     def rows(self, kind: str) -> dict[str, dict]:
-        found = self.con.execute("SELECT key, row FROM robustness_runs WHERE code = ? AND kind = ?", [self.code, kind]).fetchall()
+        found = self.con.execute(
+            "SELECT key, row FROM robustness_runs WHERE code = ? AND kind = ?", [self.code, kind]
+        ).fetchall()
         return {key: json.loads(row) for key, row in found}
 
     def save_row(self, kind: str, key: str, row: Mapping[str, Any]) -> None:
         text = _dumps(row)
         with self.lock:
-            self.con.execute("INSERT INTO robustness_runs VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                             [self.code, kind, key, text])
+            self.con.execute(
+                "INSERT INTO robustness_runs VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING", [self.code, kind, key, text]
+            )
 
-    def save_points(self, study_id: str, stage: str, points: Sequence[Mapping[str, Any]],
-                    outputs: Sequence[Mapping[str, Any]]) -> None:
+    def save_points(
+        self, study_id: str, stage: str, points: Sequence[Mapping[str, Any]], outputs: Sequence[Mapping[str, Any]]
+    ) -> None:
         with self.lock:
             self.con.execute("BEGIN TRANSACTION")
             self.con.execute("DELETE FROM robustness_points WHERE study_id = ? AND stage = ?", [study_id, stage])
-            self.con.executemany("INSERT INTO robustness_points VALUES (?, ?, ?, ?, ?)",
-                                 [[study_id, stage, i, _dumps(p), _dumps(o)] for i, (p, o) in enumerate(zip(points, outputs))])
+            self.con.executemany(
+                "INSERT INTO robustness_points VALUES (?, ?, ?, ?, ?)",
+                [[study_id, stage, i, _dumps(p), _dumps(o)] for i, (p, o) in enumerate(zip(points, outputs))],
+            )
             self.con.execute("COMMIT")
 
     def save_result(self, study_id: str, scenario: Scenario, settings: Settings, result: Mapping[str, Any]) -> None:
         with self.lock:
-            self.con.execute("INSERT OR REPLACE INTO robustness_results VALUES (?, ?, ?, ?, ?, ?)",
-                             [study_id, dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), self.code,
-                              to_toml(scenario), _dumps(asdict(settings)), _dumps(result)])
+            self.con.execute(
+                "INSERT OR REPLACE INTO robustness_results VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    study_id,
+                    dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                    self.code,
+                    to_toml(scenario),
+                    _dumps(asdict(settings)),
+                    _dumps(result),
+                ],
+            )
 
     def result(self, study_id: str) -> dict[str, Any] | None:
         found = self.con.execute("SELECT result FROM robustness_results WHERE study_id = ?", [study_id]).fetchall()
@@ -329,31 +366,45 @@ class Runner:
         base_rows = run_many(plain, executor=self.executor, on_done=self.on_done, cache=self.detail, detail=True)
         if self.history_ids:
             hist = [(sc, k) for sc in scenarios for k in range(replications)]
-            hist_rows = run_many(hist, executor=self.executor, on_done=self.on_done, cache=self.history,
-                                 measure=_history_values)
+            hist_rows = run_many(
+                hist, executor=self.executor, on_done=self.on_done, cache=self.history, measure=_history_values
+            )
         index = 0
         outputs: list[dict[str, Any]] = []
         for i, _ in enumerate(scenarios):
-            rows = base_rows.iloc[index:index + replications]
-            values = {name: _mean(rows[name]) if name in rows else float("nan")
-                      for name in self.key_outcomes() if name not in self.history_ids}
+            rows = base_rows.iloc[index : index + replications]
+            values = {
+                name: _mean(rows[name]) if name in rows else float("nan")
+                for name in self.key_outcomes()
+                if name not in self.history_ids
+            }
             if self.history_ids:
-                h = hist_rows.iloc[i * replications:(i + 1) * replications]
+                h = hist_rows.iloc[i * replications : (i + 1) * replications]
                 values.update({t: _mean(h[t]) for t in self.history_ids})
             outputs.append({"outcomes": values, "effects": {}})
-            index += replications + sum(replications * c.replication_factor * sum(a not in c.inject for a in c.arms)
-                                        for c in self.claims)
+            index += replications + sum(
+                replications * c.replication_factor * sum(a not in c.inject for a in c.arms) for c in self.claims
+            )
+
         # the claims' statistics; arms that inject another arm's recycled money run here (points in parallel)
         def effects(sc: Scenario) -> dict[str, dict[str, Any]]:
             out = {}
             for claim in self.claims:
                 n = replications * claim.replication_factor
-                rows = arm_rows(claim, sc, {"declared": {}}, n, executor=self.executor, on_done=self.on_done,
-                                cache=self.detail)["declared"]
+                rows = arm_rows(
+                    claim, sc, {"declared": {}}, n, executor=self.executor, on_done=self.on_done, cache=self.detail
+                )["declared"]
                 pairs, compute = arm_statistic(claim.statistic, claim.metric)
                 effect = paired_interval({p: rows[p[0]][p[1]].to_numpy(float) for p in pairs}, compute, self.seed)
-                out[claim.id] = {"effect": effect.point, "lo": effect.lo, "hi": effect.hi, "se": effect.se,
-                                 "n": effect.n, "method": effect.method, "status": status(effect.lo, effect.hi, effect.n)}
+                out[claim.id] = {
+                    "effect": effect.point,
+                    "lo": effect.lo,
+                    "hi": effect.hi,
+                    "se": effect.se,
+                    "n": effect.n,
+                    "method": effect.method,
+                    "status": status(effect.lo, effect.hi, effect.n),
+                }
             return out
 
         threads = self.parallelism if any(c.inject for c in self.claims) and self.executor is not None else 1
@@ -375,7 +426,7 @@ def _mean(values: pd.Series) -> float:
 
 
 def status(lo: float, hi: float, n: int) -> str:
-    """supported (interval above 0), contrary (below 0) or unresolved (it covers 0, or one replication)."""
+    """Supported (interval above 0), contrary (below 0) or unresolved (it covers 0, or one replication)."""
     if n < 2 or not (np.isfinite(lo) and np.isfinite(hi)):
         return "unresolved"
     if lo > 0:
@@ -398,7 +449,9 @@ def _problem(params: Sequence[ParamInfo]) -> dict[str, Any]:
     return {"num_vars": len(params), "names": [p.path for p in params], "bounds": [list(p.plausible) for p in params]}
 
 
-def _scenarios(base: Scenario, params: Sequence[ParamInfo], x: np.ndarray) -> tuple[list[dict[str, Any]], list[Scenario]]:
+def _scenarios(
+    base: Scenario, params: Sequence[ParamInfo], x: np.ndarray
+) -> tuple[list[dict[str, Any]], list[Scenario]]:
     values = [{p.path: _value(p, xi) for p, xi in zip(params, row)} for row in x]
     return values, [load(base, v) for v in values]
 
@@ -407,7 +460,9 @@ def morris_design(params: Sequence[ParamInfo], settings: Settings) -> np.ndarray
     from SALib.sample import morris
 
     rng = rng_for(settings.seed, _MORRIS_STREAM)
-    return np.asarray(morris.sample(_problem(params), settings.trajectories, num_levels=settings.levels, seed=rng), float)
+    return np.asarray(
+        morris.sample(_problem(params), settings.trajectories, num_levels=settings.levels, seed=rng), float
+    )
 
 
 def lhs_design(params: Sequence[ParamInfo], settings: Settings) -> np.ndarray:
@@ -417,7 +472,9 @@ def lhs_design(params: Sequence[ParamInfo], settings: Settings) -> np.ndarray:
     return np.asarray(latin.sample(_problem(params), settings.points, seed=rng), float)
 
 
-def morris_effects(params: Sequence[ParamInfo], x: np.ndarray, y: np.ndarray, settings: Settings) -> list[dict[str, Any]] | None:
+def morris_effects(
+    params: Sequence[ParamInfo], x: np.ndarray, y: np.ndarray, settings: Settings
+) -> list[dict[str, Any]] | None:
     """μ, μ*, its interval half-width and σ per parameter (None when the output is not finite everywhere or constant)."""
     from SALib.analyze import morris
 
@@ -426,11 +483,26 @@ def morris_effects(params: Sequence[ParamInfo], x: np.ndarray, y: np.ndarray, se
     seed = int(np.random.SeedSequence(settings.seed, spawn_key=(_ANALYSIS_STREAM,)).generate_state(1)[0]) + 1
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
-        res = morris.analyze(_problem(params), x, y, num_resamples=1000, conf_level=0.95, num_levels=settings.levels,
-                             print_to_console=False, seed=seed)
-    return [{"parameter": p.path, "mu": _finite(res["mu"][i]), "mu_star": _finite(res["mu_star"][i]),
-             "mu_star_conf": _finite(res["mu_star_conf"][i]), "sigma": _finite(res["sigma"][i])}
-            for i, p in enumerate(params)]
+        res = morris.analyze(
+            _problem(params),
+            x,
+            y,
+            num_resamples=1000,
+            conf_level=0.95,
+            num_levels=settings.levels,
+            print_to_console=False,
+            seed=seed,
+        )
+    return [
+        {
+            "parameter": p.path,
+            "mu": _finite(res["mu"][i]),
+            "mu_star": _finite(res["mu_star"][i]),
+            "mu_star_conf": _finite(res["mu_star_conf"][i]),
+            "sigma": _finite(res["sigma"][i]),
+        }
+        for i, p in enumerate(params)
+    ]
 
 
 def _finite(x: Any) -> float | None:
@@ -438,7 +510,9 @@ def _finite(x: Any) -> float | None:
     return x if math.isfinite(x) else None
 
 
-def keep_parameters(screen: Mapping[str, list[dict[str, Any]] | None], params: Sequence[ParamInfo], keep: int) -> list[dict[str, Any]]:
+def keep_parameters(
+    screen: Mapping[str, list[dict[str, Any]] | None], params: Sequence[ParamInfo], keep: int
+) -> list[dict[str, Any]]:
     """The ``keep`` parameters with the largest μ* relative to the largest μ* of the same output, over all outputs."""
     score = {p.path: 0.0 for p in params}
     top_of = {p.path: "" for p in params}
@@ -453,8 +527,17 @@ def keep_parameters(screen: Mapping[str, list[dict[str, Any]] | None], params: S
             if s > score[r["parameter"]]:
                 score[r["parameter"]], top_of[r["parameter"]] = s, output
     ranked = sorted(params, key=lambda p: (-score[p.path], p.path))
-    return [{"parameter": p.path, "score": score[p.path], "output": top_of[p.path], "plausible": list(p.plausible),
-             "unit": p.unit, "provenance": p.provenance} for p in ranked[:keep]]
+    return [
+        {
+            "parameter": p.path,
+            "score": score[p.path],
+            "output": top_of[p.path],
+            "plausible": list(p.plausible),
+            "unit": p.unit,
+            "provenance": p.provenance,
+        }
+        for p in ranked[:keep]
+    ]
 
 
 def _bins(x: np.ndarray, ok: np.ndarray, lo: float, hi: float) -> list[dict[str, Any]]:
@@ -466,8 +549,15 @@ def _bins(x: np.ndarray, ok: np.ndarray, lo: float, hi: float) -> list[dict[str,
         inside = which == b
         n, k = int(inside.sum()), int(ok[inside].sum())
         ci = wilson(k, n)
-        out.append({"lo": float(edges[b]), "hi": float(edges[b + 1]), "n": n,
-                    "supported": k / n if n else float("nan"), "ci": list(ci)})
+        out.append(
+            {
+                "lo": float(edges[b]),
+                "hi": float(edges[b + 1]),
+                "n": n,
+                "supported": k / n if n else float("nan"),
+                "ci": list(ci),
+            }
+        )
     return out
 
 
@@ -484,7 +574,7 @@ def _fails_when(path: str, bins: Sequence[Mapping[str, Any]]) -> str:
             return f"fails when {name} < {bins[cut]['lo']:.3g}"
     if low[-1] and not low[0]:
         cut = max(i for i, v in enumerate(low) if not v)
-        if all(not v for v in low[:cut + 1]):
+        if all(not v for v in low[: cut + 1]):
             return f"fails when {name} > {bins[cut]['hi']:.3g}"
     return ""
 
@@ -497,14 +587,21 @@ def _spearman(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     return float(rho), float(p)
 
 
-def claim_summary(claim: Claim, kept: Sequence[ParamInfo], values: Sequence[Mapping[str, Any]],
-                  outputs: Sequence[Mapping[str, Any]], settings: Settings) -> dict[str, Any]:
+def claim_summary(
+    claim: Claim,
+    kept: Sequence[ParamInfo],
+    values: Sequence[Mapping[str, Any]],
+    outputs: Sequence[Mapping[str, Any]],
+    settings: Settings,
+) -> dict[str, Any]:
     """Shares of supported / contrary / unresolved points and the parameters that decide them."""
     effects = [o["effects"][claim.id] for o in outputs]
     n = len(effects)
     counts = {s: sum(e["status"] == s for e in effects) for s in STATUSES}
-    shares = {s: {"share": counts[s] / n if n else float("nan"), "ci": list(wilson(counts[s], n)), "points": counts[s]}
-              for s in STATUSES}
+    shares = {
+        s: {"share": counts[s] / n if n else float("nan"), "ci": list(wilson(counts[s], n)), "points": counts[s]}
+        for s in STATUSES
+    }
     y = np.array([e["effect"] for e in effects], float)
     ok = np.array([e["status"] == "supported" for e in effects])
     deciding = []
@@ -512,17 +609,39 @@ def claim_summary(claim: Claim, kept: Sequence[ParamInfo], values: Sequence[Mapp
         x = np.array([v[p.path] for v in values], float)
         rho, pval = _spearman(x, y)
         bins = _bins(x, ok, *p.plausible)
-        deciding.append({"parameter": p.path, "spearman": rho, "p": pval, "decides": bool(pval < 0.05),
-                         "bins": bins, "fails_when": _fails_when(p.path, bins), "unit": p.unit})
+        deciding.append(
+            {
+                "parameter": p.path,
+                "spearman": rho,
+                "p": pval,
+                "decides": bool(pval < 0.05),
+                "bins": bins,
+                "fails_when": _fails_when(p.path, bins),
+                "unit": p.unit,
+            }
+        )
     deciding.sort(key=lambda d: -abs(d["spearman"]) if math.isfinite(d["spearman"]) else 0.0)
-    return {"claim": claim.id, "short": claim.short, "statistic": claim.statistic_text, "points": n,
-            "replications": settings.replications * claim.replication_factor, **shares,
-            "label": "screening" if settings.screening else "robustness", "deciding": deciding,
-            "effect_median": float(np.nanmedian(y)) if np.isfinite(y).any() else float("nan")}
+    return {
+        "claim": claim.id,
+        "short": claim.short,
+        "statistic": claim.statistic_text,
+        "points": n,
+        "replications": settings.replications * claim.replication_factor,
+        **shares,
+        "label": "screening" if settings.screening else "robustness",
+        "deciding": deciding,
+        "effect_median": float(np.nanmedian(y)) if np.isfinite(y).any() else float("nan"),
+    }
 
 
-def outcome_summary(name: str, label: str, screen: list[dict[str, Any]] | None, kept: Sequence[ParamInfo],
-                    values: Sequence[Mapping[str, Any]], outputs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+def outcome_summary(
+    name: str,
+    label: str,
+    screen: list[dict[str, Any]] | None,
+    kept: Sequence[ParamInfo],
+    values: Sequence[Mapping[str, Any]],
+    outputs: Sequence[Mapping[str, Any]],
+) -> dict[str, Any]:
     """Which inputs move a key outcome most: Morris μ* over every screened parameter, Spearman ρ on the hypercube."""
     y = np.array([o["outcomes"].get(name, float("nan")) for o in outputs], float)
     morris_top = sorted((r for r in (screen or []) if r["mu_star"] is not None), key=lambda r: -r["mu_star"])[:5]
@@ -532,15 +651,26 @@ def outcome_summary(name: str, label: str, screen: list[dict[str, Any]] | None, 
         lhs.append({"parameter": p.path, "spearman": rho, "p": pval})
     lhs.sort(key=lambda d: -abs(d["spearman"]) if math.isfinite(d["spearman"]) else 0.0)
     finite = y[np.isfinite(y)]
-    return {"outcome": name, "label": label, "morris_top": morris_top, "lhs": lhs,
-            "mean": float(finite.mean()) if finite.size else float("nan"),
-            "p10": float(np.quantile(finite, 0.1)) if finite.size else float("nan"),
-            "p90": float(np.quantile(finite, 0.9)) if finite.size else float("nan")}
+    return {
+        "outcome": name,
+        "label": label,
+        "morris_top": morris_top,
+        "lhs": lhs,
+        "mean": float(finite.mean()) if finite.size else float("nan"),
+        "p10": float(np.quantile(finite, 0.1)) if finite.size else float("nan"),
+        "p90": float(np.quantile(finite, 0.9)) if finite.size else float("nan"),
+    }
 
 
-def run_robustness(scenario: Scenario, settings: Settings, store: RobustnessStore, executor: cf.Executor | None = None,
-                   parallelism: int = 1, on_done: Callable[[], None] | None = None,
-                   log: Callable[[str], None] | None = None) -> dict[str, Any]:
+def run_robustness(
+    scenario: Scenario,
+    settings: Settings,
+    store: RobustnessStore,
+    executor: cf.Executor | None = None,
+    parallelism: int = 1,
+    on_done: Callable[[], None] | None = None,
+    log: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
     """Screen, keep, map; store the points and the result; return the result (see the module docstring)."""
     settings.check()
     say = log or (lambda _msg: None)
@@ -551,51 +681,79 @@ def run_robustness(scenario: Scenario, settings: Settings, store: RobustnessStor
     hist = history_targets(scenario)
     sid = study_id(scenario, settings, store.code)
     detail, history = StoredCache(store, "detail"), StoredCache(store, "history")
-    runner = Runner(claims, settings.region, executor, parallelism, detail, history, [t for t, _ in hist], on_done,
-                    settings.seed)
+    runner = Runner(
+        claims, settings.region, executor, parallelism, detail, history, [t for t, _ in hist], on_done, settings.seed
+    )
     reused = detail.loaded + history.loaded
 
     # 1. screening
     x_m = morris_design(params, settings)
     values_m, scen_m = _scenarios(scenario, params, x_m)
-    say(f"screening: Morris, {settings.trajectories} trajectories × {len(params) + 1} = {len(scen_m)} points, "
-        f"{settings.morris_replications} replication(s) each")
+    say(
+        f"screening: Morris, {settings.trajectories} trajectories × {len(params) + 1} = {len(scen_m)} points, "
+        f"{settings.morris_replications} replication(s) each"
+    )
     out_m = runner.evaluate(scen_m, settings.morris_replications)
     store.save_points(sid, "morris", values_m, out_m)
     screen: dict[str, list[dict[str, Any]] | None] = {}
     for c in claims:
-        screen[f"claim:{c.id}"] = morris_effects(params, x_m, np.array([o["effects"][c.id]["effect"] for o in out_m]), settings)
+        screen[f"claim:{c.id}"] = morris_effects(
+            params, x_m, np.array([o["effects"][c.id]["effect"] for o in out_m]), settings
+        )
     for name in runner.key_outcomes():
-        screen[f"outcome:{name}"] = morris_effects(params, x_m, np.array([o["outcomes"][name] for o in out_m]), settings)
+        screen[f"outcome:{name}"] = morris_effects(
+            params, x_m, np.array([o["outcomes"][name] for o in out_m]), settings
+        )
     kept_rows = keep_parameters(screen, params, settings.keep)
     kept = [available[r["parameter"]] for r in kept_rows]
 
     # 2. mapping
     x_l = lhs_design(kept, settings)
     values_l, scen_l = _scenarios(scenario, kept, x_l)
-    say(f"mapping: Latin hypercube over {len(kept)} parameters, {len(scen_l)} points × {settings.replications} "
-        "paired replications")
+    say(
+        f"mapping: Latin hypercube over {len(kept)} parameters, {len(scen_l)} points × {settings.replications} "
+        "paired replications"
+    )
     out_l = runner.evaluate(scen_l, settings.replications)
     store.save_points(sid, "lhs", values_l, out_l)
 
     names = dict(hist)
     result = {
-        "study_id": sid, "scenario": scenario.name, "region": settings.region, "scale": scenario.scale,
-        "years": [scenario.time.start_year, scenario.time.end_year], "seed": scenario.seed,
-        "label": "screening" if settings.screening else "robustness", "screening": settings.screening,
-        "full_design": dict(FULL), "settings": asdict(settings), "code": store.code,
-        "morris": {"trajectories": settings.trajectories, "levels": settings.levels, "points": len(scen_m),
-                   "replications": settings.morris_replications, "parameters": len(params),
-                   "outputs": {k: sorted((r for r in v if r["mu_star"] is not None), key=lambda r: -r["mu_star"])[:8]
-                               if v else None for k, v in screen.items()}},
+        "study_id": sid,
+        "scenario": scenario.name,
+        "region": settings.region,
+        "scale": scenario.scale,
+        "years": [scenario.time.start_year, scenario.time.end_year],
+        "seed": scenario.seed,
+        "label": "screening" if settings.screening else "robustness",
+        "screening": settings.screening,
+        "full_design": dict(FULL),
+        "settings": asdict(settings),
+        "code": store.code,
+        "morris": {
+            "trajectories": settings.trajectories,
+            "levels": settings.levels,
+            "points": len(scen_m),
+            "replications": settings.morris_replications,
+            "parameters": len(params),
+            "outputs": {
+                k: sorted((r for r in v if r["mu_star"] is not None), key=lambda r: -r["mu_star"])[:8] if v else None
+                for k, v in screen.items()
+            },
+        },
         "kept": kept_rows,
         "lhs": {"points": len(scen_l), "replications": settings.replications},
         "claims": [claim_summary(c, kept, values_l, out_l, settings) for c in claims],
-        "outcomes": [outcome_summary(name, names.get(name, name), screen[f"outcome:{name}"], kept, values_l, out_l)
-                     for name in runner.key_outcomes()],
+        "outcomes": [
+            outcome_summary(name, names.get(name, name), screen[f"outcome:{name}"], kept, values_l, out_l)
+            for name in runner.key_outcomes()
+        ],
         "history": "" if hist else "history targets need a scenario covering 2012–2025 with the panel's regions",
-        "runs": {"distinct": len(detail) + len(history), "reused_from_store": reused,
-                 "new": len(detail) + len(history) - reused},
+        "runs": {
+            "distinct": len(detail) + len(history),
+            "reused_from_store": reused,
+            "new": len(detail) + len(history) - reused,
+        },
     }
     store.save_result(sid, scenario, settings, result)
     return result
@@ -606,8 +764,17 @@ def frame_of_claims(result: Mapping[str, Any]) -> pd.DataFrame:
     rows = []
     for c in result["claims"]:
         top = [d for d in c["deciding"] if d["decides"]][:3]
-        rows.append({"claim": c["claim"], "short": c["short"], "points": c["points"], "replications": c["replications"],
-                     **{f"{s}": c[s]["share"] for s in STATUSES},
-                     **{f"{s}_lo": c[s]["ci"][0] for s in STATUSES}, **{f"{s}_hi": c[s]["ci"][1] for s in STATUSES},
-                     "deciding": ", ".join(d["parameter"] for d in top), "label": c["label"]})
+        rows.append(
+            {
+                "claim": c["claim"],
+                "short": c["short"],
+                "points": c["points"],
+                "replications": c["replications"],
+                **{f"{s}": c[s]["share"] for s in STATUSES},
+                **{f"{s}_lo": c[s]["ci"][0] for s in STATUSES},
+                **{f"{s}_hi": c[s]["ci"][1] for s in STATUSES},
+                "deciding": ", ".join(d["parameter"] for d in top),
+                "label": c["label"],
+            }
+        )
     return pd.DataFrame(rows)

@@ -61,15 +61,31 @@ def claim_figure(claim: Mapping[str, Any]):
         up = [(b["ci"][1] - b["supported"]) if math.isfinite(b["supported"]) else None for b in bins]
         down = [(b["supported"] - b["ci"][0]) if math.isfinite(b["supported"]) else None for b in bins]
         text = [f"{b['n']} point(s)" for b in bins]
-        fig.add_trace(go.Scatter(x=x, y=y, mode="lines+markers", name="share supported", showlegend=i == 0,
-                                 error_y=dict(type="data", array=up, arrayminus=down, visible=True),
-                                 line=dict(color="#2f855a"), text=text, hovertemplate="%{x:.3g}: %{y:.0%} (%{text})"),
-                      row=1, col=i + 1)
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=y,
+                mode="lines+markers",
+                name="share supported",
+                showlegend=i == 0,
+                error_y=dict(type="data", array=up, arrayminus=down, visible=True),
+                line=dict(color="#2f855a"),
+                text=text,
+                hovertemplate="%{x:.3g}: %{y:.0%} (%{text})",
+            ),
+            row=1,
+            col=i + 1,
+        )
         fig.update_xaxes(title_text=f"{d['parameter'].split('.')[-1]} ({d['unit']})", row=1, col=i + 1)
     fig.update_yaxes(range=[-0.05, 1.05], tickformat=".0%", title_text="share of points supporting", col=1)
-    fig.update_layout(template="plotly_white", height=340, margin=dict(l=60, r=20, t=80, b=50),
-                      title=dict(text=f"{claim['claim']} {claim['short']}: supported share along its deciding parameters",
-                                 font=dict(size=13)))
+    fig.update_layout(
+        template="plotly_white",
+        height=340,
+        margin=dict(l=60, r=20, t=80, b=50),
+        title=dict(
+            text=f"{claim['claim']} {claim['short']}: supported share along its deciding parameters", font=dict(size=13)
+        ),
+    )
     return fig
 
 
@@ -79,9 +95,11 @@ def write_robustness_report(path: str | Path, result: Mapping[str, Any], meta: M
     parts = [f"<h1>{html.escape(str(meta.get('title', 'hardtech robustness')))}</h1>", _meta_table(meta)]
     full = result["full_design"]
     if screening:
-        parts.append(f'<p class="banner"><b>Screening.</b> Fewer runs than a robustness statement needs (Morris r ≥ '
-                     f'{full["trajectories"]}, ≥ {full["points"]} hypercube points × ≥ {full["replications"]} paired '
-                     "replications): read the shares as a first look, not as the claims' robustness.</p>")
+        parts.append(
+            f'<p class="banner"><b>Screening.</b> Fewer runs than a robustness statement needs (Morris r ≥ '
+            f"{full['trajectories']}, ≥ {full['points']} hypercube points × ≥ {full['replications']} paired "
+            "replications): read the shares as a first look, not as the claims' robustness.</p>"
+        )
     lhs, morris = result["lhs"], result["morris"]
     parts.append(
         "<p>Each claim's declared arms ran at every point of a Latin hypercube over the parameters the screening kept "
@@ -90,41 +108,81 @@ def write_robustness_report(path: str | Path, result: Mapping[str, Any], meta: M
         "A point <b>supports</b> a claim when the paired bootstrap 95% interval of its effect lies above zero (the "
         "declared sign), is <b>contrary</b> when it lies below zero and <b>unresolved</b> (within noise) otherwise. "
         "Shares carry Wilson 95% intervals. The deciding parameters are the kept parameters ranked by the Spearman "
-        "correlation of the point effects with them (marked when p &lt; 0.05).</p>")
+        "correlation of the point effects with them (marked when p &lt; 0.05).</p>"
+    )
     rows = []
     for c in result["claims"]:
         deciding = [d for d in c["deciding"] if d["decides"]][:3]
-        text = "; ".join(f"{html.escape(d['parameter'])} (ρ {_num(d['spearman'])})"
-                         + (f" — {html.escape(d['fails_when'])}" if d["fails_when"] else "") for d in deciding) or "none"
-        rows.append([f"<b>{html.escape(c['claim'])}</b> {html.escape(c['short'])}", _share(c["supported"]),
-                     _share(c["contrary"]), _share(c["unresolved"]), f"{c['points']} × {c['replications']}", text])
-    parts += ["<h2>Claims across the plausible space</h2>",
-              _table(("claim", "supported", "contrary", "unresolved", "points × replications", "deciding parameters"), rows,
-                     "claims")]
+        text = (
+            "; ".join(
+                f"{html.escape(d['parameter'])} (ρ {_num(d['spearman'])})"
+                + (f" — {html.escape(d['fails_when'])}" if d["fails_when"] else "")
+                for d in deciding
+            )
+            or "none"
+        )
+        rows.append(
+            [
+                f"<b>{html.escape(c['claim'])}</b> {html.escape(c['short'])}",
+                _share(c["supported"]),
+                _share(c["contrary"]),
+                _share(c["unresolved"]),
+                f"{c['points']} × {c['replications']}",
+                text,
+            ]
+        )
+    parts += [
+        "<h2>Claims across the plausible space</h2>",
+        _table(
+            ("claim", "supported", "contrary", "unresolved", "points × replications", "deciding parameters"),
+            rows,
+            "claims",
+        ),
+    ]
     for i, c in enumerate(result["claims"]):
-        fig = claim_figure(c).to_html(full_html=False, include_plotlyjs=i == 0, div_id=f"plot-{c['claim']}",
-                                      config={"displaylogo": False})
-        parts += [f"<h3>{html.escape(c['claim'])} {html.escape(c['short'])}</h3>",
-                  f"<p>{html.escape(c['statistic'])}; median effect over the points {_num(c['effect_median'])}.</p>",
-                  f'<div class="claim-plot">{fig}</div>']
+        fig = claim_figure(c).to_html(
+            full_html=False, include_plotlyjs=i == 0, div_id=f"plot-{c['claim']}", config={"displaylogo": False}
+        )
+        parts += [
+            f"<h3>{html.escape(c['claim'])} {html.escape(c['short'])}</h3>",
+            f"<p>{html.escape(c['statistic'])}; median effect over the points {_num(c['effect_median'])}.</p>",
+            f'<div class="claim-plot">{fig}</div>',
+        ]
     orows = []
     for o in result["outcomes"]:
         top = ", ".join(f"{html.escape(r['parameter'])} ({_num(r['mu_star'])})" for r in o["morris_top"][:3]) or "–"
-        lhs_top = ", ".join(f"{html.escape(r['parameter'])} (ρ {_num(r['spearman'])})" for r in o["lhs"][:3]
-                            if math.isfinite(r["spearman"])) or "–"
+        lhs_top = (
+            ", ".join(
+                f"{html.escape(r['parameter'])} (ρ {_num(r['spearman'])})"
+                for r in o["lhs"][:3]
+                if math.isfinite(r["spearman"])
+            )
+            or "–"
+        )
         label = o["outcome"] if o["label"] == o["outcome"] else f"{o['outcome']} {o['label']}"
         orows.append([html.escape(label), f"{_num(o['mean'])} [{_num(o['p10'])}, {_num(o['p90'])}]", top, lhs_top])
-    parts += ["<h2>Key outcomes: which inputs move them most</h2>",
-              "<p>Mean over the hypercube points [10%, 90%]; Morris μ* (the mean absolute change of the outcome "
-              "across a parameter's plausible range, over every screened parameter); Spearman ρ on the hypercube.</p>",
-              _table(("outcome", "mean [10%, 90%]", "largest Morris μ*", "largest |ρ| on the hypercube"), orows)]
+    parts += [
+        "<h2>Key outcomes: which inputs move them most</h2>",
+        "<p>Mean over the hypercube points [10%, 90%]; Morris μ* (the mean absolute change of the outcome "
+        "across a parameter's plausible range, over every screened parameter); Spearman ρ on the hypercube.</p>",
+        _table(("outcome", "mean [10%, 90%]", "largest Morris μ*", "largest |ρ| on the hypercube"), orows),
+    ]
     if result.get("history"):
         parts.append(f'<p class="note">{html.escape(result["history"])}.</p>')
-    krows = [[html.escape(k["parameter"]), f"{_num(k['plausible'][0])} – {_num(k['plausible'][1])} {html.escape(k['unit'])}",
-              _num(k["score"]), html.escape(k["output"])] for k in result["kept"]]
-    parts += ["<h2>Screening</h2>",
-              f"<p>Morris elementary effects: {morris['trajectories']} trajectories × ({morris['parameters']} + 1) = "
-              f"{morris['points']} points, {morris['replications']} replication(s) each. A parameter's score is its "
-              "largest μ* relative to the largest μ* of the same output; the highest scores were kept.</p>",
-              _table(("kept parameter", "plausible range", "score", "output it moves most"), krows)]
+    krows = [
+        [
+            html.escape(k["parameter"]),
+            f"{_num(k['plausible'][0])} – {_num(k['plausible'][1])} {html.escape(k['unit'])}",
+            _num(k["score"]),
+            html.escape(k["output"]),
+        ]
+        for k in result["kept"]
+    ]
+    parts += [
+        "<h2>Screening</h2>",
+        f"<p>Morris elementary effects: {morris['trajectories']} trajectories × ({morris['parameters']} + 1) = "
+        f"{morris['points']} points, {morris['replications']} replication(s) each. A parameter's score is its "
+        "largest μ* relative to the largest μ* of the same output; the highest scores were kept.</p>",
+        _table(("kept parameter", "plausible range", "score", "output it moves most"), krows),
+    ]
     return write_page(path, str(meta.get("title", "hardtech robustness")), parts, css=_CSS)

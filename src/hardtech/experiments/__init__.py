@@ -18,5 +18,19 @@ from hardtech.experiments.executors import ExecutorError, InlineExecutor, open_e
 from hardtech.experiments.spec import ExperimentSpec, ResolvedSpec, SpecError, load_spec
 from hardtech.experiments.sweep import SweepPlan, SweepReport, plan_sweep, run_sweep, sweep_frame
 
-__all__ = ["ExecutorError", "ExperimentSpec", "InlineExecutor", "ResolvedSpec", "SpecError", "SweepPlan", "SweepReport",
-           "design_matrix", "load_spec", "open_executor", "plan_sweep", "run_seed", "run_sweep", "sweep_frame"]
+__all__ = [
+    "ExecutorError",
+    "ExperimentSpec",
+    "InlineExecutor",
+    "ResolvedSpec",
+    "SpecError",
+    "SweepPlan",
+    "SweepReport",
+    "design_matrix",
+    "load_spec",
+    "open_executor",
+    "plan_sweep",
+    "run_seed",
+    "run_sweep",
+    "sweep_frame",
+]

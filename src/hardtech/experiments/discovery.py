@@ -24,11 +24,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from hardtech.experiments.spec import ResolvedSpec
 from hardtech.experiments.sensitivity import short_labels
+from hardtech.experiments.spec import ResolvedSpec
 
-OPERATORS = {">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt, "==": operator.eq, "!=": operator.ne}
-_WHERE_RE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(>=|<=|==|!=|>|<)\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*$")
+OPERATORS = {
+    ">=": operator.ge,
+    "<=": operator.le,
+    ">": operator.gt,
+    "<": operator.lt,
+    "==": operator.eq,
+    "!=": operator.ne,
+}
+_WHERE_RE = re.compile(
+    r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(>=|<=|==|!=|>|<)\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*$"
+)
 
 
 class DiscoveryError(ValueError):
@@ -44,20 +53,26 @@ def check_available() -> None:
     import importlib.util
 
     if importlib.util.find_spec("ema_workbench") is None:
-        raise DiscoveryError("discover needs PRIM from the EMA Workbench: pip install 'hardtech[discovery]' (or 'ema_workbench')")
+        raise DiscoveryError(
+            "discover needs PRIM from the EMA Workbench: pip install 'hardtech[discovery]' (or 'ema_workbench')"
+        )
 
 
 def parse_where(text: str, resolved: ResolvedSpec) -> tuple[str, str, float]:
     """Parse ``"<outcome> <op> <number>"``; the outcome must be one the spec keeps."""
     m = _WHERE_RE.match(text or "")
     if not m:
-        raise DiscoveryError(f"--where: {text!r} is not '<outcome> <op> <number>', e.g. \"dragons >= 3\"; "
-                             f"operators: {', '.join(OPERATORS)}")
+        raise DiscoveryError(
+            f"--where: {text!r} is not '<outcome> <op> <number>', e.g. \"dragons >= 3\"; "
+            f"operators: {', '.join(OPERATORS)}"
+        )
     name, op, number = m.group(1), m.group(2), float(m.group(3))
     if name not in resolved.spec.outcomes:
         from hardtech.analysis.outcomes import outcome_names
 
-        why = "is not an outcome" if name not in outcome_names(list(resolved.base.regions)) else "is not kept by the spec"
+        why = (
+            "is not an outcome" if name not in outcome_names(list(resolved.base.regions)) else "is not kept by the spec"
+        )
         raise DiscoveryError(f"--where: {name!r} {why}; kept outcomes: {', '.join(resolved.spec.outcomes)}")
     if not math.isfinite(number):
         raise DiscoveryError(f"--where: {m.group(3)!r} is not a finite number")
@@ -78,8 +93,9 @@ def _inputs(resolved: ResolvedSpec, frame: pd.DataFrame) -> pd.DataFrame:
     return x
 
 
-def _limits(box_lim: pd.DataFrame, init: pd.DataFrame, qp: dict[str, list[float]],
-            resolved: ResolvedSpec) -> list[dict[str, Any]]:
+def _limits(
+    box_lim: pd.DataFrame, init: pd.DataFrame, qp: dict[str, list[float]], resolved: ResolvedSpec
+) -> list[dict[str, Any]]:
     """Each factor's box limits, the sampled min/max (``min``/``max``) and the spec's range (``range``)."""
     spec_range: dict[str, list[Any]] = {}
     for f in resolved.factors:
@@ -94,11 +110,27 @@ def _limits(box_lim: pd.DataFrame, init: pd.DataFrame, qp: dict[str, list[float]
         lo, hi = box_lim[name].iloc[0], box_lim[name].iloc[1]
         full_lo, full_hi = init[name].iloc[0], init[name].iloc[1]
         if isinstance(lo, set):
-            rows.append({"factor": name, "lower": sorted(map(str, lo)), "upper": None, "min": sorted(map(str, full_lo)),
-                         "max": None, "restricted": lo != full_lo})
+            rows.append(
+                {
+                    "factor": name,
+                    "lower": sorted(map(str, lo)),
+                    "upper": None,
+                    "min": sorted(map(str, full_lo)),
+                    "max": None,
+                    "restricted": lo != full_lo,
+                }
+            )
         else:
-            rows.append({"factor": name, "lower": float(lo), "upper": float(hi), "min": float(full_lo),
-                         "max": float(full_hi), "restricted": bool(lo != full_lo or hi != full_hi)})
+            rows.append(
+                {
+                    "factor": name,
+                    "lower": float(lo),
+                    "upper": float(hi),
+                    "min": float(full_lo),
+                    "max": float(full_hi),
+                    "restricted": bool(lo != full_lo or hi != full_hi),
+                }
+            )
         rows[-1]["range"] = spec_range.get(name)
         q = qp.get(name)
         rows[-1]["qp_lower"] = None if q is None or q[0] < 0 else float(q[0])
@@ -106,8 +138,17 @@ def _limits(box_lim: pd.DataFrame, init: pd.DataFrame, qp: dict[str, list[float]
     return rows
 
 
-def discover(resolved: ResolvedSpec, frame: pd.DataFrame, where: str, *, threshold: float = 0.5,
-             min_coverage: float = 0.5, max_boxes: int = 3, peel_alpha: float = 0.05, mass_min: float = 0.05) -> dict[str, Any]:
+def discover(
+    resolved: ResolvedSpec,
+    frame: pd.DataFrame,
+    where: str,
+    *,
+    threshold: float = 0.5,
+    min_coverage: float = 0.5,
+    max_boxes: int = 3,
+    peel_alpha: float = 0.05,
+    mass_min: float = 0.05,
+) -> dict[str, Any]:
     """Run PRIM on a sweep's runs for the condition ``where``; a JSON-ready dict.
 
     ``threshold`` is the density a box must reach to count as found; each
@@ -130,16 +171,25 @@ def discover(resolved: ResolvedSpec, frame: pd.DataFrame, where: str, *, thresho
     y = np.array([bool(OPERATORS[op](v, value)) if math.isfinite(v) else False for v in yvals])
     x = _inputs(resolved, frame)
     out: dict[str, Any] = {
-        "sweep_id": resolved.sweep_id, "name": resolved.spec.name, "where": f"{name} {op} {value:g}",
-        "runs": int(len(y)), "cases": int(y.sum()), "base_rate": float(y.mean()), "threshold": threshold,
-        "min_coverage": min_coverage, "factors": [f.path for f in resolved.factors], "boxes": [],
+        "sweep_id": resolved.sweep_id,
+        "name": resolved.spec.name,
+        "where": f"{name} {op} {value:g}",
+        "runs": int(len(y)),
+        "cases": int(y.sum()),
+        "base_rate": float(y.mean()),
+        "threshold": threshold,
+        "min_coverage": min_coverage,
+        "factors": [f.path for f in resolved.factors],
+        "boxes": [],
     }
     if y.sum() in (0, len(y)):  # PRIM needs runs on both sides of the condition
         which = "no run has" if y.sum() == 0 else f"every run ({len(y)} of {len(y)}) has"
         finite = yvals[np.isfinite(yvals)]
         spread = f"{finite.min():g}..{finite.max():g}" if finite.size else "all missing"
-        raise NoContrastError(f"--where: {which} {name} {op} {value:g} ({name} ranges {spread} over "
-                              f"{len(y)} runs); nothing to contrast — choose a cut inside that range")
+        raise NoContrastError(
+            f"--where: {which} {name} {op} {value:g} ({name} ranges {spread} over "
+            f"{len(y)} runs); nothing to contrast — choose a cut inside that range"
+        )
     init = _make_box(x)
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
@@ -159,14 +209,30 @@ def discover(resolved: ResolvedSpec, frame: pd.DataFrame, where: str, *, thresho
                 box.select(chosen)
             row = traj.iloc[chosen]
             qp = box.qp[chosen] if found and chosen < len(box.qp) else {}
-            out["boxes"].append({
-                "box": b + 1, "chosen": chosen, "found": found,
-                "coverage": float(row["coverage"]), "density": float(row["density"]), "mass": float(row["mass"]),
-                "res_dim": int(row["res_dim"]), "n": int(row["n"]), "k": int(row["k"]),
-                "limits": _limits(box.box_lims[chosen], init, qp, resolved),
-                "trajectory": [{"i": int(i), "coverage": float(r.coverage), "density": float(r.density),
-                                "mass": float(r.mass), "res_dim": int(r.res_dim)} for i, r in traj.iterrows()],
-            })
+            out["boxes"].append(
+                {
+                    "box": b + 1,
+                    "chosen": chosen,
+                    "found": found,
+                    "coverage": float(row["coverage"]),
+                    "density": float(row["density"]),
+                    "mass": float(row["mass"]),
+                    "res_dim": int(row["res_dim"]),
+                    "n": int(row["n"]),
+                    "k": int(row["k"]),
+                    "limits": _limits(box.box_lims[chosen], init, qp, resolved),
+                    "trajectory": [
+                        {
+                            "i": int(i),
+                            "coverage": float(r.coverage),
+                            "density": float(r.density),
+                            "mass": float(r.mass),
+                            "res_dim": int(r.res_dim),
+                        }
+                        for i, r in traj.iterrows()
+                    ],
+                }
+            )
             if not found:
                 break
     return out
@@ -187,8 +253,15 @@ def plot_discovery(result: dict[str, Any], path: str | Path) -> Path:
         traj = pd.DataFrame(box["trajectory"])
         sc = ax1.scatter(traj.coverage, traj.density, c=traj.res_dim, cmap="viridis", s=22)
         fig.colorbar(sc, ax=ax1, label="restricted factors")
-        ax1.scatter([box["coverage"]], [box["density"]], s=140, facecolors="none", edgecolors="red", linewidths=1.5,
-                    label=f"chosen box {box['chosen']}")
+        ax1.scatter(
+            [box["coverage"]],
+            [box["density"]],
+            s=140,
+            facecolors="none",
+            edgecolors="red",
+            linewidths=1.5,
+            label=f"chosen box {box['chosen']}",
+        )
         ax1.axhline(result["base_rate"], color="grey", ls=":", lw=1, label=f"base rate {result['base_rate']:.2f}")
         ax1.legend(fontsize=8, loc="lower left")
         rows = [r for r in box["limits"] if r["upper"] is not None]

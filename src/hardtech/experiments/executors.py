@@ -77,8 +77,12 @@ def _exit_with_parent(parent_pid: int, every: float = 1.0) -> None:
 def _process_pool(n: int) -> cf.ProcessPoolExecutor:
     import os
 
-    return cf.ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("spawn"),
-                                  initializer=_exit_with_parent, initargs=(os.getpid(),))
+    return cf.ProcessPoolExecutor(
+        max_workers=n,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_exit_with_parent,
+        initargs=(os.getpid(),),
+    )
 
 
 def _import_dask() -> Any:
@@ -91,7 +95,11 @@ def _import_dask() -> Any:
 
 def check_options(workers: int | None, scheduler: str | None, dask_local: int | None) -> None:
     """Refuse contradictory or bad executor options (before anything runs)."""
-    given = [name for name, v in (("--workers", workers), ("--scheduler", scheduler), ("--dask-local", dask_local)) if v is not None]
+    given = [
+        name
+        for name, v in (("--workers", workers), ("--scheduler", scheduler), ("--dask-local", dask_local))
+        if v is not None
+    ]
     if len(given) > 1:
         raise ExecutorError(f"{' and '.join(given)}: give at most one of --workers, --scheduler, --dask-local")
     if workers is not None and not 1 <= workers <= 1024:
@@ -99,23 +107,34 @@ def check_options(workers: int | None, scheduler: str | None, dask_local: int | 
     if dask_local is not None and not 1 <= dask_local <= 1024:
         raise ExecutorError(f"--dask-local: {dask_local} must be in 1..1024")
     if scheduler is not None:
-        if not scheduler.startswith(("tcp://", "tls://", "ws://", "wss://", "inproc://")) or ":" not in scheduler.split("://", 1)[1]:
+        if (
+            not scheduler.startswith(("tcp://", "tls://", "ws://", "wss://", "inproc://"))
+            or ":" not in scheduler.split("://", 1)[1]
+        ):
             raise ExecutorError(f"--scheduler: {scheduler!r} must be an address like tcp://HOST:PORT")
     if scheduler is not None or dask_local is not None:
         _import_dask()
 
 
 @contextlib.contextmanager
-def open_executor(workers: int | None = None, scheduler: str | None = None, dask_local: int | None = None,
-                  connect_timeout: float = 20.0) -> Iterator[ExecutorInfo]:
+def open_executor(
+    workers: int | None = None,
+    scheduler: str | None = None,
+    dask_local: int | None = None,
+    connect_timeout: float = 20.0,
+) -> Iterator[ExecutorInfo]:
     """Open the executor the options ask for; shut it down (and any local cluster) on exit."""
     check_options(workers, scheduler, dask_local)
     if scheduler is None and dask_local is None:
         if workers is None:
             yield ExecutorInfo(InlineExecutor(), 1, "in-process", inline=True)
             return
-        holder = ExecutorInfo(_process_pool(workers), workers, f"{workers} local worker process(es)",
-                              rebuild=lambda: _process_pool(workers))
+        holder = ExecutorInfo(
+            _process_pool(workers),
+            workers,
+            f"{workers} local worker process(es)",
+            rebuild=lambda: _process_pool(workers),
+        )
         try:
             yield holder
         finally:
@@ -128,8 +147,13 @@ def open_executor(workers: int | None = None, scheduler: str | None = None, dask
     cluster = None
     try:
         if dask_local is not None:
-            cluster = distributed.LocalCluster(n_workers=dask_local, threads_per_worker=1, processes=True,
-                                               dashboard_address=None, silence_logs=logging.ERROR)
+            cluster = distributed.LocalCluster(
+                n_workers=dask_local,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                silence_logs=logging.ERROR,
+            )
             client = distributed.Client(cluster)
             label = f"Dask LocalCluster of {dask_local} worker(s)"
         else:
@@ -145,8 +169,12 @@ def open_executor(workers: int | None = None, scheduler: str | None = None, dask
                 pass  # no worker yet: tasks wait on the scheduler until one joins
             threads = sum(client.nthreads().values()) or 1
             executor = client.get_executor(pure=False)
-            yield ExecutorInfo(executor, threads, f"{label} ({threads} thread(s))",
-                               refresh=lambda: sum(client.nthreads().values()) or 1)
+            yield ExecutorInfo(
+                executor,
+                threads,
+                f"{label} ({threads} thread(s))",
+                refresh=lambda: sum(client.nthreads().values()) or 1,
+            )
             executor.shutdown(wait=False)
         finally:
             client.close()

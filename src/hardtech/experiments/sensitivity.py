@@ -36,16 +36,20 @@ class AnalysisError(ValueError):
 def check_design(resolved: ResolvedSpec) -> None:
     """Refuse designs without a sensitivity analysis (before running anything)."""
     if resolved.spec.design not in METHODS:
-        raise AnalysisError(f"{resolved.origin}: design: sensitivity needs design = \"sobol\" or \"morris\", "
-                            f"got {resolved.spec.design!r} (use `hardtech discover` for lhs/factorial sweeps)")
+        raise AnalysisError(
+            f'{resolved.origin}: design: sensitivity needs design = "sobol" or "morris", '
+            f"got {resolved.spec.design!r} (use `hardtech discover` for lhs/factorial sweeps)"
+        )
 
 
 def sample_means(resolved: ResolvedSpec, frame: pd.DataFrame, n_samples: int) -> pd.DataFrame:
     """Outcome means over replications, one row per design sample 0..n-1 (raises if any run is missing)."""
     expected = n_samples * resolved.spec.replications
     if len(frame) != expected:
-        raise AnalysisError(f"sweep {resolved.sweep_id} is incomplete: {len(frame)} of {expected} runs stored "
-                            "(re-run `hardtech sweep` to finish it)")
+        raise AnalysisError(
+            f"sweep {resolved.sweep_id} is incomplete: {len(frame)} of {expected} runs stored "
+            "(re-run `hardtech sweep` to finish it)"
+        )
     means = frame.groupby("sample")[list(resolved.spec.outcomes)].mean()
     return means.reindex(range(n_samples))
 
@@ -72,8 +76,14 @@ def sensitivity(resolved: ResolvedSpec, frame: pd.DataFrame) -> dict[str, Any]:
     means = sample_means(resolved, frame, len(design))
     seed = analysis_seed(spec.seed)
     out: dict[str, Any] = {
-        "sweep_id": resolved.sweep_id, "name": spec.name, "method": spec.design, "factors": problem["names"],
-        "samples": len(design), "replications": spec.replications, "runs": len(frame), "outcomes": {},
+        "sweep_id": resolved.sweep_id,
+        "name": spec.name,
+        "method": spec.design,
+        "factors": problem["names"],
+        "samples": len(design),
+        "replications": spec.replications,
+        "runs": len(frame),
+        "outcomes": {},
     }
     if spec.design == "sobol":
         out["conf_level"], out["bootstrap"] = spec.sobol.conf_level, spec.sobol.bootstrap
@@ -81,8 +91,10 @@ def sensitivity(resolved: ResolvedSpec, frame: pd.DataFrame) -> dict[str, Any]:
         out["conf_level"], out["bootstrap"] = spec.morris.conf_level, spec.morris.bootstrap
     for name in spec.outcomes:
         y = means[name].to_numpy(dtype=float)
-        entry: dict[str, Any] = {"mean": _finite(np.nanmean(y)) if len(y) else None,
-                                 "std": _finite(np.nanstd(y)) if len(y) else None}
+        entry: dict[str, Any] = {
+            "mean": _finite(np.nanmean(y)) if len(y) else None,
+            "std": _finite(np.nanstd(y)) if len(y) else None,
+        }
         missing = int(np.isnan(y).sum())
         constant = missing == 0 and float(np.ptp(y)) == 0.0
         entry["constant"] = constant
@@ -102,26 +114,55 @@ def _sobol(problem: dict[str, Any], y: np.ndarray, spec: Any, seed: int, undefin
     so = spec.sobol.second_order
     if undefined:
         nan = float("nan")
-        res = {"S1": [nan] * k, "S1_conf": [nan] * k, "ST": [nan] * k, "ST_conf": [nan] * k,
-               "S2": np.full((k, k), nan), "S2_conf": np.full((k, k), nan)}
+        res = {
+            "S1": [nan] * k,
+            "S1_conf": [nan] * k,
+            "ST": [nan] * k,
+            "ST_conf": [nan] * k,
+            "S2": np.full((k, k), nan),
+            "S2_conf": np.full((k, k), nan),
+        }
     else:
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")
-            res = sobol.analyze(problem, y, calc_second_order=so, num_resamples=spec.sobol.bootstrap,
-                                conf_level=spec.sobol.conf_level, print_to_console=False, seed=seed)
-    factors = [{"factor": names[i], "S1": _finite(res["S1"][i]), "S1_conf": _finite(res["S1_conf"][i]),
-                "ST": _finite(res["ST"][i]), "ST_conf": _finite(res["ST_conf"][i])} for i in range(k)]
+            res = sobol.analyze(
+                problem,
+                y,
+                calc_second_order=so,
+                num_resamples=spec.sobol.bootstrap,
+                conf_level=spec.sobol.conf_level,
+                print_to_console=False,
+                seed=seed,
+            )
+    factors = [
+        {
+            "factor": names[i],
+            "S1": _finite(res["S1"][i]),
+            "S1_conf": _finite(res["S1_conf"][i]),
+            "ST": _finite(res["ST"][i]),
+            "ST_conf": _finite(res["ST_conf"][i]),
+        }
+        for i in range(k)
+    ]
     pairs = []
     if so:
         for i in range(k):
             for j in range(i + 1, k):
-                pairs.append({"a": names[i], "b": names[j], "S2": _finite(res["S2"][i][j]),
-                              "S2_conf": _finite(res["S2_conf"][i][j])})
+                pairs.append(
+                    {
+                        "a": names[i],
+                        "b": names[j],
+                        "S2": _finite(res["S2"][i][j]),
+                        "S2_conf": _finite(res["S2_conf"][i][j]),
+                    }
+                )
     s1 = [f["S1"] for f in factors]
     return {"factors": factors, "S2": pairs, "sum_S1": None if any(v is None for v in s1) else float(sum(s1))}
 
 
-def _morris(problem: dict[str, Any], x: np.ndarray, y: np.ndarray, spec: Any, seed: int, undefined: bool) -> dict[str, Any]:
+def _morris(
+    problem: dict[str, Any], x: np.ndarray, y: np.ndarray, spec: Any, seed: int, undefined: bool
+) -> dict[str, Any]:
     from SALib.analyze import morris
 
     names, k = problem["names"], problem["num_vars"]
@@ -131,10 +172,26 @@ def _morris(problem: dict[str, Any], x: np.ndarray, y: np.ndarray, spec: Any, se
     else:
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")
-            res = morris.analyze(problem, x, y, num_resamples=spec.morris.bootstrap, conf_level=spec.morris.conf_level,
-                                 num_levels=spec.morris.levels, print_to_console=False, seed=seed)
-    factors = [{"factor": names[i], "mu": _finite(res["mu"][i]), "mu_star": _finite(res["mu_star"][i]),
-                "mu_star_conf": _finite(res["mu_star_conf"][i]), "sigma": _finite(res["sigma"][i])} for i in range(k)]
+            res = morris.analyze(
+                problem,
+                x,
+                y,
+                num_resamples=spec.morris.bootstrap,
+                conf_level=spec.morris.conf_level,
+                num_levels=spec.morris.levels,
+                print_to_console=False,
+                seed=seed,
+            )
+    factors = [
+        {
+            "factor": names[i],
+            "mu": _finite(res["mu"][i]),
+            "mu_star": _finite(res["mu_star"][i]),
+            "mu_star_conf": _finite(res["mu_star_conf"][i]),
+            "sigma": _finite(res["sigma"][i]),
+        }
+        for i in range(k)
+    ]
     return {"factors": factors}
 
 
@@ -171,8 +228,10 @@ def plot_sensitivity(result: dict[str, Any], path: str | Path) -> Path:
         ylab = [labels[r["factor"]] for r in rows]
         pos = np.arange(len(rows))
         if result["method"] == "sobol":
+
             def col(key: str) -> np.ndarray:
                 return np.array([np.nan if r[key] is None else r[key] for r in rows], dtype=float)
+
             ax.barh(pos - 0.2, col("S1"), 0.4, xerr=col("S1_conf"), label="first order S1", color="#4c72b0", capsize=3)
             ax.barh(pos + 0.2, col("ST"), 0.4, xerr=col("ST_conf"), label="total order ST", color="#dd8452", capsize=3)
             ax.set_yticks(pos, ylab)

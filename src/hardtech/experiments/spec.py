@@ -40,13 +40,13 @@ import hashlib
 import json
 import math
 import re
-import tomllib
 import typing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import tomli_w
+import tomllib
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from hardtech.analysis.outcomes import outcome_names
@@ -55,8 +55,17 @@ from hardtech.scenario import Scenario, ScenarioError, load, to_toml
 from hardtech.scenario.loading import apply_override, read_raw, validate
 
 DESIGNS = ("factorial", "lhs", "sobol", "morris")
-RUN_TABLES = ("step_metrics", "region_metrics", "field_metrics", "bloc_metrics", "ledger", "firm_events", "firms", "dragons",
-              "firm_panel")  # known run tables; other table names are checked against the first runs
+RUN_TABLES = (
+    "step_metrics",
+    "region_metrics",
+    "field_metrics",
+    "bloc_metrics",
+    "ledger",
+    "firm_events",
+    "firms",
+    "dragons",
+    "firm_panel",
+)  # known run tables; other table names are checked against the first runs
 _TABLE_RE = re.compile(r"^[a-z_][a-z0-9_]*$")
 RESERVED_PATHS = ("seed", "name", "description")
 MAX_RUNS = 10_000_000
@@ -102,7 +111,9 @@ class Factor(_Strict):
 class SobolOptions(_Strict):
     """Saltelli/Sobol design and analysis options."""
 
-    second_order: bool = Field(True, description="Sample and report second-order indices (N·(2k+2) rows instead of N·(k+2)).")
+    second_order: bool = Field(
+        True, description="Sample and report second-order indices (N·(2k+2) rows instead of N·(k+2))."
+    )
     bootstrap: int = Field(1000, ge=10, le=100_000, description="Bootstrap resamples for the confidence intervals.")
     conf_level: float = Field(0.95, gt=0, lt=1, description="Confidence level of the intervals.")
 
@@ -120,15 +131,23 @@ class ExperimentSpec(_Strict):
 
     name: str = Field("experiment", description="Name of the experiment (letters, digits, _ . -).")
     description: str = Field("", description="What the experiment asks.")
-    base: str = Field("hangzhou", description="Base scenario: a preset name or a path to a .toml file (relative to the spec).")
-    set: dict[str, Any] = Field(default_factory=dict, description="Overrides of the base scenario, dotted path → value.")
+    base: str = Field(
+        "hangzhou", description="Base scenario: a preset name or a path to a .toml file (relative to the spec)."
+    )
+    set: dict[str, Any] = Field(
+        default_factory=dict, description="Overrides of the base scenario, dotted path → value."
+    )
     factors: list[Factor] = Field(min_length=1, description="The scenario fields the design varies.")
     design: str = Field(description="factorial, lhs (Latin hypercube), sobol (Saltelli) or morris.")
-    samples: int | None = Field(None, description="lhs: points; sobol: base sample N (power of 2); morris: trajectories; factorial: not used.")
+    samples: int | None = Field(
+        None, description="lhs: points; sobol: base sample N (power of 2); morris: trajectories; factorial: not used."
+    )
     replications: int = Field(1, description="Replications of every sample (independent random streams), 1–1000.")
     seed: int = Field(0, description="Seed of the design and of every run's seed, 0 ≤ seed < 2**63.")
     outcomes: list[str] = Field(min_length=1, description="Outcome names to keep (see hardtech.analysis.outcomes).")
-    keep_tables: list[str] = Field(default_factory=lambda: ["step_metrics"], description="Run tables stored per run besides the outcomes.")
+    keep_tables: list[str] = Field(
+        default_factory=lambda: ["step_metrics"], description="Run tables stored per run besides the outcomes."
+    )
     sobol: SobolOptions = Field(default_factory=SobolOptions)
     morris: MorrisOptions = Field(default_factory=MorrisOptions)
 
@@ -175,10 +194,14 @@ class ExperimentSpec(_Strict):
         n = self.samples
         if self.design == "factorial":
             if n is not None:
-                raise ValueError(f"samples: {n} is not used by the factorial design (its size is the product of the level counts); remove it")
+                raise ValueError(
+                    f"samples: {n} is not used by the factorial design (its size is the product of the level counts); remove it"
+                )
             for i, f in enumerate(self.factors):
                 if f.range is not None and f.n_levels is None:
-                    raise ValueError(f"factors.{i}.n_levels: the factorial design needs levels; add n_levels = N to {f.path!r} or give levels = [...]")
+                    raise ValueError(
+                        f"factors.{i}.n_levels: the factorial design needs levels; add n_levels = N to {f.path!r} or give levels = [...]"
+                    )
         else:
             if n is None:
                 raise ValueError(f"samples: required by the {self.design} design")
@@ -186,10 +209,14 @@ class ExperimentSpec(_Strict):
             if not low <= n <= MAX_RUNS:
                 raise ValueError(f"samples: {n} must be in {low}..{MAX_RUNS}")
             if self.design == "sobol" and n & (n - 1):
-                raise ValueError(f"samples: {n} must be a power of 2 for the sobol design (e.g. {2 ** round(math.log2(n))})")
+                raise ValueError(
+                    f"samples: {n} must be a power of 2 for the sobol design (e.g. {2 ** round(math.log2(n))})"
+                )
             for i, f in enumerate(self.factors):
                 if f.n_levels is not None:
-                    raise ValueError(f"factors.{i}.n_levels: only used by the factorial design (the {self.design} design samples the range)")
+                    raise ValueError(
+                        f"factors.{i}.n_levels: only used by the factorial design (the {self.design} design samples the range)"
+                    )
         paths = [f.path for f in self.factors]
         for i, p in enumerate(paths):
             if p in paths[:i]:
@@ -224,7 +251,7 @@ def _describe(error: dict[str, Any]) -> str:
     if kind == "missing":
         return f"{loc}: required but missing"
     if msg.startswith("Value error, "):
-        text = msg[len("Value error, "):]
+        text = msg[len("Value error, ") :]
         # a list item's validator names only the key inside the item: prefix the item's location
         return f"{loc}.{text}" if error["loc"] and isinstance(error["loc"][-1], int) else text
     return f"{loc}: {msg[0].lower() + msg[1:]} (got {error.get('input')!r})"
@@ -425,7 +452,9 @@ def resolve(spec: ExperimentSpec, root: Path, *, origin: str = "spec") -> Resolv
         raise SpecError(f"{where}: base = {spec.base!r}: {exc}") from None
     for key, value in spec.set.items():
         if key == "seed":
-            raise SpecError(f"{where}: set.{key}: the run seeds derive from the spec's `seed`; set `seed` at the top level instead")
+            raise SpecError(
+                f"{where}: set.{key}: the run seeds derive from the spec's `seed`; set `seed` at the top level instead"
+            )
         try:
             apply_override(base_raw, key, value)
         except ScenarioError as exc:
@@ -439,7 +468,9 @@ def resolve(spec: ExperimentSpec, root: Path, *, origin: str = "spec") -> Resolv
     for i, f in enumerate(spec.factors):
         here = f"{where}: factors.{i}"
         if f.path in RESERVED_PATHS:
-            raise SpecError(f"{here}.path: {f.path!r} cannot be a factor; allowed: any other scenario field (each run's seed derives from the spec's seed)")
+            raise SpecError(
+                f"{here}.path: {f.path!r} cannot be a factor; allowed: any other scenario field (each run's seed derives from the spec's seed)"
+            )
         if f.path in spec.set:
             raise SpecError(f"{here}.path: {f.path!r} is also in [set]; remove it from one of them")
         probe = copy.deepcopy(base_raw)
@@ -463,25 +494,57 @@ def resolve(spec: ExperimentSpec, root: Path, *, origin: str = "spec") -> Resolv
             for j, v in enumerate(f.levels):
                 if v in f.levels[:j]:
                     raise SpecError(f"{here}.levels: {v!r} is listed twice")
-        levels = None if f.levels is None else tuple(int(v) if kind == "int" and isinstance(v, float) and v.is_integer() else v for v in f.levels)
+        levels = (
+            None
+            if f.levels is None
+            else tuple(int(v) if kind == "int" and isinstance(v, float) and v.is_integer() else v for v in f.levels)
+        )
         fkind = kind if f.range is not None else "levels"
-        lo_hi = (int(f.range[0]), int(f.range[1])) if f.range is not None and kind == "int" else tuple(f.range) if f.range else (None, None)
-        factors.append(FactorInfo(f.path, fkind, lo_hi[0], lo_hi[1], levels, f.n_levels,
-                                  _column_type(kind, list(levels) if levels is not None else None)))
+        lo_hi = (
+            (int(f.range[0]), int(f.range[1]))
+            if f.range is not None and kind == "int"
+            else tuple(f.range)
+            if f.range
+            else (None, None)
+        )
+        factors.append(
+            FactorInfo(
+                f.path,
+                fkind,
+                lo_hi[0],
+                lo_hi[1],
+                levels,
+                f.n_levels,
+                _column_type(kind, list(levels) if levels is not None else None),
+            )
+        )
 
     allowed = outcome_names(list(base.regions))
     for i, name in enumerate(spec.outcomes):
         if name not in allowed:
             close = [a for a in allowed if name.split("_")[0] in a][:8]
-            hint = f"; e.g. {', '.join(close)}" if close else f"; allowed: {', '.join(allowed[:18])}, … (<metric>_<region>)"
+            hint = (
+                f"; e.g. {', '.join(close)}"
+                if close
+                else f"; allowed: {', '.join(allowed[:18])}, … (<metric>_<region>)"
+            )
             raise SpecError(f"{where}: outcomes.{i}: {name!r} is not an outcome{hint}")
 
     identity = {
-        "base": to_toml(base), "factors": [f.model_dump(mode="json") for f in spec.factors], "design": spec.design,
-        "samples": spec.samples, "replications": spec.replications, "seed": spec.seed, "outcomes": spec.outcomes,
-        "keep_tables": spec.keep_tables, "model": model_version(),  # another model version: another sweep
-        "design_options": {"sobol": {"second_order": spec.sobol.second_order}} if spec.design == "sobol"
-        else {"morris": {"levels": spec.morris.levels}} if spec.design == "morris" else {},
+        "base": to_toml(base),
+        "factors": [f.model_dump(mode="json") for f in spec.factors],
+        "design": spec.design,
+        "samples": spec.samples,
+        "replications": spec.replications,
+        "seed": spec.seed,
+        "outcomes": spec.outcomes,
+        "keep_tables": spec.keep_tables,
+        "model": model_version(),  # another model version: another sweep
+        "design_options": {"sobol": {"second_order": spec.sobol.second_order}}
+        if spec.design == "sobol"
+        else {"morris": {"levels": spec.morris.levels}}
+        if spec.design == "morris"
+        else {},
     }
     digest = hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:16]
     return ResolvedSpec(spec, base, tuple(factors), digest, origin)
@@ -504,5 +567,16 @@ def scenario_for(base_raw: dict[str, Any], overrides: dict[str, Any]) -> Scenari
     return validate(raw)
 
 
-__all__ = ["DESIGNS", "ExperimentSpec", "Factor", "FactorInfo", "ResolvedSpec", "SpecError", "load", "load_spec",
-           "parse_spec", "resolve", "scenario_for"]
+__all__ = [
+    "DESIGNS",
+    "ExperimentSpec",
+    "Factor",
+    "FactorInfo",
+    "ResolvedSpec",
+    "SpecError",
+    "load",
+    "load_spec",
+    "parse_spec",
+    "resolve",
+    "scenario_for",
+]

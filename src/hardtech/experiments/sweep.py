@@ -35,7 +35,6 @@ import json
 import math
 import re
 import time
-import tomllib
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures.process import BrokenProcessPool
@@ -45,6 +44,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 import pyarrow as pa
+import tomllib
 
 from hardtech.experiments.designs import Design, design_matrix, run_seed
 from hardtech.experiments.executors import ExecutorInfo
@@ -57,10 +57,10 @@ from hardtech.store import ResultsStore, RunExistsError
 
 SWEEPS, SWEEP_RUNS = "sweeps", "sweep_runs"
 KEY_COLUMNS = ("sweep_id", "sample", "replication", "seed")
-TARGET_TASK_SECONDS = 2.0   # batch runs so that one task takes about this long (its runs are stored in one transaction)
+TARGET_TASK_SECONDS = 2.0  # batch runs so that one task takes about this long (its runs are stored in one transaction)
 MAX_BATCH = 64
 MAX_POOL_RESTARTS = 3
-FAIL_FAST = 20              # stop when this many runs failed and none succeeded
+FAIL_FAST = 20  # stop when this many runs failed and none succeeded
 
 
 class SweepError(RuntimeError):
@@ -123,8 +123,12 @@ class SweepStore:
         self.con = store.con
 
     def _has_table(self, name: str) -> bool:
-        return self.con.execute(
-            "SELECT 1 FROM information_schema.tables WHERE table_schema = 'main' AND table_name = ?", [name]).fetchall() != []
+        return (
+            self.con.execute(
+                "SELECT 1 FROM information_schema.tables WHERE table_schema = 'main' AND table_name = ?", [name]
+            ).fetchall()
+            != []
+        )
 
     def register(self, plan: SweepPlan) -> None:
         """Record the sweep in ``sweeps`` (once; later calls keep the first row)."""
@@ -132,18 +136,34 @@ class SweepStore:
         self.con.execute(
             f"CREATE TABLE IF NOT EXISTS {SWEEPS} (sweep_id VARCHAR PRIMARY KEY, name VARCHAR, description VARCHAR, "
             "design VARCHAR, samples INTEGER, replications INTEGER, runs INTEGER, seed BIGINT, factors VARCHAR, "
-            "outcomes VARCHAR, spec_toml VARCHAR, base_toml VARCHAR, created_at VARCHAR)")
+            "outcomes VARCHAR, spec_toml VARCHAR, base_toml VARCHAR, created_at VARCHAR)"
+        )
         self.con.execute(
             f"INSERT INTO {SWEEPS} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            [r.sweep_id, r.spec.name, r.spec.description, r.spec.design, len(plan.design), r.spec.replications,
-             len(plan.tasks), r.spec.seed, json.dumps([f.path for f in r.factors]), json.dumps(r.spec.outcomes),
-             r.to_toml(), plan.base_toml, dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")])
+            [
+                r.sweep_id,
+                r.spec.name,
+                r.spec.description,
+                r.spec.design,
+                len(plan.design),
+                r.spec.replications,
+                len(plan.tasks),
+                r.spec.seed,
+                json.dumps([f.path for f in r.factors]),
+                json.dumps(r.spec.outcomes),
+                r.to_toml(),
+                plan.base_toml,
+                dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            ],
+        )
 
     def done(self, sweep_id: str) -> set[tuple[int, int]]:
         """(sample, replication) pairs of the sweep already stored."""
         if not self._has_table(SWEEP_RUNS):
             return set()
-        rows = self.con.execute(f"SELECT sample, replication FROM {SWEEP_RUNS} WHERE sweep_id = ?", [sweep_id]).fetchall()
+        rows = self.con.execute(
+            f"SELECT sample, replication FROM {SWEEP_RUNS} WHERE sweep_id = ?", [sweep_id]
+        ).fetchall()
         return {(int(s), int(r)) for s, r in rows}
 
     def stored_run_ids(self, run_ids: list[str]) -> set[str]:
@@ -175,12 +195,14 @@ class SweepStore:
 
     def write_many(self, resolved: ResolvedSpec, outs: list[RunOutput]) -> list[str]:
         """Store runs that arrived together, each whole, in one transaction; falls back to
-        one by one (``write``) when any of them is already stored. Returns each run's status."""
+        one by one (``write``) when any of them is already stored. Returns each run's status.
+        """
         fresh = [o for o in outs if o.task.tables]
         if len(fresh) == len(outs) and len(outs) > 1:
             try:
-                self.store.write_runs([(o.task.run_id, o.meta, {**o.tables, SWEEP_RUNS: self.row(resolved, o)})
-                                       for o in outs])
+                self.store.write_runs(
+                    [(o.task.run_id, o.meta, {**o.tables, SWEEP_RUNS: self.row(resolved, o)}) for o in outs]
+                )
                 return ["stored"] * len(outs)
             except RunExistsError:
                 pass
@@ -203,8 +225,10 @@ class SweepStore:
     def _done_one(self, sweep_id: str, task: RunTask) -> set[tuple[int, int]]:
         if not self._has_table(SWEEP_RUNS):
             return set()
-        hit = self.con.execute(f"SELECT 1 FROM {SWEEP_RUNS} WHERE sweep_id = ? AND sample = ? AND replication = ?",
-                               [sweep_id, task.sample, task.replication]).fetchall()
+        hit = self.con.execute(
+            f"SELECT 1 FROM {SWEEP_RUNS} WHERE sweep_id = ? AND sample = ? AND replication = ?",
+            [sweep_id, task.sample, task.replication],
+        ).fetchall()
         return {(task.sample, task.replication)} if hit else set()
 
     def _insert_row(self, run_id: str, row: pa.Table) -> None:
@@ -217,8 +241,9 @@ class SweepStore:
         if not self._has_table(SWEEP_RUNS):
             return pd.DataFrame(columns=cols)
         sql = ", ".join(f'"{c}"' for c in cols)
-        return self.con.execute(f"SELECT {sql} FROM {SWEEP_RUNS} WHERE sweep_id = ? ORDER BY sample, replication",
-                                [resolved.sweep_id]).df()
+        return self.con.execute(
+            f"SELECT {sql} FROM {SWEEP_RUNS} WHERE sweep_id = ? ORDER BY sample, replication", [resolved.sweep_id]
+        ).df()
 
 
 # -- running ----------------------------------------------------------------------------------
@@ -230,9 +255,9 @@ class SweepReport:
 
     sweep_id: str
     total: int
-    already: int = 0          # stored before this call
-    stored: int = 0           # simulated and stored now
-    linked: int = 0           # run already stored by another sweep: only its sweep_runs row written
+    already: int = 0  # stored before this call
+    stored: int = 0  # simulated and stored now
+    linked: int = 0  # run already stored by another sweep: only its sweep_runs row written
     failed: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
     executor: str = ""
@@ -244,18 +269,32 @@ class SweepReport:
 
     def as_dict(self) -> dict[str, Any]:
         """The report as a JSON-ready dict (what ``--json`` prints)."""
-        return {"sweep_id": self.sweep_id, "runs_total": self.total, "runs_already_stored": self.already,
-                "runs_stored_now": self.stored, "runs_linked": self.linked, "runs_failed": len(self.failed),
-                "failures": self.failed[:20], "seconds": round(self.seconds, 2), "executor": self.executor,
-                "complete": self.complete}
+        return {
+            "sweep_id": self.sweep_id,
+            "runs_total": self.total,
+            "runs_already_stored": self.already,
+            "runs_stored_now": self.stored,
+            "runs_linked": self.linked,
+            "runs_failed": len(self.failed),
+            "failures": self.failed[:20],
+            "seconds": round(self.seconds, 2),
+            "executor": self.executor,
+            "complete": self.complete,
+        }
 
 
 ProgressFn = Callable[[int, int], None]
 
 
-def run_sweep(plan: SweepPlan, store: ResultsStore, executor: ExecutorInfo, *,
-              progress: ProgressFn | None = None, batch_size: int | None = None,
-              memory_limit: str | None = "64MB") -> SweepReport:
+def run_sweep(
+    plan: SweepPlan,
+    store: ResultsStore,
+    executor: ExecutorInfo,
+    *,
+    progress: ProgressFn | None = None,
+    batch_size: int | None = None,
+    memory_limit: str | None = "64MB",
+) -> SweepReport:
     """Run every run of ``plan`` not yet in ``store`` on ``executor``; write each run as it arrives.
 
     ``progress(done, total)`` is called after every stored run (``done``
@@ -288,15 +327,23 @@ def run_sweep(plan: SweepPlan, store: ResultsStore, executor: ExecutorInfo, *,
                 pass
 
 
-def _run_sweep(plan: SweepPlan, store: ResultsStore, executor: ExecutorInfo, progress: ProgressFn | None,
-               batch_size: int | None, t_start: float) -> SweepReport:
+def _run_sweep(
+    plan: SweepPlan,
+    store: ResultsStore,
+    executor: ExecutorInfo,
+    progress: ProgressFn | None,
+    batch_size: int | None,
+    t_start: float,
+) -> SweepReport:
     resolved = plan.resolved
     sweeps = SweepStore(store)
     sweeps.register(plan)
     done = sweeps.done(plan.sweep_id)
     todo = [t for t in plan.tasks if (t.sample, t.replication) not in done]
     elsewhere = sweeps.stored_run_ids([t.run_id for t in todo])
-    todo = [RunTask(t.sample, t.replication, t.seed, t.run_id, t.overrides, tables=t.run_id not in elsewhere) for t in todo]
+    todo = [
+        RunTask(t.sample, t.replication, t.seed, t.run_id, t.overrides, tables=t.run_id not in elsewhere) for t in todo
+    ]
     report = SweepReport(plan.sweep_id, len(plan.tasks), already=len(plan.tasks) - len(todo), executor=executor.label)
     written: set[tuple[int, int]] = set(done)
     if progress:
@@ -325,7 +372,9 @@ def _run_sweep(plan: SweepPlan, store: ResultsStore, executor: ExecutorInfo, pro
             window = 1 if executor.inline else 2 * max(parallelism, 1)
             while pending and len(in_flight) < window:
                 k = next_size()
-                batch = Batch(plan.base_toml, tuple(pending.popleft() for _ in range(min(k, len(pending)))), outcomes, keep)
+                batch = Batch(
+                    plan.base_toml, tuple(pending.popleft() for _ in range(min(k, len(pending)))), outcomes, keep
+                )
                 in_flight[executor.executor.submit(run_batch, batch)] = batch
             finished, _ = cf.wait(list(in_flight), timeout=1.0, return_when=cf.FIRST_COMPLETED)
             for fut in finished:
@@ -338,8 +387,10 @@ def _run_sweep(plan: SweepPlan, store: ResultsStore, executor: ExecutorInfo, pro
                     lost = [batch, *in_flight.values()]
                     in_flight.clear()
                     if executor.rebuild is None or restarts > MAX_POOL_RESTARTS:
-                        raise SweepError(f"the worker pool broke {restarts} time(s); stored runs are kept — "
-                                         "re-run the same command to resume") from None
+                        raise SweepError(
+                            f"the worker pool broke {restarts} time(s); stored runs are kept — "
+                            "re-run the same command to resume"
+                        ) from None
                     _shutdown_now(executor.executor)
                     executor.executor = executor.rebuild()
                     for b in reversed(lost):
@@ -353,11 +404,14 @@ def _run_sweep(plan: SweepPlan, store: ResultsStore, executor: ExecutorInfo, pro
                     if key in written or any((o.task.sample, o.task.replication) == key for o in arrived):
                         continue  # delivered twice (a retried task): keep the first
                     if out.error:
-                        report.failed.append({"sample": key[0], "replication": key[1], "run_id": out.task.run_id,
-                                              "error": out.error})
+                        report.failed.append(
+                            {"sample": key[0], "replication": key[1], "run_id": out.task.run_id, "error": out.error}
+                        )
                         if report.stored + report.linked == 0 and len(report.failed) >= FAIL_FAST:
-                            raise SweepError(f"the first {len(report.failed)} runs all failed, e.g. sample {key[0]} "
-                                             f"replication {key[1]}: {out.error}")
+                            raise SweepError(
+                                f"the first {len(report.failed)} runs all failed, e.g. sample {key[0]} "
+                                f"replication {key[1]}: {out.error}"
+                            )
                         continue
                     arrived.append(out)
                 # the runs of one task arrive together: store them in one transaction, each whole

@@ -54,7 +54,9 @@ class RunOutput:
     error: str | None = None
 
 
-def run_one(base_raw: dict[str, Any], task: RunTask, outcomes: tuple[str, ...], keep_tables: tuple[str, ...]) -> RunOutput:
+def run_one(
+    base_raw: dict[str, Any], task: RunTask, outcomes: tuple[str, ...], keep_tables: tuple[str, ...]
+) -> RunOutput:
     """Run one task and compute its outcomes; errors come back as text in ``RunOutput.error``."""
     from hardtech.analysis.outcomes import outcomes as compute_outcomes
     from hardtech.experiments.spec import scenario_for
@@ -67,7 +69,8 @@ def run_one(base_raw: dict[str, Any], task: RunTask, outcomes: tuple[str, ...], 
         if run_id != task.run_id:  # checked before running: a mismatch would store results under a wrong key
             raise RuntimeError(
                 f"run id {run_id} differs from the coordinator's {task.run_id}: the worker resolves the scenario "
-                "differently (is the same hardtech version installed?)")
+                "differently (is the same hardtech version installed?)"
+            )
         result = run(sc, replication=task.replication)
         frames = {name: result.tables[name].to_pandas() for name in OUTCOME_TABLES}
         values = compute_outcomes(frames)

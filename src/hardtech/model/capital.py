@@ -59,20 +59,43 @@ def revalue(world: World) -> None:
     """Valuation: a field multiple of revenue — current (lifted by growth) or the
     firm's share of the spending expected ``prospect_years`` ahead, discounted by
     ``prospect_discount`` — times the deal price of its region if private,
-    floored by the price of its last round, fading by ``round_price_fade`` a quarter."""
+    floored by the price of its last round, fading by ``round_price_fade`` a quarter.
+    """
     cap = world.scenario.capital
     firms = world.firms
     multiple = world.field_param("revenue_multiple")[firms["field"]]
     if compiled():
         ahead = forward_spending(world, cap.prospect_years)[segment_of(world)]
-        fade_by_age = cap.round_price_fade ** np.arange(max(world.step - int(firms["round_step"].min(initial=0)), 0) + 1)
-        kernels.revalue(firms["revenue"], firms["revenue_smooth"], firms["segment_share"], firms["post_money"],
-                        firms["post_money_par"], firms["round_step"], firms["public"], firms["incumbent"],
-                        firms["region"], multiple, ahead, world.deal_price, fade_by_age, world.step,
-                        cap.growth_lift_cap, cap.prospect_discount, firms["valuation"], firms["valuation_par"])
+        fade_by_age = cap.round_price_fade ** np.arange(
+            max(world.step - int(firms["round_step"].min(initial=0)), 0) + 1
+        )
+        kernels.revalue(
+            firms["revenue"],
+            firms["revenue_smooth"],
+            firms["segment_share"],
+            firms["post_money"],
+            firms["post_money_par"],
+            firms["round_step"],
+            firms["public"],
+            firms["incumbent"],
+            firms["region"],
+            multiple,
+            ahead,
+            world.deal_price,
+            fade_by_age,
+            world.step,
+            cap.growth_lift_cap,
+            cap.prospect_discount,
+            firms["valuation"],
+            firms["valuation_par"],
+        )
         return
-    growth = np.clip(np.divide(firms["revenue"], firms["revenue_smooth"], out=np.ones(len(firms)),
-                               where=firms["revenue_smooth"] > 0) - 1.0, 0.0, cap.growth_lift_cap)
+    growth = np.clip(
+        np.divide(firms["revenue"], firms["revenue_smooth"], out=np.ones(len(firms)), where=firms["revenue_smooth"] > 0)
+        - 1.0,
+        0.0,
+        cap.growth_lift_cap,
+    )
     # private firms are priced by the venture market, public ones by the stock market
     price = np.where(firms["public"] | firms["incumbent"], 1.0, world.deal_price[firms["region"]])
     by_revenue = price * multiple * 4.0 * firms["revenue_smooth"] * (1.0 + growth)
@@ -105,7 +128,9 @@ def raise_rounds(world: World) -> None:
     else:  # delivery is not limited by staff
         missing_staff = np.zeros(n)
     growth_need = cap.runway_quarters * missing_staff * per_head
-    scaling_up = (growth_need > np.maximum(firms["cash"], 0.0)) & (firms["demand"] > cap.scale_up_demand_ratio * firms["revenue"])
+    scaling_up = (growth_need > np.maximum(firms["cash"], 0.0)) & (
+        firms["demand"] > cap.scale_up_demand_ratio * firms["revenue"]
+    )
     short = ((runway < cap.short_runway_quarters) | scaling_up) & ~firms["incumbent"] & ~firms["public"]
     milestone = (firms["capability"] - firms["round_capability"] >= cap.milestone_gain) | (
         firms["revenue_smooth"] > cap.milestone_revenue_growth * firms["round_revenue"] + cap.milestone_revenue_floor
@@ -113,8 +138,11 @@ def raise_rounds(world: World) -> None:
     traction = (firms["stage"] < cap.revenue_stage) | (firms["revenue_smooth"] > 0)
     rel = firms["capability"] - world.frontier[firms["field"]]
     floor = cap.appeal_floor
-    appeal = (1.0 / (1.0 + np.exp(-cap.appeal_steepness * (rel + cap.appeal_midpoint_gap)))
-              * (floor + (1.0 - floor) * opportunity(world)[firms["field"]]))
+    appeal = (
+        1.0
+        / (1.0 + np.exp(-cap.appeal_steepness * (rel + cap.appeal_midpoint_gap)))
+        * (floor + (1.0 - floor) * opportunity(world)[firms["field"]])
+    )
     asking = short & milestone & traction & (rng.random(n) < appeal)
     _fund_rounds(world, rng, np.flatnonzero(asking), burn, growth_need)
 
@@ -125,24 +153,48 @@ def _raise_rounds_compiled(world: World, rng: np.random.Generator, per_head: np.
     firms = world.firms
     n = len(firms)
     burn, growth_need, candidate = np.empty(n), np.empty(n), np.empty(n, np.bool_)
-    kernels.round_candidates(firms["headcount"], per_head, firms["revenue"], firms["demand"], firms["cash"],
-                             firms["incumbent"], firms["public"], firms["capability"], firms["round_capability"],
-                             firms["revenue_smooth"], firms["round_revenue"], firms["stage"], m.margin,
-                             m.capacity_ratio, cap.runway_quarters, cap.scale_up_demand_ratio,
-                             cap.short_runway_quarters, cap.milestone_gain, cap.milestone_revenue_growth,
-                             cap.milestone_revenue_floor, cap.revenue_stage, burn, growth_need, candidate)
+    kernels.round_candidates(
+        firms["headcount"],
+        per_head,
+        firms["revenue"],
+        firms["demand"],
+        firms["cash"],
+        firms["incumbent"],
+        firms["public"],
+        firms["capability"],
+        firms["round_capability"],
+        firms["revenue_smooth"],
+        firms["round_revenue"],
+        firms["stage"],
+        m.margin,
+        m.capacity_ratio,
+        cap.runway_quarters,
+        cap.scale_up_demand_ratio,
+        cap.short_runway_quarters,
+        cap.milestone_gain,
+        cap.milestone_revenue_growth,
+        cap.milestone_revenue_floor,
+        cap.revenue_stage,
+        burn,
+        growth_need,
+        candidate,
+    )
     u = rng.random(n)
     rows = np.flatnonzero(candidate)
     fld = firms["field"][rows]
     rel = firms["capability"][rows] - world.frontier[fld]
     floor = cap.appeal_floor
-    appeal = (1.0 / (1.0 + np.exp(-cap.appeal_steepness * (rel + cap.appeal_midpoint_gap)))
-              * (floor + (1.0 - floor) * opportunity(world)[fld]))
+    appeal = (
+        1.0
+        / (1.0 + np.exp(-cap.appeal_steepness * (rel + cap.appeal_midpoint_gap)))
+        * (floor + (1.0 - floor) * opportunity(world)[fld])
+    )
     _fund_rounds(world, rng, rows[u[rows] < appeal], burn, growth_need)
 
 
-def _fund_rounds(world: World, rng: np.random.Generator, rows: np.ndarray, burn: np.ndarray,
-                 growth_need: np.ndarray) -> None:
+def _fund_rounds(
+    world: World, rng: np.random.Generator, rows: np.ndarray, burn: np.ndarray, growth_need: np.ndarray
+) -> None:
     """Size the rounds the firms at ``rows`` ask for, find their investors and book the rounds."""
     cap = world.scenario.capital
     firms = world.firms
@@ -207,7 +259,7 @@ def price_deals(world: World) -> None:
     total = weights.sum(axis=1, keepdims=True)
     # with every reachable pool empty, a region's firms face its own pool's (scarce) money
     weights = np.where(total > 0, weights / np.where(total > 0, total, 1.0), np.eye(world.n_regions))
-    price = ordered_matmul(weights, (abundance ** cap.price_elasticity)[:, None])[:, 0]  # not BLAS: same bits anywhere
+    price = ordered_matmul(weights, (abundance**cap.price_elasticity)[:, None])[:, 0]  # not BLAS: same bits anywhere
     world.deal_price += cap.price_adjustment * (price - world.deal_price)
 
 
@@ -219,12 +271,24 @@ def exit_firms(world: World) -> None:
     latest = world.step - cap.exit_age_years * 4
     if compiled():
         exiting = np.empty(len(firms), np.bool_)
-        kernels.exit_candidates(firms["incumbent"], firms["public"], firms["invested"], firms["founded"],
-                                firms["revenue_smooth"], rng.random(len(firms)), latest, cap.exit_rate, exiting)
+        kernels.exit_candidates(
+            firms["incumbent"],
+            firms["public"],
+            firms["invested"],
+            firms["founded"],
+            firms["revenue_smooth"],
+            rng.random(len(firms)),
+            latest,
+            cap.exit_rate,
+            exiting,
+        )
     else:
         eligible = (
-            ~firms["incumbent"] & ~firms["public"] & (firms["invested"] > 0)
-            & (firms["founded"] <= latest) & (firms["revenue_smooth"] > 0)
+            ~firms["incumbent"]
+            & ~firms["public"]
+            & (firms["invested"] > 0)
+            & (firms["founded"] <= latest)
+            & (firms["revenue_smooth"] > 0)
         )
         exiting = eligible & (rng.random(len(firms)) < cap.exit_rate)
     rows = np.flatnonzero(exiting)
@@ -245,8 +309,9 @@ def exit_firms(world: World) -> None:
         world.book("sink:leakage", to_founder[~home].sum())
         # what recycling brought back, by the region that received it (investors' pools, founders' wealth)
         world.flows["recycled_in"] += np.bincount(lead, weights=to_investors, minlength=world.n_regions)
-        world.flows["recycled_in"] += np.bincount(t["region"][founder_row[home]], weights=to_founder[home],
-                                                  minlength=world.n_regions)
+        world.flows["recycled_in"] += np.bincount(
+            t["region"][founder_row[home]], weights=to_founder[home], minlength=world.n_regions
+        )
     else:
         world.book("sink:leakage", to_investors.sum() + to_founder.sum())
     key = world.region_field(firms["region"][rows], firms["field"][rows])
@@ -276,9 +341,18 @@ def expand_abroad(world: World) -> None:
     intensity = world.field_param("capital_intensity")
     if compiled():
         go = np.empty(len(firms), np.bool_)
-        kernels.expansion_candidates(firms["expanded"], firms["revenue_smooth"], firms["cash"], firms["field"],
-                                     intensity, m.expansion_cost, m.expansion_cash_cover, rng.random(len(firms)),
-                                     m.expansion_rate, go)
+        kernels.expansion_candidates(
+            firms["expanded"],
+            firms["revenue_smooth"],
+            firms["cash"],
+            firms["field"],
+            intensity,
+            m.expansion_cost,
+            m.expansion_cash_cover,
+            rng.random(len(firms)),
+            m.expansion_rate,
+            go,
+        )
         rows = np.flatnonzero(go)
         cost = np.zeros(len(firms))
         cost[rows] = m.expansion_cost * intensity[firms["field"][rows]]

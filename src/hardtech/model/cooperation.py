@@ -48,8 +48,13 @@ def _endpoints(world: World) -> tuple[np.ndarray, np.ndarray]:
     """
     links, firms = world.links, world.firms
     cached = getattr(world, _ENDS, None)
-    if (cached is not None and cached.firms is firms and cached.firms_version == firms.version
-            and cached.links is links and cached.links_version == links.version):
+    if (
+        cached is not None
+        and cached.firms is firms
+        and cached.firms_version == firms.version
+        and cached.links is links
+        and cached.links_version == links.version
+    ):
         return cached.a, cached.b
     a, b = firms.rows_of(links["a"]), firms.rows_of(links["b"])
     gone = (a < 0) | (b < 0)
@@ -103,7 +108,9 @@ def share_rd(world: World) -> None:
     cap = firms["capability"]
     take_a = np.minimum(coop.share_rd * gain[b], np.maximum(cap[b] - cap[a], 0.0))
     take_b = np.minimum(coop.share_rd * gain[a], np.maximum(cap[a] - cap[b], 0.0))
-    absorbed = np.bincount(a, weights=take_a, minlength=len(firms)) + np.bincount(b, weights=take_b, minlength=len(firms))
+    absorbed = np.bincount(a, weights=take_a, minlength=len(firms)) + np.bincount(
+        b, weights=take_b, minlength=len(firms)
+    )
     firms["capability"] = cap + absorbed
     firms["gain_partners"] = firms["gain_partners"] + absorbed
 

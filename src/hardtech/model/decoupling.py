@@ -64,7 +64,9 @@ def substitute(world: World, rd_effort: np.ndarray, zeta: float) -> None:
     firms["dependency"] = np.where(success, firms["dependency"] * (1.0 - dec.substitution_rate), firms["dependency"])
     # the researchers that effort takes, paid at local cost
     inn = world.scenario.innovation
-    researchers = (inn.effort_unit * effort) ** (1.0 / inn.rd_returns) * world.field_param("capital_intensity")[firms["field"]]
+    researchers = (inn.effort_unit * effort) ** (1.0 / inn.rd_returns) * world.field_param("capital_intensity")[
+        firms["field"]
+    ]
     cost = researchers * cost_per_head(world)
     firms["cash"] = firms["cash"] - cost
     world.book("sink:substitution_rd", cost.sum())

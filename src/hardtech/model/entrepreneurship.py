@@ -65,7 +65,9 @@ def experiment(world: World) -> None:
     best_draw = rng.random(len(firms)) ** (1.0 / np.maximum(count, 1))
     firms["fit"] = firms["fit"] + (count > 0) * ent.fit_step * (1.0 - firms["fit"]) * best_draw
     firms["experiments"] = firms["experiments"] + count
-    world.flows["experiments"] += group_sum(world.region_field(firms["region"], firms["field"]), count, len(world.flows["experiments"]))
+    world.flows["experiments"] += group_sum(
+        world.region_field(firms["region"], firms["field"]), count, len(world.flows["experiments"])
+    )
 
 
 def choose_niche(world: World, fields: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -85,8 +87,17 @@ def pivot(world: World) -> None:
     latest = world.step - ent.pivot_after_years * 4
     if compiled():
         stuck = np.empty(len(firms), np.bool_)
-        kernels.pivot_candidates(firms["incumbent"], firms["segment"], firms["founded"], firms["fit"],
-                                 rng.random(len(firms)), latest, ent.pivot_fit, ent.pivot_rate, stuck)
+        kernels.pivot_candidates(
+            firms["incumbent"],
+            firms["segment"],
+            firms["founded"],
+            firms["fit"],
+            rng.random(len(firms)),
+            latest,
+            ent.pivot_fit,
+            ent.pivot_rate,
+            stuck,
+        )
     else:
         stuck = (
             ~firms["incumbent"]
@@ -124,8 +135,17 @@ def found(world: World) -> None:
     slots = 2 * 2  # young or not × spin-out or not
     if compiled():
         cls = np.empty(len(t), np.int16 if R * F * slots <= np.iinfo(np.int16).max else np.int64)
-        kernels.founder_classes(t["region"], t["field"], t["age"], t["employer"], firms.row_lookup(), success, F,
-                                np.float32(ent.young_founder_age), cls)
+        kernels.founder_classes(
+            t["region"],
+            t["field"],
+            t["age"],
+            t["employer"],
+            firms.row_lookup(),
+            success,
+            F,
+            np.float32(ent.young_founder_age),
+            cls,
+        )
     else:
         employed = np.flatnonzero(t["employer"] >= 0)
         employed_firm = firms.rows_of(t["employer"][employed])
@@ -169,21 +189,41 @@ def found(world: World) -> None:
     best = _local_best(world)[region, fld]
     # better-trained founders start closer to the local best (skill ½ → the nominal gap)
     effect = ent.founder_skill_effect
-    gap = ent.founder_capability * spread_draw(rng, ent.founder_gap_spread, n) * ((1.0 + effect / 2) - effect * t["skill"][founders])
+    gap = (
+        ent.founder_capability
+        * spread_draw(rng, ent.founder_gap_spread, n)
+        * ((1.0 + effect / 2) - effect * t["skill"][founders])
+    )
     parent_cap = np.where(is_spin, firms["capability"][np.maximum(parent_row, 0)], -np.inf)
     capability = np.maximum(best - gap, parent_cap - ent.spinout_gap_share * gap)
     segment = choose_segment(world, fld, rng)
     fdep = world.field_param("foreign_dependency")[fld]
     np.subtract.at(world.pool, pool_region, seed)
     ids = firms.add(
-        n, region=region, field=fld, segment=segment, capability=capability, cash=seed,
-        headcount=ent.start_headcount, founded=world.step, stage=1, round_capability=capability,
-        post_money=seed / cap.investor_stake, post_money_par=seed / cap.investor_stake, round_step=world.step,
-        valuation=seed / cap.investor_stake, valuation_par=seed / cap.investor_stake,
-        investor_share=cap.investor_stake, invested=seed, lead_investor=pool_region, round_investor=pool_region,
-        largest_round=seed, fit=rng.beta(ent.entrant_fit_alpha, ent.entrant_fit_beta, n),
+        n,
+        region=region,
+        field=fld,
+        segment=segment,
+        capability=capability,
+        cash=seed,
+        headcount=ent.start_headcount,
+        founded=world.step,
+        stage=1,
+        round_capability=capability,
+        post_money=seed / cap.investor_stake,
+        post_money_par=seed / cap.investor_stake,
+        round_step=world.step,
+        valuation=seed / cap.investor_stake,
+        valuation_par=seed / cap.investor_stake,
+        investor_share=cap.investor_stake,
+        invested=seed,
+        lead_investor=pool_region,
+        round_investor=pool_region,
+        largest_round=seed,
+        fit=rng.beta(ent.entrant_fit_alpha, ent.entrant_fit_beta, n),
         dependency=np.clip(fdep * spread_draw(rng, world.scenario.decoupling.dependency_spread, n), 0, 1),
-        founder=t.ids[founders], parent=np.where(is_spin, firms.ids[np.maximum(parent_row, 0)], -1),
+        founder=t.ids[founders],
+        parent=np.where(is_spin, firms.ids[np.maximum(parent_row, 0)], -1),
         founding_gap=world.frontier[fld] - capability,
     )
     t["employer"][founders] = ids

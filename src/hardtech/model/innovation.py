@@ -67,8 +67,12 @@ def innovate(world: World, effort: np.ndarray, boost: np.ndarray) -> np.ndarray:
     success = rng.random(n) < 1.0 - np.exp(-inn.zeta * inn.innovation_share * effort * boost)
     bloc = world.region_bloc[firms["region"]]
     tech = world.scenario.technology
-    headroom = tech.science_headroom * tech.headroom_unit * np.clip(
-        world.science[bloc, firms["field"]] - firms["capability"], -tech.headroom_gap_cap, tech.headroom_gap_cap
+    headroom = (
+        tech.science_headroom
+        * tech.headroom_unit
+        * np.clip(
+            world.science[bloc, firms["field"]] - firms["capability"], -tech.headroom_gap_cap, tech.headroom_gap_cap
+        )
     )
     step = inn.step_low + (inn.step_high - inn.step_low) * rng.beta(inn.step_shape, inn.step_shape, n) + headroom
     gain = np.where(success, np.maximum(step, 0.0), 0.0)
@@ -90,9 +94,15 @@ def _innovate_successes(world: World, rng: np.random.Generator, effort: np.ndarr
     shape = inn.step_shape
     x = rng.beta(shape, shape, rows.size) if economical_draws() else rng.beta(shape, shape, n)[rows]
     region, fld = firms["region"][rows], firms["field"][rows]
-    headroom = tech.science_headroom * tech.headroom_unit * np.clip(
-        world.science[world.region_bloc[region], fld] - firms["capability"][rows], -tech.headroom_gap_cap,
-        tech.headroom_gap_cap)
+    headroom = (
+        tech.science_headroom
+        * tech.headroom_unit
+        * np.clip(
+            world.science[world.region_bloc[region], fld] - firms["capability"][rows],
+            -tech.headroom_gap_cap,
+            tech.headroom_gap_cap,
+        )
+    )
     step = inn.step_low + (inn.step_high - inn.step_low) * x + headroom
     gain = np.zeros(n)
     gain[rows] = np.maximum(step, 0.0)
@@ -123,10 +133,13 @@ def imitate(world: World, effort: np.ndarray, boost: np.ndarray) -> None:
     reach = reach * (1.0 - world.cut["knowledge"][world.region_bloc][:, world.region_bloc].T)
     np.fill_diagonal(reach, 1.0)
     if compiled():  # the pull of the firms that succeed, only
-        rows = np.flatnonzero(rng.random(len(firms)) < 1.0 - np.exp(-inn.zeta * (1.0 - inn.innovation_share) * effort * boost))
+        rows = np.flatnonzero(
+            rng.random(len(firms)) < 1.0 - np.exp(-inn.zeta * (1.0 - inn.innovation_share) * effort * boost)
+        )
         pull, source = np.empty(rows.size), np.empty(rows.size, np.int64)
-        kernels.imitation_pull(best, firms["field"][rows], firms["region"][rows], firms["capability"][rows], reach, pull,
-                               source)
+        kernels.imitation_pull(
+            best, firms["field"][rows], firms["region"][rows], firms["capability"][rows], reach, pull, source
+        )
         gain = inn.imitation * pull
         firms["capability"][rows] += gain
         firms["gain_imitation"][rows] += gain
@@ -151,8 +164,9 @@ def frontier_movers(world: World) -> np.ndarray:
     firms = world.firms
     if compiled():
         out = np.empty(len(firms), np.bool_)
-        kernels.beyond_frontier(firms["region"], firms["field"], world.region_bloc, firms["capability"],
-                                world.bloc_frontier, out)
+        kernels.beyond_frontier(
+            firms["region"], firms["field"], world.region_bloc, firms["capability"], world.bloc_frontier, out
+        )
         return out
     bloc = world.region_bloc[firms["region"]]
     return firms["capability"] > world.bloc_frontier[bloc, firms["field"]]

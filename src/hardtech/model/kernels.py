@@ -26,9 +26,28 @@ from hardtech.engine.jit import kernel
 
 # -- market ---------------------------------------------------------------------------------------
 @kernel
-def allocate_revenue(seg, field, bloc, own, in_niche, legacy, access, spend, seg_field, fringe_shape, fringe_size,
-                     fringe_weight, presence, niche_field, market_share, home_bias, legacy_spend,
-                     own_revenue, share, incumbent_niche_revenue):
+def allocate_revenue(
+    seg,
+    field,
+    bloc,
+    own,
+    in_niche,
+    legacy,
+    access,
+    spend,
+    seg_field,
+    fringe_shape,
+    fringe_size,
+    fringe_weight,
+    presence,
+    niche_field,
+    market_share,
+    home_bias,
+    legacy_spend,
+    own_revenue,
+    share,
+    incumbent_niche_revenue,
+):
     """``market.allocate_revenue``'s split of every segment's spending in every bloc market.
 
     For each bloc market ``b`` and each part (reserved for the bloc's own firms,
@@ -87,7 +106,8 @@ def allocate_revenue(seg, field, bloc, own, in_niche, legacy, access, spend, seg
 @kernel
 def market_access(bloc, expanded, foreign_access, expansion_enabled, closed, access):
     """``market.market_access``: 1 in the firm's own bloc's market, else the foreign access (full once
-    expanded abroad), times what blockades leave open (``closed[target bloc, market bloc]``)."""
+    expanded abroad), times what blockades leave open (``closed[target bloc, market bloc]``).
+    """
     B = access.shape[1]
     for i in range(bloc.size):
         foreign = 1.0 if (expansion_enabled and expanded[i]) else foreign_access
@@ -114,7 +134,8 @@ def serve_demand(own_revenue, incumbent_niche_revenue, share, capacity):
 def imitation_pull(best, field, region, capability, reach, pull, source):
     """``innovation.imitate``'s pull: per firm the largest ``max(best[r, field] − capability, 0) · reach[region, r]``
     over regions ``r`` (a region without a firm in the field, best −∞, pulls 0), and the first region
-    giving it (``argmax``)."""
+    giving it (``argmax``).
+    """
     R = best.shape[0]
     for i in range(capability.size):
         top = -np.inf
@@ -141,11 +162,30 @@ def group_max(groups, values, out):
 
 # -- capital --------------------------------------------------------------------------------------
 @kernel
-def revalue(revenue, revenue_smooth, segment_share, post_money, post_money_par, round_step, public, incumbent,
-            region, multiple, ahead, deal_price, fade_by_age, step, growth_cap, discount, valuation, valuation_par):
+def revalue(
+    revenue,
+    revenue_smooth,
+    segment_share,
+    post_money,
+    post_money_par,
+    round_step,
+    public,
+    incumbent,
+    region,
+    multiple,
+    ahead,
+    deal_price,
+    fade_by_age,
+    step,
+    growth_cap,
+    discount,
+    valuation,
+    valuation_par,
+):
     """``capital.revalue``: valuation from revenue (lifted by growth, at most ``growth_cap``) or prospects
     (discounted by ``discount``), floored by the fading last-round price; ``fade_by_age[k]`` is the fade
-    after ``k`` quarters (a power, from NumPy)."""
+    after ``k`` quarters (a power, from NumPy).
+    """
     for i in range(revenue.size):
         rs = revenue_smooth[i]
         g = (revenue[i] / rs if rs > 0 else 1.0) - 1.0
@@ -160,12 +200,35 @@ def revalue(revenue, revenue_smooth, segment_share, post_money, post_money_par, 
 
 
 @kernel
-def round_candidates(headcount, per_head, revenue, demand, cash, incumbent, public, capability, round_capability,
-                     revenue_smooth, round_revenue, stage, margin, capacity_ratio, runway_quarters, scale_up_ratio,
-                     short_runway, milestone_gain, revenue_growth, revenue_floor, revenue_stage,
-                     burn, growth_need, candidate):
+def round_candidates(
+    headcount,
+    per_head,
+    revenue,
+    demand,
+    cash,
+    incumbent,
+    public,
+    capability,
+    round_capability,
+    revenue_smooth,
+    round_revenue,
+    stage,
+    margin,
+    capacity_ratio,
+    runway_quarters,
+    scale_up_ratio,
+    short_runway,
+    milestone_gain,
+    revenue_growth,
+    revenue_floor,
+    revenue_stage,
+    burn,
+    growth_need,
+    candidate,
+):
     """``capital.raise_rounds`` up to the investor's draw: burn, growth need, and which firms are short of
-    runway (or scaling up), at a milestone and with traction (the caller draws and applies the appeal)."""
+    runway (or scaling up), at a milestone and with traction (the caller draws and applies the appeal).
+    """
     for i in range(headcount.size):
         b = max(headcount[i] * per_head[i] - margin * revenue[i], 0.0)
         burn[i] = b
@@ -179,18 +242,39 @@ def round_candidates(headcount, per_head, revenue, demand, cash, incumbent, publ
         scaling_up = (need > max(cash[i], 0.0)) and (demand[i] > scale_up_ratio * revenue[i])
         short = ((runway < short_runway) or scaling_up) and not incumbent[i] and not public[i]
         milestone = (capability[i] - round_capability[i] >= milestone_gain) or (
-            revenue_smooth[i] > revenue_growth * round_revenue[i] + revenue_floor)
+            revenue_smooth[i] > revenue_growth * round_revenue[i] + revenue_floor
+        )
         traction = (stage[i] < revenue_stage) or (revenue_smooth[i] > 0)
         candidate[i] = short and milestone and traction
 
 
 # -- metrics -----------------------------------------------------------------------------------------
 @kernel
-def firm_aggregates(key, field, headcount, capability, dependency, revenue, niche_revenue, incumbent, segment,
-                    head, n_firms, best, dep_head, rev, plat_f, niche_f, small_plat_f, small_niche_f, niche_firms):
+def firm_aggregates(
+    key,
+    field,
+    headcount,
+    capability,
+    dependency,
+    revenue,
+    niche_revenue,
+    incumbent,
+    segment,
+    head,
+    n_firms,
+    best,
+    dep_head,
+    rev,
+    plat_f,
+    niche_f,
+    small_plat_f,
+    small_niche_f,
+    niche_firms,
+):
     """``metrics.record``'s sums over firms in one pass: per (region, field) headcount, firms, best
     capability (−∞ where none), dependency × headcount and revenue; per field platform and niche
-    revenue, the same of non-incumbents, and firms in niches. Outputs are zeroed (``best``: −∞) by the caller."""
+    revenue, the same of non-incumbents, and firms in niches. Outputs are zeroed (``best``: −∞) by the caller.
+    """
     for i in range(key.size):
         k = key[i]
         f = field[i]
@@ -216,7 +300,8 @@ def firm_aggregates(key, field, headcount, capability, dependency, revenue, nich
 @kernel
 def retire_pass(age, u, rate, retirement_age, leave):
     """``labour.retire``: age everyone a quarter (float32, as in NumPy), mark who leaves (a draw below the
-    quarter's hazard, or retirement age reached); returns how many leave."""
+    quarter's hazard, or retirement age reached); returns how many leave.
+    """
     quarter = np.float32(1.0 / 4.0)  # a quarter of a year, in float32 as NumPy adds it
     count = 0
     for i in range(age.size):
@@ -231,7 +316,8 @@ def retire_pass(age, u, rate, retirement_age, leave):
 @kernel
 def considering_pass(u, age, low, high, young_age, young_more, rows, young):
     """``labour.migrate``: who weighs a move (a draw below the threshold of their age group); writes
-    their rows and whether each is young, returns how many."""
+    their rows and whether each is young, returns how many.
+    """
     k = 0
     for i in range(u.size):
         if u[i] < high:
@@ -246,7 +332,8 @@ def considering_pass(u, age, low, high, young_age, young_more, rows, young):
 @kernel
 def migration_choice(home, fld, young, older_u, young_u, move_cost, gumbel, dest):
     """``labour.migrate``'s logit choice: each agent's region of largest utility (its age group's place
-    utility in its field, less the moving cost from home, plus its Gumbel draw); the first on ties."""
+    utility in its field, less the moving cost from home, plus its Gumbel draw); the first on ties.
+    """
     R = move_cost.shape[0]
     for i in range(home.size):
         u = young_u if young[i] else older_u
@@ -263,7 +350,8 @@ def migration_choice(home, fld, young, older_u, young_u, move_cost, gumbel, dest
 @kernel
 def employment_pass(employer, lookup, have, rows, firm_rows):
     """``labour.assign_employers``: employed agents and their firm's row (an agent whose employer is
-    gone becomes free), counting each firm's agents; returns how many are employed."""
+    gone becomes free), counting each firm's agents; returns how many are employed.
+    """
     last = lookup.size - 1
     k = 0
     for i in range(employer.size):
@@ -293,7 +381,8 @@ def release_pass(u, excess, rows, firm_rows, employer, candidate_key, no_group):
 @kernel
 def founder_classes(region, field, age, employer, lookup, success, n_fields, young_age, cls):
     """``entrepreneurship.found``: each person's class (region, field)·4 + young·2 + spin-out (employed
-    by a successful firm)."""
+    by a successful firm).
+    """
     last = lookup.size - 1
     for i in range(region.size):
         c = (region[i] * n_fields + field[i]) * 4
@@ -309,10 +398,24 @@ def founder_classes(region, field, age, employer, lookup, success, n_fields, you
 
 # -- small per-firm rules -----------------------------------------------------------------------------
 @kernel
-def hire_headcount(key, revenue_smooth, core_income, cash, incumbent, headcount, per_head, talent_rf, margin,
-                   runway_quarters, start_headcount, growth_hiring, max_employed_share):
+def hire_headcount(
+    key,
+    revenue_smooth,
+    core_income,
+    cash,
+    incumbent,
+    headcount,
+    per_head,
+    talent_rf,
+    margin,
+    runway_quarters,
+    start_headcount,
+    growth_hiring,
+    max_employed_share,
+):
     """``labour.hire``: each firm moves ``growth_hiring`` of the way to the headcount it can afford,
-    hires scaled down where a region-field runs short of talent (headcount updated in place)."""
+    hires scaled down where a region-field runs short of talent (headcount updated in place).
+    """
     n = key.size
     RF = talent_rf.size
     change = np.empty(n)
@@ -364,21 +467,31 @@ def beyond_frontier(region, field, region_bloc, capability, bloc_frontier, out):
 def pivot_candidates(incumbent, segment, founded, fit, u, latest_founding, pivot_fit, pivot_rate, out):
     """``entrepreneurship.pivot``: niche firms old enough, badly fitted, that weigh a pivot this quarter."""
     for i in range(u.size):
-        out[i] = ((not incumbent[i]) and segment[i] >= 0 and founded[i] <= latest_founding and fit[i] < pivot_fit
-                  and u[i] < pivot_rate)
+        out[i] = (
+            (not incumbent[i])
+            and segment[i] >= 0
+            and founded[i] <= latest_founding
+            and fit[i] < pivot_fit
+            and u[i] < pivot_rate
+        )
 
 
 @kernel
 def exit_candidates(incumbent, public, invested, founded, revenue_smooth, u, latest_founding, exit_rate, out):
     """``capital.exit_firms``: private venture-backed firms old enough, with revenue, that exit this quarter."""
     for i in range(u.size):
-        out[i] = ((not incumbent[i]) and (not public[i]) and invested[i] > 0 and founded[i] <= latest_founding
-                  and revenue_smooth[i] > 0 and u[i] < exit_rate)
+        out[i] = (
+            (not incumbent[i])
+            and (not public[i])
+            and invested[i] > 0
+            and founded[i] <= latest_founding
+            and revenue_smooth[i] > 0
+            and u[i] < exit_rate
+        )
 
 
 @kernel
-def expansion_candidates(expanded, revenue_smooth, cash, field, intensity, expansion_cost, cash_cover, u, rate,
-                         out):
+def expansion_candidates(expanded, revenue_smooth, cash, field, intensity, expansion_cost, cash_cover, u, rate, out):
     """``capital.expand_abroad``: firms not yet abroad, with revenue and cash for it, that go this quarter."""
     for i in range(u.size):
         cost = expansion_cost * intensity[field[i]]
@@ -386,10 +499,23 @@ def expansion_candidates(expanded, revenue_smooth, cash, field, intensity, expan
 
 
 @kernel
-def dragon_candidates(incumbent, founded, field, valuation, valuation_par, dragon_step, par_dragon_step, threshold,
-                      step, max_age_quarters, new, new_par):
+def dragon_candidates(
+    incumbent,
+    founded,
+    field,
+    valuation,
+    valuation_par,
+    dragon_step,
+    par_dragon_step,
+    threshold,
+    step,
+    max_age_quarters,
+    new,
+    new_par,
+):
     """``observables.detect_dragons``: young firms whose valuation (at a deal price of 1) first reaches
-    their field's threshold."""
+    their field's threshold.
+    """
     for i in range(founded.size):
         young = (not incumbent[i]) and (step - founded[i] <= max_age_quarters)
         t = threshold[field[i]]

@@ -70,8 +70,14 @@ def graduate(world: World) -> None:
     field = rng.choice(world.n_fields, n, p=pull / pull.sum())
     strength = world.region_param("university_strength")[region]
     version = world.talent.version
-    world.talent.add(n, region=region, field=field, age=rng.uniform(lab.graduate_age_min, lab.graduate_age_max, n),
-                     skill=np.clip(rng.normal(strength, lab.skill_spread), 0, 1), employer=-1)
+    world.talent.add(
+        n,
+        region=region,
+        field=field,
+        age=rng.uniform(lab.graduate_age_min, lab.graduate_age_max, n),
+        skill=np.clip(rng.normal(strength, lab.skill_spread), 0, 1),
+        employer=-1,
+    )
     added = np.bincount(world.region_field(region, field), minlength=world.n_regions * world.n_fields)
     update_talent_counts(world, version, added)
     world.flows["graduates"] += added * world.weight
@@ -91,8 +97,9 @@ def retire(world: World) -> None:
         leave = _uniforms(world, rng) < lab.retire_rate / 4.0
         leave |= age >= lab.retirement_age
     rows = np.flatnonzero(leave)
-    left = np.bincount(world.region_field(t["region"][rows], t["field"][rows]),
-                       minlength=world.n_regions * world.n_fields)
+    left = np.bincount(
+        world.region_field(t["region"][rows], t["field"][rows]), minlength=world.n_regions * world.n_fields
+    )
     world.flows["retirements"] += left * world.weight
     wealth = t["wealth"][rows].sum() * world.weight
     world.book("sink:retired_wealth", wealth)
@@ -135,7 +142,9 @@ def migrate(world: World) -> None:
     young_more = lab.young_consider_move >= lab.consider_move
     if compiled():
         considering, young_c = np.empty(len(t), np.int64), np.empty(len(t), np.bool_)
-        k = kernels.considering_pass(u, t["age"], low, high, np.float32(lab.young_age), young_more, considering, young_c)
+        k = kernels.considering_pass(
+            u, t["age"], low, high, np.float32(lab.young_age), young_more, considering, young_c
+        )
         considering, young_c = considering[:k], young_c[:k]
     else:
         considering = np.flatnonzero(u < high)
@@ -155,8 +164,9 @@ def migrate(world: World) -> None:
     np.fill_diagonal(move_cost, 0.0)
     if compiled():
         dest = np.empty(considering.size, np.int64)
-        kernels.migration_choice(home, fld, young_c, older, young, move_cost,
-                                 rng.gumbel(size=(considering.size, world.n_regions)), dest)
+        kernels.migration_choice(
+            home, fld, young_c, older, young, move_cost, rng.gumbel(size=(considering.size, world.n_regions)), dest
+        )
     else:
         utility = np.where(young_c[:, None], young[:, fld].T, older[:, fld].T)  # (agents, regions)
         utility -= move_cost[home]
@@ -187,7 +197,9 @@ def target_headcount(world: World) -> np.ndarray:
     firms = world.firms
     margin = world.scenario.market.margin
     income = margin * firms["revenue_smooth"] + firms["core_income"]
-    runway = np.where(firms["incumbent"], 0.0, np.maximum(firms["cash"], 0.0) / world.scenario.entrepreneurship.runway_quarters)
+    runway = np.where(
+        firms["incumbent"], 0.0, np.maximum(firms["cash"], 0.0) / world.scenario.entrepreneurship.runway_quarters
+    )
     affordable = (income + runway) / cost_per_head(world)
     return np.maximum(affordable, world.scenario.entrepreneurship.start_headcount)
 
@@ -202,16 +214,29 @@ def hire(world: World) -> None:
     key = world.region_field(firms["region"], firms["field"])
     if compiled():
         ent = world.scenario.entrepreneurship
-        kernels.hire_headcount(key, firms["revenue_smooth"], firms["core_income"], firms["cash"], firms["incumbent"],
-                               firms["headcount"], cost_per_head(world), talent_by_region_field(world),
-                               world.scenario.market.margin, ent.runway_quarters, ent.start_headcount,
-                               ent.growth_hiring, lab.max_employed_share)
+        kernels.hire_headcount(
+            key,
+            firms["revenue_smooth"],
+            firms["core_income"],
+            firms["cash"],
+            firms["incumbent"],
+            firms["headcount"],
+            cost_per_head(world),
+            talent_by_region_field(world),
+            world.scenario.market.margin,
+            ent.runway_quarters,
+            ent.start_headcount,
+            ent.growth_hiring,
+            lab.max_employed_share,
+        )
         assign_employers(world)
         return
     target = target_headcount(world)
     change = world.scenario.entrepreneurship.growth_hiring * (target - firms["headcount"])
     hires = np.maximum(change, 0.0)
-    room = np.maximum(lab.max_employed_share * talent_by_region_field(world) - group_sum(key, firms["headcount"], RF), 0.0)
+    room = np.maximum(
+        lab.max_employed_share * talent_by_region_field(world) - group_sum(key, firms["headcount"], RF), 0.0
+    )
     wanted = group_sum(key, hires, RF)
     ratio = np.divide(room, wanted, out=np.ones(RF), where=wanted > 0)
     firms["headcount"] = np.maximum(firms["headcount"] + np.minimum(change, hires * np.minimum(ratio, 1.0)[key]), 1.0)

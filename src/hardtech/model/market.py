@@ -90,8 +90,9 @@ def competitiveness(world: World) -> tuple[np.ndarray, np.ndarray]:
         rows = np.flatnonzero(platform)
         other = np.flatnonzero(~platform)
         factor = np.empty(len(firms))
-        factor[rows] = np.power(np.maximum(firms["headcount"][rows], 1.0) / m.scale_reference_headcount,
-                                m.scale_economies)
+        factor[rows] = np.power(
+            np.maximum(firms["headcount"][rows], 1.0) / m.scale_reference_headcount, m.scale_economies
+        )
         factor[other] = np.power(np.clip(firms["fit"][other], m.fit_floor, 1.0), m.niche_fit_weight)
         own = base * factor
     else:
@@ -110,10 +111,15 @@ def market_access(world: World) -> np.ndarray:
     B = len(world.bloc_names)
     if compiled():
         access = np.empty((len(firms), B))
-        kernels.market_access(bloc, firms["expanded"], m.foreign_access, m.expansion_enabled, world.cut["market"].T,
-                              access)
+        kernels.market_access(
+            bloc, firms["expanded"], m.foreign_access, m.expansion_enabled, world.cut["market"].T, access
+        )
         return access
-    foreign = np.where(firms["expanded"], 1.0, m.foreign_access) if m.expansion_enabled else np.full(len(firms), m.foreign_access)
+    foreign = (
+        np.where(firms["expanded"], 1.0, m.foreign_access)
+        if m.expansion_enabled
+        else np.full(len(firms), m.foreign_access)
+    )
     acc = np.where(np.arange(B)[None, :] == bloc[:, None], 1.0, foreign[:, None])
     return acc * (1.0 - world.cut["market"].T[bloc])  # market b (imposer) closed to target bloc
 
@@ -140,7 +146,9 @@ def allocate_revenue(world: World) -> None:
     seg_field = segment_fields(world)
     presence = segment_presence(world, segment_spending(world, world.field_param("market_potential")))
     fringe_scale = (m.fringe_headcount / m.scale_reference_headcount) ** m.scale_economies
-    fringe_size = m.fringe * np.concatenate([np.full(F, fringe_scale), np.full(S - F, m.fringe_fit**m.niche_fit_weight)])
+    fringe_size = m.fringe * np.concatenate(
+        [np.full(F, fringe_scale), np.full(S - F, m.fringe_fit**m.niche_fit_weight)]
+    )
     fringe_shape = presence * fringe_size
     legacy = own * (firms["incumbent"] & (seg < F))  # who may serve locked-in customers
     legacy_spend = locked_spending(world)
@@ -149,8 +157,26 @@ def allocate_revenue(world: World) -> None:
     share = np.zeros(n)
     incumbent_niche_revenue = np.zeros(n)
     if compiled():
-        _allocate_compiled(world, seg, bloc, own, in_niche, legacy, access, spend, seg_field, fringe_shape, fringe_size,
-                           presence, niche_field, market_share, legacy_spend, own_revenue, share, incumbent_niche_revenue)
+        _allocate_compiled(
+            world,
+            seg,
+            bloc,
+            own,
+            in_niche,
+            legacy,
+            access,
+            spend,
+            seg_field,
+            fringe_shape,
+            fringe_size,
+            presence,
+            niche_field,
+            market_share,
+            legacy_spend,
+            own_revenue,
+            share,
+            incumbent_niche_revenue,
+        )
         return
     for b in range(B):
         own_lag = np.minimum(world.bloc_frontier[b] - world.frontier, 0.0)
@@ -173,7 +199,9 @@ def allocate_revenue(world: World) -> None:
             # locked-in customers: incumbents and the fringe only
             w_legacy = legacy * eligible
             legacy_denom = group_sum(firms["field"], w_legacy, F) + fringe_size[:F] * fringe_weight  # fully present
-            legacy_per_weight = np.divide(legacy_spend * market_share[b] * part, legacy_denom, out=np.zeros(F), where=legacy_denom > 0)
+            legacy_per_weight = np.divide(
+                legacy_spend * market_share[b] * part, legacy_denom, out=np.zeros(F), where=legacy_denom > 0
+            )
             own_revenue += w_legacy * legacy_per_weight[firms["field"]]
     # a firm delivers at most what its staff can; unserved demand goes to the fringe
     total = own_revenue + incumbent_niche_revenue
@@ -181,7 +209,11 @@ def allocate_revenue(world: World) -> None:
     if m.capacity_ratio > 0:
         capacity = m.capacity_ratio * np.maximum(firms["headcount"], 1.0) * cost_per_head(world)
         served = np.divide(np.minimum(total, capacity), total, out=np.ones(n), where=total > 0)
-        own_revenue, incumbent_niche_revenue, share = own_revenue * served, incumbent_niche_revenue * served, share * served
+        own_revenue, incumbent_niche_revenue, share = (
+            own_revenue * served,
+            incumbent_niche_revenue * served,
+            share * served,
+        )
     firms["segment_share"] = share
     firms["niche_revenue"] = own_revenue * (seg >= F) + incumbent_niche_revenue
     firms["revenue"] = own_revenue + incumbent_niche_revenue
@@ -189,9 +221,26 @@ def allocate_revenue(world: World) -> None:
     world.book("source:revenue", firms["revenue"].sum())
 
 
-def _allocate_compiled(world: World, seg, bloc, own, in_niche, legacy, access, spend, seg_field, fringe_shape,
-                       fringe_size, presence, niche_field, market_share, legacy_spend, own_revenue, share,
-                       incumbent_niche_revenue) -> None:
+def _allocate_compiled(
+    world: World,
+    seg,
+    bloc,
+    own,
+    in_niche,
+    legacy,
+    access,
+    spend,
+    seg_field,
+    fringe_shape,
+    fringe_size,
+    presence,
+    niche_field,
+    market_share,
+    legacy_spend,
+    own_revenue,
+    share,
+    incumbent_niche_revenue,
+) -> None:
     """The same allocation as :func:`allocate_revenue`'s loop, by :func:`kernels.allocate_revenue`."""
     firms, m = world.firms, world.scenario.market
     F, B = world.n_fields, len(world.bloc_names)
@@ -201,9 +250,28 @@ def _allocate_compiled(world: World, seg, bloc, own, in_niche, legacy, access, s
         fringe_weight[b, 0] = np.exp(m.capability_weight * (own_lag - m.fringe_gap))
         fringe_weight[b, 1] = np.exp(m.capability_weight * (np.zeros(F) - m.fringe_gap))
     field = firms["field"].astype(np.int64)
-    kernels.allocate_revenue(seg, field, bloc.astype(np.int64), own, in_niche, legacy, access, spend, seg_field,
-                             fringe_shape, fringe_size, fringe_weight, presence, niche_field.astype(np.int64),
-                             market_share, m.home_bias, legacy_spend, own_revenue, share, incumbent_niche_revenue)
+    kernels.allocate_revenue(
+        seg,
+        field,
+        bloc.astype(np.int64),
+        own,
+        in_niche,
+        legacy,
+        access,
+        spend,
+        seg_field,
+        fringe_shape,
+        fringe_size,
+        fringe_weight,
+        presence,
+        niche_field.astype(np.int64),
+        market_share,
+        m.home_bias,
+        legacy_spend,
+        own_revenue,
+        share,
+        incumbent_niche_revenue,
+    )
     firms["demand"] = own_revenue + incumbent_niche_revenue
     if m.capacity_ratio > 0:
         capacity = m.capacity_ratio * np.maximum(firms["headcount"], 1.0) * cost_per_head(world)
@@ -224,7 +292,12 @@ def _procure(world: World, own: np.ndarray) -> None:
         return
     m = world.scenario.market
     young = firms["founded"] > world.step - m.procurement_age_years * 4
-    eligible = young & ~firms["incumbent"] & (firms["segment"] >= 0) & (world.maturity[firms["field"]] > m.procurement_maturity)
+    eligible = (
+        young
+        & ~firms["incumbent"]
+        & (firms["segment"] >= 0)
+        & (world.maturity[firms["field"]] > m.procurement_maturity)
+    )
     w = own * eligible
     total = group_sum(firms["region"], w, world.n_regions)
     paid = np.divide(budget, total, out=np.zeros_like(total), where=total > 0)[firms["region"]] * w
@@ -296,4 +369,6 @@ def define_scenes(world: World, movers: np.ndarray) -> None:
     follower = firms["founding_gap"][rows] >= world.scenario.dragon.follower_gap
     world.flows["follower_scenes"] += np.bincount(key, weights=follower, minlength=RF)
     for source in ("rd", "imitation", "partners"):
-        world.flows[f"scene_gain_{source}"] += np.bincount(key, weights=follower * firms[f"gain_{source}"][rows], minlength=RF)
+        world.flows[f"scene_gain_{source}"] += np.bincount(
+            key, weights=follower * firms[f"gain_{source}"][rows], minlength=RF
+        )

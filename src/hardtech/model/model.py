@@ -95,7 +95,8 @@ class HardtechModel:
             raise SimulationFinished(
                 f"the scenario {sc.name!r} ends with {sc.time.end_year}Q4: all {sc.steps} quarters have run "
                 f"(model.running is False); read model.results(), or start a new HardtechModel with a later "
-                f"time.end_year")
+                f"time.end_year"
+            )
         self.loop.step()
 
     def run(self, steps: int | None = None, after_step=None) -> HardtechModel:
@@ -158,10 +159,18 @@ class HardtechModel:
 
     def _record(self) -> None:
         metrics.record(self.world, self.recorder, self._money_before)
-        if (self.world.step + 1) % 4 == 0:  # a yearly firm panel (each year's last quarter), for growth-rate and size facts
+        if (
+            self.world.step + 1
+        ) % 4 == 0:  # a yearly firm panel (each year's last quarter), for growth-rate and size facts
             firms = self.world.firms
-            self.recorder.record("firm_panel", step=self.world.step, firm_id=firms.ids.copy(),
-                                 headcount=firms["headcount"], revenue=firms["revenue"], incumbent=firms["incumbent"])
+            self.recorder.record(
+                "firm_panel",
+                step=self.world.step,
+                firm_id=firms.ids.copy(),
+                headcount=firms["headcount"],
+                revenue=firms["revenue"],
+                incumbent=firms["incumbent"],
+            )
         self.world.step += 1
 
     # -- outputs -------------------------------------------------------------------------
@@ -181,31 +190,50 @@ class HardtechModel:
         sc = self.scenario
         toml = to_toml(sc)
         meta = {
-            "scenario_name": sc.name, "scenario_toml": toml, "seed": sc.seed, "replication": self.replication,
-            "scale": sc.scale, "steps": sc.steps, "steps_done": self.steps, "package_version": hardtech.__version__,
+            "scenario_name": sc.name,
+            "scenario_toml": toml,
+            "seed": sc.seed,
+            "replication": self.replication,
+            "scale": sc.scale,
+            "steps": sc.steps,
+            "steps_done": self.steps,
+            "package_version": hardtech.__version__,
             "model_version": model_version(),
-            "phase_seconds": {k: round(v, 4) for k, v in self.loop.seconds.items()}, "platform": platform_info(),
+            "phase_seconds": {k: round(v, 4) for k, v in self.loop.seconds.items()},
+            "platform": platform_info(),
         }
         return RunResult(run_id_from_toml(sc.name, toml, self.replication), sc, self.replication, out, meta)
 
     def _dragons_table(self) -> pa.Table:
         w = self.world
-        kinds = {"firm_id": np.int64, "region": np.int64, "field": np.int64, "founded": np.int64,
-                 "dragon_step": np.int64, "valuation": np.float64, "spinout": np.bool_, "niche": np.bool_}
+        kinds = {
+            "firm_id": np.int64,
+            "region": np.int64,
+            "field": np.int64,
+            "founded": np.int64,
+            "dragon_step": np.int64,
+            "valuation": np.float64,
+            "spinout": np.bool_,
+            "niche": np.bool_,
+        }
         # typed even when no firm became a dragon, so an empty run's table fits any later run's
-        cols = {k: np.concatenate([d[k] for d in w.dragons]).astype(t) if w.dragons else np.zeros(0, t)
-                for k, t in kinds.items()}
-        return pa.table({
-            "firm_id": pa.array(cols["firm_id"], pa.int64()),
-            "region": pa.array(np.asarray(w.region_names, dtype=object)[cols["region"]], pa.string()),
-            "field": pa.array(np.asarray(w.field_names, dtype=object)[cols["field"]], pa.string()),
-            "founded_quarter": pa.array(self._label(cols["founded"]), pa.string()),
-            "dragon_quarter": pa.array(self._label(cols["dragon_step"]), pa.string()),
-            "dragon_step": pa.array(cols["dragon_step"].astype(np.int32), pa.int32()),
-            "valuation_musd": pa.array(cols["valuation"], pa.float64()),
-            "spinout": pa.array(cols["spinout"], pa.bool_()),
-            "niche": pa.array(cols["niche"], pa.bool_()),
-        })
+        cols = {
+            k: np.concatenate([d[k] for d in w.dragons]).astype(t) if w.dragons else np.zeros(0, t)
+            for k, t in kinds.items()
+        }
+        return pa.table(
+            {
+                "firm_id": pa.array(cols["firm_id"], pa.int64()),
+                "region": pa.array(np.asarray(w.region_names, dtype=object)[cols["region"]], pa.string()),
+                "field": pa.array(np.asarray(w.field_names, dtype=object)[cols["field"]], pa.string()),
+                "founded_quarter": pa.array(self._label(cols["founded"]), pa.string()),
+                "dragon_quarter": pa.array(self._label(cols["dragon_step"]), pa.string()),
+                "dragon_step": pa.array(cols["dragon_step"].astype(np.int32), pa.int32()),
+                "valuation_musd": pa.array(cols["valuation"], pa.float64()),
+                "spinout": pa.array(cols["spinout"], pa.bool_()),
+                "niche": pa.array(cols["niche"], pa.bool_()),
+            }
+        )
 
     def _label(self, steps: np.ndarray, missing: int | None = None) -> np.ndarray:
         """'2012Q1'-style labels of steps ('' where a step equals ``missing``)."""
@@ -224,20 +252,29 @@ class HardtechModel:
         w = self.world
         ev = w.events
         if not ev:
-            return pa.table({"step": pa.array([], pa.int32()), "quarter": pa.array([], pa.string()),
-                             "firm_id": pa.array([], pa.int64()), "region": pa.array([], pa.string()),
-                             "field": pa.array([], pa.string()), "event": pa.array([], pa.string()),
-                             "value": pa.array([], pa.float64())})
+            return pa.table(
+                {
+                    "step": pa.array([], pa.int32()),
+                    "quarter": pa.array([], pa.string()),
+                    "firm_id": pa.array([], pa.int64()),
+                    "region": pa.array([], pa.string()),
+                    "field": pa.array([], pa.string()),
+                    "event": pa.array([], pa.string()),
+                    "value": pa.array([], pa.float64()),
+                }
+            )
         steps = np.concatenate([np.full(len(e.firm_ids), e.step, np.int32) for e in ev])
-        return pa.table({
-            "step": steps,
-            "quarter": self._label(steps),
-            "firm_id": np.concatenate([e.firm_ids for e in ev]),
-            "region": np.asarray(w.region_names, dtype=object)[np.concatenate([e.region for e in ev])],
-            "field": np.asarray(w.field_names, dtype=object)[np.concatenate([e.field for e in ev])],
-            "event": np.concatenate([np.full(len(e.firm_ids), e.kind, dtype=object) for e in ev]),
-            "value": np.concatenate([e.value for e in ev]),
-        })
+        return pa.table(
+            {
+                "step": steps,
+                "quarter": self._label(steps),
+                "firm_id": np.concatenate([e.firm_ids for e in ev]),
+                "region": np.asarray(w.region_names, dtype=object)[np.concatenate([e.region for e in ev])],
+                "field": np.asarray(w.field_names, dtype=object)[np.concatenate([e.field for e in ev])],
+                "event": np.concatenate([np.full(len(e.firm_ids), e.kind, dtype=object) for e in ev]),
+                "value": np.concatenate([e.value for e in ev]),
+            }
+        )
 
     def _firms_table(self) -> pa.Table:
         w = self.world

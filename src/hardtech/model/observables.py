@@ -25,9 +25,20 @@ def detect_dragons(world: World) -> None:
     max_age = world.scenario.dragon.max_age_years * 4
     if compiled():
         new, new_par = np.empty(len(firms), np.bool_), np.empty(len(firms), np.bool_)
-        kernels.dragon_candidates(firms["incumbent"], firms["founded"], firms["field"], firms["valuation"],
-                                  firms["valuation_par"], firms["dragon_step"], firms["par_dragon_step"],
-                                  world.field_param("dragon_threshold"), world.step, max_age, new, new_par)
+        kernels.dragon_candidates(
+            firms["incumbent"],
+            firms["founded"],
+            firms["field"],
+            firms["valuation"],
+            firms["valuation_par"],
+            firms["dragon_step"],
+            firms["par_dragon_step"],
+            world.field_param("dragon_threshold"),
+            world.step,
+            max_age,
+            new,
+            new_par,
+        )
         par = np.flatnonzero(new_par)
     else:
         age_q = world.step - firms["founded"]
@@ -49,9 +60,15 @@ def detect_dragons(world: World) -> None:
     key = world.region_field(firms["region"][rows], firms["field"][rows])
     world.flows["new_dragons"] += np.bincount(key, minlength=world.n_regions * world.n_fields)
     world.event("dragon", rows, firms["valuation"][rows])
-    world.dragons.append({
-        "firm_id": firms.ids[rows].copy(), "region": firms["region"][rows].copy(), "field": firms["field"][rows].copy(),
-        "founded": firms["founded"][rows].copy(), "dragon_step": np.full(rows.size, world.step, np.int32),
-        "valuation": firms["valuation"][rows].copy(), "spinout": firms["parent"][rows] >= 0,
-        "niche": firms["segment"][rows] >= 0,
-    })
+    world.dragons.append(
+        {
+            "firm_id": firms.ids[rows].copy(),
+            "region": firms["region"][rows].copy(),
+            "field": firms["field"][rows].copy(),
+            "founded": firms["founded"][rows].copy(),
+            "dragon_step": np.full(rows.size, world.step, np.int32),
+            "valuation": firms["valuation"][rows].copy(),
+            "spinout": firms["parent"][rows] >= 0,
+            "niche": firms["segment"][rows] >= 0,
+        }
+    )

@@ -35,7 +35,8 @@ if TYPE_CHECKING:  # the world imports this module: the annotation only
 
 def spending_per_wage(scenario: Scenario, living_cost: np.ndarray | float) -> np.ndarray | float:
     """A firm's spending per head as a multiple of the wage: 1 + non-wage spending,
-    whose local part (rent, services) scales with the living-cost index."""
+    whose local part (rent, services) scales with the living-cost index.
+    """
     ent = scenario.entrepreneurship
     return 1.0 + ent.burn_per_head * (1.0 - ent.local_cost_share + ent.local_cost_share * living_cost)
 
@@ -242,7 +243,9 @@ def segment_spending(world: World, field_spending: np.ndarray | None = None) -> 
     platform = world.field_param("platform_share")
     niches = world.niches
     niche_field = niches["field"]
-    per_niche = open_spending[niche_field] * (1.0 - platform[niche_field]) * niches["size"] / world.niche_base[niche_field]
+    per_niche = (
+        open_spending[niche_field] * (1.0 - platform[niche_field]) * niches["size"] / world.niche_base[niche_field]
+    )
     return np.concatenate([open_spending * platform, per_niche])
 
 
@@ -255,7 +258,9 @@ def forward_spending(world: World, years: float) -> np.ndarray:
     """
     p, q = world.field_param("bass_p"), world.field_param("bass_q")
     adoption = np.where(world.demand_onset >= 0, bass_advance(world.adoption, p, q, years), 0.0)
-    usable = world.maturity >= world.field_param("usability_threshold") - world.scenario.capital.prospect_usability_margin
+    usable = (
+        world.maturity >= world.field_param("usability_threshold") - world.scenario.capital.prospect_usability_margin
+    )
     return segment_spending(world, world.field_param("market_potential") / 4.0 * adoption * usable)
 
 
@@ -290,10 +295,13 @@ def opportunity(world: World) -> np.ndarray:
 
 def experiment_cost_by_region(world: World) -> np.ndarray:
     """Per region: cost of one experiment in a software field (capital intensity 1) at the
-    region's mean field wage, million USD — the software base's first effect (observation)."""
+    region's mean field wage, million USD — the software base's first effect (observation).
+    """
     ent = world.scenario.entrepreneurship
     software = world.region_param("software_base")
-    per_head = world.wage.mean(axis=1) / 4.0 / 1000.0 * spending_per_wage(world.scenario, world.region_param("living_cost"))
+    per_head = (
+        world.wage.mean(axis=1) / 4.0 / 1000.0 * spending_per_wage(world.scenario, world.region_param("living_cost"))
+    )
     return ent.experiment_size * (1.0 - ent.software_discount * software) * per_head
 
 
@@ -333,10 +341,12 @@ def investor_region(world: World, region: np.ndarray, rng: np.random.Generator) 
     return choose_by_row(rng, pool_weights(world), region)
 
 
-def within_pool_capacity(world: World, pool_region: np.ndarray, amount: np.ndarray, rng: np.random.Generator,
-                         kind: str) -> np.ndarray:
+def within_pool_capacity(
+    world: World, pool_region: np.ndarray, amount: np.ndarray, rng: np.random.Generator, kind: str
+) -> np.ndarray:
     """Accept requests at random so that, in expectation, no pool commits more than
-    its quarterly capacity: ``seed_share`` of it for seeds, the rest for later rounds."""
+    its quarterly capacity: ``seed_share`` of it for seeds, the rest for later rounds.
+    """
     cap = world.scenario.capital
     share = cap.seed_share if kind == "seed" else 1.0 - cap.seed_share
     committed = world.flows.setdefault(f"committed_{kind}", np.zeros(world.n_regions))

@@ -76,8 +76,16 @@ FIRM_COLUMNS = {
     "imitated_from": np.int16,  # region whose best firm it imitated this quarter, −1 none (innovation.imitate)
     "round_investor": np.int16,  # region whose pool paid its latest round or seed, −1 none yet (capital, entrepreneurship)
 }
-FIRM_DEFAULTS = {"segment": -1, "dragon_step": -1, "par_dragon_step": -1, "founder": -1, "parent": -1,
-                 "lead_investor": -1, "imitated_from": -1, "round_investor": -1}
+FIRM_DEFAULTS = {
+    "segment": -1,
+    "dragon_step": -1,
+    "par_dragon_step": -1,
+    "founder": -1,
+    "parent": -1,
+    "lead_investor": -1,
+    "imitated_from": -1,
+    "round_investor": -1,
+}
 
 NICHE_COLUMNS = {
     "field": np.int16,
@@ -189,7 +197,9 @@ class World:
         ids = self.firms.ids[rows]
         if ids.size:
             value = np.broadcast_to(np.asarray(value, float), ids.shape).copy()
-            self.events.append(FirmEvents(self.step, kind, ids, self.firms["region"][rows], self.firms["field"][rows], value))
+            self.events.append(
+                FirmEvents(self.step, kind, ids, self.firms["region"][rows], self.firms["field"][rows], value)
+            )
 
     def money_stock(self) -> float:
         """All tracked money: pools + firm cash + talent wealth (million USD)."""
@@ -277,7 +287,6 @@ def _seed_firms(world: World, rng: np.random.Generator) -> None:
 
     Young firms pick their segments as entrants do (after the incumbents).
     """
-
     sc = world.scenario
     su = sc.setup
     fdep = world.field_param("foreign_dependency")
@@ -293,12 +302,21 @@ def _seed_firms(world: World, rng: np.random.Generator) -> None:
                 n = reg.incumbents
                 head = rng.lognormal(np.log(su.incumbent_headcount), su.incumbent_headcount_spread, n)
                 world.firms.add(
-                    n, region=r, field=f, segment=-1, incumbent=True, public=True,
+                    n,
+                    region=r,
+                    field=f,
+                    segment=-1,
+                    incumbent=True,
+                    public=True,
                     capability=-reg.capability_gap + rng.normal(0, su.incumbent_capability_spread, n),
-                    cash=head * su.incumbent_cash_per_head * intensity[f], headcount=head,
-                    founded=-inc_youngest - rng.integers(0, inc_ages, n), fit=sc.market.incumbent_niche_fit,
+                    cash=head * su.incumbent_cash_per_head * intensity[f],
+                    headcount=head,
+                    founded=-inc_youngest - rng.integers(0, inc_ages, n),
+                    fit=sc.market.incumbent_niche_fit,
                     dependency=np.clip(fdep[f] * spread_draw(rng, dep_spread, n), 0, 1),
-                    expanded=True, valuation=head * su.incumbent_valuation_per_head, stage=su.incumbent_rounds,
+                    expanded=True,
+                    valuation=head * su.incumbent_valuation_per_head,
+                    stage=su.incumbent_rounds,
                     core_income=head * reg.wage / 4.0 / 1000.0 * spending_per_wage(sc, reg.living_cost),
                 )
     for r, reg in enumerate(sc.regions.values()):
@@ -307,15 +325,24 @@ def _seed_firms(world: World, rng: np.random.Generator) -> None:
                 n = reg.startups
                 ent = sc.entrepreneurship
                 world.firms.add(  # (keyword order is draw order)
-                    n, region=r, field=f, segment=choose_segment(world, np.full(n, f), rng),
-                    capability=-reg.capability_gap - ent.founder_capability * spread_draw(rng, ent.founder_gap_spread, n),
-                    cash=sc.capital.seed_round * intensity[f] * rng.uniform(su.startup_cash_min, su.startup_cash_max, n),
+                    n,
+                    region=r,
+                    field=f,
+                    segment=choose_segment(world, np.full(n, f), rng),
+                    capability=-reg.capability_gap
+                    - ent.founder_capability * spread_draw(rng, ent.founder_gap_spread, n),
+                    cash=sc.capital.seed_round
+                    * intensity[f]
+                    * rng.uniform(su.startup_cash_min, su.startup_cash_max, n),
                     headcount=sc.entrepreneurship.start_headcount * rng.uniform(1, su.startup_team_max, n),
-                    founded=-rng.integers(0, startup_ages, n), stage=1,
+                    founded=-rng.integers(0, startup_ages, n),
+                    stage=1,
                     fit=rng.beta(su.startup_fit_alpha, su.startup_fit_beta, n),
                     dependency=np.clip(fdep[f] * spread_draw(rng, dep_spread, n), 0, 1),
-                    investor_share=sc.capital.investor_stake, lead_investor=r,
-                    invested=sc.capital.seed_round * intensity[f], largest_round=sc.capital.seed_round * intensity[f],
+                    investor_share=sc.capital.investor_stake,
+                    lead_investor=r,
+                    invested=sc.capital.seed_round * intensity[f],
+                    largest_round=sc.capital.seed_round * intensity[f],
                     post_money=sc.capital.seed_round * intensity[f] / sc.capital.investor_stake,
                 )
     world.firms["valuation"] = np.maximum(world.firms["valuation"], world.firms["post_money"])

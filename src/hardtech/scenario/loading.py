@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import copy
 import difflib
-import tomllib
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import tomli_w
+import tomllib
 from pydantic import BaseModel, ValidationError
 
 from hardtech.scenario.schema import Scenario
@@ -32,7 +32,9 @@ def presets() -> list[str]:
 def preset_text(name: str) -> str:
     """The TOML text of a shipped preset."""
     if name not in presets():
-        raise ScenarioError(f"scenario: unknown preset {name!r}; allowed: {', '.join(presets())} or a path to a .toml file")
+        raise ScenarioError(
+            f"scenario: unknown preset {name!r}; allowed: {', '.join(presets())} or a path to a .toml file"
+        )
     return (resources.files("hardtech.scenario") / "presets" / f"{name}.toml").read_text(encoding="utf-8")
 
 
@@ -133,12 +135,14 @@ def _describe(error: dict[str, Any]) -> str:
     if kind == "extra_forbidden":
         model = _model_at(_schema_path(loc[:-1]))
         allowed = list(model.model_fields) if model else []
-        return f"{path}: unknown key{_suggest(loc[-1], allowed)}; allowed: {', '.join(allowed) or 'see `hardtech show`'}"
+        return (
+            f"{path}: unknown key{_suggest(loc[-1], allowed)}; allowed: {', '.join(allowed) or 'see `hardtech show`'}"
+        )
     if kind == "missing":
         return f"{path}: required but missing"
     msg = error["msg"]
     if msg.startswith("Value error, "):
-        return msg[len("Value error, "):]
+        return msg[len("Value error, ") :]
     value = error.get("input")
     return f"{path}: {msg.lower()} (got {value!r})"
 

@@ -11,5 +11,14 @@ from hardtech.store.duckdb_store import (
 )
 from hardtech.store.spill import import_runs, spill_runs
 
-__all__ = ["ResultsStore", "RunExistsError", "StoreError", "StoreLockedError", "StorePathError", "check_store_path",
-           "import_runs", "lock_wait", "spill_runs"]
+__all__ = [
+    "ResultsStore",
+    "RunExistsError",
+    "StoreError",
+    "StoreLockedError",
+    "StorePathError",
+    "check_store_path",
+    "import_runs",
+    "lock_wait",
+    "spill_runs",
+]

@@ -45,8 +45,15 @@ import pyarrow as pa
 
 from hardtech.store.schemas import conform
 
-__all__ = ["ResultsStore", "RunExistsError", "StoreError", "StoreLockedError", "StorePathError", "check_store_path",
-           "lock_wait"]
+__all__ = [
+    "ResultsStore",
+    "RunExistsError",
+    "StoreError",
+    "StoreLockedError",
+    "StorePathError",
+    "check_store_path",
+    "lock_wait",
+]
 
 _NAME_RE = re.compile(r"^[a-z_][a-z0-9_]*$")
 _RUNS = "runs"
@@ -75,8 +82,10 @@ _INSERT_RUN = f"INSERT INTO {_RUNS} ({', '.join(RUN_COLUMNS)}) VALUES ({', '.joi
 BATCHES = "batches"
 # A replication batch (``hardtech run --replications N``): registered before its first
 # replication runs, completed_at set when the last one is stored.
-BATCH_COLUMNS = ("batch_id VARCHAR PRIMARY KEY, scenario_name VARCHAR, replications INTEGER, run_ids VARCHAR, "
-                 "model_version VARCHAR, command VARCHAR, started_at VARCHAR, completed_at VARCHAR")
+BATCH_COLUMNS = (
+    "batch_id VARCHAR PRIMARY KEY, scenario_name VARCHAR, replications INTEGER, run_ids VARCHAR, "
+    "model_version VARCHAR, command VARCHAR, started_at VARCHAR, completed_at VARCHAR"
+)
 DUCKDB_MAGIC = b"DUCK"  # bytes 8-11 of every DuckDB database file
 LOCK_WAIT_ENV = "HARDTECH_LOCK_WAIT"
 DEFAULT_LOCK_WAIT = 60.0
@@ -188,7 +197,9 @@ _LOCK_RE = re.compile(r"Could not set lock on file", re.IGNORECASE)
 _PID_RE = re.compile(r"PID (\d+)")
 
 
-def _connect(path: Path, read_only: bool, wait: float, on_wait: Callable[[str], None] | None) -> duckdb.DuckDBPyConnection:
+def _connect(
+    path: Path, read_only: bool, wait: float, on_wait: Callable[[str], None] | None
+) -> duckdb.DuckDBPyConnection:
     """``duckdb.connect``, retrying with back-off for up to ``wait`` seconds while another process holds the lock."""
     deadline = time.monotonic() + wait
     delay, told = 0.05, False
@@ -242,7 +253,8 @@ def _json_default(value: Any) -> Any:
 
 def _arrow_tables(tables: Mapping[str, pa.Table | pd.DataFrame]) -> dict[str, pa.Table]:
     """Checked Arrow versions of a run's tables as stored (declared types, NaN as NULL;
-    tables without columns dropped)."""
+    tables without columns dropped).
+    """
     arrow: dict[str, pa.Table] = {}
     for name, data in tables.items():
         _check_name(name)
@@ -293,8 +305,14 @@ class ResultsStore:
     to a file at a time.
     """
 
-    def __init__(self, path: str | Path, *, read_only: bool = False, wait: float | None = 0.0,
-                 on_wait: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        read_only: bool = False,
+        wait: float | None = 0.0,
+        on_wait: Callable[[str], None] | None = None,
+    ) -> None:
         self.path = Path(path)
         if not read_only:
             check_store_path(self.path)
@@ -338,7 +356,8 @@ class ResultsStore:
     @contextlib.contextmanager
     def _transaction(self):
         """One transaction: committed if the block ends normally, rolled back on any error
-        (the original error is kept even if cleaning up fails)."""
+        (the original error is kept even if cleaning up fails).
+        """
         con = self.con
         con.begin()
         try:
@@ -403,8 +422,12 @@ class ResultsStore:
             for name, tbl in arrow.items():
                 self._append(name, run_id, tbl)
 
-    def write_runs(self, runs: Sequence[tuple[str, Mapping[str, Any], Mapping[str, pa.Table | pd.DataFrame]]],
-                   *, replace: bool = False) -> None:
+    def write_runs(
+        self,
+        runs: Sequence[tuple[str, Mapping[str, Any], Mapping[str, pa.Table | pd.DataFrame]]],
+        *,
+        replace: bool = False,
+    ) -> None:
         """Write several runs, each whole, in one transaction (one INSERT per table).
 
         Same rules as :meth:`write_run`; raises :class:`RunExistsError` (and
@@ -434,13 +457,17 @@ class ResultsStore:
             con.executemany(_INSERT_RUN, [p[1] for p in prepared])
             names = list(dict.fromkeys(name for p in prepared for name in p[2]))
             for name in names:
-                parts = [tables[name].add_column(0, "run_id", pa.array([run_id] * tables[name].num_rows, pa.string()))
-                         for run_id, _, tables in prepared if name in tables]
+                parts = [
+                    tables[name].add_column(0, "run_id", pa.array([run_id] * tables[name].num_rows, pa.string()))
+                    for run_id, _, tables in prepared
+                    if name in tables
+                ]
                 self._append(name, None, pa.concat_tables(parts, promote_options="default"))
 
     def append(self, name: str, run_id: str, table: pa.Table) -> None:
         """Append rows tagged ``run_id`` to table ``name`` alone, in one transaction
-        (for rows that belong to a run already stored, such as a sweep's index row)."""
+        (for rows that belong to a run already stored, such as a sweep's index row).
+        """
         _check_name(name)
         with self._transaction():
             self._append(name, run_id, table)
@@ -457,7 +484,9 @@ class ResultsStore:
             con.execute(f'CREATE TABLE "{name}" AS SELECT {tag}* FROM {_SRC} LIMIT 0')
         else:
             # a newer model may record more columns: add them (older runs get NULL)
-            types = dict(con.execute(f"SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM {_SRC})").fetchall())
+            types = dict(
+                con.execute(f"SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM {_SRC})").fetchall()
+            )
             for column in tbl.column_names:
                 if column not in existing:
                     con.execute(f'ALTER TABLE "{name}" ADD COLUMN "{column}" {types[column]}')
@@ -518,19 +547,25 @@ class ResultsStore:
 
     def read_run(self, run_id: str, tables: Sequence[str] | None = None) -> tuple[dict[str, Any], dict[str, pa.Table]]:
         """A stored run as it was written: its metadata and its tables (Arrow, declared types, in row
-        order; only ``tables`` if given)."""
+        order; only ``tables`` if given).
+        """
         row = self.con.execute(f"SELECT * FROM {_RUNS} WHERE run_id = ?", [run_id]).df()
         if row.empty:
             raise KeyError(f"run {run_id!r} is not in {self.path}")
         rec = row.iloc[0].to_dict()
-        meta = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in rec.items()
-                if k not in ("run_id", "extra")}
+        meta = {
+            k: (None if isinstance(v, float) and math.isnan(v) else v)
+            for k, v in rec.items()
+            if k not in ("run_id", "extra")
+        }
         meta.update(json.loads(rec["extra"]) if isinstance(rec.get("extra"), str) else {})
         out = {}
         for name in self.tables():
             if "run_id" not in self._columns(name) or (tables is not None and name not in tables):
                 continue
-            rel = self.con.sql(f'SELECT * EXCLUDE (run_id) FROM "{name}" WHERE run_id = $1 ORDER BY rowid', params=[run_id])
+            rel = self.con.sql(
+                f'SELECT * EXCLUDE (run_id) FROM "{name}" WHERE run_id = $1 ORDER BY rowid', params=[run_id]
+            )
             tbl = rel.to_arrow_table() if hasattr(rel, "to_arrow_table") else rel.arrow()
             if isinstance(tbl, pa.RecordBatchReader):
                 tbl = tbl.read_all()
@@ -552,22 +587,34 @@ class ResultsStore:
 
     # -- replication batches ----------------------------------------------------------
 
-    def begin_batch(self, batch_id: str, *, scenario_name: str, run_ids: Sequence[str], model_version: str,
-                    command: str = "") -> None:
+    def begin_batch(
+        self, batch_id: str, *, scenario_name: str, run_ids: Sequence[str], model_version: str, command: str = ""
+    ) -> None:
         """Register a batch of runs before its first run (kept as first registered if it exists)."""
         with self._transaction() as con:
             con.execute(f"CREATE TABLE IF NOT EXISTS {BATCHES} ({BATCH_COLUMNS})")
-            con.execute(f"INSERT INTO {BATCHES} VALUES (?, ?, ?, ?, ?, ?, ?, NULL) ON CONFLICT DO NOTHING",
-                        [batch_id, scenario_name, len(run_ids), json.dumps(list(run_ids)), model_version, command,
-                         _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")])
+            con.execute(
+                f"INSERT INTO {BATCHES} VALUES (?, ?, ?, ?, ?, ?, ?, NULL) ON CONFLICT DO NOTHING",
+                [
+                    batch_id,
+                    scenario_name,
+                    len(run_ids),
+                    json.dumps(list(run_ids)),
+                    model_version,
+                    command,
+                    _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+                ],
+            )
 
     def finish_batch(self, batch_id: str) -> None:
         """Mark a batch complete (every one of its runs is stored)."""
         missing = [r for r in self.batch(batch_id)["run_ids"] if not self.has_run(r)]
         if missing:
             raise ValueError(f"batch {batch_id}: {len(missing)} run(s) not stored yet, e.g. {missing[0]}")
-        self.con.execute(f"UPDATE {BATCHES} SET completed_at = ? WHERE batch_id = ? AND completed_at IS NULL",
-                         [_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), batch_id])
+        self.con.execute(
+            f"UPDATE {BATCHES} SET completed_at = ? WHERE batch_id = ? AND completed_at IS NULL",
+            [_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), batch_id],
+        )
 
     def batch(self, batch_id: str) -> dict[str, Any]:
         """One batch: its row, with ``run_ids`` as a list, ``stored`` (the run ids of it in the store) and ``complete``."""

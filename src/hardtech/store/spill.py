@@ -68,7 +68,9 @@ def spill_runs(store_path: str | Path, runs: Sequence[tuple[str, Mapping[str, An
 def _run_dirs(source: Path) -> list[Path]:
     if (source / META_FILE).is_file():
         return [source]
-    return sorted(p for p in source.iterdir() if p.is_dir() and not p.name.startswith(".") and (p / META_FILE).is_file())
+    return sorted(
+        p for p in source.iterdir() if p.is_dir() and not p.name.startswith(".") and (p / META_FILE).is_file()
+    )
 
 
 def read_spilled(run_dir: Path) -> tuple[str, dict[str, Any], dict[str, pa.Table]]:

@@ -34,7 +34,6 @@ import sys
 import tempfile
 import threading
 import time
-import tomllib
 from collections import OrderedDict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -46,6 +45,7 @@ from typing import Annotated, Any, Literal
 from urllib.parse import parse_qs
 
 import pandas as pd
+import tomllib
 from fastapi import FastAPI, Header, HTTPException, Query, Request
 from fastapi import Path as PathParam
 from fastapi.encoders import jsonable_encoder
@@ -77,10 +77,13 @@ _ERRORS = {
     422: {"model": s.ValidationErrorResponse, "description": "Invalid request; `loc` names the field."},
 }
 JobId = Annotated[str, PathParam(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9]+$", description="A job id.")]
-RunIdParam = Annotated[str, PathParam(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.-]+$",
-                                      description="A run id (GET /api/runs).")]
+RunIdParam = Annotated[
+    str, PathParam(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.-]+$", description="A run id (GET /api/runs).")
+]
 _NOT_FOUND = {404: {"model": s.MessageResponse, "description": "Unknown id."}}
-_CONFLICT = {409: {"model": s.MessageResponse, "description": "Refused (e.g. a run of a store the dashboard only reads)."}}
+_CONFLICT = {
+    409: {"model": s.MessageResponse, "description": "Refused (e.g. a run of a store the dashboard only reads)."}
+}
 SweepId = Annotated[str, PathParam(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9]+$", description="A sweep id.")]
 FirmId = Annotated[int, PathParam(ge=0, le=2**62, description="A firm id.")]
 REPLAY_CACHE = 24
@@ -148,11 +151,17 @@ class TokenGate:
                 jar = SimpleCookie()
             if COOKIE in jar:
                 offered.append(("cookie", jar[COOKIE].value))
-        good = [how for how, value in offered
-                if secrets.compare_digest(value.encode(), (self.cookie_value if how == "cookie" else self.token).encode())]
+        good = [
+            how
+            for how, value in offered
+            if secrets.compare_digest(value.encode(), (self.cookie_value if how == "cookie" else self.token).encode())
+        ]
         if not good:
-            status, msg = (403, "wrong token") if offered else (401, "this server requires a token: "
-                                                                      "Authorization: Bearer <token> or ?token=<token>")
+            status, msg = (
+                (403, "wrong token")
+                if offered
+                else (401, "this server requires a token: Authorization: Bearer <token> or ?token=<token>")
+            )
             response = JSONResponse({"detail": msg}, status_code=status, headers={"WWW-Authenticate": "Bearer"})
             await response(scope, receive, send)
             return
@@ -228,9 +237,15 @@ def create_app(
     if not 1 <= max_replications <= s.MAX_REPLICATIONS:
         raise ValueError(f"max_replications must be in 1..{s.MAX_REPLICATIONS}")
     max_agents = int(max_agents or default_max_agents(max_scale))
-    limits = s.Limits(max_scale=max_scale, max_replications=max_replications, max_steps=max_steps,
-                      max_pace_ms=s.MAX_PACE_MS, default_pace_ms=pace_ms, max_agents=max_agents,
-                      max_sweep_runs=max_sweep_runs)
+    limits = s.Limits(
+        max_scale=max_scale,
+        max_replications=max_replications,
+        max_steps=max_steps,
+        max_pace_ms=s.MAX_PACE_MS,
+        default_pace_ms=pace_ms,
+        max_agents=max_agents,
+        max_sweep_runs=max_sweep_runs,
+    )
     folder = ResultsFolder(results_dir)
     manager = JobManager(folder, workers=workers, queue_limit=queue_limit)
     closing = threading.Event()
@@ -247,9 +262,11 @@ def create_app(
         title="hardtech dashboard",
         version=hardtech.__version__,
         description="Run, stream, compare, sweep and browse hardtech simulations. Scenarios are a base (a preset, a "
-                    "stored run or an uploaded file) plus `{dotted.path: value}` overrides, validated like "
-                    "`hardtech run --set`.",
-        docs_url=None, redoc_url=None, lifespan=lifespan,
+        "stored run or an uploaded file) plus `{dotted.path: value}` overrides, validated like "
+        "`hardtech run --set`.",
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
     )
     app.state.manager, app.state.folder, app.state.limits, app.state.closing = manager, folder, limits, closing
     if token:
@@ -259,8 +276,10 @@ def create_app(
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        items = [{"loc": list(e.get("loc", [])), "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
-                 for e in exc.errors()]
+        items = [
+            {"loc": list(e.get("loc", [])), "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
+            for e in exc.errors()
+        ]
         return JSONResponse({"detail": jsonable_encoder(items)}, status_code=422)
 
     @app.exception_handler(ApiError)
@@ -298,21 +317,27 @@ def create_app(
 
     def check_bounds(sc: Scenario, where: list[str | int], overrides: dict[str, Any] | None = None) -> None:
         if sc.scale > max_scale:
-            raise ApiError([*where, "overrides", "scale"],
-                           f"scale: {sc.scale} is above this server's limit {max_scale} "
-                           "(set overrides.scale lower, or start the server with a larger --max-scale)")
+            raise ApiError(
+                [*where, "overrides", "scale"],
+                f"scale: {sc.scale} is above this server's limit {max_scale} "
+                "(set overrides.scale lower, or start the server with a larger --max-scale)",
+            )
         if sc.steps > max_steps:
-            raise ApiError([*where, "overrides", "time.end_year"],
-                           f"time.end_year: {sc.steps} quarters is above this server's limit of {max_steps} "
-                           f"(end year ≤ {sc.time.start_year + max_steps // 4 - 1})")
+            raise ApiError(
+                [*where, "overrides", "time.end_year"],
+                f"time.end_year: {sc.steps} quarters is above this server's limit of {max_steps} "
+                f"(end year ≤ {sc.time.start_year + max_steps // 4 - 1})",
+            )
         agents = talent_agents(sc)
         if agents > max_agents:
             talent_keys = [k for k in (overrides or {}) if k.startswith("regions.") and k.endswith(".talent")]
             key = max(talent_keys, key=lambda k: sc.regions[k.split(".")[1]].talent) if talent_keys else "scale"
-            raise ApiError([*where, "overrides", key],
-                           f"{key}: the run would start with {agents:,.0f} talent agents (scale {sc.scale:g} × "
-                           f"{agents / sc.scale:,.0f} persons, Σ regions' talent), above this server's limit of "
-                           f"{max_agents:,}; lower scale or regions.<region>.talent")
+            raise ApiError(
+                [*where, "overrides", key],
+                f"{key}: the run would start with {agents:,.0f} talent agents (scale {sc.scale:g} × "
+                f"{agents / sc.scale:,.0f} persons, Σ regions' talent), above this server's limit of "
+                f"{max_agents:,}; lower scale or regions.<region>.talent",
+            )
 
     def resolve(spec: s.ScenarioSpec, where: list[str | int]) -> Scenario:
         base = base_of(spec, where)
@@ -329,7 +354,9 @@ def create_app(
 
     def check_replications(n: int) -> None:
         if n > max_replications:
-            raise ApiError(["body", "replications"], f"replications: {n} is above this server's limit {max_replications}")
+            raise ApiError(
+                ["body", "replications"], f"replications: {n} is above this server's limit {max_replications}"
+            )
 
     def job_or_404(job_id: str) -> Job:
         job = manager.get(job_id)
@@ -337,11 +364,19 @@ def create_app(
             raise HTTPException(404, f"job {job_id!r} not found (finished jobs are kept for a while only)")
         return job
 
-    def submit(kind: str, labels: list[str], scenarios: list[Scenario], replications: int, pace_ms_: int,
-               spec: dict[str, Any], **extra: Any) -> s.JobInfo:
+    def submit(
+        kind: str,
+        labels: list[str],
+        scenarios: list[Scenario],
+        replications: int,
+        pace_ms_: int,
+        spec: dict[str, Any],
+        **extra: Any,
+    ) -> s.JobInfo:
         try:
-            job, again = manager.submit(kind, labels, scenarios, replications, pace_s=pace_ms_ / 1000.0, spec=spec,
-                                        **extra)
+            job, again = manager.submit(
+                kind, labels, scenarios, replications, pace_s=pace_ms_ / 1000.0, spec=spec, **extra
+            )
         except QueueFull as exc:
             raise HTTPException(429 if not closing.is_set() else 503, str(exc)) from None
         return s.JobInfo(**job.info(manager.queue_position(job)), deduplicated=again)
@@ -360,7 +395,8 @@ def create_app(
     @app.get("/docs", include_in_schema=False)
     async def docs() -> HTMLResponse:
         return get_swagger_ui_html(
-            openapi_url="/openapi.json", title="hardtech dashboard — API",
+            openapi_url="/openapi.json",
+            title="hardtech dashboard — API",
             swagger_js_url="/static/vendor/swagger-ui/swagger-ui-bundle.js",
             swagger_css_url="/static/vendor/swagger-ui/swagger-ui.css",
             swagger_favicon_url="/static/vendor/swagger-ui/favicon-32x32.png",
@@ -373,9 +409,13 @@ def create_app(
     async def health() -> dict[str, Any]:
         """Server version, limits and queue state (the page polls it to notice a lost server)."""
         jobs = manager.jobs()
-        return {"status": "closing" if closing.is_set() else "ok", "version": hardtech.__version__,
-                "limits": limits.model_dump(), "queued": sum(j.status == "queued" for j in jobs),
-                "running": sum(j.status == "running" for j in jobs)}
+        return {
+            "status": "closing" if closing.is_set() else "ok",
+            "version": hardtech.__version__,
+            "limits": limits.model_dump(),
+            "queued": sum(j.status == "queued" for j in jobs),
+            "running": sum(j.status == "running" for j in jobs),
+        }
 
     @app.get("/api/presets", tags=["scenarios"], responses=_ERRORS)
     async def list_presets() -> list[s.PresetInfo]:
@@ -390,8 +430,15 @@ def create_app(
     @app.get("/api/controls", tags=["scenarios"], responses=_ERRORS)
     async def get_controls(
         preset: Annotated[str, Query(max_length=64, json_schema_extra={"enum": presets()})] = "hangzhou",
-        base: Annotated[str | None, Query(min_length=6, max_length=140, pattern=r"^(run|file):[A-Za-z0-9_.-]+$",
-                                          description="run:<run id> or file:<id>: controls showing that scenario.")] = None,
+        base: Annotated[
+            str | None,
+            Query(
+                min_length=6,
+                max_length=140,
+                pattern=r"^(run|file):[A-Za-z0-9_.-]+$",
+                description="run:<run id> or file:<id>: controls showing that scenario.",
+            ),
+        ] = None,
     ) -> s.ControlsResponse:
         """The page's controls: labels, units, hints, schema and plausible ranges; values from the preset or base."""
         if preset not in presets():
@@ -405,8 +452,15 @@ def create_app(
             name = f"stored run {base[4:]}"
         elif base:
             name = f"scenario file {sc.name}"
-        data = build_controls(sc, preset=shown, reference=reference, max_scale=max_scale, max_steps=max_steps,
-                              base_ref=base, base_name=name)
+        data = build_controls(
+            sc,
+            preset=shown,
+            reference=reference,
+            max_scale=max_scale,
+            max_steps=max_steps,
+            base_ref=base,
+            base_name=name,
+        )
         changes = changed_fields(sc, reference) if base and reference is not None else []
         data["base_changes"] = [{**c, "text": t} for c, t in zip(changes, describe_changes(changes), strict=True)]
         return s.ControlsResponse(limits=limits, **data)
@@ -447,25 +501,35 @@ def create_app(
     async def start_run(body: s.RunRequest) -> s.JobInfo:
         """Queue a run (replication 0 streams per step; further replications give means, intervals and bands).
 
-        The same request while an identical one is queued or running returns that job (`deduplicated`)."""
+        The same request while an identical one is queued or running returns that job (`deduplicated`).
+        """
         sc = resolve(body, ["body"])
         check_replications(body.replications)
         pace = limits.default_pace_ms if body.pace_ms is None else body.pace_ms
-        return submit("run", [label_of(body, "")], [sc], body.replications, pace,
-                      body.model_dump(mode="json", exclude_none=True))
+        return submit(
+            "run", [label_of(body, "")], [sc], body.replications, pace, body.model_dump(mode="json", exclude_none=True)
+        )
 
-    @app.post("/api/jobs/compare", status_code=202, tags=["jobs"],
-              responses=_ERRORS | {429: {"model": s.MessageResponse}})
+    @app.post(
+        "/api/jobs/compare", status_code=202, tags=["jobs"], responses=_ERRORS | {429: {"model": s.MessageResponse}}
+    )
     async def start_compare(body: s.CompareRequest) -> s.JobInfo:
         """Queue a comparison: B − A paired over replications on common random numbers, with bootstrap intervals."""
         a = resolve(body.a, ["body", "a"])
         b = resolve(body.b, ["body", "b"])
         check_replications(body.replications)
-        return submit("compare", [label_of(body.a, "A: "), label_of(body.b, "B: ")], [a, b], body.replications, 0,
-                      body.model_dump(mode="json", exclude_none=True))
+        return submit(
+            "compare",
+            [label_of(body.a, "A: "), label_of(body.b, "B: ")],
+            [a, b],
+            body.replications,
+            0,
+            body.model_dump(mode="json", exclude_none=True),
+        )
 
-    @app.post("/api/jobs/sweep", status_code=202, tags=["jobs"],
-              responses=_ERRORS | {429: {"model": s.MessageResponse}})
+    @app.post(
+        "/api/jobs/sweep", status_code=202, tags=["jobs"], responses=_ERRORS | {429: {"model": s.MessageResponse}}
+    )
     async def start_sweep(body: s.SweepRequest) -> s.JobInfo:
         """Queue a sweep (lhs, factorial) or sensitivity analysis (sobol, morris) through hardtech.experiments."""
         from hardtech.experiments.spec import SpecError
@@ -487,12 +551,23 @@ def create_app(
         except SpecError as exc:
             raise _spec_error(exc) from None
         if len(plan.tasks) > max_sweep_runs:
-            raise ApiError(["body", "samples"], f"samples: the {body.design} design gives {len(plan.tasks)} runs "
-                           f"({len(plan.design)} samples × {body.replications} replication(s)), above this server's "
-                           f"limit of {max_sweep_runs} runs per sweep")
-        return submit("sweep", [f"sweep {body.name}"], [base], body.replications, 0,
-                      body.model_dump(mode="json", exclude_none=True), key=f"sweep:{resolved.sweep_id}",
-                      sweep=(resolved, plan), total=len(plan.tasks))
+            raise ApiError(
+                ["body", "samples"],
+                f"samples: the {body.design} design gives {len(plan.tasks)} runs "
+                f"({len(plan.design)} samples × {body.replications} replication(s)), above this server's "
+                f"limit of {max_sweep_runs} runs per sweep",
+            )
+        return submit(
+            "sweep",
+            [f"sweep {body.name}"],
+            [base],
+            body.replications,
+            0,
+            body.model_dump(mode="json", exclude_none=True),
+            key=f"sweep:{resolved.sweep_id}",
+            sweep=(resolved, plan),
+            total=len(plan.tasks),
+        )
 
     @app.get("/api/jobs", tags=["jobs"], responses=_ERRORS)
     async def list_jobs() -> list[s.JobInfo]:
@@ -508,7 +583,8 @@ def create_app(
     @app.post("/api/jobs/{job_id}/cancel", tags=["jobs"], responses=_ERRORS | _NOT_FOUND)
     async def cancel_job(job_id: JobId) -> s.JobInfo:
         """Stop a job: a queued one never starts, a running one stops after the current quarter and stores the
-        replications it finished."""
+        replications it finished.
+        """
         job = manager.cancel(job_or_404(job_id), note="stopped")
         return s.JobInfo(**job.info(manager.queue_position(job)))
 
@@ -519,10 +595,17 @@ def create_app(
         return s.JobInfo(**job.info(manager.queue_position(job)))
 
     @app.get(
-        "/api/jobs/{job_id}/events", tags=["jobs"], responses=_ERRORS | _NOT_FOUND | {
-            200: {"content": {"text/event-stream": {"schema": {"type": "string"}}},
-                  "description": "Server-Sent Events: queued, started, replication, step, progress, paused, resumed, "
-                                 "stored, result, end (and `server` when the server shuts down)."}},
+        "/api/jobs/{job_id}/events",
+        tags=["jobs"],
+        responses=_ERRORS
+        | _NOT_FOUND
+        | {
+            200: {
+                "content": {"text/event-stream": {"schema": {"type": "string"}}},
+                "description": "Server-Sent Events: queued, started, replication, step, progress, paused, resumed, "
+                "stored, result, end (and `server` when the server shuts down).",
+            }
+        },
         response_class=StreamingResponse,
     )
     async def job_events(
@@ -563,8 +646,9 @@ def create_app(
                         yield ": keep-alive\n\n"
                     await asyncio.sleep(0.05)
 
-        return StreamingResponse(stream(), media_type="text/event-stream",
-                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+        return StreamingResponse(
+            stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+        )
 
     # -- stored runs ---------------------------------------------------------------------------------
     @app.get("/api/runs", tags=["runs"], responses=_ERRORS)
@@ -574,8 +658,12 @@ def create_app(
         """Runs in the results folder's stores, newest first (runs of sweeps: GET /api/sweeps)."""
         runs, unavailable, hidden = await asyncio.to_thread(folder.list_runs, include_sweeps)
         size = folder.own.stat().st_size / 1e6 if folder.own.exists() else None
-        return s.RunsResponse(runs=[s.RunInfo(**r) for r in runs], unavailable=unavailable, hidden_sweep_runs=hidden,
-                              own_store_mb=None if size is None else round(size, 2))
+        return s.RunsResponse(
+            runs=[s.RunInfo(**r) for r in runs],
+            unavailable=unavailable,
+            hidden_sweep_runs=hidden,
+            own_store_mb=None if size is None else round(size, 2),
+        )
 
     @app.get("/api/runs/{run_id}", tags=["runs"], responses=_ERRORS | _NOT_FOUND)
     async def get_run(run_id: RunIdParam) -> s.RunDetail:
@@ -598,9 +686,11 @@ def create_app(
         sc, replication = folder.scenario(run_id)
         agents = talent_agents(sc)
         if agents > max_agents or sc.steps > max_steps:
-            raise Refused(f"run {run_id!r} is too large to replay on this server ({agents:,.0f} talent agents, "
-                          f"{sc.steps} quarters; limits {max_agents:,} and {max_steps}): start it with a larger "
-                          "--max-scale / --max-steps")
+            raise Refused(
+                f"run {run_id!r} is too large to replay on this server ({agents:,.0f} talent agents, "
+                f"{sc.steps} quarters; limits {max_agents:,} and {max_steps}): start it with a larger "
+                "--max-scale / --max-steps"
+            )
         return sc, replication
 
     def cached_replay(key: tuple[Any, ...], make: Any) -> Any:
@@ -617,7 +707,8 @@ def create_app(
     @app.get("/api/runs/{run_id}/world", tags=["runs"], responses=_ERRORS | _NOT_FOUND | _CONFLICT)
     async def get_world(run_id: RunIdParam) -> dict[str, Any]:
         """The world view of a stored run, every quarter: regions, their most valuable young firms, talent and capital
-        flows between regions — re-derived by replaying the run, and checked against its stored step_metrics."""
+        flows between regions — re-derived by replaying the run, and checked against its stored step_metrics.
+        """
         from hardtech.web import replay
 
         def make() -> dict[str, Any]:
@@ -627,25 +718,36 @@ def create_app(
         return await asyncio.to_thread(cached_replay, ("world", run_id), make)
 
     @app.get(
-        "/api/runs/{run_id}/firms/{firm_id}", tags=["runs"], responses=_ERRORS | _NOT_FOUND | _CONFLICT | {
-            200: {"content": {"application/json": {}, "text/csv": {"schema": {"type": "string"}}},
-                  "description": "The biography (JSON) or its quarter-by-quarter panel (CSV)."}},
+        "/api/runs/{run_id}/firms/{firm_id}",
+        tags=["runs"],
+        responses=_ERRORS
+        | _NOT_FOUND
+        | _CONFLICT
+        | {
+            200: {
+                "content": {"application/json": {}, "text/csv": {"schema": {"type": "string"}}},
+                "description": "The biography (JSON) or its quarter-by-quarter panel (CSV).",
+            }
+        },
     )
     async def get_firm(
-        run_id: RunIdParam, firm_id: FirmId,
+        run_id: RunIdParam,
+        firm_id: FirmId,
         format: Annotated[Literal["json", "csv"], Query(description="json (everything) or csv (the panel).")] = "json",  # noqa: A002
         download: Annotated[bool, Query(description="Send as a file.")] = False,
     ) -> Response:
         """A firm's biography: founding, rounds and investors' regions, headcount, revenue, capability and valuation
-        every quarter, regions imitated, scenes defined, its end — re-derived by replaying the run."""
+        every quarter, regions imitated, scenes defined, its end — re-derived by replaying the run.
+        """
         from hardtech.web import replay
 
         def make() -> dict[str, Any]:
             sc, replication = replay_inputs(run_id)
             stored = folder.firm_rows(run_id, firm_id)
             try:
-                return replay.biography(sc, replication, firm_id, stored_events=stored["firm_events"],
-                                        stored_dragon=stored["dragons"])
+                return replay.biography(
+                    sc, replication, firm_id, stored_events=stored["firm_events"], stored_dragon=stored["dragons"]
+                )
             except replay.FirmNotFound as exc:
                 raise RunNotFound(str(exc)) from None
 
@@ -657,10 +759,19 @@ def create_app(
         return JSONResponse({**bio, "run_id": run_id}, headers=headers)
 
     @app.get(
-        "/api/runs/{run_id}/data", tags=["runs"], responses=_ERRORS | _NOT_FOUND | {
-            200: {"content": {"text/csv": {"schema": {"type": "string"}},
-                              "application/vnd.apache.parquet": {"schema": {"type": "string", "format": "binary"}}},
-                  "description": "The table as CSV or Parquet."}},
+        "/api/runs/{run_id}/data",
+        tags=["runs"],
+        responses=_ERRORS
+        | _NOT_FOUND
+        | {
+            200: {
+                "content": {
+                    "text/csv": {"schema": {"type": "string"}},
+                    "application/vnd.apache.parquet": {"schema": {"type": "string", "format": "binary"}},
+                },
+                "description": "The table as CSV or Parquet.",
+            }
+        },
         response_class=Response,
     )
     async def download_table(
@@ -671,23 +782,40 @@ def create_app(
         """Download one result table of a run (named by run id only)."""
         data = await asyncio.to_thread(folder.download, run_id, table, format)
         media = "text/csv; charset=utf-8" if format == "csv" else "application/vnd.apache.parquet"
-        return Response(data, media_type=media,
-                        headers={"Content-Disposition": f'attachment; filename="{run_id}-{table}.{format}"'})
+        return Response(
+            data, media_type=media, headers={"Content-Disposition": f'attachment; filename="{run_id}-{table}.{format}"'}
+        )
 
     @app.get(
-        "/api/runs/{run_id}/scenario.toml", tags=["runs"], responses=_ERRORS | _NOT_FOUND | {
-            200: {"content": {"application/toml": {"schema": {"type": "string"}}}, "description": "The resolved scenario."}},
+        "/api/runs/{run_id}/scenario.toml",
+        tags=["runs"],
+        responses=_ERRORS
+        | _NOT_FOUND
+        | {
+            200: {
+                "content": {"application/toml": {"schema": {"type": "string"}}},
+                "description": "The resolved scenario.",
+            }
+        },
         response_class=Response,
     )
     async def download_scenario(run_id: RunIdParam) -> Response:
         """The run's fully resolved scenario as TOML (re-run it with `hardtech run FILE.toml`)."""
         text = await asyncio.to_thread(folder.scenario_toml, run_id)
-        return Response(text, media_type="application/toml; charset=utf-8",
-                        headers={"Content-Disposition": f'attachment; filename="{run_id}.toml"'})
+        return Response(
+            text,
+            media_type="application/toml; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{run_id}.toml"'},
+        )
 
-    @app.get("/api/runs/{run_id}/report.html", tags=["runs"], responses=_ERRORS | _NOT_FOUND | {
-        200: {"content": {"text/html": {"schema": {"type": "string"}}}, "description": "The run's HTML report."}},
-        response_class=HTMLResponse)
+    @app.get(
+        "/api/runs/{run_id}/report.html",
+        tags=["runs"],
+        responses=_ERRORS
+        | _NOT_FOUND
+        | {200: {"content": {"text/html": {"schema": {"type": "string"}}}, "description": "The run's HTML report."}},
+        response_class=HTMLResponse,
+    )
     async def run_report(run_id: RunIdParam) -> HTMLResponse:
         """The run's self-contained HTML report, as `hardtech run` writes it."""
         return HTMLResponse(await asyncio.to_thread(_report_html, folder, run_id))
@@ -754,22 +882,40 @@ def _report_html(folder: ResultsFolder, run_id: str) -> str:
     tables = {n: pa.Table.from_pandas(f, preserve_index=False) for n, f in frames.items() if len(f.columns)}
     result = RunResult(run_id, sc, replication, tables, meta)
     if "dragons" not in tables:
-        result._frames["dragons"] = pd.DataFrame(columns=["firm_id", "region", "field", "founded_quarter",
-                                                          "dragon_quarter", "valuation_musd", "dragon_step"])
+        result._frames["dragons"] = pd.DataFrame(
+            columns=["firm_id", "region", "field", "founded_quarter", "dragon_quarter", "valuation_musd", "dragon_step"]
+        )
     summary = summarise([result])
-    info = {"scenario": sc.name, "seed": sc.seed, "replication": replication, "scale": sc.scale, "run_id": run_id,
-            "wall_seconds": meta.get("wall_seconds")}
+    info = {
+        "scenario": sc.name,
+        "seed": sc.seed,
+        "replication": replication,
+        "scale": sc.scale,
+        "run_id": run_id,
+        "wall_seconds": meta.get("wall_seconds"),
+    }
     with tempfile.TemporaryDirectory(prefix="hardtech-report-") as tmp:
-        path = write_report(Path(tmp) / "report.html", f"hardtech — {sc.name} (seed {sc.seed})",
-                            {**summary, "meta": info}, {n: frames[n] for n in names[:3]}, scenario=sc)
+        path = write_report(
+            Path(tmp) / "report.html",
+            f"hardtech — {sc.name} (seed {sc.seed})",
+            {**summary, "meta": info},
+            {n: frames[n] for n in names[:3]},
+            scenario=sc,
+        )
         return path.read_text(encoding="utf-8")
 
 
 # -- serving ------------------------------------------------------------------------------------------
 
 
-def serve(app: FastAPI, host: str = "127.0.0.1", port: int = 8000, *, log_level: str = "info",
-          timeout_graceful_shutdown: int = 5) -> None:
+def serve(
+    app: FastAPI,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    *,
+    log_level: str = "info",
+    timeout_graceful_shutdown: int = 5,
+) -> None:
     """Run ``app`` with uvicorn and stop it cleanly on SIGINT / SIGTERM.
 
     At the signal the server stops taking jobs and cancels every job (each
@@ -790,8 +936,11 @@ def serve(app: FastAPI, host: str = "127.0.0.1", port: int = 8000, *, log_level:
             if not closing.is_set():
                 closing.set()
                 name = signal.Signals(sig).name if sig in iter(signal.Signals) else str(sig)
-                print(f"hardtech serve: {name}: stopping; cancelling running jobs (finished replications are kept)",
-                      file=sys.stderr, flush=True)
+                print(
+                    f"hardtech serve: {name}: stopping; cancelling running jobs (finished replications are kept)",
+                    file=sys.stderr,
+                    flush=True,
+                )
                 # not in the signal handler itself: the manager takes locks the interrupted code may hold
                 threading.Thread(target=manager.begin_shutdown, name="hardtech-shutdown", daemon=True).start()
             super().handle_exit(sig, frame)
@@ -802,7 +951,8 @@ def serve(app: FastAPI, host: str = "127.0.0.1", port: int = 8000, *, log_level:
                 print(f"hardtech serve: {line}", file=sys.stderr, flush=True)
             print("hardtech serve: stopped", file=sys.stderr, flush=True)
 
-    config = uvicorn.Config(app, host=host, port=port, log_level=log_level,
-                            timeout_graceful_shutdown=timeout_graceful_shutdown)
+    config = uvicorn.Config(
+        app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=timeout_graceful_shutdown
+    )
     # uvicorn re-raises the signal once it has stopped: Ctrl-C ends with exit status 130, SIGTERM as terminated
     Server(config).run()

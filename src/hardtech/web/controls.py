@@ -21,12 +21,29 @@ from typing import Any
 from hardtech.scenario import Scenario
 
 GENERAL = ("seed", "scale", "time.end_year")
-MECHANISMS = ("innovation.spillovers", "capital.recycling", "decoupling.enabled", "cooperation.enabled",
-              "market.expansion_enabled")
-KEY_PARAMETERS = ("entrepreneurship.found_rate", "entrepreneurship.local_cost_share", "labour.cost_weight",
-                  "market.home_bias", "capital.angel_rate", "decoupling.capability_loss")
-REGION_KEYS = ("living_cost", "policy.talent_subsidy", "policy.startup_support", "policy.basic_research",
-               "policy.procurement", "policy.cluster_programme")
+MECHANISMS = (
+    "innovation.spillovers",
+    "capital.recycling",
+    "decoupling.enabled",
+    "cooperation.enabled",
+    "market.expansion_enabled",
+)
+KEY_PARAMETERS = (
+    "entrepreneurship.found_rate",
+    "entrepreneurship.local_cost_share",
+    "labour.cost_weight",
+    "market.home_bias",
+    "capital.angel_rate",
+    "decoupling.capability_loss",
+)
+REGION_KEYS = (
+    "living_cost",
+    "policy.talent_subsidy",
+    "policy.startup_support",
+    "policy.basic_research",
+    "policy.procurement",
+    "policy.cluster_programme",
+)
 HINT_CHARS = 150
 FALLBACK_UP = 3.0  # a field without a declared plausible range: a slider from 0 to this many times its value
 SCHEMA_SOURCE = "the scenario schema's plausible range (what `hardtech robustness` samples)"
@@ -78,8 +95,11 @@ def _unit(node: dict[str, Any]) -> str:
 
 def _pair(value: Any) -> tuple[float, float] | None:
     """A numeric [lo, hi] from the schema's metadata (None for anything else)."""
-    if (isinstance(value, (list, tuple)) and len(value) == 2 and all(isinstance(v, (int, float)) and
-                                                                      not isinstance(v, bool) for v in value)):
+    if (
+        isinstance(value, (list, tuple))
+        and len(value) == 2
+        and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+    ):
         return float(value[0]), float(value[1])
     return None
 
@@ -110,8 +130,9 @@ def hint(description: str) -> str:
     return text if len(text) <= HINT_CHARS else text[: HINT_CHARS - 1].rstrip() + "…"
 
 
-def _plausible(node: dict[str, Any], values: list[float], lo: float | None,
-               hi: float | None) -> tuple[float | None, float | None, str]:
+def _plausible(
+    node: dict[str, Any], values: list[float], lo: float | None, hi: float | None
+) -> tuple[float | None, float | None, str]:
     """The slider's range: the schema's plausible range (or 0–3× the value), widened to the values, within [lo, hi]."""
     declared = _pair(node.get("plausible"))
     if declared is not None and declared[1] > declared[0]:
@@ -138,8 +159,16 @@ def _round(x: float) -> float:
     return float(f"{x:.3g}")
 
 
-def controls(base: Scenario, *, preset: str, reference: Scenario | None, max_scale: float, max_steps: int,
-             base_ref: str | None = None, base_name: str = "") -> dict[str, Any]:
+def controls(
+    base: Scenario,
+    *,
+    preset: str,
+    reference: Scenario | None,
+    max_scale: float,
+    max_steps: int,
+    base_ref: str | None = None,
+    base_name: str = "",
+) -> dict[str, Any]:
     """The controls of ``base`` (values), with plausible ranges from ``reference`` (its preset) or itself."""
     sc = base
     data = sc.model_dump(mode="json")
@@ -158,11 +187,25 @@ def controls(base: Scenario, *, preset: str, reference: Scenario | None, max_sca
         value, schedule = _lever(_value_at(data, key))
         ref_value, _ = _lever(_value_at(ref_data, key))
         control: dict[str, Any] = {
-            "key": key, "group": group, "label": _label(node, key, group), "type": kind, "description": description,
-            "hint": hint(description), "unit": _unit(node), "default": node.get("default"), "value": value,
-            "schedule": schedule, "preset_value": ref_value if reference is not None else None,
-            "minimum": None, "maximum": None, "exclusive_minimum": False, "exclusive_maximum": False,
-            "slider_max": None, "plausible_min": None, "plausible_max": None, "plausible_source": "",
+            "key": key,
+            "group": group,
+            "label": _label(node, key, group),
+            "type": kind,
+            "description": description,
+            "hint": hint(description),
+            "unit": _unit(node),
+            "default": node.get("default"),
+            "value": value,
+            "schedule": schedule,
+            "preset_value": ref_value if reference is not None else None,
+            "minimum": None,
+            "maximum": None,
+            "exclusive_minimum": False,
+            "exclusive_maximum": False,
+            "slider_max": None,
+            "plausible_min": None,
+            "plausible_max": None,
+            "plausible_source": "",
             "step": 1.0 if kind == "integer" else None,
         }
         if kind != "boolean":
@@ -188,8 +231,11 @@ def controls(base: Scenario, *, preset: str, reference: Scenario | None, max_sca
             elif key in ("time.end_year", "seed"):  # any horizon the server allows; a seed has no range worth a slider
                 p_lo, p_hi, source = lo, hi, ""
             else:
-                values = [float(v) for v in [value] + [x[1] for x in schedule or []]
-                          if isinstance(v, (int, float)) and not isinstance(v, bool)]
+                values = [
+                    float(v)
+                    for v in [value] + [x[1] for x in schedule or []]
+                    if isinstance(v, (int, float)) and not isinstance(v, bool)
+                ]
                 p_lo, p_hi, source = _plausible(node, values, lo, hi)
             if key != "seed":
                 control["plausible_min"], control["plausible_max"] = p_lo, p_hi
@@ -197,9 +243,15 @@ def controls(base: Scenario, *, preset: str, reference: Scenario | None, max_sca
                 control["slider_max"] = p_hi
         out.append(control)
     return {
-        "preset": preset, "base": base_ref, "base_name": base_name or sc.name, "description": sc.description,
-        "regions": list(sc.regions), "fields": list(sc.fields), "field_labels": {f: v.label for f, v in sc.fields.items()},
-        "start_year": sc.time.start_year, "controls": out,
+        "preset": preset,
+        "base": base_ref,
+        "base_name": base_name or sc.name,
+        "description": sc.description,
+        "regions": list(sc.regions),
+        "fields": list(sc.fields),
+        "field_labels": {f: v.label for f, v in sc.fields.items()},
+        "start_year": sc.time.start_year,
+        "controls": out,
     }
 
 

@@ -17,12 +17,12 @@ the resolved spec of a stored sweep (from its ``sweeps`` row) to show it again.
 from __future__ import annotations
 
 import tempfile
-import tomllib
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import tomllib
 
 from hardtech.experiments.sensitivity import AnalysisError, sensitivity
 from hardtech.experiments.spec import ResolvedSpec, SpecError, parse_spec, resolve
@@ -49,10 +49,14 @@ def build_sweep(request: Any, base: Scenario) -> tuple[ResolvedSpec, SweepPlan]:
             item["n_levels"] = request.samples
         factors.append(item)
     raw: dict[str, Any] = {
-        "name": request.name, "description": f"from the dashboard: {request.design} over "
-                                             f"{', '.join(f.path for f in request.factors)}",
-        "design": request.design, "replications": request.replications, "seed": request.seed,
-        "outcomes": list(request.outcomes), "keep_tables": ["step_metrics"], "factors": factors,
+        "name": request.name,
+        "description": f"from the dashboard: {request.design} over {', '.join(f.path for f in request.factors)}",
+        "design": request.design,
+        "replications": request.replications,
+        "seed": request.seed,
+        "outcomes": list(request.outcomes),
+        "keep_tables": ["step_metrics"],
+        "factors": factors,
     }
     if request.design != "factorial":
         raw["samples"] = request.samples
@@ -68,8 +72,10 @@ def reopen(info: dict[str, Any]) -> ResolvedSpec:
     raw.pop("set", None)  # already part of the stored base scenario
     resolved = _resolve(raw, info["base_toml"])
     if resolved.sweep_id != info["sweep_id"]:
-        raise SpecError(f"sweep {info['sweep_id']}: its stored spec resolves to another sweep ({resolved.sweep_id}) "
-                        "with this version of hardtech")
+        raise SpecError(
+            f"sweep {info['sweep_id']}: its stored spec resolves to another sweep ({resolved.sweep_id}) "
+            "with this version of hardtech"
+        )
     return resolved
 
 
@@ -80,8 +86,11 @@ def sweep_result(resolved: ResolvedSpec, frame: pd.DataFrame) -> dict[str, Any]:
     cols = ["run_id", *KEY_COLUMNS, *paths, *spec.outcomes]
     frame = frame[[c for c in cols if c in frame.columns]]
     expected = len(plan_sweep(resolved).tasks)
-    means = frame.groupby("sample", sort=True)[[*paths, *spec.outcomes]].mean(numeric_only=True).reset_index() \
-        if len(frame) else pd.DataFrame(columns=["sample", *paths, *spec.outcomes])
+    means = (
+        frame.groupby("sample", sort=True)[[*paths, *spec.outcomes]].mean(numeric_only=True).reset_index()
+        if len(frame)
+        else pd.DataFrame(columns=["sample", *paths, *spec.outcomes])
+    )
     correlations: dict[str, dict[str, float | None]] = {}
     for outcome in spec.outcomes:
         correlations[outcome] = {}
@@ -92,11 +101,20 @@ def sweep_result(resolved: ResolvedSpec, frame: pd.DataFrame) -> dict[str, Any]:
                 rho = float(pd.Series(x.to_numpy(float)).rank().corr(pd.Series(y.to_numpy(float)).rank()))
             correlations[outcome][path] = None if rho is None or not np.isfinite(rho) else round(rho, 3)
     out: dict[str, Any] = {
-        "sweep_id": resolved.sweep_id, "name": spec.name, "design": spec.design, "factors": paths,
-        "ranges": {f.path: [f.lo, f.hi] for f in resolved.factors}, "outcomes": list(spec.outcomes),
-        "samples": int(means.shape[0]), "replications": spec.replications, "runs": int(len(frame)),
-        "expected_runs": expected, "complete": int(len(frame)) == expected,
-        "rows": means.to_dict("records"), "correlations": correlations, "sensitivity": None,
+        "sweep_id": resolved.sweep_id,
+        "name": spec.name,
+        "design": spec.design,
+        "factors": paths,
+        "ranges": {f.path: [f.lo, f.hi] for f in resolved.factors},
+        "outcomes": list(spec.outcomes),
+        "samples": int(means.shape[0]),
+        "replications": spec.replications,
+        "runs": int(len(frame)),
+        "expected_runs": expected,
+        "complete": int(len(frame)) == expected,
+        "rows": means.to_dict("records"),
+        "correlations": correlations,
+        "sensitivity": None,
     }
     if spec.design in ("sobol", "morris"):
         try:

@@ -51,8 +51,19 @@ from hardtech.web.world import layout as world_layout
 
 log = logging.getLogger("hardtech.web")
 
-COMPARE_METRICS = ("dragons", "births", "deaths", "exits", "survival", "talent_end", "net_inflow", "investor_capital_end",
-                   "invested", "returned", "gap_end")
+COMPARE_METRICS = (
+    "dragons",
+    "births",
+    "deaths",
+    "exits",
+    "survival",
+    "talent_end",
+    "net_inflow",
+    "investor_capital_end",
+    "invested",
+    "returned",
+    "gap_end",
+)
 WORLD_ONLY = ("failure_rate", "concentration_end")
 MIN_BOOTSTRAP = 5  # replications (or pairs) from which an interval is shown
 _STREAM_TABLES = ("step_metrics", "region_metrics", "field_metrics")
@@ -128,7 +139,7 @@ class Job:
     def events_after(self, index: int) -> list[tuple[int, str, str]]:
         """Events with id ≥ ``index``."""
         with self._lock:
-            return self._events[max(index, 0):]
+            return self._events[max(index, 0) :]
 
     @property
     def event_count(self) -> int:
@@ -161,12 +172,24 @@ class Job:
 
     def info(self, queue_position: int | None = None, with_result: bool = True) -> dict[str, Any]:
         return {
-            "id": self.id, "kind": self.kind, "status": self.status, "created_at": self.created_at,
-            "started_at": self.started_at, "finished_at": self.finished_at, "labels": self.labels,
-            "replications": self.replications, "progress": {"done": self.done_steps, "total": self.total_steps},
-            "queue_position": queue_position, "error": self.error, "run_ids": list(self.run_ids),
-            "events_url": f"/api/jobs/{self.id}/events", "result": self.result if with_result else None,
-            "spec": self.spec, "paused": self.paused, "pace_ms": int(round(self.pace_s * 1000)), "note": self.note,
+            "id": self.id,
+            "kind": self.kind,
+            "status": self.status,
+            "created_at": self.created_at,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "labels": self.labels,
+            "replications": self.replications,
+            "progress": {"done": self.done_steps, "total": self.total_steps},
+            "queue_position": queue_position,
+            "error": self.error,
+            "run_ids": list(self.run_ids),
+            "events_url": f"/api/jobs/{self.id}/events",
+            "result": self.result if with_result else None,
+            "spec": self.spec,
+            "paused": self.paused,
+            "pace_ms": int(round(self.pace_s * 1000)),
+            "note": self.note,
         }
 
 
@@ -195,8 +218,9 @@ class _StepHook:
             table = model.recorder.table(name)
             rows[name] = table.slice(self.offsets[name]).to_pydict() if table.num_rows else {}
             self.offsets[name] = table.num_rows
-        payload = step_payload(rows["step_metrics"], rows["region_metrics"], rows["field_metrics"],
-                               self.regions, self.fields)
+        payload = step_payload(
+            rows["step_metrics"], rows["region_metrics"], rows["field_metrics"], self.regions, self.fields
+        )
         payload.update(self._progress())
         payload["world"] = world_frame(model)
         total = sum(payload["dragons"])
@@ -209,8 +233,12 @@ class _StepHook:
         job.hold()
 
     def _progress(self) -> dict[str, int]:
-        return {"side": self.side, "replication": self.replication, "done": self.job.done_steps,
-                "total": self.job.total_steps}
+        return {
+            "side": self.side,
+            "replication": self.replication,
+            "done": self.job.done_steps,
+            "total": self.job.total_steps,
+        }
 
 
 def _dragons_so_far(model: Any) -> Any:
@@ -234,8 +262,13 @@ def interval(values: list[float] | np.ndarray) -> dict[str, Any] | None:
     if v.size == 1:
         return {"mean": round(mean, 4), "lo": None, "hi": None, "n": 1, "method": "single"}
     if v.size < MIN_BOOTSTRAP:
-        return {"mean": round(mean, 4), "lo": round(float(v.min()), 4), "hi": round(float(v.max()), 4),
-                "n": int(v.size), "method": "range"}
+        return {
+            "mean": round(mean, 4),
+            "lo": round(float(v.min()), 4),
+            "hi": round(float(v.max()), 4),
+            "n": int(v.size),
+            "method": "range",
+        }
     point, lo, hi = bootstrap_interval({"x": v}, lambda m: m["x"])
     return {"mean": round(point, 4), "lo": round(lo, 4), "hi": round(hi, 4), "n": int(v.size), "method": "bootstrap"}
 
@@ -256,8 +289,9 @@ def run_result(results: list[RunResult]) -> dict[str, Any]:
     summary.pop("dragons_ci", None)  # t-intervals; replaced by interval() below
     outs = [_outcomes(r) for r in results]
     regions = list(results[0].scenario.regions)
-    summary["intervals"] = {f"{m}_{reg}": interval([o.get(f"{m}_{reg}") for o in outs])
-                            for m in ("dragons", "births") for reg in regions}
+    summary["intervals"] = {
+        f"{m}_{reg}": interval([o.get(f"{m}_{reg}") for o in outs]) for m in ("dragons", "births") for reg in regions
+    }
     summary["outcomes"] = {name: interval([o.get(name) for o in outs]) for name in (*COMPARE_METRICS, *WORLD_ONLY)}
     summary["outcome_docs"] = {name: OUTCOME_DOCS.get(name, "") for name in summary["outcomes"]}
     summary["regions_order"] = regions
@@ -270,8 +304,10 @@ def _interval_note(n: int) -> str:
     if n >= MIN_BOOTSTRAP:
         return f"mean over {n} replications with a bootstrap 95% interval (2,000 resamples)"
     if n > 1:
-        return (f"mean over {n} replications and their range (min–max); a bootstrap interval is shown from "
-                f"{MIN_BOOTSTRAP} replications up")
+        return (
+            f"mean over {n} replications and their range (min–max); a bootstrap interval is shown from "
+            f"{MIN_BOOTSTRAP} replications up"
+        )
     return "one replication: no interval"
 
 
@@ -294,30 +330,50 @@ def compare_result(labels: list[str], scenarios: list[Scenario], groups: list[li
             b = np.array([o.get(key, np.nan) for o in out_b], float)
             ok = np.isfinite(a) & np.isfinite(b)
             diffs = (b - a)[ok]
-            row: dict[str, Any] = {"key": key, "metric": metric, "scope": scope, "n": int(ok.sum()),
-                                   "a": _mean(a[ok]), "b": _mean(b[ok]), "diff": _mean(diffs), "lo": None, "hi": None,
-                                   "paired": [round(float(x), 4) for x in diffs], "significant": None}
+            row: dict[str, Any] = {
+                "key": key,
+                "metric": metric,
+                "scope": scope,
+                "n": int(ok.sum()),
+                "a": _mean(a[ok]),
+                "b": _mean(b[ok]),
+                "diff": _mean(diffs),
+                "lo": None,
+                "hi": None,
+                "paired": [round(float(x), 4) for x in diffs],
+                "significant": None,
+            }
             if ok.sum() >= MIN_BOOTSTRAP:
                 d, lo, hi = paired_difference(a[ok], b[ok])
                 row.update(diff=round(d, 4), lo=round(lo, 4), hi=round(hi, 4), significant=bool(lo > 0 or hi < 0))
             rows.append(row)
-    series = {side: bands([_payloads(r) for r in runs], metrics=("dragons", "talent", "births"))
-              for side, runs in (("a", a_runs), ("b", b_runs)) if runs}
+    series = {
+        side: bands([_payloads(r) for r in runs], metrics=("dragons", "talent", "births"))
+        for side, runs in (("a", a_runs), ("b", b_runs))
+        if runs
+    }
     changes = changed_fields(scenarios[1], scenarios[0])
     return {
-        "regions": regions, "pairs": n, "replications": n, "labels": labels,
-        "sides": [{"label": label, "scenario": sc.name, "run_ids": [r.run_id for r in g]}
-                  for label, sc, g in zip(labels, scenarios, groups, strict=True)],
+        "regions": regions,
+        "pairs": n,
+        "replications": n,
+        "labels": labels,
+        "sides": [
+            {"label": label, "scenario": sc.name, "run_ids": [r.run_id for r in g]}
+            for label, sc, g in zip(labels, scenarios, groups, strict=True)
+        ],
         "changed": [{"path": c["path"], "a": c["reference"], "b": c["value"]} for c in changes],
         "outcomes": rows,
         "outcome_docs": {m: OUTCOME_DOCS.get(m, "") for m in (*COMPARE_METRICS, *WORLD_ONLY)},
         "interval": "bootstrap" if n >= MIN_BOOTSTRAP else "none",
-        "interval_note": (f"B − A paired over {n} replications on common random numbers (the same seeds and "
-                          "replication numbers); 95% bootstrap interval of the mean difference (2,000 resamples)"
-                          if n >= MIN_BOOTSTRAP else
-                          f"B − A paired over {n} replication{'s' if n != 1 else ''} on common random numbers; with "
-                          f"fewer than {MIN_BOOTSTRAP} pairs no interval is shown (it would mean little): the paired "
-                          "differences are listed instead"),
+        "interval_note": (
+            f"B − A paired over {n} replications on common random numbers (the same seeds and "
+            "replication numbers); 95% bootstrap interval of the mean difference (2,000 resamples)"
+            if n >= MIN_BOOTSTRAP
+            else f"B − A paired over {n} replication{'s' if n != 1 else ''} on common random numbers; with "
+            f"fewer than {MIN_BOOTSTRAP} pairs no interval is shown (it would mean little): the paired "
+            "differences are listed instead"
+        ),
         "series": series,
     }
 
@@ -343,13 +399,31 @@ class JobManager:
         self.shutdown_summary: list[str] = []
 
     # -- queue ---------------------------------------------------------------------------------
-    def submit(self, kind: str, labels: list[str], scenarios: list[Scenario], replications: int,
-               pace_s: float = 0.0, spec: dict[str, Any] | None = None, key: str | None = None,
-               sweep: Any = None, total: int | None = None) -> tuple[Job, bool]:
+    def submit(
+        self,
+        kind: str,
+        labels: list[str],
+        scenarios: list[Scenario],
+        replications: int,
+        pace_s: float = 0.0,
+        spec: dict[str, Any] | None = None,
+        key: str | None = None,
+        sweep: Any = None,
+        total: int | None = None,
+    ) -> tuple[Job, bool]:
         """Queue a job; returns it and whether it is an earlier identical job still queued or running."""
         key = key or job_key(kind, scenarios, replications)
-        job = Job(kind=kind, labels=labels, scenarios=scenarios, replications=replications, pace_s=pace_s, spec=spec,
-                  key=key, sweep=sweep, total_override=total)
+        job = Job(
+            kind=kind,
+            labels=labels,
+            scenarios=scenarios,
+            replications=replications,
+            pace_s=pace_s,
+            spec=spec,
+            key=key,
+            sweep=sweep,
+            total_override=total,
+        )
         with self._lock:
             if self._closed:
                 raise QueueFull("the server is shutting down")
@@ -361,8 +435,10 @@ class JobManager:
                 raise QueueFull(f"{waiting} jobs are already waiting; try again when one has finished")
             self._jobs[job.id] = job
             self._prune()
-        job.emit("queued", {"id": job.id, "kind": kind, "labels": labels, "replications": replications,
-                            "total": job.total_steps})
+        job.emit(
+            "queued",
+            {"id": job.id, "kind": kind, "labels": labels, "replications": replications, "total": job.total_steps},
+        )
         self._pool.submit(self._execute, job)
         return job, False
 
@@ -439,8 +515,11 @@ class JobManager:
         for job in self._stopping:
             job.ended.wait(wait)
         self._pool.shutdown(wait=False, cancel_futures=True)
-        lines = [f"cancelled {j.kind} job {j.id} ({j.labels[0] if j.labels else ''}): {j.note or 'stopped'}"
-                 for j in self._stopping if j.started_at is not None]
+        lines = [
+            f"cancelled {j.kind} job {j.id} ({j.labels[0] if j.labels else ''}): {j.note or 'stopped'}"
+            for j in self._stopping
+            if j.started_at is not None
+        ]
         queued = sum(1 for j in self._stopping if j.started_at is None)
         if queued:
             lines.append(f"dropped {queued} queued job(s)")
@@ -453,8 +532,10 @@ class JobManager:
             if job.finished:
                 return
             job.status, job.started_at = "running", _now()
-        job.emit("started", {"kind": job.kind, "labels": job.labels, "replications": job.replications,
-                             "total": job.total_steps})
+        job.emit(
+            "started",
+            {"kind": job.kind, "labels": job.labels, "replications": job.replications, "total": job.total_steps},
+        )
         try:
             if job.kind == "sweep":
                 self._execute_sweep(job)
@@ -472,15 +553,33 @@ class JobManager:
             for side, k in order:
                 sc = job.scenarios[side]
                 stream = job.kind == "run" and k == 0
-                job.emit("replication", {
-                    "side": side, "label": job.labels[side], "replication": k, "run_id": run_id_for(sc, k),
-                    "streaming": stream, "regions": list(sc.regions), "fields": list(sc.fields),
-                    "field_labels": {f: v.label for f, v in sc.fields.items()}, "steps": sc.steps,
-                    "start_year": sc.time.start_year, "layout": world_layout(sc) if stream else None,
-                })
+                job.emit(
+                    "replication",
+                    {
+                        "side": side,
+                        "label": job.labels[side],
+                        "replication": k,
+                        "run_id": run_id_for(sc, k),
+                        "streaming": stream,
+                        "regions": list(sc.regions),
+                        "fields": list(sc.fields),
+                        "field_labels": {f: v.label for f, v in sc.fields.items()},
+                        "steps": sc.steps,
+                        "start_year": sc.time.start_year,
+                        "layout": world_layout(sc) if stream else None,
+                    },
+                )
                 groups[side].append(run(sc, replication=k, after_step=_StepHook(job, sc, side, k, stream)))
-                job.emit("progress", {"side": side, "replication": k, "done": job.done_steps, "total": job.total_steps,
-                                      "finished": True})
+                job.emit(
+                    "progress",
+                    {
+                        "side": side,
+                        "replication": k,
+                        "done": job.done_steps,
+                        "total": job.total_steps,
+                        "finished": True,
+                    },
+                )
             job.check_cancel()
         except JobCancelled:
             self._keep_finished(job, groups)
@@ -539,8 +638,10 @@ class JobManager:
                     report = run_sweep(plan, store, executor, progress=progress)
                     frame = sweep_frame(store, resolved)
                 except JobCancelled:
-                    job.note = (f"{job.note or 'stopped'}; {state['done']} of {total} runs are stored — run the same "
-                                "sweep again to resume")
+                    job.note = (
+                        f"{job.note or 'stopped'}; {state['done']} of {total} runs are stored — run the same "
+                        "sweep again to resume"
+                    )
                     job.emit("stored", {"sweep_id": resolved.sweep_id, "store": self.folder.sweeps_path.name})
                     job.finish("cancelled")
                     return
@@ -548,10 +649,14 @@ class JobManager:
             job.note = f"{job.note or 'stopped'}; nothing was run"
             job.finish("cancelled")
             return
-        job.emit("stored", {"sweep_id": resolved.sweep_id, "store": self.folder.sweeps_path.name,
-                            "report": report.as_dict()})
-        job.result = jsonable({"sweep_id": resolved.sweep_id, "report": report.as_dict(),
-                               **sweep_result(resolved, frame)})
+        job.emit(
+            "stored", {"sweep_id": resolved.sweep_id, "store": self.folder.sweeps_path.name, "report": report.as_dict()}
+        )
+        job.result = jsonable(
+            {"sweep_id": resolved.sweep_id, "report": report.as_dict(), **sweep_result(resolved, frame)}
+        )
         job.emit("result", job.result)
-        job.finish("done" if not report.failed else "failed",
-                   None if not report.failed else f"{len(report.failed)} run(s) failed; first: {report.failed[0]['error']}")
+        job.finish(
+            "done" if not report.failed else "failed",
+            None if not report.failed else f"{len(report.failed)} run(s) failed; first: {report.failed[0]['error']}",
+        )

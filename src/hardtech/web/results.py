@@ -29,7 +29,6 @@ import io
 import json
 import os
 import threading
-import tomllib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -39,6 +38,7 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+import tomllib
 
 from hardtech.analysis.outcomes import outcomes
 from hardtech.scenario import Scenario, ScenarioError, validate
@@ -150,8 +150,10 @@ class ResultsFolder:
         self.locate(run_id)
         label = " ".join(label.split())
         with self._write() as store:
-            store.con.execute(f"CREATE TABLE IF NOT EXISTS {LABELS} (labelled_run VARCHAR PRIMARY KEY, "
-                              "label VARCHAR, updated_at VARCHAR)")
+            store.con.execute(
+                f"CREATE TABLE IF NOT EXISTS {LABELS} (labelled_run VARCHAR PRIMARY KEY, "
+                "label VARCHAR, updated_at VARCHAR)"
+            )
             store.con.execute(f"DELETE FROM {LABELS} WHERE labelled_run = ?", [run_id])
             if label:
                 store.con.execute(f"INSERT INTO {LABELS} VALUES (?, ?, ?)", [run_id, label, _now()])
@@ -161,12 +163,16 @@ class ResultsFolder:
         """Delete a run from our own store: every table's rows of it, and its label."""
         path = self.locate(run_id)
         if not self.is_ours(path):
-            raise Refused(f"run {run_id!r} is in {path.name}, which the dashboard only reads; delete it there "
-                          "(e.g. with duckdb) or remove the file")
+            raise Refused(
+                f"run {run_id!r} is in {path.name}, which the dashboard only reads; delete it there "
+                "(e.g. with duckdb) or remove the file"
+            )
         before = path.stat().st_size
         with self._write(path, compact=True) as store:
-            if "sweep_runs" in store.tables() and store.query(
-                    "SELECT 1 FROM sweep_runs WHERE run_id = ? LIMIT 1", [run_id]).shape[0]:
+            if (
+                "sweep_runs" in store.tables()
+                and store.query("SELECT 1 FROM sweep_runs WHERE run_id = ? LIMIT 1", [run_id]).shape[0]
+            ):
                 raise Refused(f"run {run_id!r} belongs to a sweep; delete the sweep instead (DELETE /api/sweeps/<id>)")
             with store._transaction() as con:
                 for name in ["runs", *store.tables()]:
@@ -183,12 +189,22 @@ class ResultsFolder:
         if not self.sweeps_path.exists():
             raise RunNotFound(f"sweep {sweep_id!r} not found in {SWEEP_STORE}")
         with self._write(self.sweeps_path, compact=True) as store:
-            if "sweeps" not in store.tables() or not len(store.query("SELECT 1 FROM sweeps WHERE sweep_id = ?", [sweep_id])):
-                raise RunNotFound(f"sweep {sweep_id!r} not found in {SWEEP_STORE} (the dashboard deletes only its own sweeps)")
-            ids = store.query("SELECT run_id FROM sweep_runs WHERE sweep_id = ?", [sweep_id]).run_id.tolist() \
-                if "sweep_runs" in store.tables() else []
-            others = store.query("SELECT DISTINCT run_id FROM sweep_runs WHERE sweep_id <> ?", [sweep_id]).run_id.tolist() \
-                if "sweep_runs" in store.tables() else []
+            if "sweeps" not in store.tables() or not len(
+                store.query("SELECT 1 FROM sweeps WHERE sweep_id = ?", [sweep_id])
+            ):
+                raise RunNotFound(
+                    f"sweep {sweep_id!r} not found in {SWEEP_STORE} (the dashboard deletes only its own sweeps)"
+                )
+            ids = (
+                store.query("SELECT run_id FROM sweep_runs WHERE sweep_id = ?", [sweep_id]).run_id.tolist()
+                if "sweep_runs" in store.tables()
+                else []
+            )
+            others = (
+                store.query("SELECT DISTINCT run_id FROM sweep_runs WHERE sweep_id <> ?", [sweep_id]).run_id.tolist()
+                if "sweep_runs" in store.tables()
+                else []
+            )
             shared = set(others)
             with store._transaction() as con:
                 con.execute("DELETE FROM sweeps WHERE sweep_id = ?", [sweep_id])
@@ -216,10 +232,14 @@ class ResultsFolder:
         """Keep an uploaded scenario file (validated by the caller) in our own store; its id is a hash of the text."""
         scenario_id = hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
         with self._write() as store:
-            store.con.execute(f"CREATE TABLE IF NOT EXISTS {SCENARIO_FILES} (scenario_id VARCHAR PRIMARY KEY, "
-                              "name VARCHAR, filename VARCHAR, description VARCHAR, toml VARCHAR, uploaded_at VARCHAR)")
-            store.con.execute(f"INSERT INTO {SCENARIO_FILES} VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                              [scenario_id, scenario.name, filename, scenario.description, text, _now()])
+            store.con.execute(
+                f"CREATE TABLE IF NOT EXISTS {SCENARIO_FILES} (scenario_id VARCHAR PRIMARY KEY, "
+                "name VARCHAR, filename VARCHAR, description VARCHAR, toml VARCHAR, uploaded_at VARCHAR)"
+            )
+            store.con.execute(
+                f"INSERT INTO {SCENARIO_FILES} VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                [scenario_id, scenario.name, filename, scenario.description, text, _now()],
+            )
         return self.scenario_file(scenario_id)
 
     def scenario_file(self, scenario_id: str) -> dict[str, Any]:
@@ -237,8 +257,14 @@ class ResultsFolder:
             frame = store.query(f"SELECT * FROM {SCENARIO_FILES} ORDER BY uploaded_at DESC, scenario_id")
         rows = []
         for r in frame.to_dict("records"):
-            row = {"id": r["scenario_id"], "base": f"file:{r['scenario_id']}", "name": r["name"],
-                   "filename": r["filename"], "description": r["description"] or "", "uploaded_at": r["uploaded_at"]}
+            row = {
+                "id": r["scenario_id"],
+                "base": f"file:{r['scenario_id']}",
+                "name": r["name"],
+                "filename": r["filename"],
+                "description": r["description"] or "",
+                "uploaded_at": r["uploaded_at"],
+            }
             if with_text:
                 row["toml"] = r["toml"]
             rows.append(row)
@@ -270,10 +296,18 @@ class ResultsFolder:
             if "runs" not in store._all_tables():
                 return None
             frame = store.query(
-                "SELECT run_id, scenario_name, seed, replication, scale, steps, started_at, wall_seconds FROM runs")
+                "SELECT run_id, scenario_name, seed, replication, scale, steps, started_at, wall_seconds FROM runs"
+            )
             no_dragon = 0 if "dragons" in store.tables() else None  # a stored run without rows had none
-            in_sweep = dict(store.query("SELECT run_id, any_value(sweep_id) AS s FROM sweep_runs GROUP BY run_id")
-                            .itertuples(index=False, name=None)) if "sweep_runs" in store.tables() else {}
+            in_sweep = (
+                dict(
+                    store.query("SELECT run_id, any_value(sweep_id) AS s FROM sweep_runs GROUP BY run_id").itertuples(
+                        index=False, name=None
+                    )
+                )
+                if "sweep_runs" in store.tables()
+                else {}
+            )
             return frame, _dragon_counts(store), no_dragon, in_sweep
 
         found, unavailable = self._read_all(read)
@@ -343,7 +377,9 @@ class ResultsFolder:
         try:
             sc = validate(tomllib.loads(str(meta.get("scenario_toml") or "")))
         except (tomllib.TOMLDecodeError, ScenarioError) as exc:
-            raise Refused(f"run {run_id!r}: its stored scenario does not load with this version of hardtech ({exc})") from None
+            raise Refused(
+                f"run {run_id!r}: its stored scenario does not load with this version of hardtech ({exc})"
+            ) from None
         return sc, int(meta.get("replication") or 0)
 
     def table(self, run_id: str, name: str) -> pd.DataFrame:
@@ -362,8 +398,13 @@ class ResultsFolder:
         with self._open(path) as store:
             have = set(store.tables())
             for name in ("firm_events", "dragons"):
-                out[name] = (store.query(f'SELECT * EXCLUDE (run_id) FROM "{name}" WHERE run_id = ? AND firm_id = ?',
-                                         [run_id, firm_id]) if name in have else None)
+                out[name] = (
+                    store.query(
+                        f'SELECT * EXCLUDE (run_id) FROM "{name}" WHERE run_id = ? AND firm_id = ?', [run_id, firm_id]
+                    )
+                    if name in have
+                    else None
+                )
         return out
 
     def download(self, run_id: str, name: str, fmt: str) -> bytes:
@@ -376,8 +417,10 @@ class ResultsFolder:
 
     def _metric_frames(self, store: ResultsStore, run_id: str) -> dict[str, pd.DataFrame]:
         have = set(store.tables())
-        return {n: (store.table(n, run_id) if n in have else pd.DataFrame())
-                for n in ("step_metrics", "region_metrics", "field_metrics", "dragons")}
+        return {
+            n: (store.table(n, run_id) if n in have else pd.DataFrame())
+            for n in ("step_metrics", "region_metrics", "field_metrics", "dragons")
+        }
 
     def detail(self, run_id: str) -> dict[str, Any]:
         """What the page needs to show a stored run: step payloads, dragons, outcomes, bands over its replications."""
@@ -387,8 +430,11 @@ class ResultsFolder:
         with self._open(path) as store:
             frames = self._metric_frames(store, run_id)
             # the other replications of the same resolved scenario (seed included) in the same store
-            siblings = store.query("SELECT run_id FROM runs WHERE scenario_toml = (SELECT scenario_toml FROM runs "
-                                   "WHERE run_id = ?) ORDER BY replication, run_id", [run_id]).run_id.tolist()[:MAX_SIBLINGS]
+            siblings = store.query(
+                "SELECT run_id FROM runs WHERE scenario_toml = (SELECT scenario_toml FROM runs "
+                "WHERE run_id = ?) ORDER BY replication, run_id",
+                [run_id],
+            ).run_id.tolist()[:MAX_SIBLINGS]
             others = {s: self._metric_frames(store, s) for s in siblings if s != run_id} if len(siblings) > 1 else {}
         sm, rm, fm = frames["step_metrics"], frames["region_metrics"], frames["field_metrics"]
         if not regions:
@@ -399,31 +445,67 @@ class ResultsFolder:
         steps = payloads(sm, rm, fm, regions, fields)
         band = None
         if others:
-            runs = [steps] + [payloads(f["step_metrics"], f["region_metrics"], f["field_metrics"], regions, fields)
-                              for f in others.values()]
+            runs = [steps] + [
+                payloads(f["step_metrics"], f["region_metrics"], f["field_metrics"], regions, fields)
+                for f in others.values()
+            ]
             band = bands([r for r in runs if r])
         dragons = frames["dragons"]
         if len(dragons) and "dragon_step" in dragons:
             dragons = dragons.sort_values(["dragon_step", "firm_id"], kind="stable")
         try:
-            outs = jsonable(outcomes({"step_metrics": sm, "region_metrics": rm, "field_metrics": fm})) if len(sm) else {}
+            outs = (
+                jsonable(outcomes({"step_metrics": sm, "region_metrics": rm, "field_metrics": fm})) if len(sm) else {}
+            )
         except (KeyError, ValueError, ZeroDivisionError):  # an older store without some columns
             outs = {}
-        info = {k: meta.get(k) for k in ("run_id", "scenario_name", "seed", "replication", "scale", "steps",
-                                         "started_at", "wall_seconds", "dragons", "store", "label", "deletable")}
-        return {"run": info, "regions": regions, "fields": fields, "field_labels": labels, "steps": steps,
-                "dragons": dragon_rows(dragons) if len(dragons) else [], "outcomes": outs, "siblings": siblings,
-                "bands": band, "base": f"run:{run_id}"}
+        info = {
+            k: meta.get(k)
+            for k in (
+                "run_id",
+                "scenario_name",
+                "seed",
+                "replication",
+                "scale",
+                "steps",
+                "started_at",
+                "wall_seconds",
+                "dragons",
+                "store",
+                "label",
+                "deletable",
+            )
+        }
+        return {
+            "run": info,
+            "regions": regions,
+            "fields": fields,
+            "field_labels": labels,
+            "steps": steps,
+            "dragons": dragon_rows(dragons) if len(dragons) else [],
+            "outcomes": outs,
+            "siblings": siblings,
+            "bands": band,
+            "base": f"run:{run_id}",
+        }
 
     # -- sweeps -------------------------------------------------------------------------------------
     def list_sweeps(self) -> tuple[list[dict[str, Any]], list[str]]:
         """Sweeps of every store of the folder (newest first)."""
+
         def read(store: ResultsStore) -> Any:
             if "sweeps" not in store.tables():
                 return None
             frame = store.query("SELECT sweep_id, name, design, samples, replications, runs, created_at FROM sweeps")
-            stored = dict(store.query("SELECT sweep_id, count(*) AS n FROM sweep_runs GROUP BY sweep_id")
-                          .itertuples(index=False, name=None)) if "sweep_runs" in store.tables() else {}
+            stored = (
+                dict(
+                    store.query("SELECT sweep_id, count(*) AS n FROM sweep_runs GROUP BY sweep_id").itertuples(
+                        index=False, name=None
+                    )
+                )
+                if "sweep_runs" in store.tables()
+                else {}
+            )
             return frame, stored
 
         found: list[dict[str, Any]] = []
@@ -444,8 +526,13 @@ class ResultsFolder:
                     row = store.query("SELECT * FROM sweeps WHERE sweep_id = ?", [sweep_id])
                     if not len(row):
                         continue
-                    runs = store.query("SELECT * FROM sweep_runs WHERE sweep_id = ? ORDER BY sample, replication",
-                                       [sweep_id]) if "sweep_runs" in store.tables() else pd.DataFrame()
+                    runs = (
+                        store.query(
+                            "SELECT * FROM sweep_runs WHERE sweep_id = ? ORDER BY sample, replication", [sweep_id]
+                        )
+                        if "sweep_runs" in store.tables()
+                        else pd.DataFrame()
+                    )
             except (StoreBusy, duckdb.Error):
                 continue
             info = jsonable(row.to_dict("records")[0])
@@ -496,7 +583,8 @@ class _ReadersWriter:
 
 def _compact(path: Path) -> None:
     """Rewrite a store so that deleted rows give their space back (DuckDB reuses freed blocks but never shrinks a
-    file). Copies every table into a fresh file beside it, then swaps it in; on any error the old file stays."""
+    file). Copies every table into a fresh file beside it, then swaps it in; on any error the old file stays.
+    """
     tmp = path.with_name(path.name + ".compacting")
     tmp.unlink(missing_ok=True)
     con = duckdb.connect(":memory:")

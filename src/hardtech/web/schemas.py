@@ -27,6 +27,7 @@ OverrideKey = Annotated[str, StringConstraints(min_length=1, max_length=200, pat
 
 def _override_value(value: Any) -> Any:
     """One error per bad value (a plain union would report one per member)."""
+
     def number(x: Any) -> bool:
         return isinstance(x, (int, float)) and not isinstance(x, bool)
 
@@ -40,17 +41,51 @@ def _override_value(value: Any) -> Any:
     raise ValueError("must be a number, true/false, text, a schedule [[year, value], ...] or a list of names")
 
 
-OverrideValue = Annotated[Any, AfterValidator(_override_value), WithJsonSchema({"anyOf": [
-    {"type": "boolean"}, {"type": "number"}, {"type": "string", "maxLength": 1000},
-    {"type": "array", "maxItems": 200, "items": {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2}},
-    {"type": "array", "maxItems": 200, "items": {"type": "string", "maxLength": 200}},
-]})]
+OverrideValue = Annotated[
+    Any,
+    AfterValidator(_override_value),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "boolean"},
+                {"type": "number"},
+                {"type": "string", "maxLength": 1000},
+                {
+                    "type": "array",
+                    "maxItems": 200,
+                    "items": {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2},
+                },
+                {"type": "array", "maxItems": 200, "items": {"type": "string", "maxLength": 200}},
+            ]
+        }
+    ),
+]
 """A value as in the scenario TOML: number, switch, text, a lever schedule ``[[year, value], ...]`` or a list of names."""
 
-TABLES = ("step_metrics", "region_metrics", "field_metrics", "bloc_metrics", "ledger", "region_flows", "firm_events", "firms",
-          "dragons", "firm_panel")
-TableName = Literal["step_metrics", "region_metrics", "field_metrics", "bloc_metrics", "ledger", "region_flows",
-                    "firm_events", "firms", "dragons", "firm_panel"]
+TABLES = (
+    "step_metrics",
+    "region_metrics",
+    "field_metrics",
+    "bloc_metrics",
+    "ledger",
+    "region_flows",
+    "firm_events",
+    "firms",
+    "dragons",
+    "firm_panel",
+)
+TableName = Literal[
+    "step_metrics",
+    "region_metrics",
+    "field_metrics",
+    "bloc_metrics",
+    "ledger",
+    "region_flows",
+    "firm_events",
+    "firms",
+    "dragons",
+    "firm_panel",
+]
 RunId = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.-]+$")]
 JobStatus = Literal["queued", "running", "done", "failed", "cancelled"]
 
@@ -65,13 +100,22 @@ BaseRef = Annotated[str, StringConstraints(min_length=6, max_length=140, pattern
 class ScenarioSpec(Strict):
     """A scenario: a preset (or a stored run's or an uploaded file's scenario) plus overrides."""
 
-    preset: str = Field("hangzhou", min_length=1, max_length=64, description="A preset name (see GET /api/presets).",
-                        json_schema_extra={"enum": presets()})
-    base: BaseRef | None = Field(None, description="Start from this scenario instead of the preset: `run:<run id>` (a "
-                                 "stored run's resolved scenario) or `file:<id>` (an uploaded file, POST /api/scenarios).")
+    preset: str = Field(
+        "hangzhou",
+        min_length=1,
+        max_length=64,
+        description="A preset name (see GET /api/presets).",
+        json_schema_extra={"enum": presets()},
+    )
+    base: BaseRef | None = Field(
+        None,
+        description="Start from this scenario instead of the preset: `run:<run id>` (a "
+        "stored run's resolved scenario) or `file:<id>` (an uploaded file, POST /api/scenarios).",
+    )
     overrides: dict[OverrideKey, OverrideValue] = Field(
-        default_factory=dict, max_length=MAX_OVERRIDES,
-        description="Field overrides by dotted path, e.g. {\"regions.hangzhou.living_cost\": 0.8, \"scale\": 0.002}.",
+        default_factory=dict,
+        max_length=MAX_OVERRIDES,
+        description='Field overrides by dotted path, e.g. {"regions.hangzhou.living_cost": 0.8, "scale": 0.002}.',
         examples=[{"scale": 0.002, "time.end_year": 2016, "regions.hangzhou.policy.startup_support": 0.5}],
     )
     seed: int | None = Field(None, ge=0, le=2**63 - 1, description="Random seed (default: the scenario's).")
@@ -82,8 +126,12 @@ class RunRequest(ScenarioSpec):
     """Run a scenario; replication 0 is streamed step by step."""
 
     replications: int = Field(1, ge=1, le=MAX_REPLICATIONS, description="Independent replications (1–20).")
-    pace_ms: int | None = Field(None, ge=0, le=MAX_PACE_MS,
-                                description="Pause after each streamed step, ms (default: the server's), so plots visibly grow.")
+    pace_ms: int | None = Field(
+        None,
+        ge=0,
+        le=MAX_PACE_MS,
+        description="Pause after each streamed step, ms (default: the server's), so plots visibly grow.",
+    )
 
 
 class CompareRequest(Strict):
@@ -102,7 +150,8 @@ class JobControl(Strict):
     """Pause, resume or step a running job, or change its pace."""
 
     action: Literal["pause", "resume", "step", "pace"] = Field(
-        description="pause: hold after the current quarter; resume; step: one more quarter, then hold; pace: only set pace_ms.")
+        description="pause: hold after the current quarter; resume; step: one more quarter, then hold; pace: only set pace_ms."
+    )
     pace_ms: int | None = Field(None, ge=0, le=MAX_PACE_MS, description="Pause after each streamed quarter, ms.")
 
 
@@ -119,11 +168,16 @@ class SweepRequest(Strict):
     name: str = Field("dashboard-sweep", min_length=1, max_length=60, pattern=r"^[A-Za-z0-9_.-]+$")
     design: Literal["lhs", "sobol", "morris", "factorial"] = "lhs"
     factors: list[SweepFactor] = Field(min_length=1, max_length=4, description="1–4 factors.")
-    samples: int = Field(8, ge=2, le=1024, description="lhs: points; sobol: base N (power of 2); morris: trajectories; "
-                                                       "factorial: levels per factor.")
+    samples: int = Field(
+        8,
+        ge=2,
+        le=1024,
+        description="lhs: points; sobol: base N (power of 2); morris: trajectories; factorial: levels per factor.",
+    )
     replications: int = Field(1, ge=1, le=5)
     outcomes: list[Annotated[str, StringConstraints(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9_]+$")]] = Field(
-        min_length=1, max_length=6, description="Outcome names (see hardtech.analysis.outcomes), e.g. dragons_hangzhou.")
+        min_length=1, max_length=6, description="Outcome names (see hardtech.analysis.outcomes), e.g. dragons_hangzhou."
+    )
     seed: int = Field(0, ge=0, le=2**63 - 1)
 
 
@@ -184,13 +238,18 @@ class Control(BaseModel):
     maximum: float | None = None
     exclusive_minimum: bool = False
     exclusive_maximum: bool = False
-    slider_max: float | None = Field(None, description="Upper end of the slider (the typed value may go up to maximum).")
+    slider_max: float | None = Field(
+        None, description="Upper end of the slider (the typed value may go up to maximum)."
+    )
     step: float | None = None
     default: Any = Field(None, description="The schema's default, if any.")
     value: Any = Field(None, description="The preset's value (for a scheduled lever: its last value).")
-    schedule: list[list[float]] | None = Field(None,
-                                               description="The preset's schedule [[year, value], ...], if the lever has one.")
-    plausible_min: float | None = Field(None, description="Lower end of the slider: the plausible range (see web/controls.py).")
+    schedule: list[list[float]] | None = Field(
+        None, description="The preset's schedule [[year, value], ...], if the lever has one."
+    )
+    plausible_min: float | None = Field(
+        None, description="Lower end of the slider: the plausible range (see web/controls.py)."
+    )
     plausible_max: float | None = Field(None, description="Upper end of the slider: the plausible range.")
     plausible_source: str = ""
     hint: str = Field("", description="One line: what the control does.")
@@ -201,8 +260,9 @@ class ControlsResponse(BaseModel):
     preset: str
     base: str | None = Field(None, description="The base scenario (`run:<id>`, `file:<id>`) or null for the preset.")
     base_name: str = ""
-    base_changes: list[dict[str, Any]] = Field(default_factory=list,
-                                               description="Fields where the base differs from its preset.")
+    base_changes: list[dict[str, Any]] = Field(
+        default_factory=list, description="Fields where the base differs from its preset."
+    )
     description: str
     regions: list[str]
     fields: list[str]
@@ -236,7 +296,9 @@ class JobInfo(BaseModel):
     run_ids: list[str] = Field(default_factory=list)
     events_url: str
     result: dict[str, Any] | None = None
-    spec: dict[str, Any] | None = Field(None, description="The request that made the job (scenario specs, replications).")
+    spec: dict[str, Any] | None = Field(
+        None, description="The request that made the job (scenario specs, replications)."
+    )
     paused: bool = False
     pace_ms: int = 0
     note: str | None = Field(None, description="What a stopped job kept, or why it ended.")

@@ -65,8 +65,13 @@ def step_payload(
     n_r, n_f = len(regions), len(fields)
     dragons, births = [0] * n_r, [0] * n_r
     gap_sum, gap_n = [0.0] * n_r, [0] * n_r
-    for region, d, b, g in zip(step_rows.get("region", ()), step_rows.get("dragons", ()), step_rows.get("births", ()),
-                               step_rows.get("gap_to_frontier", ()), strict=False):
+    for region, d, b, g in zip(
+        step_rows.get("region", ()),
+        step_rows.get("dragons", ()),
+        step_rows.get("births", ()),
+        step_rows.get("gap_to_frontier", ()),
+        strict=False,
+    ):
         i = r_index.get(region)
         if i is None:
             continue
@@ -76,14 +81,23 @@ def step_payload(
             gap_sum[i] += float(g)
             gap_n[i] += 1
     talent, capital = [None] * n_r, [None] * n_r
-    for region, t, c in zip(region_rows.get("region", ()), region_rows.get("talent", ()),
-                            region_rows.get("investor_capital", ()), strict=False):
+    for region, t, c in zip(
+        region_rows.get("region", ()),
+        region_rows.get("talent", ()),
+        region_rows.get("investor_capital", ()),
+        strict=False,
+    ):
         i = r_index.get(region)
         if i is not None:
             talent[i], capital[i] = num(t), num(c)
     maturity, demand, adoption = [None] * n_f, [None] * n_f, [None] * n_f
-    for name, m, d, a in zip(field_rows.get("field", ()), field_rows.get("maturity", ()), field_rows.get("demand", ()),
-                             field_rows.get("adoption", ()), strict=False):
+    for name, m, d, a in zip(
+        field_rows.get("field", ()),
+        field_rows.get("maturity", ()),
+        field_rows.get("demand", ()),
+        field_rows.get("adoption", ()),
+        strict=False,
+    ):
         i = f_index.get(name)
         if i is not None:
             maturity[i], demand[i], adoption[i] = num(m, 4), num(d), num(a, 4)
@@ -107,8 +121,10 @@ def step_payload(
 
 def payloads(sm: Any, rm: Any, fm: Any, regions: Sequence[str], fields: Sequence[str]) -> list[dict[str, Any]]:
     """Step payloads of a whole run from its step, region and field metric tables (pandas), in step order."""
-    by_step = {name: dict(tuple(f.groupby("step", sort=True))) if "step" in f else {}
-               for name, f in (("sm", sm), ("rm", rm), ("fm", fm))}
+    by_step = {
+        name: dict(tuple(f.groupby("step", sort=True))) if "step" in f else {}
+        for name, f in (("sm", sm), ("rm", rm), ("fm", fm))
+    }
     out = []
     for s in sorted(set(by_step["sm"]) | set(by_step["rm"]) | set(by_step["fm"])):
         parts = [by_step[k].get(s) for k in ("sm", "rm", "fm")]
@@ -121,8 +137,9 @@ BAND_METRICS = ("dragons", "talent", "capital", "gap", "births", "maturity", "de
 WORLD_TOTALS = ("dragons", "talent", "capital", "births")  # metrics that also get a world series (the sum)
 
 
-def bands(runs: Sequence[Sequence[Mapping[str, Any]]], metrics: Sequence[str] = BAND_METRICS,
-          level: float = 0.95) -> dict[str, Any]:
+def bands(
+    runs: Sequence[Sequence[Mapping[str, Any]]], metrics: Sequence[str] = BAND_METRICS, level: float = 0.95
+) -> dict[str, Any]:
     """Mean and the central ``level`` band over replications of every plotted series, step by step.
 
     ``runs`` holds each replication's step payloads (:func:`payloads`); the
@@ -132,12 +149,17 @@ def bands(runs: Sequence[Sequence[Mapping[str, Any]]], metrics: Sequence[str] = 
     replications have are kept.
     """
     n_steps = min(len(r) for r in runs) if runs else 0
-    out: dict[str, Any] = {"replications": len(runs), "level": level,
-                           "quarters": [runs[0][i]["quarter"] for i in range(n_steps)] if runs else []}
+    out: dict[str, Any] = {
+        "replications": len(runs),
+        "level": level,
+        "quarters": [runs[0][i]["quarter"] for i in range(n_steps)] if runs else [],
+    }
     q = [100 * (1 - level) / 2, 100 * (1 + level) / 2]
     for m in metrics:
-        cube = np.array([[[np.nan if v is None else float(v) for v in run[i][m]] for i in range(n_steps)] for run in runs],
-                        dtype=float)  # (replications, steps, series)
+        cube = np.array(
+            [[[np.nan if v is None else float(v) for v in run[i][m]] for i in range(n_steps)] for run in runs],
+            dtype=float,
+        )  # (replications, steps, series)
         if m in WORLD_TOTALS and cube.size:
             cube = np.concatenate([cube, np.nansum(cube, axis=2, keepdims=True)], axis=2)
         with np.errstate(all="ignore"), warnings.catch_warnings():

@@ -107,8 +107,16 @@ def frame(model: Any) -> dict[str, Any]:
             # dragons first, then by valuation (ties: lower id first)
             order = np.lexsort((firms.ids[rows], -firms["valuation"][rows], ~dragon))
             for row in rows[order[:MARKS_PER_REGION]]:
-                marks.append([int(firms.ids[row]), k, int(firms["field"][row]), num(firms["valuation"][row], 4),
-                              num(firms["headcount"][row], 3), int(firms["dragon_step"][row] >= 0)])
+                marks.append(
+                    [
+                        int(firms.ids[row]),
+                        k,
+                        int(firms["field"][row]),
+                        num(firms["valuation"][row], 4),
+                        num(firms["headcount"][row], 3),
+                        int(firms["dragon_step"][row] >= 0),
+                    ]
+                )
     step = w.step - 1  # the model has advanced its clock past the quarter it recorded
     start = model.scenario.time.start_year
     return {
