@@ -4,8 +4,9 @@
 
 A tiny scenario (scale 0.001, 2012–2018, a Latin hypercube over three levers)
 keeps a run at ≈0.2 s, so dispatch and the coordinator's writes (≈10 ms of
-CPU per run, one DuckDB transaction each) weigh about as much as they ever will. Phase 1 runs the first ``--calib`` runs on one worker
-process; phase 2 runs all ``--runs`` runs on two. Rates are steady-state
+CPU per run, one DuckDB transaction each) weigh about as much as they ever
+will. Phase 1 runs the first ``--calib`` runs on one worker process; phase 2
+runs all ``--runs`` runs on two. Rates are steady-state
 (from the 10th stored run on, so process start-up is excluded) and the
 parallel efficiency is rate(2) / (2 × rate(1)). Memory (RSS) of the
 coordinator (this process, which writes the store) and of the worker

@@ -471,7 +471,10 @@ def _print_discovery(result: dict[str, Any]) -> None:
     for box in result["boxes"]:
         if not box["found"]:
             out.print(
-                f"Box {box['box']}: none found — no box reaches density {result['threshold']:.2f} in the remaining runs",
+                (
+                    f"Box {box['box']}: none found — no box reaches density {result['threshold']:.2f} in the "
+                    "remaining runs"
+                ),
                 highlight=False,
                 soft_wrap=True,
             )

@@ -86,7 +86,8 @@ def robustness_cmd(
         typer.Option(
             "--quick",
             help=(
-                "Screening: scale 0.002, the first 5 years, 2 trajectories, 4 kept parameters, 8 points × 2 replications."
+                "Screening: scale 0.002, the first 5 years, 2 trajectories, 4 kept parameters, 8 points × 2 "
+                "replications."
             ),
         ),
     ] = False,

@@ -84,7 +84,10 @@ def recycled_path(result: hardtech.RunResult) -> dict[str, dict[int, float]]:
 
 
 def scene_years(result: hardtech.RunResult) -> dict[str, list[float]]:
-    """Per region: years from founding to the first scene defined, for every firm founded during the run that defined one."""
+    """Per region: years from founding to the first scene defined.
+
+    Counted for every firm founded during the run that defined one.
+    """
     import pyarrow.compute as pc
 
     events = result.tables["firm_events"]

@@ -169,7 +169,10 @@ def _gini(x: np.ndarray) -> float:
 
 
 def innovation_vs_employment(result: hardtech.RunResult) -> float:
-    """Gini over region×field cells of innovations (scenes defined + dragons) minus Gini of headcount (> 0: innovation more concentrated)."""
+    """Gini of innovations minus Gini of headcount, over region×field cells.
+
+    Innovations are scenes defined plus dragons; a value > 0 means innovation is more concentrated than employment.
+    """
     sm = result.metrics
     innov = sm.groupby(["region", "field"])[["scenes_defined", "new_dragons"]].sum().sum(axis=1)
     emp = sm[sm.step == sm.step.max()].set_index(["region", "field"])["headcount"].reindex(innov.index)

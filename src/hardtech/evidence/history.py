@@ -490,7 +490,8 @@ def write_history_report(path: str | Path, result: HistoryResult, meta: Mapping[
         _meta_table(meta),
         "<h2>Pattern targets</h2>",
         "<p>Declared before calibration (src/hardtech/data/history_targets.toml); held-out targets use "
-        "2020-2025 only and are never fitted. Panel and model go through the same dragon rule; see docs/history.md.</p>",
+        "2020-2025 only and are never fitted. Panel and model go through the same dragon rule; see "
+        "docs/history.md.</p>",
         table,
         "<h2>Dragons per region per year</h2>",
         fig,

@@ -186,7 +186,10 @@ def claim_plot_title(row: Mapping[str, Any]) -> str:
 
 
 def _also(claim: Mapping[str, Any]) -> str:
-    """A claim's side figures (``also_<name>``: the statistic on another metric, or a derived figure such as H5's loop gain)."""
+    """A claim's side figures, ``also_<name>``.
+
+    Each is the statistic on another metric, or a derived figure such as H5's loop gain.
+    """
     return "; ".join(f"{k.removeprefix('also_')} = {_fx(v)}" for k, v in claim.items() if k.startswith("also_"))
 
 

@@ -101,7 +101,10 @@ def assumptions(scenario: Scenario, fixed: Sequence[str] = ()) -> list[ParamInfo
 
 
 def select_parameters(available: Sequence[ParamInfo], wanted: str | None) -> list[ParamInfo]:
-    """The screened parameters: all, or those named by ``wanted`` (comma-separated paths or prefixes such as ``capital.``)."""
+    """The screened parameters: all, or those named by ``wanted``.
+
+    ``wanted`` is a comma-separated list of paths or prefixes such as ``capital.``.
+    """
     if not wanted:
         return list(available)
     chosen: dict[str, ParamInfo] = {}
@@ -475,7 +478,10 @@ def lhs_design(params: Sequence[ParamInfo], settings: Settings) -> np.ndarray:
 def morris_effects(
     params: Sequence[ParamInfo], x: np.ndarray, y: np.ndarray, settings: Settings
 ) -> list[dict[str, Any]] | None:
-    """μ, μ*, its interval half-width and σ per parameter (None when the output is not finite everywhere or constant)."""
+    """μ, μ*, its interval half-width and σ per parameter.
+
+    None when the output is not finite everywhere, or is constant.
+    """
     from SALib.analyze import morris
 
     if not np.all(np.isfinite(y)) or np.ptp(y) == 0:

@@ -74,7 +74,8 @@ FIRM_COLUMNS = {
     # traces for the dashboard's firm biography (replayed runs); no rule reads them, and the
     # final ``firms`` table leaves them out:
     "imitated_from": np.int16,  # region whose best firm it imitated this quarter, −1 none (innovation.imitate)
-    "round_investor": np.int16,  # region whose pool paid its latest round or seed, −1 none yet (capital, entrepreneurship)
+    # region whose pool paid its latest round or seed, −1 none yet (capital, entrepreneurship)
+    "round_investor": np.int16,
 }
 FIRM_DEFAULTS = {
     "segment": -1,

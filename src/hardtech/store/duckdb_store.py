@@ -617,7 +617,10 @@ class ResultsStore:
         )
 
     def batch(self, batch_id: str) -> dict[str, Any]:
-        """One batch: its row, with ``run_ids`` as a list, ``stored`` (the run ids of it in the store) and ``complete``."""
+        """One batch: its row, with ``run_ids`` as a list, ``stored`` and ``complete``.
+
+        ``stored`` holds the batch's run ids that are in the store.
+        """
         if BATCHES not in self._all_tables():
             raise KeyError(f"no batch {batch_id!r} in {self.path}")
         rows = self.con.execute(f"SELECT * FROM {BATCHES} WHERE batch_id = ?", [batch_id]).df()

@@ -60,7 +60,10 @@ OverrideValue = Annotated[
         }
     ),
 ]
-"""A value as in the scenario TOML: number, switch, text, a lever schedule ``[[year, value], ...]`` or a list of names."""
+"""A value as in the scenario TOML.
+
+A number, switch, text, a lever schedule ``[[year, value], ...]`` or a list of names.
+"""
 
 TABLES = (
     "step_metrics",
@@ -150,7 +153,9 @@ class JobControl(Strict):
     """Pause, resume or step a running job, or change its pace."""
 
     action: Literal["pause", "resume", "step", "pace"] = Field(
-        description="pause: hold after the current quarter; resume; step: one more quarter, then hold; pace: only set pace_ms."
+        description=(
+            "pause: hold after the current quarter; resume; step: one more quarter, then hold; pace: only set pace_ms."
+        )
     )
     pace_ms: int | None = Field(None, ge=0, le=MAX_PACE_MS, description="Pause after each streamed quarter, ms.")
 
