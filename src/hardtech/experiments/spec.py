@@ -195,18 +195,14 @@ class ExperimentSpec(_Strict):
         if self.design == "factorial":
             if n is not None:
                 raise ValueError(
-                    (
-                        f"samples: {n} is not used by the factorial design (its size is the product of the level "
-                        "counts); remove it"
-                    )
+                    f"samples: {n} is not used by the factorial design (its size is the product of the level "
+                    "counts); remove it"
                 )
             for i, f in enumerate(self.factors):
                 if f.range is not None and f.n_levels is None:
                     raise ValueError(
-                        (
-                            f"factors.{i}.n_levels: the factorial design needs levels; add n_levels = N to {f.path!r} "
-                            "or give levels = [...]"
-                        )
+                        f"factors.{i}.n_levels: the factorial design needs levels; add n_levels = N to {f.path!r} "
+                        "or give levels = [...]"
                     )
         else:
             if n is None:
@@ -221,10 +217,8 @@ class ExperimentSpec(_Strict):
             for i, f in enumerate(self.factors):
                 if f.n_levels is not None:
                     raise ValueError(
-                        (
-                            f"factors.{i}.n_levels: only used by the factorial design (the {self.design} design "
-                            "samples the range)"
-                        )
+                        f"factors.{i}.n_levels: only used by the factorial design (the {self.design} design "
+                        "samples the range)"
                     )
         paths = [f.path for f in self.factors]
         for i, p in enumerate(paths):
@@ -478,10 +472,8 @@ def resolve(spec: ExperimentSpec, root: Path, *, origin: str = "spec") -> Resolv
         here = f"{where}: factors.{i}"
         if f.path in RESERVED_PATHS:
             raise SpecError(
-                (
-                    f"{here}.path: {f.path!r} cannot be a factor; allowed: any other scenario field (each run's seed "
-                    "derives from the spec's seed)"
-                )
+                f"{here}.path: {f.path!r} cannot be a factor; allowed: any other scenario field (each run's seed "
+                "derives from the spec's seed)"
             )
         if f.path in spec.set:
             raise SpecError(f"{here}.path: {f.path!r} is also in [set]; remove it from one of them")

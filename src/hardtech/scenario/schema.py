@@ -32,10 +32,8 @@ from pydantic_core import PydanticUndefined
 # -- declaring a parameter ------------------------------------------------------------
 
 PROVENANCE = re.compile(
-    (
-        r"^\[(?:SOURCE: (?P<ids>[A-Z]+\d+[a-z]?(?:, [A-Z]+\d+[a-z]?)*)(?:; .+)?|CALIBRATED|ASSUMPTION: .+|DEFINITION: "
-        r".+|INPUT: .+)\]$"
-    )
+    r"^\[(?:SOURCE: (?P<ids>[A-Z]+\d+[a-z]?(?:, [A-Z]+\d+[a-z]?)*)(?:; .+)?|CALIBRATED|ASSUMPTION: .+|DEFINITION: "
+    r".+|INPUT: .+)\]$"
 )
 """What a provenance tag must look like (SOURCE ids are docs/FACTS.md row ids)."""
 
@@ -879,10 +877,8 @@ class Market(Strict):
         unit="share",
         plausible=(0.0, 0.5),
         provenance=A(
-            (
-                "off: it acts only when demand starts before products are usable, which no preset field does "
-                "(docs/ODD.md §8, H1)"
-            )
+            "off: it acts only when demand starts before products are usable, which no preset field does "
+            "(docs/ODD.md §8, H1)"
         ),
         description=(
             "Share of customers who adopted before products were usable that stay locked to legacy (platform) "
@@ -2473,10 +2469,8 @@ class Scenario(Strict):
                 lo, hi = meta(Scenario, "distances_km")["allowed"]
                 if not lo <= km <= hi:
                     raise ValueError(
-                        (
-                            f"distances_km.{a}.{b}: distance must be {lo}–{hi} km (half the Earth's circumference), "
-                            f"got {km}"
-                        )
+                        f"distances_km.{a}.{b}: distance must be {lo}–{hi} km (half the Earth's circumference), "
+                        f"got {km}"
                     )
         for i, a in enumerate(regions):
             for b in regions[i + 1 :]:
