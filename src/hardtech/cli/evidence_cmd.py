@@ -520,8 +520,9 @@ def validate_cmd(
         bool, typer.Option("--json", help="Print every measurement with its interval and band as JSON.")
     ] = False,
 ) -> None:
-    """Untargeted measurements only, out of sample: the stylized facts no calibration target uses and the
-    history's held-out targets, each next to its null-model or sourced band.
+    """Untargeted measurements only, out of sample, each next to its null-model or sourced band.
+
+    The stylized facts no calibration target uses and the history's held-out targets.
     """
     from hardtech.evidence.facts import validate
     from hardtech.evidence.history import check_scenario

@@ -81,8 +81,9 @@ def _prepare(
 def _plan(
     resolved: ResolvedSpec, workers: int | None = None, dask_local: int | None = None, scheduler: str | None = None
 ) -> SweepPlan:
-    """Every run's scenario validated, and the largest checked against the memory there is (local runs:
-    not with --scheduler, whose workers run elsewhere).
+    """Every run's scenario validated, and the largest checked against the memory there is.
+
+    The memory check is for local runs only: not with --scheduler, whose workers run elsewhere.
     """
     try:
         plan = plan_sweep(resolved)

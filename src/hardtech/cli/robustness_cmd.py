@@ -97,8 +97,10 @@ def robustness_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print the whole result as JSON.")] = False,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")] = True,
 ) -> None:
-    """Map each claim across the plausible ranges of the [ASSUMPTION] parameters: Morris screening, then a Latin
-    hypercube over the parameters that matter; per claim the share of points supporting it (resumable).
+    """Map each claim across the plausible ranges of the [ASSUMPTION] parameters (resumable).
+
+    Morris screening, then a Latin hypercube over the parameters that matter; per claim the share
+    of points supporting it.
     """
     from hardtech.evidence.claims import build_claims
     from hardtech.evidence.robustness import (

@@ -66,8 +66,10 @@ def show_cmd(
         bool, typer.Option("--bare", help="Plain TOML without the comments (units, ranges, provenance).")
     ] = False,
 ) -> None:
-    """Print the fully resolved scenario as TOML: defaults filled in, overrides applied, and each field's
-    unit, allowed and plausible range and provenance as comments (the output loads back as it is).
+    """Print the fully resolved scenario as TOML: defaults filled in, overrides applied.
+
+    Each field's unit, allowed and plausible range and provenance are comments (the output loads
+    back as it is).
     """
     try:
         sc = load(scenario, set_ or [])

@@ -407,8 +407,10 @@ def arm_rows(
 
 
 def posterior_draws(path: str | Path, n: int, seed: int = 0) -> list[dict[str, float]]:
-    """``n`` parameter sets drawn (with replacement, by weight) from a posterior that
-    ``hardtech calibrate`` stored (DuckDB table ``posterior``: one column per parameter path, ``weight``).
+    """``n`` parameter sets drawn (with replacement, by weight) from a stored posterior.
+
+    The posterior is the one ``hardtech calibrate`` stored (DuckDB table ``posterior``: one column
+    per parameter path, ``weight``).
     """
     import duckdb
 

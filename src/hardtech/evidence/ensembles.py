@@ -41,8 +41,9 @@ def run_metrics(result: hardtech.RunResult) -> dict[str, float]:
 
 
 def bloc_gap_profile(result: hardtech.RunResult) -> dict[str, float]:
-    """Mean gap to the world frontier of each bloc's regions before the first blockade,
-    three years after it, and at the end: ``gap_<bloc>_pre|short|long``.
+    """Mean gap to the world frontier of each bloc's regions: ``gap_<bloc>_pre|short|long``.
+
+    Before the first blockade, three years after it, and at the end.
     """
     sc = result.scenario
     sm = result.metrics

@@ -188,8 +188,9 @@ def model_dragons(result: hardtech.RunResult, rule: Rule) -> pd.DataFrame:
 
 
 def net_inflow(region_metrics: pd.DataFrame, region: str, from_year: int, to_year: int) -> float:
-    """Mean net talent inflow of ``region`` over the years, % of its mean talent a year
-    (the formula of the run summary's ``net_inflow_pct_2020_24``).
+    """Mean net talent inflow of ``region`` over the years, % of its mean talent a year.
+
+    The formula of the run summary's ``net_inflow_pct_2020_24``.
     """
     r = region_metrics[
         (region_metrics.region == region) & (region_metrics.year >= from_year) & (region_metrics.year <= to_year)
@@ -211,10 +212,12 @@ def statistic(
     reference: pd.DataFrame,
     inflow: Callable[[str, int, int], float] | None = None,
 ) -> float:
-    """The target's statistic of ``dragons`` (rule applied); ``reference`` is the panel's dragons,
-    needed by the kinds that compare with it (rank_corr, within_factor). ``inflow(region, from,
-    to)`` gives net talent inflow; without it (the panel side) ``net_inflow`` targets return the
-    declared observed value, which comes from a sourced figure, not from firms.
+    """The target's statistic of ``dragons`` (rule applied).
+
+    ``reference`` is the panel's dragons, needed by the kinds that compare with it (rank_corr,
+    within_factor). ``inflow(region, from, to)`` gives net talent inflow; without it (the panel
+    side) ``net_inflow`` targets return the declared observed value, which comes from a sourced
+    figure, not from firms.
     """
     t, k = target, target.kind
     first = t.from_year
@@ -276,8 +279,9 @@ def _history_job(args: tuple[Scenario, int]) -> dict[str, Any]:
 
 
 def history_row(result: hardtech.RunResult, timeline: bool = True) -> dict[str, Any]:
-    """Every target's value on one run (keys: target ids) and, with ``timeline``, the cumulative
-    dragons per region and year (keys ``tl|<region>|<year>``).
+    """Every target's value on one run (keys: target ids).
+
+    With ``timeline``, also the cumulative dragons per region and year (keys ``tl|<region>|<year>``).
     """
     scenario = result.scenario
     rule, targets = load_targets()
@@ -348,8 +352,10 @@ def run_history(
 
 
 def summarise(targets: Sequence[Target], values: pd.DataFrame) -> pd.DataFrame:
-    """Per target: observed, band, the model's median, 10th/90th percentiles and mean over seeds,
-    the number of seeds with a value, and the share of all seeds meeting the band.
+    """Per target: observed, band, and the model's distribution over seeds.
+
+    The model's median, 10th/90th percentiles and mean over seeds, the number of seeds with a value,
+    and the share of all seeds meeting the band.
     """
     out = []
     for t in targets:

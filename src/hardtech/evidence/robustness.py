@@ -1,4 +1,4 @@
-"""Robustness: does each claim hold across the plausible values of the assumptions?
+"""Robustness: whether each claim holds across the plausible values of the assumptions.
 
 A verdict at one parameter point says little when most inputs are guesses.
 This module maps each declared claim (``registry.toml``) across the

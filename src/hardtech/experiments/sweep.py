@@ -194,8 +194,9 @@ class SweepStore:
         return pa.table(arrays)
 
     def write_many(self, resolved: ResolvedSpec, outs: list[RunOutput]) -> list[str]:
-        """Store runs that arrived together, each whole, in one transaction; falls back to
-        one by one (``write``) when any of them is already stored. Returns each run's status.
+        """Store runs that arrived together, each whole, in one transaction; returns each run's status.
+
+        Falls back to one by one (``write``) when any of them is already stored.
         """
         fresh = [o for o in outs if o.task.tables]
         if len(fresh) == len(outs) and len(outs) > 1:

@@ -56,10 +56,12 @@ def fund_pools(world: World) -> None:
 
 
 def revalue(world: World) -> None:
-    """Valuation: a field multiple of revenue — current (lifted by growth) or the
-    firm's share of the spending expected ``prospect_years`` ahead, discounted by
-    ``prospect_discount`` — times the deal price of its region if private,
-    floored by the price of its last round, fading by ``round_price_fade`` a quarter.
+    """Valuation: a field multiple of revenue or of expected spending, with floors and fades.
+
+    The multiple applies to current revenue (lifted by growth) or the firm's share of the spending
+    expected ``prospect_years`` ahead, discounted by ``prospect_discount``; times the deal price of
+    its region if private, floored by the price of its last round, fading by ``round_price_fade`` a
+    quarter.
     """
     cap = world.scenario.capital
     firms = world.firms

@@ -254,7 +254,7 @@ def _local_best(world: World) -> np.ndarray:
 
 
 def _successful_firm_rows(world: World) -> np.ndarray:
-    """Per firm row: is it successful enough for its staff to spin out?"""
+    """Per firm row: whether it is successful enough for its staff to spin out."""
     firms = world.firms
     threshold = world.field_param("dragon_threshold")[firms["field"]]
     share = world.scenario.entrepreneurship.spinout_success_share

@@ -34,8 +34,9 @@ if TYPE_CHECKING:  # the world imports this module: the annotation only
 
 
 def spending_per_wage(scenario: Scenario, living_cost: np.ndarray | float) -> np.ndarray | float:
-    """A firm's spending per head as a multiple of the wage: 1 + non-wage spending,
-    whose local part (rent, services) scales with the living-cost index.
+    """A firm's spending per head as a multiple of the wage: 1 + non-wage spending.
+
+    The local part of the non-wage spending (rent, services) scales with the living-cost index.
     """
     ent = scenario.entrepreneurship
     return 1.0 + ent.burn_per_head * (1.0 - ent.local_cost_share + ent.local_cost_share * living_cost)
@@ -294,8 +295,10 @@ def opportunity(world: World) -> np.ndarray:
 
 
 def experiment_cost_by_region(world: World) -> np.ndarray:
-    """Per region: cost of one experiment in a software field (capital intensity 1) at the
-    region's mean field wage, million USD — the software base's first effect (observation).
+    """Per region: cost of one experiment in a software field, million USD.
+
+    At capital intensity 1 and the region's mean field wage — the software base's first effect
+    (observation).
     """
     ent = world.scenario.entrepreneurship
     software = world.region_param("software_base")
@@ -344,8 +347,9 @@ def investor_region(world: World, region: np.ndarray, rng: np.random.Generator) 
 def within_pool_capacity(
     world: World, pool_region: np.ndarray, amount: np.ndarray, rng: np.random.Generator, kind: str
 ) -> np.ndarray:
-    """Accept requests at random so that, in expectation, no pool commits more than
-    its quarterly capacity: ``seed_share`` of it for seeds, the rest for later rounds.
+    """Accept requests at random so that, in expectation, no pool exceeds its quarterly capacity.
+
+    ``seed_share`` of the capacity is for seeds, the rest for later rounds.
     """
     cap = world.scenario.capital
     share = cap.seed_share if kind == "seed" else 1.0 - cap.seed_share

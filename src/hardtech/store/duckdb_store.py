@@ -252,8 +252,9 @@ def _json_default(value: Any) -> Any:
 
 
 def _arrow_tables(tables: Mapping[str, pa.Table | pd.DataFrame]) -> dict[str, pa.Table]:
-    """Checked Arrow versions of a run's tables as stored (declared types, NaN as NULL;
-    tables without columns dropped).
+    """Checked Arrow versions of a run's tables as stored.
+
+    Declared types, NaN as NULL; tables without columns dropped.
     """
     arrow: dict[str, pa.Table] = {}
     for name, data in tables.items():
@@ -355,8 +356,9 @@ class ResultsStore:
 
     @contextlib.contextmanager
     def _transaction(self):
-        """One transaction: committed if the block ends normally, rolled back on any error
-        (the original error is kept even if cleaning up fails).
+        """One transaction: committed if the block ends normally, rolled back on any error.
+
+        The original error is kept even if cleaning up fails.
         """
         con = self.con
         con.begin()
@@ -465,8 +467,9 @@ class ResultsStore:
                 self._append(name, None, pa.concat_tables(parts, promote_options="default"))
 
     def append(self, name: str, run_id: str, table: pa.Table) -> None:
-        """Append rows tagged ``run_id`` to table ``name`` alone, in one transaction
-        (for rows that belong to a run already stored, such as a sweep's index row).
+        """Append rows tagged ``run_id`` to table ``name`` alone, in one transaction.
+
+        For rows that belong to a run already stored, such as a sweep's index row.
         """
         _check_name(name)
         with self._transaction():
@@ -546,8 +549,9 @@ class ResultsStore:
         return self.con.execute(f'SELECT * FROM "{name}" WHERE run_id = ?', [run_id]).df()
 
     def read_run(self, run_id: str, tables: Sequence[str] | None = None) -> tuple[dict[str, Any], dict[str, pa.Table]]:
-        """A stored run as it was written: its metadata and its tables (Arrow, declared types, in row
-        order; only ``tables`` if given).
+        """A stored run as it was written: its metadata and its tables.
+
+        Tables are Arrow, with declared types, in row order; only ``tables`` if given.
         """
         row = self.con.execute(f"SELECT * FROM {_RUNS} WHERE run_id = ?", [run_id]).df()
         if row.empty:

@@ -212,8 +212,9 @@ def nan_to_null(column: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Arra
 
 
 def conform(name: str, table: pa.Table, schemas: dict[str, pa.Schema] | None = None) -> pa.Table:
-    """``table`` as it is stored: declared columns cast to their declared types, NaN as NULL,
-    and columns without a type (all missing, undeclared) left out.
+    """``table`` as it is stored: declared columns cast to their declared types, NaN as NULL.
+
+    Columns without a type (all missing, undeclared) are left out.
 
     Raises ValueError naming the table and column when a value does not convert.
     """

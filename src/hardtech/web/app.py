@@ -582,8 +582,9 @@ def create_app(
 
     @app.post("/api/jobs/{job_id}/cancel", tags=["jobs"], responses=_ERRORS | _NOT_FOUND)
     async def cancel_job(job_id: JobId) -> s.JobInfo:
-        """Stop a job: a queued one never starts, a running one stops after the current quarter and stores the
-        replications it finished.
+        """Stop a job: a queued one never starts, a running one stops after the current quarter.
+
+        A running job stores the replications it finished.
         """
         job = manager.cancel(job_or_404(job_id), note="stopped")
         return s.JobInfo(**job.info(manager.queue_position(job)))
@@ -706,8 +707,10 @@ def create_app(
 
     @app.get("/api/runs/{run_id}/world", tags=["runs"], responses=_ERRORS | _NOT_FOUND | _CONFLICT)
     async def get_world(run_id: RunIdParam) -> dict[str, Any]:
-        """The world view of a stored run, every quarter: regions, their most valuable young firms, talent and capital
-        flows between regions — re-derived by replaying the run, and checked against its stored step_metrics.
+        """The world view of a stored run, every quarter, re-derived by replaying the run.
+
+        Regions, their most valuable young firms, talent and capital flows between regions; checked
+        against the run's stored step_metrics.
         """
         from hardtech.web import replay
 
@@ -736,8 +739,10 @@ def create_app(
         format: Annotated[Literal["json", "csv"], Query(description="json (everything) or csv (the panel).")] = "json",  # noqa: A002
         download: Annotated[bool, Query(description="Send as a file.")] = False,
     ) -> Response:
-        """A firm's biography: founding, rounds and investors' regions, headcount, revenue, capability and valuation
-        every quarter, regions imitated, scenes defined, its end — re-derived by replaying the run.
+        """A firm's biography, every quarter, re-derived by replaying the run.
+
+        Founding, rounds and investors' regions, headcount, revenue, capability and valuation every
+        quarter, regions imitated, scenes defined, its end.
         """
         from hardtech.web import replay
 

@@ -582,8 +582,10 @@ class _ReadersWriter:
 
 
 def _compact(path: Path) -> None:
-    """Rewrite a store so that deleted rows give their space back (DuckDB reuses freed blocks but never shrinks a
-    file). Copies every table into a fresh file beside it, then swaps it in; on any error the old file stays.
+    """Rewrite a store so that deleted rows give their space back.
+
+    DuckDB reuses freed blocks but never shrinks a file. Copies every table into a fresh file beside
+    it, then swaps it in; on any error the old file stays.
     """
     tmp = path.with_name(path.name + ".compacting")
     tmp.unlink(missing_ok=True)
