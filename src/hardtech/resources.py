@@ -70,10 +70,12 @@ class MemoryEstimate:
     firms: int
 
     def describe(self) -> str:
+        """The estimate in words: its size and the agents and firms it counts."""
         return f"{gb(self.bytes)} ({self.talent_agents:,} talent agents, ~{self.firms:,} firms)"
 
 
 def gb(n: float) -> str:
+    """A byte count as text: GB from 0.1 GB up, else MB."""
     return f"{n / 1e9:.1f} GB" if n >= 1e8 else f"{n / 1e6:.0f} MB"
 
 

@@ -55,6 +55,7 @@ def open_store(path: Path, option: str = "--out") -> ResultsStore:
 
 
 def import_command(spilled: Path, store_path: Path) -> str:
+    """The ``hardtech import`` command line that stores the runs saved in ``spilled`` into ``store_path``."""
     return shlex.join(["hardtech", "import", str(spilled), "--out", str(store_path)])
 
 

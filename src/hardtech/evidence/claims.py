@@ -186,22 +186,27 @@ class ClaimResult:
 
     @property
     def declared(self) -> LabelResult:
+        """The result under the declared arms."""
         return self.labels["declared"]
 
     @property
     def control(self) -> LabelResult:
+        """The result under the control (the channel switched off)."""
         return self.labels["control"]
 
     @property
     def verdict(self) -> str:
+        """The claim's verdict: the declared label's, or 'screening' for a screening run."""
         return "screening" if self.screening else self.declared.verdict
 
     @property
     def control_gone(self) -> bool:
+        """Whether the control's effect is equivalent to zero (within the margin)."""
         return equivalent(self.control.effect, self.margin)
 
     @property
     def manipulation_active(self) -> bool:
+        """Whether the manipulated input still acts under the control (its figure's interval excludes 0, or a nonzero point)."""
         m = self.control.manipulation
         if m is None or not np.isfinite(m.point):
             return False

@@ -93,9 +93,11 @@ class Target:
 
     @property
     def held_out(self) -> bool:
+        """Whether the target is held out (never fitted, out of sample)."""
         return self.split == "held_out"
 
     def needs_regions(self) -> set[str]:
+        """The regions the target's statistic reads."""
         return set(self.regions) | ({self.region} if self.region else set())
 
     def met(self, value: float) -> bool:

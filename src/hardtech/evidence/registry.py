@@ -70,6 +70,7 @@ class Claim:
 
     @property
     def arm_names(self) -> list[str]:
+        """The names of the claim's arms, in declaration order."""
         return list(self.arms)
 
 

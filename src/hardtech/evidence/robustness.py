@@ -155,6 +155,7 @@ class Settings:
         )
 
     def check(self) -> None:
+        """Refuse settings out of range (:class:`RobustnessError` naming the option)."""
         if self.trajectories < 1:
             raise RobustnessError(f"--trajectories: {self.trajectories} must be at least 1")
         if self.levels < 2 or self.levels % 2:
@@ -251,15 +252,18 @@ class RobustnessStore:
         self.close()
 
     def close(self) -> None:
+        """Close the underlying results store."""
         self.results.close()
 
     def rows(self, kind: str) -> dict[str, dict]:
+        """The cached run rows of ``kind`` for this code version (key → row)."""
         found = self.con.execute(
             "SELECT key, row FROM robustness_runs WHERE code = ? AND kind = ?", [self.code, kind]
         ).fetchall()
         return {key: json.loads(row) for key, row in found}
 
     def save_row(self, kind: str, key: str, row: Mapping[str, Any]) -> None:
+        """Store one run row of ``kind`` under ``key`` (kept if already there)."""
         text = _dumps(row)
         with self.lock:
             self.con.execute(
@@ -269,6 +273,7 @@ class RobustnessStore:
     def save_points(
         self, study_id: str, stage: str, points: Sequence[Mapping[str, Any]], outputs: Sequence[Mapping[str, Any]]
     ) -> None:
+        """Replace a study stage's design points with ``points`` and their ``outputs``, in one transaction."""
         with self.lock:
             self.con.execute("BEGIN TRANSACTION")
             self.con.execute("DELETE FROM robustness_points WHERE study_id = ? AND stage = ?", [study_id, stage])
@@ -279,6 +284,7 @@ class RobustnessStore:
             self.con.execute("COMMIT")
 
     def save_result(self, study_id: str, scenario: Scenario, settings: Settings, result: Mapping[str, Any]) -> None:
+        """Store (or replace) a study's finished result with its scenario and settings."""
         with self.lock:
             self.con.execute(
                 "INSERT OR REPLACE INTO robustness_results VALUES (?, ?, ?, ?, ?, ?)",
@@ -293,6 +299,7 @@ class RobustnessStore:
             )
 
     def result(self, study_id: str) -> dict[str, Any] | None:
+        """A study's stored result, or None if it has none yet."""
         found = self.con.execute("SELECT result FROM robustness_results WHERE study_id = ?", [study_id]).fetchall()
         return json.loads(found[0][0]) if found else None
 
@@ -311,6 +318,7 @@ class StoredCache(dict):
 
 
 def study_id(scenario: Scenario, settings: Settings, code: str) -> str:
+    """The id of a study: the scenario's name and a digest of its scenario, settings and code version."""
     text = to_toml(scenario) + json.dumps(asdict(settings), sort_keys=True) + code
     return f"robustness-{scenario.name}-" + hashlib.sha256(text.encode()).hexdigest()[:12]
 
@@ -353,6 +361,7 @@ class Runner:
     seed: int = 0
 
     def key_outcomes(self) -> list[str]:
+        """The outcomes recorded at every point: dragons and survival (world and region) and the history targets."""
         return ["dragons", f"dragons_{self.region}", "survival", f"survival_{self.region}", *self.history_ids]
 
     def evaluate(self, scenarios: Sequence[Scenario], replications: int) -> list[dict[str, Any]]:
@@ -460,6 +469,7 @@ def _scenarios(
 
 
 def morris_design(params: Sequence[ParamInfo], settings: Settings) -> np.ndarray:
+    """The Morris screening design: points in the unit cube, one row per point (seeded)."""
     from SALib.sample import morris
 
     rng = rng_for(settings.seed, _MORRIS_STREAM)
@@ -469,6 +479,7 @@ def morris_design(params: Sequence[ParamInfo], settings: Settings) -> np.ndarray
 
 
 def lhs_design(params: Sequence[ParamInfo], settings: Settings) -> np.ndarray:
+    """The Latin hypercube design: points in the unit cube, one row per point (seeded)."""
     from SALib.sample import latin
 
     rng = rng_for(settings.seed, _LHS_STREAM)

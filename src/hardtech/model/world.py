@@ -157,10 +157,12 @@ class World:
     # -- handy derived views ---------------------------------------------------
     @property
     def n_regions(self) -> int:
+        """Number of regions."""
         return len(self.region_names)
 
     @property
     def n_fields(self) -> int:
+        """Number of fields."""
         return len(self.field_names)
 
     @property

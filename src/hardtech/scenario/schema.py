@@ -2273,6 +2273,7 @@ class Time(Strict):
 
     @property
     def steps(self) -> int:
+        """Number of simulated quarters, from the start to the end year inclusive."""
         return (self.end_year - self.start_year + 1) * 4
 
 

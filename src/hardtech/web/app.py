@@ -129,6 +129,7 @@ class TokenGate:
         self.cookie_value = hashlib.sha256(f"hardtech-dashboard:{token}".encode()).hexdigest()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass an HTTP request on if it carries the token, else answer 401 (none) or 403 (wrong); refuse websockets."""
         if scope["type"] == "websocket":  # none are served; refuse rather than pass through unchecked
             await send({"type": "websocket.close", "code": 1008})
             return

@@ -99,6 +99,7 @@ class FirmTracer:
             self.static = {k: firms[k][row].item() for k in _STATIC}
 
     def __call__(self, model: HardtechModel) -> None:
+        """After a quarter: record the firm's row, or note that it is gone and stop the replay."""
         firms = model.world.firms
         step = model.world.step - 1
         row = self._row(model)
