@@ -206,7 +206,7 @@ class ClaimResult:
 
     @property
     def manipulation_active(self) -> bool:
-        """Whether the manipulated input still acts under the control (its figure's interval excludes 0, or a nonzero point)."""
+        """Whether the manipulated input still acts under the control (its interval excludes 0, or a nonzero point)."""
         m = self.control.manipulation
         if m is None or not np.isfinite(m.point):
             return False
