@@ -204,7 +204,7 @@ def main() -> None:
             f"| {coord:.0f} MB / {worker:.0f} MB |"
         )
     if len(marks) >= 2 and all(m in mem for m in marks):
-        for a, b in zip(marks, marks[1:]):
+        for a, b in zip(marks, marks[1:], strict=False):  # consecutive marks: one pair fewer than marks
             (c1, w1), (c2, w2) = mem[a], mem[b]
             lines.append(f"| RSS change {a} → {b} runs: coordinator / worker | {c2 - c1:+.0f} MB / {w2 - w1:+.0f} MB |")
     lines.append(f"| store size after {two['runs']} runs (runs + step_metrics + sweep_runs) | {db_mb:.0f} MB |")

@@ -247,7 +247,7 @@ def time_pairs(
     mesa = _merge(mesa_runs)
     ours = _merge(ours_runs)
     if len(mesa_runs) == len(ours_runs):
-        ratios = [m.per_step / o.per_step for m, o in zip(mesa_runs, ours_runs)]
+        ratios = [m.per_step / o.per_step for m, o in zip(mesa_runs, ours_runs, strict=True)]
     else:  # Mesa ran fewer times: its runs against hardtech's median
         ratios = [m.per_step / ours.median for m in mesa_runs]
     return mesa, ours, ratios

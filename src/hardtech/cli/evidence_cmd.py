@@ -497,7 +497,9 @@ def _print_claims(rows: list[dict], sobol: dict | None, reps: int, screening: bo
         s = Table(title=f"H10 Sobol indices of {sobol['outcome']} ({sobol['runs']} runs)", title_justify="left")
         for c in ("lever", "S1", "±", "ST", "±"):
             s.add_column(c, justify="left" if c == "lever" else "right")
-        for n, s1, c1, st, ct in zip(sobol["names"], sobol["S1"], sobol["S1_conf"], sobol["ST"], sobol["ST_conf"]):
+        for n, s1, c1, st, ct in zip(
+            sobol["names"], sobol["S1"], sobol["S1_conf"], sobol["ST"], sobol["ST_conf"], strict=True
+        ):
             s.add_row(n, f"{s1:.3f}", f"{c1:.3f}", f"{st:.3f}", f"{ct:.3f}")
         out.print(s)
 

@@ -110,7 +110,7 @@ def paired_interval(
         return Interval(nan, nan, nan, nan, nan, nan, 0, "none")
 
     def statistic(*columns: np.ndarray, axis: int = -1) -> np.ndarray:
-        return np.asarray(compute({k: np.mean(c, axis=axis) for k, c in zip(keys, columns)}), float)
+        return np.asarray(compute({k: np.mean(c, axis=axis) for k, c in zip(keys, columns, strict=True)}), float)
 
     point = float(statistic(*matrix.T))
     if n < 2 or np.all(matrix == matrix[0]):

@@ -153,9 +153,9 @@ def run_many(
     keys = [run_id_for(sc, k) + ("+detail" if detail else "") for sc, k in jobs]
     if measure is None:
         measure, jobs = _one, [(*job, detail) for job in jobs]
-    todo = dict((key, job) for job, key in zip(jobs, keys) if key not in cache)  # each distinct run once
+    todo = dict((key, job) for job, key in zip(jobs, keys, strict=True) if key not in cache)  # each distinct run once
     mapper = executor.map if executor is not None else map
-    for key, row in zip(todo, mapper(measure, todo.values())):
+    for key, row in zip(todo, mapper(measure, todo.values()), strict=True):
         cache[key] = row
         if on_done is not None:
             on_done()
@@ -198,13 +198,13 @@ def bootstrap_interval(
     matrix = np.column_stack([np.asarray(arms[n], float) for n in names])
     keep = np.all(np.isfinite(matrix), axis=1)
     matrix = matrix[keep]
-    point = statistic(dict(zip(names, matrix.mean(axis=0))))
+    point = statistic(dict(zip(names, matrix.mean(axis=0), strict=True)))
     if len(matrix) < 2:
         return point, point, point
     rng = np.random.default_rng(np.random.SeedSequence(seed))
     idx = rng.integers(0, len(matrix), size=(resamples, len(matrix)))
     means = matrix[idx].mean(axis=1)  # (resamples, arms)
-    values = np.array([statistic(dict(zip(names, row))) for row in means])
+    values = np.array([statistic(dict(zip(names, row, strict=True))) for row in means])
     lo, hi = np.quantile(values, [(1 - level) / 2, 1 - (1 - level) / 2])
     return float(point), float(lo), float(hi)
 

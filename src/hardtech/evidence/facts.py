@@ -92,7 +92,7 @@ def _growth(result: hardtech.RunResult) -> pd.DataFrame:
     wide = panel.pivot_table(index="firm_id", columns="step", values="revenue")
     steps = sorted(wide.columns)
     rows = []
-    for a, b in zip(steps[:-1], steps[1:]):
+    for a, b in zip(steps[:-1], steps[1:], strict=True):
         pair = wide[[a, b]].dropna()
         pair = pair[(pair[a] > 0) & (pair[b] > 0)]
         rows.append(pd.DataFrame({"size": pair[a], "g": np.log(pair[b] / pair[a])}))

@@ -226,7 +226,7 @@ def statistic(
     if k == "count":
         return float(_counts(dragons, t.regions, first, t.to_year).sum())
     if k == "leader":
-        counts = dict(zip(t.regions, _counts(dragons, t.regions, first, t.to_year)))
+        counts = dict(zip(t.regions, _counts(dragons, t.regions, first, t.to_year), strict=True))
         own = counts[t.region]
         return float(own > 0 and all(own >= v for v in counts.values()))
     if k == "fields":
@@ -335,7 +335,7 @@ def run_history(
     )
     values = rows.melt(id_vars="replication", value_vars=[t.id for t in targets], var_name="target", value_name="value")
     by_id = {t.id: t for t in targets}
-    values["met"] = [by_id[t].met(v) for t, v in zip(values.target, values.value)]
+    values["met"] = [by_id[t].met(v) for t, v in zip(values.target, values.value, strict=True)]
     tl_cols = [c for c in rows.columns if str(c).startswith("tl|")]
     timeline = rows.melt(id_vars="replication", value_vars=tl_cols, var_name="key", value_name="dragons")
     parts = timeline.pop("key").str.split("|", expand=True)

@@ -279,7 +279,10 @@ class RobustnessStore:
             self.con.execute("DELETE FROM robustness_points WHERE study_id = ? AND stage = ?", [study_id, stage])
             self.con.executemany(
                 "INSERT INTO robustness_points VALUES (?, ?, ?, ?, ?)",
-                [[study_id, stage, i, _dumps(p), _dumps(o)] for i, (p, o) in enumerate(zip(points, outputs))],
+                [
+                    [study_id, stage, i, _dumps(p), _dumps(o)]
+                    for i, (p, o) in enumerate(zip(points, outputs, strict=True))
+                ],
             )
             self.con.execute("COMMIT")
 
@@ -425,7 +428,7 @@ class Runner:
                 found = list(pool.map(effects, scenarios))
         else:
             found = [effects(sc) for sc in scenarios]
-        for out, eff in zip(outputs, found):
+        for out, eff in zip(outputs, found, strict=True):
             out["effects"] = eff
         return outputs
 
@@ -464,7 +467,7 @@ def _problem(params: Sequence[ParamInfo]) -> dict[str, Any]:
 def _scenarios(
     base: Scenario, params: Sequence[ParamInfo], x: np.ndarray
 ) -> tuple[list[dict[str, Any]], list[Scenario]]:
-    values = [{p.path: _value(p, xi) for p, xi in zip(params, row)} for row in x]
+    values = [{p.path: _value(p, xi) for p, xi in zip(params, row, strict=True)} for row in x]
     return values, [load(base, v) for v in values]
 
 

@@ -416,7 +416,7 @@ def _run_sweep(
                         continue
                     arrived.append(out)
                 # the runs of one task arrive together: store them in one transaction, each whole
-                for out, status in zip(arrived, sweeps.write_many(resolved, arrived)):
+                for out, status in zip(arrived, sweeps.write_many(resolved, arrived), strict=True):
                     written.add((out.task.sample, out.task.replication))
                     if status == "stored":
                         report.stored += 1

@@ -129,7 +129,7 @@ def lock_wait(default: float = DEFAULT_LOCK_WAIT) -> float:
 def table_digest(table: pa.Table) -> str:
     """SHA-256 of an Arrow table's exact content: names, types, validity and value bytes, column by column."""
     h = hashlib.sha256()
-    for field, column in zip(table.schema, table.columns):
+    for field, column in zip(table.schema, table.columns, strict=True):
         col = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
         h.update(f"{field.name}:{field.type}:{len(col)}\0".encode())
         h.update(np.packbits(col.is_valid().to_numpy(zero_copy_only=False)).tobytes())

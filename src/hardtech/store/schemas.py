@@ -220,7 +220,7 @@ def conform(name: str, table: pa.Table, schemas: dict[str, pa.Schema] | None = N
     """
     declared = (DECLARED if schemas is None else schemas).get(name)
     names, columns = [], []
-    for field, column in zip(table.schema, table.columns):
+    for field, column in zip(table.schema, table.columns, strict=True):
         target = (
             declared.field(field.name).type if declared is not None and field.name in declared.names else field.type
         )
@@ -236,4 +236,4 @@ def conform(name: str, table: pa.Table, schemas: dict[str, pa.Schema] | None = N
                 ) from None
         names.append(field.name)
         columns.append(nan_to_null(column))
-    return pa.table(dict(zip(names, columns))) if names else pa.table({})
+    return pa.table(dict(zip(names, columns, strict=True))) if names else pa.table({})
