@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from hardtech.engine.jit import compiled
 
@@ -63,7 +64,7 @@ class AgentTable:
 
     def __init__(
         self,
-        schema: Mapping[str, object],
+        schema: Mapping[str, DTypeLike],
         capacity: int | None = None,
         defaults: Mapping[str, object] | None = None,
         expected: float | None = None,

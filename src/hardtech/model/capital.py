@@ -253,7 +253,7 @@ def price_deals(world: World) -> None:
     """
     cap = world.scenario.capital
     offered, asked = world.flows.get("offered"), world.flows.get("asked")
-    if not cap.constrained or cap.price_elasticity == 0 or offered is None:
+    if not cap.constrained or cap.price_elasticity == 0 or offered is None or asked is None:  # (set together)
         return
     top = cap.abundance_cap
     abundance = np.clip(np.divide(offered, asked, out=np.full_like(offered, top), where=asked > 0), 1.0 / top, top)

@@ -134,7 +134,7 @@ def found(world: World) -> None:
     R, F = world.n_regions, world.n_fields
     slots = 2 * 2  # young or not × spin-out or not
     if compiled():
-        cls = np.empty(len(t), np.int16 if R * F * slots <= np.iinfo(np.int16).max else np.int64)
+        cls: np.ndarray = np.empty(len(t), np.int16 if R * F * slots <= np.iinfo(np.int16).max else np.int64)
         kernels.founder_classes(
             t["region"],
             t["field"],

@@ -19,7 +19,7 @@ Cached arrays are read-only, so a caller cannot change them by mistake.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, overload
 
 import numpy as np
 
@@ -33,6 +33,10 @@ if TYPE_CHECKING:  # the world imports this module: the annotation only
     from hardtech.scenario import Scenario
 
 
+@overload
+def spending_per_wage(scenario: Scenario, living_cost: np.ndarray) -> np.ndarray: ...
+@overload
+def spending_per_wage(scenario: Scenario, living_cost: float) -> float: ...
 def spending_per_wage(scenario: Scenario, living_cost: np.ndarray | float) -> np.ndarray | float:
     """A firm's spending per head as a multiple of the wage: 1 + non-wage spending.
 
@@ -207,7 +211,7 @@ def effective_capability(world: World) -> np.ndarray:
     return world.firms["capability"] - component_loss(world)
 
 
-def bass_adoption(t: np.ndarray | float, p: float, q: float) -> np.ndarray:
+def bass_adoption(t: np.ndarray | float, p: np.ndarray | float, q: np.ndarray | float) -> np.ndarray:
     """Bass cumulative adoption F(t) = (1 − e^−(p+q)t) / (1 + (q/p) e^−(p+q)t), t in years."""
     e = np.exp(-(p + q) * np.asarray(t, dtype=float))
     return (1.0 - e) / (1.0 + (q / p) * e)

@@ -12,7 +12,7 @@ with them (wages, frontiers, an entrant's segment) from :mod:`hardtech.model.sha
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -145,13 +145,15 @@ class World:
     cut: dict[str, np.ndarray] = field(default_factory=dict)  # channel -> (imposer bloc, target bloc)
     step: int = 0
     # flows of the current step, reset at its start and read by metrics
-    flows: dict[str, np.ndarray] = field(default_factory=dict)
+    flows: dict[str, Any] = field(default_factory=dict)  # arrays, and the scalar ``risk_pooled``
     ledger: dict[str, float] = field(default_factory=dict)
     events: list[FirmEvents] = field(default_factory=list)
     dragons: list[dict] = field(default_factory=list)  # one entry per detection batch
-    dragons_total: np.ndarray | None = None  # (region, field) cumulative count
-    dragons_par_total: np.ndarray | None = None  # (region, field) cumulative count of dragons at a deal price of 1
-    wage: np.ndarray | None = None  # (region, field) annual wage, thousand USD
+    # build_world sets these three before it returns the world (the defaults are never read)
+    dragons_total: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.int64))  # (region, field) count
+    # (region, field) cumulative count of dragons at a deal price of 1
+    dragons_par_total: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.int64))
+    wage: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # (region, field) annual wage, thousand USD
     param_cache: dict = field(default_factory=dict, repr=False)  # (fields|regions, name) -> array, see field_param
 
     # -- handy derived views ---------------------------------------------------
