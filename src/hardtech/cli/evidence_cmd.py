@@ -9,7 +9,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import numpy as np
 import pandas as pd
@@ -41,7 +41,7 @@ KEY_OUTCOMES = (
 )
 
 
-def _scenario(source: str, sets: list[str] | None, quick: bool = False, workers: int = 1) -> Scenario:
+def _scenario(source: str | Scenario, sets: list[str] | None, quick: bool = False, workers: int = 1) -> Scenario:
     """The scenario, checked; and refused if ``workers`` runs of it at once would not fit in memory."""
     try:
         sc = load(source, sets or [])
@@ -185,7 +185,7 @@ def compare_cmd(
     with _pool(workers) as pool:
         rows_a = replicate(sc_a, replications=replications, executor=pool)
         rows_b = replicate(sc_b, replications=replications, executor=pool)
-    result = []
+    result: list[dict[str, Any]] = []
     for m in names:
         diff, lo, hi = paired_difference(rows_a[m].to_numpy(), rows_b[m].to_numpy())
         result.append(

@@ -15,10 +15,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.console import JustifyMethod
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    TaskID,
     TaskProgressColumn,
     TextColumn,
     TimeElapsedColumn,
@@ -91,6 +93,7 @@ def _plan(
         fail(str(exc))
     if scheduler:
         return plan
+    assert plan.largest is not None  # a plan has at least one run
     try:
         check_memory(plan.largest, processes=max(workers or 1, dask_local or 1), what="the largest run of the sweep")
     except ResourceError as exc:
@@ -108,7 +111,7 @@ class _Reporter:
     def __init__(self, sweep_id: str, bar: bool, lines: bool) -> None:
         self.sweep_id, self.lines, self.last, self.shown = sweep_id, lines, 0.0, -1
         self.progress: Progress | None = None
-        self.task = None
+        self.task: TaskID | None = None
         if bar:
             self.progress = Progress(
                 TextColumn("[bold]sweep {task.description}"),
@@ -405,7 +408,13 @@ def _print_sensitivity(result: dict[str, Any]) -> None:
         out.print(table)
         if result["method"] == "sobol" and entry.get("S2"):
             s2 = Table(title=f"{name} — second-order indices S2", title_justify="left")
-            for c, j in (("factor a", "left"), ("factor b", "left"), ("S2", "right"), ("±", "right")):
+            s2_columns: tuple[tuple[str, JustifyMethod], ...] = (
+                ("factor a", "left"),
+                ("factor b", "left"),
+                ("S2", "right"),
+                ("±", "right"),
+            )
+            for c, j in s2_columns:
                 s2.add_column(c, justify=j)
             for p in entry["S2"]:
                 s2.add_row(labels[p["a"]], labels[p["b"]], _fmt(p["S2"]), _fmt(p["S2_conf"]))
@@ -503,13 +512,14 @@ def _print_discovery(result: dict[str, Any]) -> None:
             f"{box['density']:.3f}, {box['n']} runs of which {box['k']} of interest",
             title_justify="left",
         )
-        for c, j in (
+        limit_columns: tuple[tuple[str, JustifyMethod], ...] = (
             ("factor", "left"),
             ("box lower", "right"),
             ("box upper", "right"),
             ("spec range", "right"),
             ("quasi-p", "right"),
-        ):
+        )
+        for c, j in limit_columns:
             lim.add_column(c, justify=j)
         for r in sorted(box["limits"], key=lambda r: not r["restricted"]):
             if r["upper"] is None:

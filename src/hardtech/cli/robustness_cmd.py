@@ -145,11 +145,11 @@ def robustness_cmd(
         claims=tuple(wanted),
         region=focal,
         parameters=tuple(p.path for p in chosen),
-        trajectories=trajectories or (QUICK["trajectories"] if quick else 6),
+        trajectories=trajectories or (int(QUICK["trajectories"]) if quick else 6),
         morris_replications=morris_replications,
-        keep=keep or (QUICK["keep"] if quick else 8),
-        points=samples or (QUICK["points"] if quick else 64),
-        replications=replications or (QUICK["replications"] if quick else 4),
+        keep=keep or (int(QUICK["keep"]) if quick else 8),
+        points=samples or (int(QUICK["points"]) if quick else 64),
+        replications=replications or (int(QUICK["replications"]) if quick else 4),
         seed=seed,
     )
     try:

@@ -130,7 +130,7 @@ def replicate(
 
 
 def run_many(
-    jobs: Sequence[tuple[Scenario, int]],
+    jobs: Sequence[tuple[Any, ...]],  # (scenario, replication), and the detail flag once measured here
     workers: int = 1,
     executor: Executor | None = None,
     on_done: Callable[[], None] | None = None,

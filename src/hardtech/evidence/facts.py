@@ -347,7 +347,7 @@ def untargeted(calibrated: set[str] | None = None) -> list[Fact]:
     return [f for f in FACTS if f.id not in calibrated and TARGETED_THROUGH.get(f.id) not in calibrated]
 
 
-def _validate_job(args: tuple[Any, int]) -> dict[str, float]:
+def _validate_job(args: tuple[Any, int, set[str]]) -> dict[str, float]:
     from hardtech.evidence.history import history_row
 
     scenario, replication, ids = args

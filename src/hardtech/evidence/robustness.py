@@ -624,7 +624,7 @@ def claim_summary(
     }
     y = np.array([e["effect"] for e in effects], float)
     ok = np.array([e["status"] == "supported" for e in effects])
-    deciding = []
+    deciding: list[dict[str, Any]] = []
     for p in kept:
         x = np.array([v[p.path] for v in values], float)
         rho, pval = _spearman(x, y)
@@ -665,7 +665,7 @@ def outcome_summary(
     """Which inputs move a key outcome most: Morris μ* over every screened parameter, Spearman ρ on the hypercube."""
     y = np.array([o["outcomes"].get(name, float("nan")) for o in outputs], float)
     morris_top = sorted((r for r in (screen or []) if r["mu_star"] is not None), key=lambda r: -r["mu_star"])[:5]
-    lhs = []
+    lhs: list[dict[str, Any]] = []
     for p in kept:
         rho, pval = _spearman(np.array([v[p.path] for v in values], float), y)
         lhs.append({"parameter": p.path, "spearman": rho, "p": pval})

@@ -74,6 +74,7 @@ def design_matrix(resolved: ResolvedSpec) -> Design:
         return Design(x, values)
     problem = salib_problem(resolved)
     rng = rng_for(spec.seed, _DESIGN_STREAM)
+    assert spec.samples is not None  # the spec's validator requires samples for every design but factorial
     n = int(spec.samples)
     if spec.design == "lhs":
         from SALib.sample import latin
@@ -97,6 +98,7 @@ def design_size(resolved: ResolvedSpec) -> int:
     spec, k = resolved.spec, len(resolved.factors)
     if spec.design == "factorial":
         return int(np.prod([len(f.grid()) for f in resolved.factors]))
+    assert spec.samples is not None  # the spec's validator requires samples for every design but factorial
     n = int(spec.samples)
     if spec.design == "lhs":
         return n

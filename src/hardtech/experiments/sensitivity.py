@@ -112,6 +112,7 @@ def _sobol(problem: dict[str, Any], y: np.ndarray, spec: Any, seed: int, undefin
 
     names, k = problem["names"], problem["num_vars"]
     so = spec.sobol.second_order
+    res: Any  # SALib's ResultDict, or the same keys when the indices are undefined
     if undefined:
         nan = float("nan")
         res = {

@@ -41,6 +41,7 @@ import json
 import math
 import re
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -244,7 +245,7 @@ def _flatten(mapping: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def _describe(error: dict[str, Any]) -> str:
+def _describe(error: Mapping[str, Any]) -> str:
     loc = ".".join(str(p) for p in error["loc"]) or "spec"
     kind, msg = error["type"], error["msg"]
     if kind == "extra_forbidden":
@@ -328,30 +329,44 @@ class FactorInfo:
     n_levels: int | None
     column_type: str  # arrow type of the stored column: float64, int64, bool, string
 
+    def ends(self) -> tuple[float, float]:
+        """``lo`` and ``hi`` of a range factor (both are set when ``levels`` is not)."""
+        assert self.lo is not None and self.hi is not None, self.path
+        return self.lo, self.hi
+
+    def level_values(self) -> tuple[Any, ...]:
+        """The levels of a levels factor (set when the factor has no range)."""
+        assert self.levels is not None, self.path
+        return self.levels
+
     @property
     def bounds(self) -> tuple[float, float]:
         """The factor's range as a half-open interval for the design (integers: up to hi + 1)."""
         if self.kind == "float":
-            return (float(self.lo), float(self.hi))
+            lo, hi = self.ends()
+            return (float(lo), float(hi))
         if self.kind == "int":
-            return (float(self.lo), float(self.hi) + 1.0)
-        return (0.0, float(len(self.levels)))
+            lo, hi = self.ends()
+            return (float(lo), float(hi) + 1.0)
+        return (0.0, float(len(self.level_values())))
 
     def value(self, x: float) -> Any:
         """The scenario value at design coordinate ``x`` (within :attr:`bounds`)."""
         if self.kind == "float":
             return float(x)
         if self.kind == "int":
-            return int(min(math.floor(x), self.hi))
-        idx = int(min(max(math.floor(x), 0), len(self.levels) - 1))
-        return self.levels[idx]
+            return int(min(math.floor(x), self.ends()[1]))
+        levels = self.level_values()
+        idx = int(min(max(math.floor(x), 0), len(levels) - 1))
+        return levels[idx]
 
     def grid(self) -> list[Any]:
         """Factorial levels: explicit levels, or n_levels evenly spaced over the range."""
         if self.levels is not None:
             return list(self.levels)
         n = int(self.n_levels or 2)
-        pts = [self.lo + (self.hi - self.lo) * i / (n - 1) for i in range(n)]
+        lo, hi = self.ends()
+        pts = [lo + (hi - lo) * i / (n - 1) for i in range(n)]
         if self.kind == "int":
             return sorted({int(round(p)) for p in pts})
         return [float(p) for p in pts]
@@ -366,7 +381,7 @@ class FactorInfo:
         """A number for ``value`` (the level index for non-numeric levels) — PRIM and plots use it."""
         if self.column_type in ("float64", "int64"):
             return float(value)
-        return float(self.levels.index(value))
+        return float(self.level_values().index(value))
 
 
 @dataclass(frozen=True)
@@ -491,6 +506,7 @@ def resolve(spec: ExperimentSpec, root: Path, *, origin: str = "spec") -> Resolv
                 raise SpecError(f"{here}.range: {f.path!r} is an integer field; give integer ends, got {f.range}")
             values = [int(lo), int(hi)] if kind == "int" else [float(lo), float(hi)]
         else:
+            assert f.levels is not None  # the factor's validator requires a range or levels
             values = list(f.levels)
         for v in values:
             _check_value(base_raw, f.path, v, f"{here}.{'range' if f.range is not None else 'levels'}")

@@ -399,7 +399,7 @@ def _run_sweep(
                     break
                 except Exception as exc:  # noqa: BLE001 - e.g. dask KilledWorker: report, go on
                     outputs = [RunOutput(t, error=f"{type(exc).__name__}: {exc}") for t in batch.runs]
-                arrived = []
+                arrived: list[RunOutput] = []
                 for out in outputs:
                     key = (out.task.sample, out.task.replication)
                     if key in written or any((o.task.sample, o.task.replication) == key for o in arrived):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -78,7 +79,7 @@ def _model_at(path: list[str]) -> type[BaseModel] | None:
 
 def _unwrap(annotation: Any) -> Any:
     """For dict[str, M] return M (so paths like regions.X.field resolve)."""
-    args = getattr(annotation, "__args__", ())
+    args: tuple[Any, ...] = getattr(annotation, "__args__", ())
     if getattr(annotation, "__origin__", None) is dict and len(args) == 2:
         return _DictOf(args[1])
     return annotation
@@ -127,7 +128,7 @@ def apply_override(raw: dict[str, Any], key: str, value: Any) -> None:
             node = node[part]
 
 
-def _describe(error: dict[str, Any]) -> str:
+def _describe(error: Mapping[str, Any]) -> str:
     """One line for the first pydantic error."""
     loc = [str(p) for p in error["loc"]]
     path = ".".join(loc) or "scenario"

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic.json_schema import JsonDict
 from pydantic_core import PydanticUndefined
 
 # -- declaring a parameter ------------------------------------------------------------
@@ -76,7 +77,7 @@ def Param(  # noqa: N802 - reads like pydantic's Field
         plausible = [False, True]
     elif plausible is None and provenance.startswith("[DEFINITION") and isinstance(default, (int, float)):
         plausible = [default, default]
-    extra = {
+    extra: JsonDict = {
         "unit": unit,
         "allowed": list(allowed) if isinstance(allowed, (tuple, list)) else allowed,
         "plausible": list(plausible) if isinstance(plausible, (tuple, list)) else plausible,
@@ -2379,7 +2380,7 @@ class Scenario(Strict):
         allowed="a block",
         plausible="—",
         provenance=BLOCK,
-        description=Technology.__doc__,
+        description=Technology.__doc__ or "",
     )
     market: Market = Param(
         default_factory=Market,
@@ -2387,7 +2388,7 @@ class Scenario(Strict):
         allowed="a block",
         plausible="—",
         provenance=BLOCK,
-        description=Market.__doc__,
+        description=Market.__doc__ or "",
     )
     labour: Labour = Param(
         default_factory=Labour,
@@ -2395,7 +2396,7 @@ class Scenario(Strict):
         allowed="a block",
         plausible="—",
         provenance=BLOCK,
-        description=Labour.__doc__,
+        description=Labour.__doc__ or "",
     )
     capital: Capital = Param(
         default_factory=Capital,
@@ -2403,7 +2404,7 @@ class Scenario(Strict):
         allowed="a block",
         plausible="—",
         provenance=BLOCK,
-        description=Capital.__doc__,
+        description=Capital.__doc__ or "",
     )
     innovation: Innovation = Param(
         default_factory=Innovation,
@@ -2411,7 +2412,7 @@ class Scenario(Strict):
         allowed="a block",
         plausible="—",
         provenance=BLOCK,
-        description=Innovation.__doc__,
+        description=Innovation.__doc__ or "",
     )
     entrepreneurship: Entrepreneurship = Param(
         default_factory=Entrepreneurship,
@@ -2419,7 +2420,7 @@ class Scenario(Strict):
         allowed="a block",
         plausible="—",
         provenance=BLOCK,
-        description=Entrepreneurship.__doc__,
+        description=Entrepreneurship.__doc__ or "",
     )
     cooperation: Cooperation = Param(
         default_factory=Cooperation,
@@ -2427,7 +2428,7 @@ class Scenario(Strict):
         allowed="a block",
         plausible="—",
         provenance=BLOCK,
-        description=Cooperation.__doc__,
+        description=Cooperation.__doc__ or "",
     )
     decoupling: Decoupling = Param(
         default_factory=Decoupling,
@@ -2435,7 +2436,7 @@ class Scenario(Strict):
         allowed="a block",
         plausible="—",
         provenance=BLOCK,
-        description=Decoupling.__doc__,
+        description=Decoupling.__doc__ or "",
     )
     dragon: Dragon = Param(
         default_factory=Dragon,
@@ -2443,7 +2444,7 @@ class Scenario(Strict):
         allowed="a block",
         plausible="—",
         provenance=BLOCK,
-        description=Dragon.__doc__,
+        description=Dragon.__doc__ or "",
     )
     setup: Setup = Param(
         default_factory=Setup,
@@ -2451,7 +2452,7 @@ class Scenario(Strict):
         allowed="a block",
         plausible="—",
         provenance=BLOCK,
-        description=Setup.__doc__,
+        description=Setup.__doc__ or "",
     )
 
     @model_validator(mode="after")

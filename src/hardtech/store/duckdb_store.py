@@ -318,7 +318,9 @@ class ResultsStore:
         if not read_only:
             check_store_path(self.path)
             self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._con = _connect(self.path, read_only, lock_wait() if wait is None else wait, on_wait)
+        self._con: duckdb.DuckDBPyConnection | None = _connect(
+            self.path, read_only, lock_wait() if wait is None else wait, on_wait
+        )
         if not read_only:
             try:
                 cols = ", ".join(f"{name} {typ}" for name, typ in RUN_COLUMNS.items())
