@@ -71,7 +71,7 @@ log = logging.getLogger("hardtech.web")
 STATIC = Path(str(resources.files("hardtech.web") / "static"))
 COOKIE = "hardtech_token"
 LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "::1", "[::1]"]
-_ERRORS = {
+_ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": s.MessageResponse, "description": "Token missing (when the server requires one)."},
     403: {"model": s.MessageResponse, "description": "Wrong token."},
     422: {"model": s.ValidationErrorResponse, "description": "Invalid request; `loc` names the field."},
@@ -80,8 +80,8 @@ JobId = Annotated[str, PathParam(min_length=1, max_length=64, pattern=r"^[A-Za-z
 RunIdParam = Annotated[
     str, PathParam(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.-]+$", description="A run id (GET /api/runs).")
 ]
-_NOT_FOUND = {404: {"model": s.MessageResponse, "description": "Unknown id."}}
-_CONFLICT = {
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": s.MessageResponse, "description": "Unknown id."}}
+_CONFLICT: dict[int | str, dict[str, Any]] = {
     409: {"model": s.MessageResponse, "description": "Refused (e.g. a run of a store the dashboard only reads)."}
 }
 SweepId = Annotated[str, PathParam(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9]+$", description="A sweep id.")]
@@ -95,7 +95,7 @@ class ApiError(Exception):
 
     def __init__(self, loc: list[str | int], msg: str, kind: str = "value_error") -> None:
         super().__init__(msg)
-        self.items = [{"loc": loc, "msg": msg, "type": kind}]
+        self.items: list[dict[str, Any]] = [{"loc": loc, "msg": msg, "type": kind}]
 
 
 @lru_cache(maxsize=32)
@@ -941,7 +941,7 @@ def serve(
         def handle_exit(self, sig: int, frame: Any) -> None:
             if not closing.is_set():
                 closing.set()
-                name = signal.Signals(sig).name if sig in iter(signal.Signals) else str(sig)
+                name = signal.Signals(sig).name if sig in list(signal.Signals) else str(sig)
                 print(
                     f"hardtech serve: {name}: stopping; cancelling running jobs (finished replications are kept)",
                     file=sys.stderr,

@@ -33,6 +33,7 @@ import logging
 import threading
 import uuid
 from collections import OrderedDict
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -253,7 +254,7 @@ def _dragons_so_far(model: Any) -> Any:
     return table_of() if callable(table_of) else model.results()["dragons"]
 
 
-def interval(values: list[float] | np.ndarray) -> dict[str, Any] | None:
+def interval(values: Sequence[float | None] | np.ndarray) -> dict[str, Any] | None:
     """Mean over replications with a bootstrap 95% interval from :data:`MIN_BOOTSTRAP` of them up.
 
     Fewer: the mean with the replications' range (``method = "range"``), or
@@ -285,7 +286,8 @@ def _outcomes(result: RunResult) -> dict[str, float]:
 
 def _payloads(result: RunResult) -> list[dict[str, Any]]:
     sc = result.scenario
-    return payloads(*(result.frame(k) for k in _STREAM_TABLES), list(sc.regions), list(sc.fields))
+    step_frame, region_frame, field_frame = (result.frame(k) for k in _STREAM_TABLES)
+    return payloads(step_frame, region_frame, field_frame, list(sc.regions), list(sc.fields))
 
 
 def run_result(results: list[RunResult]) -> dict[str, Any]:

@@ -110,7 +110,7 @@ class ScenarioSpec(Strict):
         min_length=1,
         max_length=64,
         description="A preset name (see GET /api/presets).",
-        json_schema_extra={"enum": presets()},
+        json_schema_extra={"enum": [*presets()]},
     )
     base: BaseRef | None = Field(
         None,
