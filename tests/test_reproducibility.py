@@ -221,7 +221,15 @@ def test_model_version_hashes_exactly_the_model_source(tmp_path):
     preset.write_bytes(preset.read_bytes().replace(b"\n", b"\r\n"))  # a Windows checkout: same model
     assert source_hash(copy) == base
     rule = copy / "model" / "capital.py"
-    rule.write_text(rule.read_text(encoding="utf-8") + "\n# a change\n", encoding="utf-8")
+    text = rule.read_text(encoding="utf-8")
+    rule.write_text(text + "\n# a comment\n", encoding="utf-8")  # comments, docstrings, annotations, layout:
+    assert source_hash(copy) == base  # the same code
+    documented = text.replace('"""', '"""Documented better. ', 1).replace("-> None:", "  ->  None :", 1)
+    rule.write_text(documented, encoding="utf-8")
+    assert source_hash(copy) == base
+    rule.write_text(text + "\nCHANGE = 1\n", encoding="utf-8")  # code: a new version
+    assert source_hash(copy) != base
+    rule.write_text(text.replace("0.0", "0.5", 1), encoding="utf-8")
     assert source_hash(copy) != base
 
 

@@ -2,8 +2,11 @@
 
 * :func:`model_version` — the package version plus a hash of the model's
   source (``engine/``, ``model/`` and ``scenario/``: the rules, the schema
-  and the presets). Two installs with the same model version run the same
-  code on the same inputs. It is part of every run id (see
+  and the presets). Python files are hashed as code, not text: their syntax
+  tree without docstrings, comments, type annotations or layout, so a
+  reformatted or better documented rule keeps its version while any change to
+  what it computes gives a new one. Two installs with the same model version
+  run the same code on the same inputs. It is part of every run id (see
   :func:`hardtech.runner.run_id_for`) and of every run's metadata.
 * :func:`platform_info` — processor, the SIMD features NumPy uses, the C
   library, the BLAS, Python and NumPy versions; stored with each run (the
@@ -17,6 +20,7 @@ docs/reproducibility.md says what is guaranteed across machines.
 
 from __future__ import annotations
 
+import ast
 import functools
 import hashlib
 import os
@@ -46,12 +50,49 @@ def model_files(root: Path = PACKAGE_DIR) -> list[Path]:
     return sorted(files, key=lambda p: p.relative_to(root).as_posix())
 
 
+class _CodeOnly(ast.NodeTransformer):
+    """Drops what does not change what Python code computes: docstrings and type annotations."""
+
+    def _body(self, node: ast.AST) -> ast.AST:
+        self.generic_visit(node)
+        body = getattr(node, "body", None)
+        if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+            if isinstance(body[0].value.value, str):
+                node.body = body[1:] or [ast.Pass()]  # type: ignore[attr-defined]
+        return node
+
+    visit_Module = visit_ClassDef = _body
+
+    def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> ast.AST:
+        node.returns = None
+        for arg in [*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs, node.args.vararg, node.args.kwarg]:
+            if arg is not None:
+                arg.annotation = None
+        return self._body(node)
+
+    visit_AsyncFunctionDef = visit_FunctionDef
+
+    def visit_AnnAssign(self, node: ast.AnnAssign) -> ast.AST | None:
+        if node.value is None:  # a bare annotation (``x: int``) computes nothing
+            return None
+        return ast.Assign(targets=[node.target], value=node.value, lineno=node.lineno)
+
+
+def _code(path: Path) -> bytes:
+    """What a model file contributes to the model version: Python as its normalised syntax tree, else its text."""
+    raw = path.read_bytes().replace(b"\r\n", b"\n")
+    if path.suffix != ".py":
+        return raw
+    tree = _CodeOnly().visit(ast.parse(raw))
+    return ast.dump(tree, annotate_fields=False).encode()
+
+
 def source_hash(root: Path = PACKAGE_DIR) -> str:
-    """SHA-256 over the model's files: relative path and content (line endings normalised), 12 hex digits."""
+    """SHA-256 over the model's files (relative path and code, see :func:`_code`), 12 hex digits."""
     h = hashlib.sha256()
     for path in model_files(root):
         h.update(path.relative_to(root).as_posix().encode() + b"\0")
-        h.update(path.read_bytes().replace(b"\r\n", b"\n") + b"\0")
+        h.update(_code(path) + b"\0")
     return h.hexdigest()[:12]
 
 
