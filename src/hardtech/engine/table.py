@@ -20,7 +20,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import numpy as np
-from numpy.typing import DTypeLike
 
 from hardtech.engine.jit import compiled
 
@@ -64,7 +63,7 @@ class AgentTable:
 
     def __init__(
         self,
-        schema: Mapping[str, DTypeLike],
+        schema: Mapping[str, np.typing.DTypeLike],
         capacity: int | None = None,
         defaults: Mapping[str, object] | None = None,
         expected: float | None = None,

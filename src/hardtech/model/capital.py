@@ -253,10 +253,11 @@ def price_deals(world: World) -> None:
     """
     cap = world.scenario.capital
     offered, asked = world.flows.get("offered"), world.flows.get("asked")
-    if not cap.constrained or cap.price_elasticity == 0 or offered is None or asked is None:  # (set together)
+    if not cap.constrained or cap.price_elasticity == 0 or offered is None:
         return
     top = cap.abundance_cap
-    abundance = np.clip(np.divide(offered, asked, out=np.full_like(offered, top), where=asked > 0), 1.0 / top, top)
+    # ``asked`` is set together with ``offered`` (shared.within_pool_capacity): not None here
+    abundance = np.clip(np.divide(offered, asked, out=np.full_like(offered, top), where=asked > 0), 1.0 / top, top)  # type: ignore[arg-type, operator]
     weights = pool_weights(world)
     total = weights.sum(axis=1, keepdims=True)
     # with every reachable pool empty, a region's firms face its own pool's (scarce) money

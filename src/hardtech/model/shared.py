@@ -19,7 +19,7 @@ Cached arrays are read-only, so a caller cannot change them by mistake.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, NamedTuple, overload
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
@@ -33,10 +33,6 @@ if TYPE_CHECKING:  # the world imports this module: the annotation only
     from hardtech.scenario import Scenario
 
 
-@overload
-def spending_per_wage(scenario: Scenario, living_cost: np.ndarray) -> np.ndarray: ...
-@overload
-def spending_per_wage(scenario: Scenario, living_cost: float) -> float: ...
 def spending_per_wage(scenario: Scenario, living_cost: np.ndarray | float) -> np.ndarray | float:
     """A firm's spending per head as a multiple of the wage: 1 + non-wage spending.
 
@@ -146,7 +142,8 @@ def cost_per_head(world: World) -> np.ndarray:
         return cached.values
     # per (region, field) first, then one gather: the same operations on the same numbers
     per_wage = spending_per_wage(world.scenario, world.region_param("living_cost"))
-    table = world.wage / 4.0 / 1000.0 * per_wage[:, None]
+    # per region (living_cost is an array here), so per_wage is an array: spending_per_wage is typed for a float too
+    table = world.wage / 4.0 / 1000.0 * per_wage[:, None]  # type: ignore[index]
     values = table[firms["region"], firms["field"]]
     values.setflags(write=False)
     setattr(world, _PER_HEAD, _PerHead(firms, firms.version, world.wage, values))

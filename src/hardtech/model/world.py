@@ -12,7 +12,7 @@ with them (wages, frontiers, an entrant's segment) from :mod:`hardtech.model.sha
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 
@@ -145,15 +145,16 @@ class World:
     cut: dict[str, np.ndarray] = field(default_factory=dict)  # channel -> (imposer bloc, target bloc)
     step: int = 0
     # flows of the current step, reset at its start and read by metrics
-    flows: dict[str, Any] = field(default_factory=dict)  # arrays, and the scalar ``risk_pooled``
+    flows: dict[str, np.ndarray] = field(default_factory=dict)  # arrays (and the scalar ``risk_pooled``)
     ledger: dict[str, float] = field(default_factory=dict)
     events: list[FirmEvents] = field(default_factory=list)
     dragons: list[dict] = field(default_factory=list)  # one entry per detection batch
-    # build_world sets these three before it returns the world (the defaults are never read)
-    dragons_total: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.int64))  # (region, field) count
+    # build_world sets these three before it returns the world: arrays wherever a rule reads them
+    # (typed so; None only as the dataclass default, which no rule ever sees)
+    dragons_total: np.ndarray = None  # type: ignore[assignment]  # (region, field) cumulative count
     # (region, field) cumulative count of dragons at a deal price of 1
-    dragons_par_total: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.int64))
-    wage: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # (region, field) annual wage, thousand USD
+    dragons_par_total: np.ndarray = None  # type: ignore[assignment]
+    wage: np.ndarray = None  # type: ignore[assignment]  # (region, field) annual wage, thousand USD
     param_cache: dict = field(default_factory=dict, repr=False)  # (fields|regions, name) -> array, see field_param
 
     # -- handy derived views ---------------------------------------------------

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import copy
 import difflib
-from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -128,7 +127,7 @@ def apply_override(raw: dict[str, Any], key: str, value: Any) -> None:
             node = node[part]
 
 
-def _describe(error: Mapping[str, Any]) -> str:
+def _describe(error: dict[str, Any]) -> str:
     """One line for the first pydantic error."""
     loc = [str(p) for p in error["loc"]]
     path = ".".join(loc) or "scenario"
@@ -181,7 +180,8 @@ def validate(raw: dict[str, Any]) -> Scenario:
         return Scenario.model_validate(raw)
     except ValidationError as exc:
         # a misspelt key also makes the right one "missing": report the misspelling
-        errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
+        # pydantic's ErrorDetails are TypedDicts: read as plain dicts here
+        errors: list[Any] = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
         raise ScenarioError(_describe(errors[0])) from None
 
 

@@ -27,7 +27,6 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from pydantic.json_schema import JsonDict
 from pydantic_core import PydanticUndefined
 
 # -- declaring a parameter ------------------------------------------------------------
@@ -47,7 +46,7 @@ def Param(  # noqa: N802 - reads like pydantic's Field
     *,
     unit: str,
     provenance: str,
-    description: str,
+    description: str | None,  # required; str | None as blocks pass their docstring (``__doc__``)
     plausible: tuple | list | str | None = None,
     allowed: tuple | list | str | None = None,
     ge: float | None = None,
@@ -77,7 +76,7 @@ def Param(  # noqa: N802 - reads like pydantic's Field
         plausible = [False, True]
     elif plausible is None and provenance.startswith("[DEFINITION") and isinstance(default, (int, float)):
         plausible = [default, default]
-    extra: JsonDict = {
+    extra: dict[str, Any] = {
         "unit": unit,
         "allowed": list(allowed) if isinstance(allowed, (tuple, list)) else allowed,
         "plausible": list(plausible) if isinstance(plausible, (tuple, list)) else plausible,
@@ -2380,7 +2379,7 @@ class Scenario(Strict):
         allowed="a block",
         plausible="—",
         provenance=BLOCK,
-        description=Technology.__doc__ or "",
+        description=Technology.__doc__,
     )
     market: Market = Param(
         default_factory=Market,
@@ -2388,7 +2387,7 @@ class Scenario(Strict):
         allowed="a block",
         plausible="—",
         provenance=BLOCK,
-        description=Market.__doc__ or "",
+        description=Market.__doc__,
     )
     labour: Labour = Param(
         default_factory=Labour,
@@ -2396,7 +2395,7 @@ class Scenario(Strict):
         allowed="a block",
         plausible="—",
         provenance=BLOCK,
-        description=Labour.__doc__ or "",
+        description=Labour.__doc__,
     )
     capital: Capital = Param(
         default_factory=Capital,
@@ -2404,7 +2403,7 @@ class Scenario(Strict):
         allowed="a block",
         plausible="—",
         provenance=BLOCK,
-        description=Capital.__doc__ or "",
+        description=Capital.__doc__,
     )
     innovation: Innovation = Param(
         default_factory=Innovation,
@@ -2412,7 +2411,7 @@ class Scenario(Strict):
         allowed="a block",
         plausible="—",
         provenance=BLOCK,
-        description=Innovation.__doc__ or "",
+        description=Innovation.__doc__,
     )
     entrepreneurship: Entrepreneurship = Param(
         default_factory=Entrepreneurship,
@@ -2420,7 +2419,7 @@ class Scenario(Strict):
         allowed="a block",
         plausible="—",
         provenance=BLOCK,
-        description=Entrepreneurship.__doc__ or "",
+        description=Entrepreneurship.__doc__,
     )
     cooperation: Cooperation = Param(
         default_factory=Cooperation,
@@ -2428,7 +2427,7 @@ class Scenario(Strict):
         allowed="a block",
         plausible="—",
         provenance=BLOCK,
-        description=Cooperation.__doc__ or "",
+        description=Cooperation.__doc__,
     )
     decoupling: Decoupling = Param(
         default_factory=Decoupling,
@@ -2436,7 +2435,7 @@ class Scenario(Strict):
         allowed="a block",
         plausible="—",
         provenance=BLOCK,
-        description=Decoupling.__doc__ or "",
+        description=Decoupling.__doc__,
     )
     dragon: Dragon = Param(
         default_factory=Dragon,
@@ -2444,7 +2443,7 @@ class Scenario(Strict):
         allowed="a block",
         plausible="—",
         provenance=BLOCK,
-        description=Dragon.__doc__ or "",
+        description=Dragon.__doc__,
     )
     setup: Setup = Param(
         default_factory=Setup,
@@ -2452,7 +2451,7 @@ class Scenario(Strict):
         allowed="a block",
         plausible="—",
         provenance=BLOCK,
-        description=Setup.__doc__ or "",
+        description=Setup.__doc__,
     )
 
     @model_validator(mode="after")
