@@ -51,7 +51,12 @@ def model_files(root: Path = PACKAGE_DIR) -> list[Path]:
 
 
 class _CodeOnly(ast.NodeTransformer):
-    """Drops what does not change what Python code computes: docstrings and type annotations."""
+    """Drops what does not change what Python code computes: docstrings, type annotations, ``if TYPE_CHECKING:``."""
+
+    def visit_If(self, node: ast.If) -> ast.AST | None:
+        if isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING" and not node.orelse:
+            return None  # imports for type checkers only: never run
+        return self.generic_visit(node)
 
     def _body(self, node: ast.AST) -> ast.AST:
         self.generic_visit(node)
@@ -75,7 +80,7 @@ class _CodeOnly(ast.NodeTransformer):
     def visit_AnnAssign(self, node: ast.AnnAssign) -> ast.AST | None:
         if node.value is None:  # a bare annotation (``x: int``) computes nothing
             return None
-        return ast.Assign(targets=[node.target], value=node.value, lineno=node.lineno)
+        return ast.Assign(targets=[node.target], value=node.value, type_comment=None, lineno=node.lineno)
 
 
 def _code(path: Path) -> bytes:
