@@ -30,8 +30,10 @@ setup: $(STAMP)
 demo: $(DEMO_STAMP)
 	$(BIN)/hardtech run hangzhou --seed 7
 
-# The tests, the docs site built with --strict (tests/test_docs.py) and every notebook in examples/ (nbmake).
+# The lint checks first (`make lint`: ruff check, ruff format --check, mypy; a finding fails the target),
+# then the tests, the docs site built with --strict (tests/test_docs.py) and every notebook in examples/ (nbmake).
 test: $(STAMP)
+	$(MAKE) lint
 	-sh scripts/ensure-chromium.sh
 	$(BIN)/python -m pytest
 

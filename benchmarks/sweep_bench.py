@@ -4,8 +4,9 @@
 
 A tiny scenario (scale 0.001, 2012–2018, a Latin hypercube over three levers)
 keeps a run at ≈0.2 s, so dispatch and the coordinator's writes (≈10 ms of
-CPU per run, one DuckDB transaction each) weigh about as much as they ever will. Phase 1 runs the first ``--calib`` runs on one worker
-process; phase 2 runs all ``--runs`` runs on two. Rates are steady-state
+CPU per run, one DuckDB transaction each) weigh about as much as they ever
+will. Phase 1 runs the first ``--calib`` runs on one worker process; phase 2
+runs all ``--runs`` runs on two. Rates are steady-state
 (from the 10th stored run on, so process start-up is excluded) and the
 parallel efficiency is rate(2) / (2 × rate(1)). Memory (RSS) of the
 coordinator (this process, which writes the store) and of the worker
@@ -203,7 +204,7 @@ def main() -> None:
             f"| {coord:.0f} MB / {worker:.0f} MB |"
         )
     if len(marks) >= 2 and all(m in mem for m in marks):
-        for a, b in zip(marks, marks[1:]):
+        for a, b in zip(marks, marks[1:], strict=False):  # consecutive marks: one pair fewer than marks
             (c1, w1), (c2, w2) = mem[a], mem[b]
             lines.append(f"| RSS change {a} → {b} runs: coordinator / worker | {c2 - c1:+.0f} MB / {w2 - w1:+.0f} MB |")
     lines.append(f"| store size after {two['runs']} runs (runs + step_metrics + sweep_runs) | {db_mb:.0f} MB |")

@@ -386,7 +386,10 @@ def report(res: dict) -> str:
         f"Screening scale ({SCREENING_SCALE}), runs per second (a run = `hardtech.run` + the scalar outcomes "
         "claims read; after one warm-up run per worker; compiled = warm cache):",
         "",
-        f"| workers | {OLD_COMMIT} | NumPy reference | compiled | compiled vs {OLD_COMMIT} | compiled vs NumPy reference |",
+        (
+            f"| workers | {OLD_COMMIT} | NumPy reference | compiled | compiled vs {OLD_COMMIT} | compiled vs NumPy "
+            "reference |"
+        ),
         "|---|---|---|---|---|---|",
     ]
     for w in (1, 2):

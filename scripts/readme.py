@@ -69,8 +69,12 @@ def table_rows(title: str, rows: int) -> Callable[[str], str]:
         kept = lines[body : body + rows]
         heads = lines[body - 2].split("┃")[1:-1]
         cells = kept[-1].split("│")[1:-1]
-        right = [h.startswith("  ") or c.startswith("  ") for h, c in zip(heads, cells)]  # padded on the left
-        dots = ["…".rjust(len(c) - 1) + " " if r else " " + "…".ljust(len(c) - 1) for c, r in zip(cells, right)]
+        right = [
+            h.startswith("  ") or c.startswith("  ") for h, c in zip(heads, cells, strict=True)
+        ]  # padded on the left
+        dots = [
+            "…".rjust(len(c) - 1) + " " if r else " " + "…".ljust(len(c) - 1) for c, r in zip(cells, right, strict=True)
+        ]
         after = end + 1
         if after < len(lines) and lines[after].startswith("… and "):
             after += 1  # the "… and N more" line: the ellipsis row says it

@@ -350,7 +350,8 @@ def test_posterior_draws_follow_the_weights_and_the_seed(tmp_path):
     path = tmp_path / "post.duckdb"
     with duckdb.connect(str(path)) as con:
         con.execute(
-            'CREATE TABLE posterior AS SELECT * FROM (VALUES (1.0, 0.0), (2.0, 1.0)) t("market.capability_weight", weight)'
+            "CREATE TABLE posterior AS SELECT * FROM (VALUES (1.0, 0.0), (2.0, 1.0)) "
+            't("market.capability_weight", weight)'
         )
     draws = claims_mod.posterior_draws(path, 8, seed=3)
     assert draws == [{"market.capability_weight": 2.0}] * 8  # the weightless particle is never drawn

@@ -33,7 +33,10 @@ ALLOWED: list[tuple[float, str, str]] = [
     (
         2,
         "*",
-        "a pair: a link needs two firms, n(n − 1)/2 pairs, the 2 × 2 founder classes, the middle (½) of the 0–1 skill scale",
+        (
+            "a pair: a link needs two firms, n(n − 1)/2 pairs, the 2 × 2 founder classes, the middle (½) of the 0–1 "
+            "skill scale"
+        ),
     ),
     (4, "*", "quarters in a year: yearly rates ÷ 4, years × 4 steps, quarter labels"),
     (1000, "*", "a thousand: thousand USD (wages) → million USD, distance costs per 1,000 km"),

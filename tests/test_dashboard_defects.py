@@ -278,12 +278,14 @@ def test_the_report_fits_the_page_and_formats_numbers(browser, tmp_path):
         assert all(w <= c + 1 for w, c in widths), f"a table is wider than the page: {widths}"
         cells = pg.evaluate("() => [...document.querySelectorAll('td')].map(td => td.textContent.trim())")
         assert not [c for c in cells if re.fullmatch(r"[\d,]+\.0", c)], "counts printed as 211.0"
-        ids = pg.evaluate("""() => { const t = [...document.querySelectorAll('table')].find(t => t.textContent.includes('valuation'));
+        ids = pg.evaluate("""() => { const t = [...document.querySelectorAll('table')]
+            .find(t => t.textContent.includes('valuation'));
             if (!t) return []; const i = [...t.querySelectorAll('th')].findIndex(th => /firm/.test(th.textContent));
             return [...t.querySelectorAll('tbody tr')].map(tr => tr.children[i].textContent); }""")
         assert ids and not [i for i in ids if "," in i], "firm ids printed with thousands separators"
         titles = pg.evaluate("""() => [...document.querySelectorAll('.plotly-graph-div')].map(d =>
-            Object.entries(d.layout).filter(([k]) => k.startsWith('yaxis')).map(([, a]) => (a.title && a.title.text) || ''))""")
+            Object.entries(d.layout).filter(([k]) => k.startsWith('yaxis'))
+            .map(([, a]) => (a.title && a.title.text) || ''))""")
         gap, fields = titles[4], titles[1]
         assert all("log capability" in t for t in gap), f"gap axes without unit: {gap}"
         assert any("maturity" in t and "0–1" in t for t in fields), f"maturity axis without unit: {fields}"

@@ -1,4 +1,7 @@
-"""Ensembles, H10's Sobol indices and stylized facts: the machinery and quick, seeded checks (claims: test_claims.py)."""
+"""Ensembles, H10's Sobol indices and stylized facts: the machinery and quick, seeded checks.
+
+The claims are tested in test_claims.py.
+"""
 
 import json
 import subprocess

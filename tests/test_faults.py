@@ -172,7 +172,7 @@ def test_two_runs_writing_one_store_at_once_both_stored(tmp_path):
     db = tmp_path / "shared.duckdb"
     procs = [spawn("run", *SMALL, *QUIET, "--seed", str(seed), "--out", str(db)) for seed in (1, 2, 3)]
     outs = [p.communicate(timeout=300) for p in procs]
-    for p, (_, err) in zip(procs, outs):
+    for p, (_, err) in zip(procs, outs, strict=True):
         assert p.returncode == 0, err
     assert sorted(query(db, "SELECT seed FROM runs")["seed"]) == [1, 2, 3]
 

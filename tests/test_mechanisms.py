@@ -70,7 +70,7 @@ def test_talent_is_conserved_by_region_and_field(small_run):
 def test_money_is_accounted_for_every_quarter(small_run):
     ledger = small_run.frame("ledger")
     for _step, g in ledger.groupby("step"):
-        amounts = dict(zip(g.account, g.amount))
+        amounts = dict(zip(g.account, g.amount, strict=True))
         sources = sum(v for k, v in amounts.items() if k.startswith("source:"))
         sinks = sum(v for k, v in amounts.items() if k.startswith("sink:"))
         change = amounts["stock:after"] - amounts["stock:before"]

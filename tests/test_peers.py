@@ -46,7 +46,7 @@ def test_boltzmann_conserves_wealth_and_moves_to_a_moore_neighbour():
         assert model.wealth.sum() == 40
         assert (model.wealth >= 0).all()
         # every agent moved exactly once, to a cell of its Moore neighbourhood
-        assert all(a in table[b, : counts[b]] for a, b in zip(after, before))
+        assert all(a in table[b, : counts[b]] for a, b in zip(after, before, strict=True))
         model.check_index()
     steps = model.recorder.table("model").column("step").to_pylist()
     assert steps == list(range(26))  # Mesa collects at construction and after each step

@@ -35,7 +35,10 @@ def test_resolved_toml_round_trips(tmp_path):
     [
         (
             "regions.hangzhou.living_cst=1",
-            "regions.hangzhou.living_cst: unknown key (did you mean 'living_cost'?); allowed: bloc, talent, living_cost",
+            (
+                "regions.hangzhou.living_cst: unknown key (did you mean 'living_cost'?); allowed: bloc, talent, "
+                "living_cost"
+            ),
         ),
         ("regions.narnia.living_cost=1", "regions.narnia: unknown key 'narnia'; allowed: hangzhou, shenzhen"),
         ("regions.hangzhou.living_cost=-1", "regions.hangzhou.living_cost: input should be greater than 0"),

@@ -247,7 +247,7 @@ def time_pairs(
     mesa = _merge(mesa_runs)
     ours = _merge(ours_runs)
     if len(mesa_runs) == len(ours_runs):
-        ratios = [m.per_step / o.per_step for m, o in zip(mesa_runs, ours_runs)]
+        ratios = [m.per_step / o.per_step for m, o in zip(mesa_runs, ours_runs, strict=True)]
     else:  # Mesa ran fewer times: its runs against hardtech's median
         ratios = [m.per_step / ours.median for m in mesa_runs]
     return mesa, ours, ratios
@@ -365,7 +365,8 @@ def main(argv: list[str] | None = None) -> int:
     emit(
         f"Mesa {mesa.__version__}, NumPy {np.__version__}, Numba {numba.__version__}, SciPy {scipy.__version__}, "
         f"Python {platform.python_version()}, {platform.machine()}, {os.cpu_count()} CPU(s)"
-        f"{', quick mode' if args.quick else ''}. Numba warm-up (compilation, excluded from timings): {compile_s:.1f} s."
+        f"{', quick mode' if args.quick else ''}. Numba warm-up (compilation, excluded from timings): {compile_s:.1f} "
+        "s."
     )
     emit()
     if not mesa.__version__.startswith(MESA_SEMANTICS + "."):
@@ -564,7 +565,8 @@ def main(argv: list[str] | None = None) -> int:
         b, sch = at_1e4["Boltzmann wealth"], at_1e4["Schelling"]
         for text, ok in (
             (
-                f"Boltzmann wealth at 10^4 agents, median of the {len(b)} paired ratios ≥ {TARGET_MEDIAN['Boltzmann wealth']}× "
+                f"Boltzmann wealth at 10^4 agents, median of the {len(b)} paired ratios ≥ "
+                f"{TARGET_MEDIAN['Boltzmann wealth']}× "
                 f"and the smallest ≥ {TARGET_MIN_BOLTZMANN}×: {np.median(b):,.0f}×, smallest {min(b):,.0f}×",
                 np.median(b) >= TARGET_MEDIAN["Boltzmann wealth"] and min(b) >= TARGET_MIN_BOLTZMANN,
             ),

@@ -109,7 +109,8 @@ def model_version() -> str:
 
 def _cpu_module():
     try:
-        from numpy._core import _multiarray_umath as m  # NumPy ≥ 2
+        # numpy's stubs do not declare this private module (it exists at run time in NumPy ≥ 2)
+        from numpy._core import _multiarray_umath as m  # type: ignore[attr-defined]
     except ImportError:  # pragma: no cover - NumPy 1.26
         from numpy.core import _multiarray_umath as m
     return m

@@ -70,10 +70,12 @@ class MemoryEstimate:
     firms: int
 
     def describe(self) -> str:
+        """The estimate in words: its size and the agents and firms it counts."""
         return f"{gb(self.bytes)} ({self.talent_agents:,} talent agents, ~{self.firms:,} firms)"
 
 
 def gb(n: float) -> str:
+    """A byte count as text: GB from 0.1 GB up, else MB."""
     return f"{n / 1e9:.1f} GB" if n >= 1e8 else f"{n / 1e6:.0f} MB"
 
 
@@ -118,8 +120,10 @@ def _cgroup_room() -> float | None:
 
 
 def available_memory() -> float | None:
-    """Bytes of memory a new run may use: ``HARDTECH_MEMORY_AVAILABLE``, else the lower of Linux's
-    ``MemAvailable`` and the room under the cgroup limit; None where unknown.
+    """Bytes of memory a new run may use; None where unknown.
+
+    ``HARDTECH_MEMORY_AVAILABLE``, else the lower of Linux's ``MemAvailable`` and the room under
+    the cgroup limit.
     """
     forced = os.environ.get(AVAILABLE_ENV, "").strip()
     if forced:
@@ -144,8 +148,10 @@ def available_memory() -> float | None:
 
 
 def check_memory(scenarios: list[Scenario] | Scenario, processes: int = 1, what: str = "the run") -> MemoryEstimate:
-    """Refuse (:class:`ResourceError`) when ``processes`` runs of the largest of ``scenarios`` at once
-    would need more memory than is available; returns the largest estimate.
+    """Refuse (:class:`ResourceError`) runs that would not fit in memory; returns the largest estimate.
+
+    Refused when ``processes`` runs of the largest of ``scenarios`` at once would need more memory
+    than is available.
     """
     scs = scenarios if isinstance(scenarios, list) else [scenarios]
     est = max((estimate_run_memory(s) for s in scs), key=lambda e: e.bytes)

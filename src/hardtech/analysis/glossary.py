@@ -34,6 +34,7 @@ class Term:
     aliases: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, object]:
+        """The term as a JSON-ready dict (``aliases`` as a list)."""
         data = asdict(self)
         data["aliases"] = list(self.aliases)
         return data

@@ -32,7 +32,10 @@ OUTCOME_DOCS: dict[str, str] = {
     "concentration_change": "concentration_end minus the same index at the start",
     "talent_concentration_change": "change over the run of the Herfindahl index of tech talent across regions, "
     "mean over fields (positive: talent gathers in fewer regions)",
-    "small_share_niche": "share of niche revenue earned by small firms (startups and the firms they grow into, not incumbents), whole run",
+    "small_share_niche": (
+        "share of niche revenue earned by small firms (startups and the firms they grow into, not incumbents), whole "
+        "run"
+    ),
     "small_share_platform": "share of platform revenue earned by small firms, whole run",
     "division_of_roles": "small firms' market share in niches minus their market share in platforms (shares of what "
     "customers spend, within each field, whole run; fields weighted by spending; −1 to 1)",
@@ -42,16 +45,27 @@ OUTCOME_DOCS: dict[str, str] = {
     "survival": "1 − deaths / births: share of founded firms that did not fail",
     "dragons_par": "firms whose valuation at a deal price of 1 (balanced venture money) reached the dragon threshold "
     "within the age limit (count)",
-    "follower_scenes": "scenes defined by firms founded at least dragon.follower_gap behind their field's frontier (count)",
+    "follower_scenes": (
+        "scenes defined by firms founded at least dragon.follower_gap behind their field's frontier (count)"
+    ),
     "scene_share_rd": "of the capability follower scene definers gained before their scene: the share from own R&D",
     "scene_share_imitation": "... the share from imitating other firms",
     "scene_share_partners": "... the share from partners' shared R&D",
     "imitation_gain": "log capability gained by imitation, summed over firms and quarters",
-    "demand_onset_year": "year demand starts, mean over fields (a field whose demand never starts counts as the year after the run)",
+    "demand_onset_year": (
+        "year demand starts, mean over fields (a field whose demand never starts counts as the year after the run)"
+    ),
     "firms_per_niche": "firms selling in niches per niche, mean over quarters and fields",
-    "platform_niche_size_ratio": "a field's platform spending over its mean niche's, mean over quarters and fields with spending",
-    "place_utility": "logit utility a young newcomer sees in a region (wage, living cost, amenity, subsidy, knowledge; mean over quarters and fields)",
-    "experiment_cost": "cost of one experiment in a software field at the region's wages, million USD, mean over quarters",
+    "platform_niche_size_ratio": (
+        "a field's platform spending over its mean niche's, mean over quarters and fields with spending"
+    ),
+    "place_utility": (
+        "logit utility a young newcomer sees in a region (wage, living cost, amenity, subsidy, knowledge; mean over "
+        "quarters and fields)"
+    ),
+    "experiment_cost": (
+        "cost of one experiment in a software field at the region's wages, million USD, mean over quarters"
+    ),
     "links_per_firm": "cooperation link ends per firm, mean over quarters",
     "spillover_boost": "R&D success multiplier from absorbed related knowledge, mean over quarters and fields",
     "recycled": "exit proceeds recycling returned to a region's investors and founders over the run (million USD)",

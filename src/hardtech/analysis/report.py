@@ -91,7 +91,8 @@ th[title] { text-decoration: underline dotted #9aa5b1; cursor: help; }
 table.meta { width: auto; }
 ul.changes { margin: .3rem 0; padding-left: 1.2rem; }
 ul.changes code { font-size: .85rem; }
-dl.glossary { display: grid; grid-template-columns: minmax(9rem, max-content) 1fr; gap: .25rem 1rem; font-size: .86rem; }
+dl.glossary { display: grid; grid-template-columns: minmax(9rem, max-content) 1fr; \
+gap: .25rem 1rem; font-size: .86rem; }
 dl.glossary dt { font-weight: 600; }
 dl.glossary dd { margin: 0; }
 dl.glossary .unit { font-weight: normal; color: #7b8794; }

@@ -64,6 +64,7 @@ def _options(
 
 
 def debugging() -> bool:
+    """Whether tracebacks are shown: ``--debug`` given or the debug environment variable set (not 0)."""
     return _debug["on"] or os.environ.get(DEBUG_ENV, "").strip() not in ("", "0")
 
 

@@ -9,7 +9,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import numpy as np
 import pandas as pd
@@ -41,7 +41,7 @@ KEY_OUTCOMES = (
 )
 
 
-def _scenario(source: str, sets: list[str] | None, quick: bool = False, workers: int = 1) -> Scenario:
+def _scenario(source: str | Scenario, sets: list[str] | None, quick: bool = False, workers: int = 1) -> Scenario:
     """The scenario, checked; and refused if ``workers`` runs of it at once would not fit in memory."""
     try:
         sc = load(source, sets or [])
@@ -185,7 +185,7 @@ def compare_cmd(
     with _pool(workers) as pool:
         rows_a = replicate(sc_a, replications=replications, executor=pool)
         rows_b = replicate(sc_b, replications=replications, executor=pool)
-    result = []
+    result: list[dict[str, Any]] = []
     for m in names:
         diff, lo, hi = paired_difference(rows_a[m].to_numpy(), rows_b[m].to_numpy())
         result.append(
@@ -497,7 +497,9 @@ def _print_claims(rows: list[dict], sobol: dict | None, reps: int, screening: bo
         s = Table(title=f"H10 Sobol indices of {sobol['outcome']} ({sobol['runs']} runs)", title_justify="left")
         for c in ("lever", "S1", "±", "ST", "±"):
             s.add_column(c, justify="left" if c == "lever" else "right")
-        for n, s1, c1, st, ct in zip(sobol["names"], sobol["S1"], sobol["S1_conf"], sobol["ST"], sobol["ST_conf"]):
+        for n, s1, c1, st, ct in zip(
+            sobol["names"], sobol["S1"], sobol["S1_conf"], sobol["ST"], sobol["ST_conf"], strict=True
+        ):
             s.add_row(n, f"{s1:.3f}", f"{c1:.3f}", f"{st:.3f}", f"{ct:.3f}")
         out.print(s)
 
@@ -520,8 +522,9 @@ def validate_cmd(
         bool, typer.Option("--json", help="Print every measurement with its interval and band as JSON.")
     ] = False,
 ) -> None:
-    """Untargeted measurements only, out of sample: the stylized facts no calibration target uses and the
-    history's held-out targets, each next to its null-model or sourced band.
+    """Untargeted measurements only, out of sample, each next to its null-model or sourced band.
+
+    The stylized facts no calibration target uses and the history's held-out targets.
     """
     from hardtech.evidence.facts import validate
     from hardtech.evidence.history import check_scenario

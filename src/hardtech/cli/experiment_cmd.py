@@ -15,10 +15,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.console import JustifyMethod
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    TaskID,
     TaskProgressColumn,
     TextColumn,
     TimeElapsedColumn,
@@ -81,8 +83,9 @@ def _prepare(
 def _plan(
     resolved: ResolvedSpec, workers: int | None = None, dask_local: int | None = None, scheduler: str | None = None
 ) -> SweepPlan:
-    """Every run's scenario validated, and the largest checked against the memory there is (local runs:
-    not with --scheduler, whose workers run elsewhere).
+    """Every run's scenario validated, and the largest checked against the memory there is.
+
+    The memory check is for local runs only: not with --scheduler, whose workers run elsewhere.
     """
     try:
         plan = plan_sweep(resolved)
@@ -90,6 +93,7 @@ def _plan(
         fail(str(exc))
     if scheduler:
         return plan
+    assert plan.largest is not None  # a plan has at least one run
     try:
         check_memory(plan.largest, processes=max(workers or 1, dask_local or 1), what="the largest run of the sweep")
     except ResourceError as exc:
@@ -107,7 +111,7 @@ class _Reporter:
     def __init__(self, sweep_id: str, bar: bool, lines: bool) -> None:
         self.sweep_id, self.lines, self.last, self.shown = sweep_id, lines, 0.0, -1
         self.progress: Progress | None = None
-        self.task = None
+        self.task: TaskID | None = None
         if bar:
             self.progress = Progress(
                 TextColumn("[bold]sweep {task.description}"),
@@ -404,7 +408,13 @@ def _print_sensitivity(result: dict[str, Any]) -> None:
         out.print(table)
         if result["method"] == "sobol" and entry.get("S2"):
             s2 = Table(title=f"{name} — second-order indices S2", title_justify="left")
-            for c, j in (("factor a", "left"), ("factor b", "left"), ("S2", "right"), ("±", "right")):
+            s2_columns: tuple[tuple[str, JustifyMethod], ...] = (
+                ("factor a", "left"),
+                ("factor b", "left"),
+                ("S2", "right"),
+                ("±", "right"),
+            )
+            for c, j in s2_columns:
                 s2.add_column(c, justify=j)
             for p in entry["S2"]:
                 s2.add_row(labels[p["a"]], labels[p["b"]], _fmt(p["S2"]), _fmt(p["S2_conf"]))
@@ -471,7 +481,10 @@ def _print_discovery(result: dict[str, Any]) -> None:
     for box in result["boxes"]:
         if not box["found"]:
             out.print(
-                f"Box {box['box']}: none found — no box reaches density {result['threshold']:.2f} in the remaining runs",
+                (
+                    f"Box {box['box']}: none found — no box reaches density {result['threshold']:.2f} in the "
+                    "remaining runs"
+                ),
                 highlight=False,
                 soft_wrap=True,
             )
@@ -499,13 +512,14 @@ def _print_discovery(result: dict[str, Any]) -> None:
             f"{box['density']:.3f}, {box['n']} runs of which {box['k']} of interest",
             title_justify="left",
         )
-        for c, j in (
+        limit_columns: tuple[tuple[str, JustifyMethod], ...] = (
             ("factor", "left"),
             ("box lower", "right"),
             ("box upper", "right"),
             ("spec range", "right"),
             ("quasi-p", "right"),
-        ):
+        )
+        for c, j in limit_columns:
             lim.add_column(c, justify=j)
         for r in sorted(box["limits"], key=lambda r: not r["restricted"]):
             if r["upper"] is None:

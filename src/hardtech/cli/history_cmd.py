@@ -47,8 +47,10 @@ def history_cmd(
     ] = False,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")] = True,
 ) -> None:
-    """Compare the model with the panel of real firms: each pattern target's observed value, the model's
-    distribution over seeds and the share of seeds meeting it (held-out targets marked).
+    """Compare the model with the panel of real firms.
+
+    Per pattern target: the observed value, the model's distribution over seeds and the share of
+    seeds meeting it (held-out targets marked).
     """
     from hardtech.evidence.history import check_scenario, load_targets, run_history, write_history_report
 

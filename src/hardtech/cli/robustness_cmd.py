@@ -86,7 +86,8 @@ def robustness_cmd(
         typer.Option(
             "--quick",
             help=(
-                "Screening: scale 0.002, the first 5 years, 2 trajectories, 4 kept parameters, 8 points × 2 replications."
+                "Screening: scale 0.002, the first 5 years, 2 trajectories, 4 kept parameters, 8 points × 2 "
+                "replications."
             ),
         ),
     ] = False,
@@ -96,8 +97,10 @@ def robustness_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print the whole result as JSON.")] = False,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")] = True,
 ) -> None:
-    """Map each claim across the plausible ranges of the [ASSUMPTION] parameters: Morris screening, then a Latin
-    hypercube over the parameters that matter; per claim the share of points supporting it (resumable).
+    """Map each claim across the plausible ranges of the [ASSUMPTION] parameters (resumable).
+
+    Morris screening, then a Latin hypercube over the parameters that matter; per claim the share
+    of points supporting it.
     """
     from hardtech.evidence.claims import build_claims
     from hardtech.evidence.robustness import (
@@ -142,11 +145,11 @@ def robustness_cmd(
         claims=tuple(wanted),
         region=focal,
         parameters=tuple(p.path for p in chosen),
-        trajectories=trajectories or (QUICK["trajectories"] if quick else 6),
+        trajectories=trajectories or (int(QUICK["trajectories"]) if quick else 6),
         morris_replications=morris_replications,
-        keep=keep or (QUICK["keep"] if quick else 8),
-        points=samples or (QUICK["points"] if quick else 64),
-        replications=replications or (QUICK["replications"] if quick else 4),
+        keep=keep or (int(QUICK["keep"]) if quick else 8),
+        points=samples or (int(QUICK["points"]) if quick else 64),
+        replications=replications or (int(QUICK["replications"]) if quick else 4),
         seed=seed,
     )
     try:

@@ -66,8 +66,10 @@ def show_cmd(
         bool, typer.Option("--bare", help="Plain TOML without the comments (units, ranges, provenance).")
     ] = False,
 ) -> None:
-    """Print the fully resolved scenario as TOML: defaults filled in, overrides applied, and each field's
-    unit, allowed and plausible range and provenance as comments (the output loads back as it is).
+    """Print the fully resolved scenario as TOML: defaults filled in, overrides applied.
+
+    Each field's unit, allowed and plausible range and provenance are comments (the output loads
+    back as it is).
     """
     try:
         sc = load(scenario, set_ or [])
@@ -264,7 +266,9 @@ def _print_summary(summary: dict) -> None:
     if len(mine) > MAX_DRAGON_ROWS:
         out.print(f"… and {len(mine) - MAX_DRAGON_ROWS} more (every dragon is in the store's `dragons` table)")
     reps = summary["replications"]
-    regions = Table(title="Regions" + (f" (mean of {reps} replications)" if reps > 1 else ""), title_justify="left")
+    region_table = Table(
+        title="Regions" + (f" (mean of {reps} replications)" if reps > 1 else ""), title_justify="left"
+    )
     cols = [
         ("region", "region"),
         ("dragons", "dragons"),
@@ -277,10 +281,10 @@ def _print_summary(summary: dict) -> None:
         ("gap_to_frontier_end", "gap"),
     ]
     for _, label in cols:
-        regions.add_column(label, justify="left" if label == "region" else "right")
+        region_table.add_column(label, justify="left" if label == "region" else "right")
     for row in summary["regions"]:
-        regions.add_row(*[_fmt(row[k]) for k, _ in cols])
-    out.print(regions)
+        region_table.add_row(*[_fmt(row[k]) for k, _ in cols])
+    out.print(region_table)
     if "dragons_ci" in summary:
         ci = Table(title="Dragons by region, mean and 95% interval over replications", title_justify="left")
         for c in ("region", "mean", "95% interval"):
@@ -288,11 +292,11 @@ def _print_summary(summary: dict) -> None:
         for region, v in summary["dragons_ci"].items():
             ci.add_row(region, f"{v['mean']:.2f}", f"[{v['lo']:.2f}, {v['hi']:.2f}]")
         out.print(ci)
-    fields = Table(title="Fields", title_justify="left")
+    field_table = Table(title="Fields", title_justify="left")
     for c in ("field", "usable from", "demand from", "maturity end", "adoption end", "niches end"):
-        fields.add_column(c)
+        field_table.add_column(c)
     for f in summary["fields"]:
-        fields.add_row(
+        field_table.add_row(
             f["field"],
             f["usable_from"],
             f["demand_from"],
@@ -300,7 +304,7 @@ def _print_summary(summary: dict) -> None:
             f"{f['adoption_end']:.2f}",
             str(f["niches_end"]),
         )
-    out.print(fields)
+    out.print(field_table)
     out.print("[bold]Terms[/] (hardtech.analysis.glossary; the report and the dashboard define them alike)")
     for line in footnote(SUMMARY_TERMS):
         out.print(f"  {line}", highlight=False)

@@ -1,5 +1,6 @@
-"""What every command that writes a results store shares: check the location first, wait for the lock,
-and never lose computed runs.
+"""What every command that writes a results store shares.
+
+Check the location first, wait for the lock, and never lose computed runs:
 
 * :func:`check_out` — before any work: ``--out`` ends in ``.duckdb`` and can
   hold a store (:func:`hardtech.store.check_store_path`); else one line, exit 2.
@@ -54,14 +55,16 @@ def open_store(path: Path, option: str = "--out") -> ResultsStore:
 
 
 def import_command(spilled: Path, store_path: Path) -> str:
+    """The ``hardtech import`` command line that stores the runs saved in ``spilled`` into ``store_path``."""
     return shlex.join(["hardtech", "import", str(spilled), "--out", str(store_path)])
 
 
 def store_runs(
     path: Path, runs: RunRows, *, then: str = "", also: Callable[[ResultsStore], None] | None = None
 ) -> None:
-    """Write ``runs`` (replacing runs of the same id), each whole, in one transaction; then ``also(store)``
-    on the same connection (e.g. mark a batch complete).
+    """Write ``runs`` (replacing runs of the same id), each whole, in one transaction.
+
+    Then ``also(store)`` runs on the same connection (e.g. to mark a batch complete).
 
     If the store stays locked for longer than ``HARDTECH_LOCK_WAIT``, saves the
     runs beside it and exits 2 with one line that names the saved directory and

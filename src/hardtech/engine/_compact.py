@@ -1,5 +1,6 @@
-"""The compiled in-place compaction of :meth:`hardtech.engine.AgentTable.remove` (imported when first needed:
-this module imports Numba).
+"""The compiled in-place compaction of :meth:`hardtech.engine.AgentTable.remove`.
+
+Imported when first needed: this module imports Numba.
 """
 
 from __future__ import annotations

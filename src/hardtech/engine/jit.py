@@ -39,7 +39,7 @@ import os
 from collections.abc import Callable
 from contextlib import contextmanager
 
-OPTIONS = {"fastmath": False, "error_model": "numpy", "nogil": True}  # every kernel's compile options
+OPTIONS: dict = {"fastmath": False, "error_model": "numpy", "nogil": True}  # every kernel's compile options
 ENV = "HARDTECH_ENGINE"
 ENGINES = ("numba", "numpy")
 DRAWS_ENV = "HARDTECH_DRAWS"
@@ -49,7 +49,7 @@ os.environ.setdefault("NUMBA_DISABLE_INTEL_SVML", "1")  # before Numba loads: no
 
 _forced: str | None = None
 _forced_draws: str | None = None
-_numba = None  # the numba module once imported, False if it cannot be
+_numba: object = None  # the numba module once imported, False if it cannot be
 
 
 def _load_numba():

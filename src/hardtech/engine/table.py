@@ -63,7 +63,7 @@ class AgentTable:
 
     def __init__(
         self,
-        schema: Mapping[str, object],
+        schema: Mapping[str, np.typing.DTypeLike],
         capacity: int | None = None,
         defaults: Mapping[str, object] | None = None,
         expected: float | None = None,

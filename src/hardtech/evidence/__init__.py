@@ -1,3 +1,4 @@
-"""Evidence: ensembles with intervals, the article's claims as experiments,
-stylized facts, and calibration.
+"""Evidence: ensembles with intervals, claims as experiments, stylized facts, calibration.
+
+The claims are the article's, each run as an experiment.
 """

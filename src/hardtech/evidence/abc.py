@@ -249,7 +249,7 @@ class Posterior:
 
     def best(self) -> dict[str, float]:
         """The posterior median of every parameter (what a calibrated preset takes)."""
-        return dict(zip(self.summary()["parameter"], self.summary()["median"]))
+        return dict(zip(self.summary()["parameter"], self.summary()["median"], strict=True))
 
 
 def abc_calibrate(
@@ -287,7 +287,7 @@ def abc_calibrate(
         load(scenario, {p.path: p.lo})
         load(scenario, {p.path: p.hi})
     rvs = {}
-    for key, p in zip(paths, priors):
+    for key, p in zip(paths, priors, strict=True):
         if p.kind == "uniform":
             rvs[key] = pyabc.RV("uniform", p.lo, p.hi - p.lo)
         else:

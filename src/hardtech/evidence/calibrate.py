@@ -8,6 +8,8 @@ fits (docs/FACTS.md); every other fact is validation only (see
 
 from __future__ import annotations
 
+from typing import Any
+
 from hardtech.scenario import Scenario
 
 # empirical point targets inside each fact's band (see docs/FACTS.md); F2's 0.073 is the
@@ -17,7 +19,7 @@ TARGETS = {"F1": 1.06, "F2": 0.073, "F3": 0.20, "F4": 0.66, "F5": 0.50, "F6": 0.
 
 def getattr_path(scenario: Scenario, path: str) -> float:
     """The value at a dotted scenario path (e.g. ``market.capability_weight``)."""
-    obj = scenario
+    obj: Any = scenario
     for part in path.split("."):
         obj = obj[part] if isinstance(obj, dict) else getattr(obj, part)
     return float(obj)

@@ -110,7 +110,7 @@ def paired_interval(
         return Interval(nan, nan, nan, nan, nan, nan, 0, "none")
 
     def statistic(*columns: np.ndarray, axis: int = -1) -> np.ndarray:
-        return np.asarray(compute({k: np.mean(c, axis=axis) for k, c in zip(keys, columns)}), float)
+        return np.asarray(compute({k: np.mean(c, axis=axis) for k, c in zip(keys, columns, strict=True)}), float)
 
     point = float(statistic(*matrix.T))
     if n < 2 or np.all(matrix == matrix[0]):
@@ -186,22 +186,27 @@ class ClaimResult:
 
     @property
     def declared(self) -> LabelResult:
+        """The result under the declared arms."""
         return self.labels["declared"]
 
     @property
     def control(self) -> LabelResult:
+        """The result under the control (the channel switched off)."""
         return self.labels["control"]
 
     @property
     def verdict(self) -> str:
+        """The claim's verdict: the declared label's, or 'screening' for a screening run."""
         return "screening" if self.screening else self.declared.verdict
 
     @property
     def control_gone(self) -> bool:
+        """Whether the control's effect is equivalent to zero (within the margin)."""
         return equivalent(self.control.effect, self.margin)
 
     @property
     def manipulation_active(self) -> bool:
+        """Whether the manipulated input still acts under the control (its interval excludes 0, or a nonzero point)."""
         m = self.control.manipulation
         if m is None or not np.isfinite(m.point):
             return False
@@ -407,8 +412,10 @@ def arm_rows(
 
 
 def posterior_draws(path: str | Path, n: int, seed: int = 0) -> list[dict[str, float]]:
-    """``n`` parameter sets drawn (with replacement, by weight) from a posterior that
-    ``hardtech calibrate`` stored (DuckDB table ``posterior``: one column per parameter path, ``weight``).
+    """``n`` parameter sets drawn (with replacement, by weight) from a stored posterior.
+
+    The posterior is the one ``hardtech calibrate`` stored (DuckDB table ``posterior``: one column
+    per parameter path, ``weight``).
     """
     import duckdb
 

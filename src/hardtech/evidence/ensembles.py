@@ -41,8 +41,9 @@ def run_metrics(result: hardtech.RunResult) -> dict[str, float]:
 
 
 def bloc_gap_profile(result: hardtech.RunResult) -> dict[str, float]:
-    """Mean gap to the world frontier of each bloc's regions before the first blockade,
-    three years after it, and at the end: ``gap_<bloc>_pre|short|long``.
+    """Mean gap to the world frontier of each bloc's regions: ``gap_<bloc>_pre|short|long``.
+
+    Before the first blockade, three years after it, and at the end.
     """
     sc = result.scenario
     sm = result.metrics
@@ -84,7 +85,10 @@ def recycled_path(result: hardtech.RunResult) -> dict[str, dict[int, float]]:
 
 
 def scene_years(result: hardtech.RunResult) -> dict[str, list[float]]:
-    """Per region: years from founding to the first scene defined, for every firm founded during the run that defined one."""
+    """Per region: years from founding to the first scene defined.
+
+    Counted for every firm founded during the run that defined one.
+    """
     import pyarrow.compute as pc
 
     events = result.tables["firm_events"]
@@ -126,7 +130,7 @@ def replicate(
 
 
 def run_many(
-    jobs: Sequence[tuple[Scenario, int]],
+    jobs: Sequence[tuple[Any, ...]],  # (scenario, replication), and the detail flag once measured here
     workers: int = 1,
     executor: Executor | None = None,
     on_done: Callable[[], None] | None = None,
@@ -149,9 +153,9 @@ def run_many(
     keys = [run_id_for(sc, k) + ("+detail" if detail else "") for sc, k in jobs]
     if measure is None:
         measure, jobs = _one, [(*job, detail) for job in jobs]
-    todo = dict((key, job) for job, key in zip(jobs, keys) if key not in cache)  # each distinct run once
+    todo = dict((key, job) for job, key in zip(jobs, keys, strict=True) if key not in cache)  # each distinct run once
     mapper = executor.map if executor is not None else map
-    for key, row in zip(todo, mapper(measure, todo.values())):
+    for key, row in zip(todo, mapper(measure, todo.values()), strict=True):
         cache[key] = row
         if on_done is not None:
             on_done()
@@ -194,13 +198,13 @@ def bootstrap_interval(
     matrix = np.column_stack([np.asarray(arms[n], float) for n in names])
     keep = np.all(np.isfinite(matrix), axis=1)
     matrix = matrix[keep]
-    point = statistic(dict(zip(names, matrix.mean(axis=0))))
+    point = statistic(dict(zip(names, matrix.mean(axis=0), strict=True)))
     if len(matrix) < 2:
         return point, point, point
     rng = np.random.default_rng(np.random.SeedSequence(seed))
     idx = rng.integers(0, len(matrix), size=(resamples, len(matrix)))
     means = matrix[idx].mean(axis=1)  # (resamples, arms)
-    values = np.array([statistic(dict(zip(names, row))) for row in means])
+    values = np.array([statistic(dict(zip(names, row, strict=True))) for row in means])
     lo, hi = np.quantile(values, [(1 - level) / 2, 1 - (1 - level) / 2])
     return float(point), float(lo), float(hi)
 

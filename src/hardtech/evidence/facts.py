@@ -92,7 +92,7 @@ def _growth(result: hardtech.RunResult) -> pd.DataFrame:
     wide = panel.pivot_table(index="firm_id", columns="step", values="revenue")
     steps = sorted(wide.columns)
     rows = []
-    for a, b in zip(steps[:-1], steps[1:]):
+    for a, b in zip(steps[:-1], steps[1:], strict=True):
         pair = wide[[a, b]].dropna()
         pair = pair[(pair[a] > 0) & (pair[b] > 0)]
         rows.append(pd.DataFrame({"size": pair[a], "g": np.log(pair[b] / pair[a])}))
@@ -169,7 +169,10 @@ def _gini(x: np.ndarray) -> float:
 
 
 def innovation_vs_employment(result: hardtech.RunResult) -> float:
-    """Gini over region×field cells of innovations (scenes defined + dragons) minus Gini of headcount (> 0: innovation more concentrated)."""
+    """Gini of innovations minus Gini of headcount, over region×field cells.
+
+    Innovations are scenes defined plus dragons; a value > 0 means innovation is more concentrated than employment.
+    """
     sm = result.metrics
     innov = sm.groupby(["region", "field"])[["scenes_defined", "new_dragons"]].sum().sum(axis=1)
     emp = sm[sm.step == sm.step.max()].set_index(["region", "field"])["headcount"].reindex(innov.index)
@@ -195,8 +198,10 @@ def _ginis(x: np.ndarray) -> np.ndarray:
 
 
 def innovation_null_q95(result: hardtech.RunResult) -> float:
-    """95th percentile of F7 when the run's innovations are placed in region×field cells in
-    proportion to the cells' final headcount (multinomial draws; the null model of F7).
+    """95th percentile of F7 under its null model.
+
+    The null places the run's innovations in region×field cells in proportion to the cells' final
+    headcount (multinomial draws).
     """
     sm = result.metrics
     innov = sm.groupby(["region", "field"])[["scenes_defined", "new_dragons"]].sum().sum(axis=1)
@@ -209,15 +214,18 @@ def innovation_null_q95(result: hardtech.RunResult) -> float:
 
 
 def innovation_beyond_null(result: hardtech.RunResult) -> float:
-    """F7: Gini(innovations) − Gini(headcount) minus its 95th percentile under the null (> 0: more
-    concentrated than chance).
+    """F7: Gini(innovations) − Gini(headcount) minus its 95th percentile under the null.
+
+    A value > 0 means more concentrated than chance.
     """
     return innovation_vs_employment(result) - innovation_null_q95(result)
 
 
 def _llr_laplace_gauss(g: np.ndarray) -> np.ndarray:
-    """Mean log-likelihood ratio per observation, Laplace − Gauss, both fitted by maximum likelihood,
-    of each row of ``g`` (closed forms: Laplace loc = median, scale = mean absolute deviation).
+    """Mean log-likelihood ratio per observation, Laplace − Gauss, of each row of ``g``.
+
+    Both are fitted by maximum likelihood (closed forms: Laplace loc = median, scale = mean
+    absolute deviation).
     """
     b = np.abs(g - np.median(g, axis=-1, keepdims=True)).mean(axis=-1)
     sd = g.std(axis=-1)
@@ -339,7 +347,7 @@ def untargeted(calibrated: set[str] | None = None) -> list[Fact]:
     return [f for f in FACTS if f.id not in calibrated and TARGETED_THROUGH.get(f.id) not in calibrated]
 
 
-def _validate_job(args: tuple[Any, int]) -> dict[str, float]:
+def _validate_job(args: tuple[Any, int, set[str]]) -> dict[str, float]:
     from hardtech.evidence.history import history_row
 
     scenario, replication, ids = args
@@ -349,9 +357,11 @@ def _validate_job(args: tuple[Any, int]) -> dict[str, float]:
 
 
 def validate(scenario, replications: int = 3, executor=None, on_done=None) -> pd.DataFrame:
-    """Untargeted measurements only: the facts no calibration target uses and the history's
-    held-out targets; per row the mean over replications, a 95% interval, the band, and pass
-    (mean in band). History rows also give the share of seeds meeting their band.
+    """Untargeted measurements only, each against its band.
+
+    The facts no calibration target uses and the history's held-out targets; per row the mean over
+    replications, a 95% interval, the band, and pass (mean in band). History rows also give the
+    share of seeds meeting their band.
     """
     from hardtech.evidence.history import check_scenario, load_targets
 

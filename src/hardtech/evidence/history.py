@@ -93,9 +93,11 @@ class Target:
 
     @property
     def held_out(self) -> bool:
+        """Whether the target is held out (never fitted, out of sample)."""
         return self.split == "held_out"
 
     def needs_regions(self) -> set[str]:
+        """The regions the target's statistic reads."""
         return set(self.regions) | ({self.region} if self.region else set())
 
     def met(self, value: float) -> bool:
@@ -188,8 +190,9 @@ def model_dragons(result: hardtech.RunResult, rule: Rule) -> pd.DataFrame:
 
 
 def net_inflow(region_metrics: pd.DataFrame, region: str, from_year: int, to_year: int) -> float:
-    """Mean net talent inflow of ``region`` over the years, % of its mean talent a year
-    (the formula of the run summary's ``net_inflow_pct_2020_24``).
+    """Mean net talent inflow of ``region`` over the years, % of its mean talent a year.
+
+    The formula of the run summary's ``net_inflow_pct_2020_24``.
     """
     r = region_metrics[
         (region_metrics.region == region) & (region_metrics.year >= from_year) & (region_metrics.year <= to_year)
@@ -211,17 +214,19 @@ def statistic(
     reference: pd.DataFrame,
     inflow: Callable[[str, int, int], float] | None = None,
 ) -> float:
-    """The target's statistic of ``dragons`` (rule applied); ``reference`` is the panel's dragons,
-    needed by the kinds that compare with it (rank_corr, within_factor). ``inflow(region, from,
-    to)`` gives net talent inflow; without it (the panel side) ``net_inflow`` targets return the
-    declared observed value, which comes from a sourced figure, not from firms.
+    """The target's statistic of ``dragons`` (rule applied).
+
+    ``reference`` is the panel's dragons, needed by the kinds that compare with it (rank_corr,
+    within_factor). ``inflow(region, from, to)`` gives net talent inflow; without it (the panel
+    side) ``net_inflow`` targets return the declared observed value, which comes from a sourced
+    figure, not from firms.
     """
     t, k = target, target.kind
     first = t.from_year
     if k == "count":
         return float(_counts(dragons, t.regions, first, t.to_year).sum())
     if k == "leader":
-        counts = dict(zip(t.regions, _counts(dragons, t.regions, first, t.to_year)))
+        counts = dict(zip(t.regions, _counts(dragons, t.regions, first, t.to_year), strict=True))
         own = counts[t.region]
         return float(own > 0 and all(own >= v for v in counts.values()))
     if k == "fields":
@@ -276,8 +281,9 @@ def _history_job(args: tuple[Scenario, int]) -> dict[str, Any]:
 
 
 def history_row(result: hardtech.RunResult, timeline: bool = True) -> dict[str, Any]:
-    """Every target's value on one run (keys: target ids) and, with ``timeline``, the cumulative
-    dragons per region and year (keys ``tl|<region>|<year>``).
+    """Every target's value on one run (keys: target ids).
+
+    With ``timeline``, also the cumulative dragons per region and year (keys ``tl|<region>|<year>``).
     """
     scenario = result.scenario
     rule, targets = load_targets()
@@ -329,7 +335,7 @@ def run_history(
     )
     values = rows.melt(id_vars="replication", value_vars=[t.id for t in targets], var_name="target", value_name="value")
     by_id = {t.id: t for t in targets}
-    values["met"] = [by_id[t].met(v) for t, v in zip(values.target, values.value)]
+    values["met"] = [by_id[t].met(v) for t, v in zip(values.target, values.value, strict=True)]
     tl_cols = [c for c in rows.columns if str(c).startswith("tl|")]
     timeline = rows.melt(id_vars="replication", value_vars=tl_cols, var_name="key", value_name="dragons")
     parts = timeline.pop("key").str.split("|", expand=True)
@@ -348,8 +354,10 @@ def run_history(
 
 
 def summarise(targets: Sequence[Target], values: pd.DataFrame) -> pd.DataFrame:
-    """Per target: observed, band, the model's median, 10th/90th percentiles and mean over seeds,
-    the number of seeds with a value, and the share of all seeds meeting the band.
+    """Per target: observed, band, and the model's distribution over seeds.
+
+    The model's median, 10th/90th percentiles and mean over seeds, the number of seeds with a value,
+    and the share of all seeds meeting the band.
     """
     out = []
     for t in targets:
@@ -490,7 +498,8 @@ def write_history_report(path: str | Path, result: HistoryResult, meta: Mapping[
         _meta_table(meta),
         "<h2>Pattern targets</h2>",
         "<p>Declared before calibration (src/hardtech/data/history_targets.toml); held-out targets use "
-        "2020-2025 only and are never fitted. Panel and model go through the same dragon rule; see docs/history.md.</p>",
+        "2020-2025 only and are never fitted. Panel and model go through the same dragon rule; see "
+        "docs/history.md.</p>",
         table,
         "<h2>Dragons per region per year</h2>",
         fig,

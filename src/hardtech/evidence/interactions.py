@@ -51,7 +51,7 @@ def lever_sobol(
     X = sobol_sample.sample(problem, base_samples, calc_second_order=False, seed=seed)
     jobs = []
     for row in X:
-        overrides = {f"regions.{region}.policy.{n}": float(v) for n, v in zip(names, row)}
+        overrides = {f"regions.{region}.policy.{n}": float(v) for n, v in zip(names, row, strict=True)}
         jobs.append((load(scenario, overrides), 0))
     rows = run_many(jobs, workers=workers, executor=executor, on_done=on_done, detail=True)
     metric = f"dragons_{region}"

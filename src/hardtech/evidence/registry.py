@@ -70,6 +70,7 @@ class Claim:
 
     @property
     def arm_names(self) -> list[str]:
+        """The names of the claim's arms, in declaration order."""
         return list(self.arms)
 
 
@@ -241,8 +242,10 @@ def evaluate(
     attribute: Callable[[Any, str], Any] | None = None,
     pair: Callable[[str, str], Any] | None = None,
 ) -> Any:
-    """Evaluate ``expression``; ``name(n)`` gives a bare name's value, ``attribute(v, a)`` ``v.a``,
-    and ``pair(n, a)`` (if given) ``n.a`` for a bare name ``n`` (an arm and one of its outcomes).
+    """Evaluate ``expression`` with the given name and attribute look-ups.
+
+    ``name(n)`` gives a bare name's value, ``attribute(v, a)`` ``v.a``, and ``pair(n, a)`` (if
+    given) ``n.a`` for a bare name ``n`` (an arm and one of its outcomes).
 
     Works element-wise on NumPy arrays (``min``/``max`` of arrays are element-wise).
     """

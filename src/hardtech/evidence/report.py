@@ -186,7 +186,10 @@ def claim_plot_title(row: Mapping[str, Any]) -> str:
 
 
 def _also(claim: Mapping[str, Any]) -> str:
-    """A claim's side figures (``also_<name>``: the statistic on another metric, or a derived figure such as H5's loop gain)."""
+    """A claim's side figures, ``also_<name>``.
+
+    Each is the statistic on another metric, or a derived figure such as H5's loop gain.
+    """
     return "; ".join(f"{k.removeprefix('also_')} = {_fx(v)}" for k, v in claim.items() if k.startswith("also_"))
 
 
@@ -382,7 +385,7 @@ def _sobol_section(sobol: Mapping[str, Any] | None, plots: _Plots) -> list[str]:
         + _td(html.escape(f"{_fx(a)} ± {_fx(b)}"), "num")
         + _td(html.escape(f"{_fx(c)} ± {_fx(d)}"), "num")
         + "</tr>"
-        for n, a, b, c, d in zip(names, s1, s1c, st, stc)
+        for n, a, b, c, d in zip(names, s1, s1c, st, stc, strict=True)
     ]
     parts.append(_table(["factor", "first order S1 ± 95%", "total order ST ± 95%"], rows))
     total = _interval(sobol.get("sum_S1"), sobol.get("sum_S1_lo"), sobol.get("sum_S1_hi"))

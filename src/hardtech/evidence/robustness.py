@@ -1,4 +1,4 @@
-"""Robustness: does each claim hold across the plausible values of the assumptions?
+"""Robustness: whether each claim holds across the plausible values of the assumptions.
 
 A verdict at one parameter point says little when most inputs are guesses.
 This module maps each declared claim (``registry.toml``) across the
@@ -101,7 +101,10 @@ def assumptions(scenario: Scenario, fixed: Sequence[str] = ()) -> list[ParamInfo
 
 
 def select_parameters(available: Sequence[ParamInfo], wanted: str | None) -> list[ParamInfo]:
-    """The screened parameters: all, or those named by ``wanted`` (comma-separated paths or prefixes such as ``capital.``)."""
+    """The screened parameters: all, or those named by ``wanted``.
+
+    ``wanted`` is a comma-separated list of paths or prefixes such as ``capital.``.
+    """
     if not wanted:
         return list(available)
     chosen: dict[str, ParamInfo] = {}
@@ -152,6 +155,7 @@ class Settings:
         )
 
     def check(self) -> None:
+        """Refuse settings out of range (:class:`RobustnessError` naming the option)."""
         if self.trajectories < 1:
             raise RobustnessError(f"--trajectories: {self.trajectories} must be at least 1")
         if self.levels < 2 or self.levels % 2:
@@ -248,15 +252,18 @@ class RobustnessStore:
         self.close()
 
     def close(self) -> None:
+        """Close the underlying results store."""
         self.results.close()
 
     def rows(self, kind: str) -> dict[str, dict]:
+        """The cached run rows of ``kind`` for this code version (key → row)."""
         found = self.con.execute(
             "SELECT key, row FROM robustness_runs WHERE code = ? AND kind = ?", [self.code, kind]
         ).fetchall()
         return {key: json.loads(row) for key, row in found}
 
     def save_row(self, kind: str, key: str, row: Mapping[str, Any]) -> None:
+        """Store one run row of ``kind`` under ``key`` (kept if already there)."""
         text = _dumps(row)
         with self.lock:
             self.con.execute(
@@ -266,16 +273,21 @@ class RobustnessStore:
     def save_points(
         self, study_id: str, stage: str, points: Sequence[Mapping[str, Any]], outputs: Sequence[Mapping[str, Any]]
     ) -> None:
+        """Replace a study stage's design points with ``points`` and their ``outputs``, in one transaction."""
         with self.lock:
             self.con.execute("BEGIN TRANSACTION")
             self.con.execute("DELETE FROM robustness_points WHERE study_id = ? AND stage = ?", [study_id, stage])
             self.con.executemany(
                 "INSERT INTO robustness_points VALUES (?, ?, ?, ?, ?)",
-                [[study_id, stage, i, _dumps(p), _dumps(o)] for i, (p, o) in enumerate(zip(points, outputs))],
+                [
+                    [study_id, stage, i, _dumps(p), _dumps(o)]
+                    for i, (p, o) in enumerate(zip(points, outputs, strict=True))
+                ],
             )
             self.con.execute("COMMIT")
 
     def save_result(self, study_id: str, scenario: Scenario, settings: Settings, result: Mapping[str, Any]) -> None:
+        """Store (or replace) a study's finished result with its scenario and settings."""
         with self.lock:
             self.con.execute(
                 "INSERT OR REPLACE INTO robustness_results VALUES (?, ?, ?, ?, ?, ?)",
@@ -290,6 +302,7 @@ class RobustnessStore:
             )
 
     def result(self, study_id: str) -> dict[str, Any] | None:
+        """A study's stored result, or None if it has none yet."""
         found = self.con.execute("SELECT result FROM robustness_results WHERE study_id = ?", [study_id]).fetchall()
         return json.loads(found[0][0]) if found else None
 
@@ -308,6 +321,7 @@ class StoredCache(dict):
 
 
 def study_id(scenario: Scenario, settings: Settings, code: str) -> str:
+    """The id of a study: the scenario's name and a digest of its scenario, settings and code version."""
     text = to_toml(scenario) + json.dumps(asdict(settings), sort_keys=True) + code
     return f"robustness-{scenario.name}-" + hashlib.sha256(text.encode()).hexdigest()[:12]
 
@@ -350,6 +364,7 @@ class Runner:
     seed: int = 0
 
     def key_outcomes(self) -> list[str]:
+        """The outcomes recorded at every point: dragons and survival (world and region) and the history targets."""
         return ["dragons", f"dragons_{self.region}", "survival", f"survival_{self.region}", *self.history_ids]
 
     def evaluate(self, scenarios: Sequence[Scenario], replications: int) -> list[dict[str, Any]]:
@@ -413,7 +428,7 @@ class Runner:
                 found = list(pool.map(effects, scenarios))
         else:
             found = [effects(sc) for sc in scenarios]
-        for out, eff in zip(outputs, found):
+        for out, eff in zip(outputs, found, strict=True):
             out["effects"] = eff
         return outputs
 
@@ -452,11 +467,12 @@ def _problem(params: Sequence[ParamInfo]) -> dict[str, Any]:
 def _scenarios(
     base: Scenario, params: Sequence[ParamInfo], x: np.ndarray
 ) -> tuple[list[dict[str, Any]], list[Scenario]]:
-    values = [{p.path: _value(p, xi) for p, xi in zip(params, row)} for row in x]
+    values = [{p.path: _value(p, xi) for p, xi in zip(params, row, strict=True)} for row in x]
     return values, [load(base, v) for v in values]
 
 
 def morris_design(params: Sequence[ParamInfo], settings: Settings) -> np.ndarray:
+    """The Morris screening design: points in the unit cube, one row per point (seeded)."""
     from SALib.sample import morris
 
     rng = rng_for(settings.seed, _MORRIS_STREAM)
@@ -466,6 +482,7 @@ def morris_design(params: Sequence[ParamInfo], settings: Settings) -> np.ndarray
 
 
 def lhs_design(params: Sequence[ParamInfo], settings: Settings) -> np.ndarray:
+    """The Latin hypercube design: points in the unit cube, one row per point (seeded)."""
     from SALib.sample import latin
 
     rng = rng_for(settings.seed, _LHS_STREAM)
@@ -475,7 +492,10 @@ def lhs_design(params: Sequence[ParamInfo], settings: Settings) -> np.ndarray:
 def morris_effects(
     params: Sequence[ParamInfo], x: np.ndarray, y: np.ndarray, settings: Settings
 ) -> list[dict[str, Any]] | None:
-    """μ, μ*, its interval half-width and σ per parameter (None when the output is not finite everywhere or constant)."""
+    """μ, μ*, its interval half-width and σ per parameter.
+
+    None when the output is not finite everywhere, or is constant.
+    """
     from SALib.analyze import morris
 
     if not np.all(np.isfinite(y)) or np.ptp(y) == 0:
@@ -604,7 +624,7 @@ def claim_summary(
     }
     y = np.array([e["effect"] for e in effects], float)
     ok = np.array([e["status"] == "supported" for e in effects])
-    deciding = []
+    deciding: list[dict[str, Any]] = []
     for p in kept:
         x = np.array([v[p.path] for v in values], float)
         rho, pval = _spearman(x, y)
@@ -645,7 +665,7 @@ def outcome_summary(
     """Which inputs move a key outcome most: Morris μ* over every screened parameter, Spearman ρ on the hypercube."""
     y = np.array([o["outcomes"].get(name, float("nan")) for o in outputs], float)
     morris_top = sorted((r for r in (screen or []) if r["mu_star"] is not None), key=lambda r: -r["mu_star"])[:5]
-    lhs = []
+    lhs: list[dict[str, Any]] = []
     for p in kept:
         rho, pval = _spearman(np.array([v[p.path] for v in values], float), y)
         lhs.append({"parameter": p.path, "spearman": rho, "p": pval})

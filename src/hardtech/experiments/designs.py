@@ -69,11 +69,12 @@ def design_matrix(resolved: ResolvedSpec) -> Design:
     spec, factors = resolved.spec, resolved.factors
     if spec.design == "factorial":
         grids = [f.grid() for f in factors]
-        values = [dict(zip((f.path for f in factors), combo)) for combo in itertools.product(*grids)]
+        values = [dict(zip((f.path for f in factors), combo, strict=True)) for combo in itertools.product(*grids)]
         x = np.array([[f.numeric(v[f.path]) for f in factors] for v in values], dtype=float)
         return Design(x, values)
     problem = salib_problem(resolved)
     rng = rng_for(spec.seed, _DESIGN_STREAM)
+    assert spec.samples is not None  # the spec's validator requires samples for every design but factorial
     n = int(spec.samples)
     if spec.design == "lhs":
         from SALib.sample import latin
@@ -88,7 +89,7 @@ def design_matrix(resolved: ResolvedSpec) -> Design:
 
         x = morris.sample(problem, n, num_levels=spec.morris.levels, seed=rng)
     x = np.asarray(x, dtype=float)
-    values = [{f.path: f.value(xi) for f, xi in zip(factors, row)} for row in x]
+    values = [{f.path: f.value(xi) for f, xi in zip(factors, row, strict=True)} for row in x]
     return Design(x, values)
 
 
@@ -97,6 +98,7 @@ def design_size(resolved: ResolvedSpec) -> int:
     spec, k = resolved.spec, len(resolved.factors)
     if spec.design == "factorial":
         return int(np.prod([len(f.grid()) for f in resolved.factors]))
+    assert spec.samples is not None  # the spec's validator requires samples for every design but factorial
     n = int(spec.samples)
     if spec.design == "lhs":
         return n

@@ -100,7 +100,8 @@ def _limits(
     spec_range: dict[str, list[Any]] = {}
     for f in resolved.factors:
         if f.levels is None:
-            spec_range[f.path] = [float(f.lo), float(f.hi)]
+            lo, hi = f.ends()
+            spec_range[f.path] = [float(lo), float(hi)]
         elif f.column_type in ("float64", "int64"):
             spec_range[f.path] = [float(min(f.levels)), float(max(f.levels))]
         else:

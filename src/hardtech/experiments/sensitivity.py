@@ -112,6 +112,7 @@ def _sobol(problem: dict[str, Any], y: np.ndarray, spec: Any, seed: int, undefin
 
     names, k = problem["names"], problem["num_vars"]
     so = spec.sobol.second_order
+    res: Any  # SALib's ResultDict, or the same keys when the indices are undefined
     if undefined:
         nan = float("nan")
         res = {
@@ -222,14 +223,14 @@ def plot_sensitivity(result: dict[str, Any], path: str | Path) -> Path:
     labels = short_labels(result["factors"])
     k = len(result["factors"])
     fig, axes = plt.subplots(1, len(names), figsize=(max(5.0, 4.8 * len(names)), 1.2 + 0.55 * k + 1.0), squeeze=False)
-    for ax, name in zip(axes[0], names):
+    for ax, name in zip(axes[0], names, strict=True):
         entry = result["outcomes"][name]
         rows = entry["factors"]
         ylab = [labels[r["factor"]] for r in rows]
         pos = np.arange(len(rows))
         if result["method"] == "sobol":
 
-            def col(key: str) -> np.ndarray:
+            def col(key: str, rows: list[dict[str, Any]] = rows) -> np.ndarray:
                 return np.array([np.nan if r[key] is None else r[key] for r in rows], dtype=float)
 
             ax.barh(pos - 0.2, col("S1"), 0.4, xerr=col("S1_conf"), label="first order S1", color="#4c72b0", capsize=3)
@@ -246,7 +247,7 @@ def plot_sensitivity(result: dict[str, Any], path: str | Path) -> Path:
             conf = np.array([np.nan if r["mu_star_conf"] is None else r["mu_star_conf"] for r in rows], dtype=float)
             sigma = np.array([np.nan if r["sigma"] is None else r["sigma"] for r in rows], dtype=float)
             ax.errorbar(mu_star, sigma, xerr=conf, fmt="o", color="#4c72b0", capsize=3)
-            for xi, yi, lab in zip(mu_star, sigma, ylab):
+            for xi, yi, lab in zip(mu_star, sigma, ylab, strict=True):
                 if np.isfinite(xi) and np.isfinite(yi):
                     ax.annotate(lab, (xi, yi), fontsize=8, xytext=(4, 4), textcoords="offset points")
             ax.set_xlabel("μ* (mean |elementary effect|)")

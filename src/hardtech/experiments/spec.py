@@ -41,6 +41,7 @@ import json
 import math
 import re
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -195,12 +196,14 @@ class ExperimentSpec(_Strict):
         if self.design == "factorial":
             if n is not None:
                 raise ValueError(
-                    f"samples: {n} is not used by the factorial design (its size is the product of the level counts); remove it"
+                    f"samples: {n} is not used by the factorial design (its size is the product of the level "
+                    "counts); remove it"
                 )
             for i, f in enumerate(self.factors):
                 if f.range is not None and f.n_levels is None:
                     raise ValueError(
-                        f"factors.{i}.n_levels: the factorial design needs levels; add n_levels = N to {f.path!r} or give levels = [...]"
+                        f"factors.{i}.n_levels: the factorial design needs levels; add n_levels = N to {f.path!r} "
+                        "or give levels = [...]"
                     )
         else:
             if n is None:
@@ -215,7 +218,8 @@ class ExperimentSpec(_Strict):
             for i, f in enumerate(self.factors):
                 if f.n_levels is not None:
                     raise ValueError(
-                        f"factors.{i}.n_levels: only used by the factorial design (the {self.design} design samples the range)"
+                        f"factors.{i}.n_levels: only used by the factorial design (the {self.design} design "
+                        "samples the range)"
                     )
         paths = [f.path for f in self.factors]
         for i, p in enumerate(paths):
@@ -241,7 +245,7 @@ def _flatten(mapping: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def _describe(error: dict[str, Any]) -> str:
+def _describe(error: Mapping[str, Any]) -> str:
     loc = ".".join(str(p) for p in error["loc"]) or "spec"
     kind, msg = error["type"], error["msg"]
     if kind == "extra_forbidden":
@@ -325,30 +329,44 @@ class FactorInfo:
     n_levels: int | None
     column_type: str  # arrow type of the stored column: float64, int64, bool, string
 
+    def ends(self) -> tuple[float, float]:
+        """``lo`` and ``hi`` of a range factor (both are set when ``levels`` is not)."""
+        assert self.lo is not None and self.hi is not None, self.path
+        return self.lo, self.hi
+
+    def level_values(self) -> tuple[Any, ...]:
+        """The levels of a levels factor (set when the factor has no range)."""
+        assert self.levels is not None, self.path
+        return self.levels
+
     @property
     def bounds(self) -> tuple[float, float]:
         """The factor's range as a half-open interval for the design (integers: up to hi + 1)."""
         if self.kind == "float":
-            return (float(self.lo), float(self.hi))
+            lo, hi = self.ends()
+            return (float(lo), float(hi))
         if self.kind == "int":
-            return (float(self.lo), float(self.hi) + 1.0)
-        return (0.0, float(len(self.levels)))
+            lo, hi = self.ends()
+            return (float(lo), float(hi) + 1.0)
+        return (0.0, float(len(self.level_values())))
 
     def value(self, x: float) -> Any:
         """The scenario value at design coordinate ``x`` (within :attr:`bounds`)."""
         if self.kind == "float":
             return float(x)
         if self.kind == "int":
-            return int(min(math.floor(x), self.hi))
-        idx = int(min(max(math.floor(x), 0), len(self.levels) - 1))
-        return self.levels[idx]
+            return int(min(math.floor(x), self.ends()[1]))
+        levels = self.level_values()
+        idx = int(min(max(math.floor(x), 0), len(levels) - 1))
+        return levels[idx]
 
     def grid(self) -> list[Any]:
         """Factorial levels: explicit levels, or n_levels evenly spaced over the range."""
         if self.levels is not None:
             return list(self.levels)
         n = int(self.n_levels or 2)
-        pts = [self.lo + (self.hi - self.lo) * i / (n - 1) for i in range(n)]
+        lo, hi = self.ends()
+        pts = [lo + (hi - lo) * i / (n - 1) for i in range(n)]
         if self.kind == "int":
             return sorted({int(round(p)) for p in pts})
         return [float(p) for p in pts]
@@ -363,7 +381,7 @@ class FactorInfo:
         """A number for ``value`` (the level index for non-numeric levels) — PRIM and plots use it."""
         if self.column_type in ("float64", "int64"):
             return float(value)
-        return float(self.levels.index(value))
+        return float(self.level_values().index(value))
 
 
 @dataclass(frozen=True)
@@ -469,7 +487,8 @@ def resolve(spec: ExperimentSpec, root: Path, *, origin: str = "spec") -> Resolv
         here = f"{where}: factors.{i}"
         if f.path in RESERVED_PATHS:
             raise SpecError(
-                f"{here}.path: {f.path!r} cannot be a factor; allowed: any other scenario field (each run's seed derives from the spec's seed)"
+                f"{here}.path: {f.path!r} cannot be a factor; allowed: any other scenario field (each run's seed "
+                "derives from the spec's seed)"
             )
         if f.path in spec.set:
             raise SpecError(f"{here}.path: {f.path!r} is also in [set]; remove it from one of them")
@@ -487,6 +506,7 @@ def resolve(spec: ExperimentSpec, root: Path, *, origin: str = "spec") -> Resolv
                 raise SpecError(f"{here}.range: {f.path!r} is an integer field; give integer ends, got {f.range}")
             values = [int(lo), int(hi)] if kind == "int" else [float(lo), float(hi)]
         else:
+            assert f.levels is not None  # the factor's validator requires a range or levels
             values = list(f.levels)
         for v in values:
             _check_value(base_raw, f.path, v, f"{here}.{'range' if f.range is not None else 'levels'}")

@@ -194,8 +194,9 @@ class SweepStore:
         return pa.table(arrays)
 
     def write_many(self, resolved: ResolvedSpec, outs: list[RunOutput]) -> list[str]:
-        """Store runs that arrived together, each whole, in one transaction; falls back to
-        one by one (``write``) when any of them is already stored. Returns each run's status.
+        """Store runs that arrived together, each whole, in one transaction; returns each run's status.
+
+        Falls back to one by one (``write``) when any of them is already stored.
         """
         fresh = [o for o in outs if o.task.tables]
         if len(fresh) == len(outs) and len(outs) > 1:
@@ -398,7 +399,7 @@ def _run_sweep(
                     break
                 except Exception as exc:  # noqa: BLE001 - e.g. dask KilledWorker: report, go on
                     outputs = [RunOutput(t, error=f"{type(exc).__name__}: {exc}") for t in batch.runs]
-                arrived = []
+                arrived: list[RunOutput] = []
                 for out in outputs:
                     key = (out.task.sample, out.task.replication)
                     if key in written or any((o.task.sample, o.task.replication) == key for o in arrived):
@@ -415,7 +416,7 @@ def _run_sweep(
                         continue
                     arrived.append(out)
                 # the runs of one task arrive together: store them in one transaction, each whole
-                for out, status in zip(arrived, sweeps.write_many(resolved, arrived)):
+                for out, status in zip(arrived, sweeps.write_many(resolved, arrived), strict=True):
                     written.add((out.task.sample, out.task.replication))
                     if status == "stored":
                         report.stored += 1

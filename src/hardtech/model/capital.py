@@ -56,10 +56,12 @@ def fund_pools(world: World) -> None:
 
 
 def revalue(world: World) -> None:
-    """Valuation: a field multiple of revenue — current (lifted by growth) or the
-    firm's share of the spending expected ``prospect_years`` ahead, discounted by
-    ``prospect_discount`` — times the deal price of its region if private,
-    floored by the price of its last round, fading by ``round_price_fade`` a quarter.
+    """Valuation: a field multiple of revenue or of expected spending, with floors and fades.
+
+    The multiple applies to current revenue (lifted by growth) or the firm's share of the spending
+    expected ``prospect_years`` ahead, discounted by ``prospect_discount``; times the deal price of
+    its region if private, floored by the price of its last round, fading by ``round_price_fade`` a
+    quarter.
     """
     cap = world.scenario.capital
     firms = world.firms
@@ -254,7 +256,8 @@ def price_deals(world: World) -> None:
     if not cap.constrained or cap.price_elasticity == 0 or offered is None:
         return
     top = cap.abundance_cap
-    abundance = np.clip(np.divide(offered, asked, out=np.full_like(offered, top), where=asked > 0), 1.0 / top, top)
+    # ``asked`` is set together with ``offered`` (shared.within_pool_capacity): not None here
+    abundance = np.clip(np.divide(offered, asked, out=np.full_like(offered, top), where=asked > 0), 1.0 / top, top)  # type: ignore[arg-type, operator]
     weights = pool_weights(world)
     total = weights.sum(axis=1, keepdims=True)
     # with every reachable pool empty, a region's firms face its own pool's (scarce) money

@@ -134,7 +134,7 @@ def found(world: World) -> None:
     R, F = world.n_regions, world.n_fields
     slots = 2 * 2  # young or not × spin-out or not
     if compiled():
-        cls = np.empty(len(t), np.int16 if R * F * slots <= np.iinfo(np.int16).max else np.int64)
+        cls: np.ndarray = np.empty(len(t), np.int16 if R * F * slots <= np.iinfo(np.int16).max else np.int64)
         kernels.founder_classes(
             t["region"],
             t["field"],
@@ -254,7 +254,7 @@ def _local_best(world: World) -> np.ndarray:
 
 
 def _successful_firm_rows(world: World) -> np.ndarray:
-    """Per firm row: is it successful enough for its staff to spin out?"""
+    """Per firm row: whether it is successful enough for its staff to spin out."""
     firms = world.firms
     threshold = world.field_param("dragon_threshold")[firms["field"]]
     share = world.scenario.entrepreneurship.spinout_success_share

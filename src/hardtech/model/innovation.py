@@ -121,7 +121,7 @@ def imitate(world: World, effort: np.ndarray, boost: np.ndarray) -> None:
     R, F = world.n_regions, world.n_fields
     key = world.region_field(firms["region"], firms["field"])
     if compiled():
-        best = np.full(R * F, -np.inf)
+        best: np.ndarray = np.full(R * F, -np.inf)
         kernels.group_max(key, firms["capability"], best)
         best = best.reshape(R, F)
     else:

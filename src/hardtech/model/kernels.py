@@ -105,8 +105,10 @@ def allocate_revenue(
 
 @kernel
 def market_access(bloc, expanded, foreign_access, expansion_enabled, closed, access):
-    """``market.market_access``: 1 in the firm's own bloc's market, else the foreign access (full once
-    expanded abroad), times what blockades leave open (``closed[target bloc, market bloc]``).
+    """``market.market_access``: a firm's access to each bloc's market.
+
+    1 in the firm's own bloc's market, else the foreign access (full once expanded abroad), times
+    what blockades leave open (``closed[target bloc, market bloc]``).
     """
     B = access.shape[1]
     for i in range(bloc.size):
@@ -132,9 +134,11 @@ def serve_demand(own_revenue, incumbent_niche_revenue, share, capacity):
 
 @kernel
 def imitation_pull(best, field, region, capability, reach, pull, source):
-    """``innovation.imitate``'s pull: per firm the largest ``max(best[r, field] − capability, 0) · reach[region, r]``
-    over regions ``r`` (a region without a firm in the field, best −∞, pulls 0), and the first region
-    giving it (``argmax``).
+    """``innovation.imitate``'s pull: per firm the largest capability gap it can reach, and where.
+
+    The pull is the largest ``max(best[r, field] − capability, 0) · reach[region, r]`` over regions
+    ``r`` (a region without a firm in the field, best −∞, pulls 0), with the first region giving it
+    (``argmax``).
     """
     R = best.shape[0]
     for i in range(capability.size):
@@ -182,9 +186,10 @@ def revalue(
     valuation,
     valuation_par,
 ):
-    """``capital.revalue``: valuation from revenue (lifted by growth, at most ``growth_cap``) or prospects
-    (discounted by ``discount``), floored by the fading last-round price; ``fade_by_age[k]`` is the fade
-    after ``k`` quarters (a power, from NumPy).
+    """``capital.revalue``: valuation from revenue or prospects, floored by the last-round price.
+
+    Revenue is lifted by growth (at most ``growth_cap``), prospects discounted by ``discount``, the
+    last-round price fades; ``fade_by_age[k]`` is the fade after ``k`` quarters (a power, from NumPy).
     """
     for i in range(revenue.size):
         rs = revenue_smooth[i]
@@ -226,8 +231,10 @@ def round_candidates(
     growth_need,
     candidate,
 ):
-    """``capital.raise_rounds`` up to the investor's draw: burn, growth need, and which firms are short of
-    runway (or scaling up), at a milestone and with traction (the caller draws and applies the appeal).
+    """``capital.raise_rounds`` up to the investor's draw: burn, growth need, and who is short.
+
+    Which firms are short of runway (or scaling up), at a milestone and with traction (the caller
+    draws and applies the appeal).
     """
     for i in range(headcount.size):
         b = max(headcount[i] * per_head[i] - margin * revenue[i], 0.0)
@@ -271,9 +278,11 @@ def firm_aggregates(
     small_niche_f,
     niche_firms,
 ):
-    """``metrics.record``'s sums over firms in one pass: per (region, field) headcount, firms, best
-    capability (−∞ where none), dependency × headcount and revenue; per field platform and niche
-    revenue, the same of non-incumbents, and firms in niches. Outputs are zeroed (``best``: −∞) by the caller.
+    """``metrics.record``'s sums over firms in one pass.
+
+    Per (region, field) headcount, firms, best capability (−∞ where none), dependency × headcount
+    and revenue; per field platform and niche revenue, the same of non-incumbents, and firms in
+    niches. Outputs are zeroed (``best``: −∞) by the caller.
     """
     for i in range(key.size):
         k = key[i]
@@ -299,8 +308,10 @@ def firm_aggregates(
 # -- talent ------------------------------------------------------------------------------------------
 @kernel
 def retire_pass(age, u, rate, retirement_age, leave):
-    """``labour.retire``: age everyone a quarter (float32, as in NumPy), mark who leaves (a draw below the
-    quarter's hazard, or retirement age reached); returns how many leave.
+    """``labour.retire``: age everyone a quarter and mark who leaves; returns how many leave.
+
+    Ages are float32, as in NumPy; a person leaves on a draw below the quarter's hazard, or at
+    retirement age.
     """
     quarter = np.float32(1.0 / 4.0)  # a quarter of a year, in float32 as NumPy adds it
     count = 0
@@ -315,8 +326,10 @@ def retire_pass(age, u, rate, retirement_age, leave):
 
 @kernel
 def considering_pass(u, age, low, high, young_age, young_more, rows, young):
-    """``labour.migrate``: who weighs a move (a draw below the threshold of their age group); writes
-    their rows and whether each is young, returns how many.
+    """``labour.migrate``: who weighs a move; returns how many.
+
+    A person weighs a move on a draw below the threshold of their age group; writes their rows and
+    whether each is young.
     """
     k = 0
     for i in range(u.size):
@@ -331,8 +344,10 @@ def considering_pass(u, age, low, high, young_age, young_more, rows, young):
 
 @kernel
 def migration_choice(home, fld, young, older_u, young_u, move_cost, gumbel, dest):
-    """``labour.migrate``'s logit choice: each agent's region of largest utility (its age group's place
-    utility in its field, less the moving cost from home, plus its Gumbel draw); the first on ties.
+    """``labour.migrate``'s logit choice: each agent's region of largest utility.
+
+    The utility is its age group's place utility in its field, less the moving cost from home, plus
+    its Gumbel draw; the first region on ties.
     """
     R = move_cost.shape[0]
     for i in range(home.size):
@@ -349,8 +364,9 @@ def migration_choice(home, fld, young, older_u, young_u, move_cost, gumbel, dest
 
 @kernel
 def employment_pass(employer, lookup, have, rows, firm_rows):
-    """``labour.assign_employers``: employed agents and their firm's row (an agent whose employer is
-    gone becomes free), counting each firm's agents; returns how many are employed.
+    """``labour.assign_employers``: employed agents and their firm's row; returns how many.
+
+    An agent whose employer is gone becomes free; counts each firm's agents.
     """
     last = lookup.size - 1
     k = 0
@@ -380,8 +396,9 @@ def release_pass(u, excess, rows, firm_rows, employer, candidate_key, no_group):
 
 @kernel
 def founder_classes(region, field, age, employer, lookup, success, n_fields, young_age, cls):
-    """``entrepreneurship.found``: each person's class (region, field)·4 + young·2 + spin-out (employed
-    by a successful firm).
+    """``entrepreneurship.found``: each person's founder class.
+
+    The class is (region, field)·4 + young·2 + spin-out (employed by a successful firm).
     """
     last = lookup.size - 1
     for i in range(region.size):
@@ -413,8 +430,9 @@ def hire_headcount(
     growth_hiring,
     max_employed_share,
 ):
-    """``labour.hire``: each firm moves ``growth_hiring`` of the way to the headcount it can afford,
-    hires scaled down where a region-field runs short of talent (headcount updated in place).
+    """``labour.hire``: each firm moves ``growth_hiring`` of the way to the headcount it can afford.
+
+    Hires are scaled down where a region-field runs short of talent (headcount updated in place).
     """
     n = key.size
     RF = talent_rf.size
@@ -513,8 +531,9 @@ def dragon_candidates(
     new,
     new_par,
 ):
-    """``observables.detect_dragons``: young firms whose valuation (at a deal price of 1) first reaches
-    their field's threshold.
+    """``observables.detect_dragons``: young firms whose valuation first reaches their field's threshold.
+
+    The valuation is taken at a deal price of 1.
     """
     for i in range(founded.size):
         young = (not incumbent[i]) and (step - founded[i] <= max_age_quarters)

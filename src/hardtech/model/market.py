@@ -343,7 +343,8 @@ def define_scenes(world: World, movers: np.ndarray) -> None:
     candidates = ~firms["incumbent"]
     chance = np.full(len(firms), m.scene_rate)
     if not m.scene_needs_frontier:  # same expected count, spread over every candidate
-        chance *= np.count_nonzero(movers & candidates) / max(np.count_nonzero(candidates), 1)
+        # numpy's stubs type count_nonzero() as np.intp (a Python int at run time), which max() then loses
+        chance *= np.count_nonzero(movers & candidates) / max(np.count_nonzero(candidates), 1)  # type: ignore[operator]
         movers = candidates
     chosen = movers & (rng.random(len(firms)) < chance) & candidates
     rows = np.flatnonzero(chosen)

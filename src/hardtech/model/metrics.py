@@ -60,7 +60,7 @@ def reset_flows(world: World) -> None:
     world.flows = {name: np.zeros(RF) for name in RF_FLOWS}
     world.flows["angel"] = np.zeros(world.n_regions)
     world.flows["recycled_in"] = np.zeros(world.n_regions)
-    world.flows["risk_pooled"] = 0.0
+    world.flows["risk_pooled"] = 0.0  # type: ignore[assignment]  # the one scalar among the flow arrays
     # origin → destination (flat from · R + to), for region_flows
     world.flows["talent_od"] = np.zeros(world.n_regions**2)
     world.flows["capital_od"] = np.zeros(world.n_regions**2)

@@ -217,7 +217,7 @@ class HardtechModel:
             "niche": np.bool_,
         }
         # typed even when no firm became a dragon, so an empty run's table fits any later run's
-        cols = {
+        cols: dict[str, np.ndarray] = {
             k: np.concatenate([d[k] for d in w.dragons]).astype(t) if w.dragons else np.zeros(0, t)
             for k, t in kinds.items()
         }

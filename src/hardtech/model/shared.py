@@ -34,8 +34,9 @@ if TYPE_CHECKING:  # the world imports this module: the annotation only
 
 
 def spending_per_wage(scenario: Scenario, living_cost: np.ndarray | float) -> np.ndarray | float:
-    """A firm's spending per head as a multiple of the wage: 1 + non-wage spending,
-    whose local part (rent, services) scales with the living-cost index.
+    """A firm's spending per head as a multiple of the wage: 1 + non-wage spending.
+
+    The local part of the non-wage spending (rent, services) scales with the living-cost index.
     """
     ent = scenario.entrepreneurship
     return 1.0 + ent.burn_per_head * (1.0 - ent.local_cost_share + ent.local_cost_share * living_cost)
@@ -141,7 +142,8 @@ def cost_per_head(world: World) -> np.ndarray:
         return cached.values
     # per (region, field) first, then one gather: the same operations on the same numbers
     per_wage = spending_per_wage(world.scenario, world.region_param("living_cost"))
-    table = world.wage / 4.0 / 1000.0 * per_wage[:, None]
+    # per region (living_cost is an array here), so per_wage is an array: spending_per_wage is typed for a float too
+    table = world.wage / 4.0 / 1000.0 * per_wage[:, None]  # type: ignore[index]
     values = table[firms["region"], firms["field"]]
     values.setflags(write=False)
     setattr(world, _PER_HEAD, _PerHead(firms, firms.version, world.wage, values))
@@ -206,7 +208,7 @@ def effective_capability(world: World) -> np.ndarray:
     return world.firms["capability"] - component_loss(world)
 
 
-def bass_adoption(t: np.ndarray | float, p: float, q: float) -> np.ndarray:
+def bass_adoption(t: np.ndarray | float, p: np.ndarray | float, q: np.ndarray | float) -> np.ndarray:
     """Bass cumulative adoption F(t) = (1 − e^−(p+q)t) / (1 + (q/p) e^−(p+q)t), t in years."""
     e = np.exp(-(p + q) * np.asarray(t, dtype=float))
     return (1.0 - e) / (1.0 + (q / p) * e)
@@ -294,8 +296,10 @@ def opportunity(world: World) -> np.ndarray:
 
 
 def experiment_cost_by_region(world: World) -> np.ndarray:
-    """Per region: cost of one experiment in a software field (capital intensity 1) at the
-    region's mean field wage, million USD — the software base's first effect (observation).
+    """Per region: cost of one experiment in a software field, million USD.
+
+    At capital intensity 1 and the region's mean field wage — the software base's first effect
+    (observation).
     """
     ent = world.scenario.entrepreneurship
     software = world.region_param("software_base")
@@ -344,8 +348,9 @@ def investor_region(world: World, region: np.ndarray, rng: np.random.Generator) 
 def within_pool_capacity(
     world: World, pool_region: np.ndarray, amount: np.ndarray, rng: np.random.Generator, kind: str
 ) -> np.ndarray:
-    """Accept requests at random so that, in expectation, no pool commits more than
-    its quarterly capacity: ``seed_share`` of it for seeds, the rest for later rounds.
+    """Accept requests at random so that, in expectation, no pool exceeds its quarterly capacity.
+
+    ``seed_share`` of the capacity is for seeds, the rest for later rounds.
     """
     cap = world.scenario.capital
     share = cap.seed_share if kind == "seed" else 1.0 - cap.seed_share

@@ -74,7 +74,8 @@ FIRM_COLUMNS = {
     # traces for the dashboard's firm biography (replayed runs); no rule reads them, and the
     # final ``firms`` table leaves them out:
     "imitated_from": np.int16,  # region whose best firm it imitated this quarter, −1 none (innovation.imitate)
-    "round_investor": np.int16,  # region whose pool paid its latest round or seed, −1 none yet (capital, entrepreneurship)
+    # region whose pool paid its latest round or seed, −1 none yet (capital, entrepreneurship)
+    "round_investor": np.int16,
 }
 FIRM_DEFAULTS = {
     "segment": -1,
@@ -144,22 +145,27 @@ class World:
     cut: dict[str, np.ndarray] = field(default_factory=dict)  # channel -> (imposer bloc, target bloc)
     step: int = 0
     # flows of the current step, reset at its start and read by metrics
-    flows: dict[str, np.ndarray] = field(default_factory=dict)
+    flows: dict[str, np.ndarray] = field(default_factory=dict)  # arrays (and the scalar ``risk_pooled``)
     ledger: dict[str, float] = field(default_factory=dict)
     events: list[FirmEvents] = field(default_factory=list)
     dragons: list[dict] = field(default_factory=list)  # one entry per detection batch
-    dragons_total: np.ndarray | None = None  # (region, field) cumulative count
-    dragons_par_total: np.ndarray | None = None  # (region, field) cumulative count of dragons at a deal price of 1
-    wage: np.ndarray | None = None  # (region, field) annual wage, thousand USD
+    # build_world sets these three before it returns the world: arrays wherever a rule reads them
+    # (typed so; None only as the dataclass default, which no rule ever sees)
+    dragons_total: np.ndarray = None  # type: ignore[assignment]  # (region, field) cumulative count
+    # (region, field) cumulative count of dragons at a deal price of 1
+    dragons_par_total: np.ndarray = None  # type: ignore[assignment]
+    wage: np.ndarray = None  # type: ignore[assignment]  # (region, field) annual wage, thousand USD
     param_cache: dict = field(default_factory=dict, repr=False)  # (fields|regions, name) -> array, see field_param
 
     # -- handy derived views ---------------------------------------------------
     @property
     def n_regions(self) -> int:
+        """Number of regions."""
         return len(self.region_names)
 
     @property
     def n_fields(self) -> int:
+        """Number of fields."""
         return len(self.field_names)
 
     @property

@@ -78,7 +78,7 @@ def _model_at(path: list[str]) -> type[BaseModel] | None:
 
 def _unwrap(annotation: Any) -> Any:
     """For dict[str, M] return M (so paths like regions.X.field resolve)."""
-    args = getattr(annotation, "__args__", ())
+    args: tuple[Any, ...] = getattr(annotation, "__args__", ())
     if getattr(annotation, "__origin__", None) is dict and len(args) == 2:
         return _DictOf(args[1])
     return annotation
@@ -180,7 +180,8 @@ def validate(raw: dict[str, Any]) -> Scenario:
         return Scenario.model_validate(raw)
     except ValidationError as exc:
         # a misspelt key also makes the right one "missing": report the misspelling
-        errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
+        # pydantic's ErrorDetails are TypedDicts: read as plain dicts here
+        errors: list[Any] = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
         raise ScenarioError(_describe(errors[0])) from None
 
 

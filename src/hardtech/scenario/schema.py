@@ -32,7 +32,8 @@ from pydantic_core import PydanticUndefined
 # -- declaring a parameter ------------------------------------------------------------
 
 PROVENANCE = re.compile(
-    r"^\[(?:SOURCE: (?P<ids>[A-Z]+\d+[a-z]?(?:, [A-Z]+\d+[a-z]?)*)(?:; .+)?|CALIBRATED|ASSUMPTION: .+|DEFINITION: .+|INPUT: .+)\]$"
+    r"^\[(?:SOURCE: (?P<ids>[A-Z]+\d+[a-z]?(?:, [A-Z]+\d+[a-z]?)*)(?:; .+)?|CALIBRATED|ASSUMPTION: .+|DEFINITION: "
+    r".+|INPUT: .+)\]$"
 )
 """What a provenance tag must look like (SOURCE ids are docs/FACTS.md row ids)."""
 
@@ -45,7 +46,7 @@ def Param(  # noqa: N802 - reads like pydantic's Field
     *,
     unit: str,
     provenance: str,
-    description: str,
+    description: str | None,  # required; str | None as blocks pass their docstring (``__doc__``)
     plausible: tuple | list | str | None = None,
     allowed: tuple | list | str | None = None,
     ge: float | None = None,
@@ -75,7 +76,7 @@ def Param(  # noqa: N802 - reads like pydantic's Field
         plausible = [False, True]
     elif plausible is None and provenance.startswith("[DEFINITION") and isinstance(default, (int, float)):
         plausible = [default, default]
-    extra = {
+    extra: dict[str, Any] = {
         "unit": unit,
         "allowed": list(allowed) if isinstance(allowed, (tuple, list)) else allowed,
         "plausible": list(plausible) if isinstance(plausible, (tuple, list)) else plausible,
@@ -214,7 +215,10 @@ class Policy(Strict):
         allowed=(0, 100),
         plausible=(0, 20),
         provenance=INPUT,
-        description="Settling subsidy for young talent, thousand USD per person; it weighs in young people's migration choice (relative to the wage); range 0–100.",
+        description=(
+            "Settling subsidy for young talent, thousand USD per person; it weighs in young people's migration choice "
+            "(relative to the wage); range 0–100."
+        ),
     )
     startup_support: Lever = Param(
         0.0,
@@ -230,7 +234,9 @@ class Policy(Strict):
         allowed=(0, 1e5),
         plausible=(0, 3000),
         provenance=INPUT,
-        description="Extra public basic-research funding on top of the universities' own, million USD per year; range 0–100000.",
+        description=(
+            "Extra public basic-research funding on top of the universities' own, million USD per year; range 0–100000."
+        ),
     )
     procurement: Lever = Param(
         0.0,
@@ -238,7 +244,10 @@ class Policy(Strict):
         allowed=(0, 1e5),
         plausible=(0, 200),
         provenance=INPUT,
-        description="Scenario opening: public procurement of young local firms' niche products, million USD per year; range 0–100000.",
+        description=(
+            "Scenario opening: public procurement of young local firms' niche products, million USD per year; range "
+            "0–100000."
+        ),
     )
     cluster_programme: Lever = Param(
         0.0,
@@ -246,7 +255,10 @@ class Policy(Strict):
         allowed=(0, 10),
         plausible=(0, 2),
         provenance=INPUT,
-        description="Cluster programme intensity: extra rate of cooperation-link formation, as a multiple of the base rate; range 0–10.",
+        description=(
+            "Cluster programme intensity: extra rate of cooperation-link formation, as a multiple of the base rate; "
+            "range 0–10."
+        ),
     )
     fund_injection: Lever = Param(
         0.0,
@@ -254,7 +266,10 @@ class Policy(Strict):
         allowed=(0, 1e6),
         plausible=(0, 2000),
         provenance=INPUT,
-        description="Public money paid into the regional investor pool, million USD per year (a one-off: [[year, amount], [year + 1, 0]]); range 0–1000000.",
+        description=(
+            "Public money paid into the regional investor pool, million USD per year (a one-off: [[year, amount], "
+            "[year + 1, 0]]); range 0–1000000."
+        ),
     )
 
     @model_validator(mode="after")
@@ -356,7 +371,9 @@ class Region(Strict):
         unit="weight",
         plausible=(0.5, 10),
         provenance=INPUT,
-        description="Relative size of the region's home market for hardtech products (weight; shares are normalised per bloc).",
+        description=(
+            "Relative size of the region's home market for hardtech products (weight; shares are normalised per bloc)."
+        ),
     )
     university_research: float = Param(
         ge=0,
@@ -441,7 +458,10 @@ class Field_(Strict):
         unit="maturity 0–1",
         plausible=(0.2, 0.5),
         provenance=INPUT,
-        description="Maturity at which market demand starts to diffuse (Bass), 0–1; below the usability threshold = demand ahead of technology.",
+        description=(
+            "Maturity at which market demand starts to diffuse (Bass), 0–1; below the usability threshold = demand "
+            "ahead of technology."
+        ),
     )
     bass_p: float = Param(
         gt=0,
@@ -473,7 +493,10 @@ class Field_(Strict):
         unit="share",
         plausible=(0.1, 0.8),
         provenance=INPUT,
-        description="Share of the field's spending in its platform segment; the rest is spread over niches (1 = no vertical niches).",
+        description=(
+            "Share of the field's spending in its platform segment; the rest is spread over niches (1 = no vertical "
+            "niches)."
+        ),
     )
     niches: int = Param(
         ge=1,
@@ -556,7 +579,9 @@ class Event(Strict):
         unit="blockade intensity",
         plausible=(-0.3, 0.5),
         provenance=INPUT,
-        description="Change of blockade intensity, −1–1 (negative = easing); the cumulative intensity is kept in [0, 1].",
+        description=(
+            "Change of blockade intensity, −1–1 (negative = easing); the cumulative intensity is kept in [0, 1]."
+        ),
     )
     channels: list[Literal["knowledge", "components", "market"]] = Param(
         default_factory=lambda: ["knowledge", "components", "market"],
@@ -616,7 +641,10 @@ class Technology(Strict):
         unit="per log capability",
         plausible=(0.5, 3.0),
         provenance=GUESS,
-        description="How strongly a firm's R&D draws improve when the bloc's science stock is above its capability (per log unit).",
+        description=(
+            "How strongly a firm's R&D draws improve when the bloc's science stock is above its capability (per log "
+            "unit)."
+        ),
     )
     headroom_unit: float = Param(
         0.1,
@@ -624,7 +652,10 @@ class Technology(Strict):
         le=1,
         unit="log capability",
         provenance="[DEFINITION: the unit of science_headroom; only their product matters]",
-        description="Shift of an R&D step per unit of science_headroom when the bloc's science is a full log unit ahead: shift = science_headroom × headroom_unit × clip(science − capability, ±headroom_gap_cap).",
+        description=(
+            "Shift of an R&D step per unit of science_headroom when the bloc's science is a full log unit ahead: "
+            "shift = science_headroom × headroom_unit × clip(science − capability, ±headroom_gap_cap)."
+        ),
     )
     headroom_gap_cap: float = Param(
         1.0,
@@ -647,7 +678,9 @@ class Market(Strict):
         unit="exponent",
         plausible=(0.5, 1.5),
         provenance=GUESS,
-        description="Exponent of firm size (headcount) in platform-segment competitiveness; 0 switches scale economies off.",
+        description=(
+            "Exponent of firm size (headcount) in platform-segment competitiveness; 0 switches scale economies off."
+        ),
     )
     scale_reference_headcount: float = Param(
         100.0,
@@ -710,7 +743,10 @@ class Market(Strict):
         unit="share",
         plausible=(0.3, 0.8),
         provenance=GUESS,
-        description="Share of a region's spending that can only go to firms of its own bloc (the rest is open to all not blocked).",
+        description=(
+            "Share of a region's spending that can only go to firms of its own bloc (the rest is open to all not "
+            "blocked)."
+        ),
     )
     foreign_access: float = Param(
         0.3,
@@ -728,7 +764,10 @@ class Market(Strict):
         unit="million USD × capital intensity",
         plausible=(1, 20),
         provenance=GUESS,
-        description="One-off cost of expanding abroad (full access to unblocked foreign markets), million USD × capital intensity.",
+        description=(
+            "One-off cost of expanding abroad (full access to unblocked foreign markets), million USD × capital "
+            "intensity."
+        ),
     )
     expansion_enabled: bool = Param(
         True, unit="switch", provenance=SWITCH, description="Whether firms may expand abroad."
@@ -758,7 +797,10 @@ class Market(Strict):
         unit="exponent",
         plausible=(0.0, 2.0),
         provenance=GUESS,
-        description="How much entrants shun crowded segments: a segment is chosen ∝ potential spending / (1 + rivals there)^entry_crowding; 0 = by spending alone.",
+        description=(
+            "How much entrants shun crowded segments: a segment is chosen ∝ potential spending / (1 + rivals "
+            "there)^entry_crowding; 0 = by spending alone."
+        ),
     )
     scene_rate: float = Param(
         0.05,
@@ -767,13 +809,20 @@ class Market(Strict):
         unit="chance per quarter",
         plausible=(0.01, 0.15),
         provenance=GUESS,
-        description="Chance per quarter that a firm that has just pushed its bloc's frontier in its field opens a new niche (defines a scene). A new scene's spending is moved from the field's older niches (the field's niche spending is unchanged).",
+        description=(
+            "Chance per quarter that a firm that has just pushed its bloc's frontier in its field opens a new niche "
+            "(defines a scene). A new scene's spending is moved from the field's older niches (the field's niche "
+            "spending is unchanged)."
+        ),
     )
     scene_needs_frontier: bool = Param(
         True,
         unit="switch",
         provenance=SWITCH,
-        description="Whether only firms that push their bloc's frontier define scenes (False: as many scenes, opened by non-incumbent firms at random whatever their capability — H11's control).",
+        description=(
+            "Whether only firms that push their bloc's frontier define scenes (False: as many scenes, opened by "
+            "non-incumbent firms at random whatever their capability — H11's control)."
+        ),
     )
     max_scene_size: float = Param(
         0.2,
@@ -806,13 +855,20 @@ class Market(Strict):
         True,
         unit="switch",
         provenance=SWITCH,
-        description="Whether demand diffuses (Bass) from its own threshold; False: every customer is there the moment products are usable (demand timing plays no role).",
+        description=(
+            "Whether demand diffuses (Bass) from its own threshold; False: every customer is there the moment "
+            "products are usable (demand timing plays no role)."
+        ),
     )
     revenue_needs_adopters: bool = Param(
         True,
         unit="switch",
         provenance=SWITCH,
-        description="Whether customers' spending follows adoption (Bass); False: customers spend the field's full potential as soon as products are usable, while adoption still diffuses from its threshold and shapes founders' and investors' expectations (H1's control).",
+        description=(
+            "Whether customers' spending follows adoption (Bass); False: customers spend the field's full potential "
+            "as soon as products are usable, while adoption still diffuses from its threshold and shapes founders' "
+            "and investors' expectations (H1's control)."
+        ),
     )
     lock_in: float = Param(
         0.0,
@@ -821,9 +877,13 @@ class Market(Strict):
         unit="share",
         plausible=(0.0, 0.5),
         provenance=A(
-            "off: it acts only when demand starts before products are usable, which no preset field does (docs/ODD.md §8, H1)"
+            "off: it acts only when demand starts before products are usable, which no preset field does "
+            "(docs/ODD.md §8, H1)"
         ),
-        description="Share of customers who adopted before products were usable that stay locked to legacy (platform) suppliers.",
+        description=(
+            "Share of customers who adopted before products were usable that stay locked to legacy (platform) "
+            "suppliers."
+        ),
     )
     switch_rate: float = Param(
         0.02,
@@ -841,7 +901,10 @@ class Market(Strict):
         unit="× staff cost",
         plausible=(2.0, 8.0),
         provenance=GUESS,
-        description="Most revenue a firm's staff can deliver, as a multiple of what the staff costs (a firm cannot serve more demand than its people can; 0 = no limit).",
+        description=(
+            "Most revenue a firm's staff can deliver, as a multiple of what the staff costs (a firm cannot serve more "
+            "demand than its people can; 0 = no limit)."
+        ),
     )
     fringe: float = Param(
         3.0,
@@ -868,7 +931,10 @@ class Market(Strict):
         unit="persons",
         plausible=(300, 3000),
         provenance=GUESS,
-        description="Headcount of an unmodelled platform supplier (its size factor is (this / scale_reference_headcount)^scale_economies).",
+        description=(
+            "Headcount of an unmodelled platform supplier (its size factor is (this / "
+            "scale_reference_headcount)^scale_economies)."
+        ),
     )
     fringe_fit: float = Param(
         0.5,
@@ -981,7 +1047,10 @@ class Labour(Strict):
         unit="logit weight",
         plausible=(0.3, 2.0),
         provenance=A("a third of the wage weight; docs/FACTS.md SP8 gives a direction only"),
-        description="Logit weight on the log spillover boost of a region in the person's field in the migration choice (people move where they learn most; De La Roca & Puga 2017).",
+        description=(
+            "Logit weight on the log spillover boost of a region in the person's field in the migration choice "
+            "(people move where they learn most; De La Roca & Puga 2017)."
+        ),
     )
     moving_cost: float = Param(
         3.0,
@@ -1062,7 +1131,10 @@ class Labour(Strict):
         unit="skill 0–1 (standard deviation)",
         plausible=(0.05, 0.25),
         provenance=GUESS,
-        description="Standard deviation of talent's skill around its university's strength (graduates and the start population; clipped to 0–1).",
+        description=(
+            "Standard deviation of talent's skill around its university's strength (graduates and the start "
+            "population; clipped to 0–1)."
+        ),
     )
     field_choice_base: float = Param(
         0.5,
@@ -1071,7 +1143,9 @@ class Labour(Strict):
         unit="maturity 0–1",
         plausible=(0.2, 1.5),
         provenance=GUESS,
-        description="Students choose a field with chance ∝ this + the field's maturity (higher: fields are chosen more evenly).",
+        description=(
+            "Students choose a field with chance ∝ this + the field's maturity (higher: fields are chosen more evenly)."
+        ),
     )
     max_employed_share: float = Param(
         0.5,
@@ -1108,13 +1182,18 @@ class Capital(Strict):
         unit="share",
         plausible=(0.15, 0.5),
         provenance=GUESS,
-        description="Share of a pool's quarterly capacity kept for seeds (the rest backs later rounds of its portfolio).",
+        description=(
+            "Share of a pool's quarterly capacity kept for seeds (the rest backs later rounds of its portfolio)."
+        ),
     )
     constrained: bool = Param(
         True,
         unit="switch",
         provenance=SWITCH,
-        description="Whether seeds and rounds are limited by the pools' capital (False: money is never scarce, so pool sizes change no decision).",
+        description=(
+            "Whether seeds and rounds are limited by the pools' capital (False: money is never scarce, so pool sizes "
+            "change no decision)."
+        ),
     )
     seed_round: float = Param(
         1.0,
@@ -1141,7 +1220,9 @@ class Capital(Strict):
         unit="quarters",
         plausible=(2, 6),
         provenance=GUESS,
-        description="A venture whose cash covers fewer quarters of net burn than this is short of runway and seeks a round.",
+        description=(
+            "A venture whose cash covers fewer quarters of net burn than this is short of runway and seeks a round."
+        ),
     )
     scale_up_demand_ratio: float = Param(
         1.2,
@@ -1150,7 +1231,10 @@ class Capital(Strict):
         unit="× revenue",
         plausible=(1.05, 2.0),
         provenance=GUESS,
-        description="A venture whose customers would buy more than this multiple of its revenue, and whose cash cannot pay the staff to serve them, seeks a round to scale up.",
+        description=(
+            "A venture whose customers would buy more than this multiple of its revenue, and whose cash cannot pay "
+            "the staff to serve them, seeks a round to scale up."
+        ),
     )
     round_growth: float = Param(
         3.0,
@@ -1195,7 +1279,10 @@ class Capital(Strict):
         unit="× revenue at the last round",
         plausible=(1.2, 3.0),
         provenance=GUESS,
-        description="Smoothed revenue above this multiple of the revenue at the last round (plus milestone_revenue_floor) also counts as a milestone.",
+        description=(
+            "Smoothed revenue above this multiple of the revenue at the last round (plus milestone_revenue_floor) "
+            "also counts as a milestone."
+        ),
     )
     milestone_revenue_floor: float = Param(
         0.05,
@@ -1204,7 +1291,9 @@ class Capital(Strict):
         unit="million USD per quarter",
         plausible=(0.01, 0.2),
         provenance=GUESS,
-        description="Revenue a firm must add on top of the multiple for a revenue milestone (so a first small sale is not one).",
+        description=(
+            "Revenue a firm must add on top of the multiple for a revenue milestone (so a first small sale is not one)."
+        ),
     )
     appeal_steepness: float = Param(
         4.0,
@@ -1222,7 +1311,9 @@ class Capital(Strict):
         unit="log capability",
         plausible=(0.3, 1.2),
         provenance=GUESS,
-        description="Capability gap below the world frontier at which the logistic part of investors' appeal is one half.",
+        description=(
+            "Capability gap below the world frontier at which the logistic part of investors' appeal is one half."
+        ),
     )
     appeal_floor: float = Param(
         0.3,
@@ -1231,7 +1322,10 @@ class Capital(Strict):
         unit="share",
         plausible=(0.1, 0.6),
         provenance=GUESS,
-        description="Part of investors' appeal that does not depend on the field's opportunity: appeal = logistic × (floor + (1 − floor) × opportunity).",
+        description=(
+            "Part of investors' appeal that does not depend on the field's opportunity: appeal = logistic × (floor + "
+            "(1 − floor) × opportunity)."
+        ),
     )
     exit_age_years: float = Param(
         5.0,
@@ -1273,7 +1367,9 @@ class Capital(Strict):
         True,
         unit="switch",
         provenance=SWITCH,
-        description="Whether exit proceeds return to the region's investors and founders (False: they leave the region).",
+        description=(
+            "Whether exit proceeds return to the region's investors and founders (False: they leave the region)."
+        ),
     )
     angel_rate: float = Param(
         0.10,
@@ -1318,7 +1414,9 @@ class Capital(Strict):
         unit="elasticity",
         plausible=(0.1, 0.3),
         provenance=A("size; the direction is docs/FACTS.md VC1 (Gompers & Lerner 2000)"),
-        description="Elasticity of private valuations to the venture money on offer per dollar asked; 0 = prices ignore money.",
+        description=(
+            "Elasticity of private valuations to the venture money on offer per dollar asked; 0 = prices ignore money."
+        ),
     )
     abundance_cap: float = Param(
         10.0,
@@ -1327,7 +1425,10 @@ class Capital(Strict):
         unit="× money asked",
         plausible=(3, 30),
         provenance=GUESS,
-        description="The money on offer per dollar asked that prices deals is kept between 1/this and this (a pool nobody asks counts as this).",
+        description=(
+            "The money on offer per dollar asked that prices deals is kept between 1/this and this (a pool nobody "
+            "asks counts as this)."
+        ),
     )
     price_adjustment: float = Param(
         0.25,
@@ -1345,7 +1446,10 @@ class Capital(Strict):
         unit="growth ratio",
         plausible=(1.0, 4.0),
         provenance=GUESS,
-        description="Most a firm's revenue growth (the quarter's revenue over its smoothed revenue, minus 1) lifts its revenue valuation: × (1 + growth).",
+        description=(
+            "Most a firm's revenue growth (the quarter's revenue over its smoothed revenue, minus 1) lifts its "
+            "revenue valuation: × (1 + growth)."
+        ),
     )
     prospect_years: float = Param(
         2.0,
@@ -1372,7 +1476,10 @@ class Capital(Strict):
         unit="maturity 0–1",
         plausible=(0.0, 0.2),
         provenance=GUESS,
-        description="Investors count a field's products as usable ahead when maturity is within this of the usability threshold.",
+        description=(
+            "Investors count a field's products as usable ahead when maturity is within this of the usability "
+            "threshold."
+        ),
     )
     round_price_fade: float = Param(
         0.97,
@@ -1381,7 +1488,9 @@ class Capital(Strict):
         unit="per quarter",
         plausible=(0.9, 1.0),
         provenance=GUESS,
-        description="The last round's price floors a firm's valuation, fading by this factor every quarter since the round.",
+        description=(
+            "The last round's price floors a firm's valuation, fading by this factor every quarter since the round."
+        ),
     )
 
 
@@ -1404,7 +1513,11 @@ class Innovation(Strict):
         unit="per effort unit",
         plausible=(0.5, 2.0),
         provenance=A("Dosi et al.'s template (docs/FACTS.md T1); the value is ours"),
-        description="R&D productivity ζ: innovation succeeds with chance 1 − exp(−ζ · innovation_share · effort · spillover boost), imitation with the rest of the effort; effort = (researchers / capital intensity)^rd_returns / effort_unit.",
+        description=(
+            "R&D productivity ζ: innovation succeeds with chance 1 − exp(−ζ · innovation_share · effort · spillover "
+            "boost), imitation with the rest of the effort; effort = (researchers / capital intensity)^rd_returns / "
+            "effort_unit."
+        ),
     )
     effort_unit: float = Param(
         10.0,
@@ -1439,7 +1552,9 @@ class Innovation(Strict):
         unit="log capability",
         plausible=(-0.1, 0.0),
         provenance=GUESS,
-        description="Lower end of the log-capability change of an R&D success (a Beta(step_shape, step_shape) draw rescaled).",
+        description=(
+            "Lower end of the log-capability change of an R&D success (a Beta(step_shape, step_shape) draw rescaled)."
+        ),
     )
     step_high: float = Param(
         0.15,
@@ -1457,7 +1572,10 @@ class Innovation(Strict):
         unit="Beta shape",
         plausible=(1.5, 6.0),
         provenance=A("the Beta(3, 3) of Dosi et al.'s template (docs/FACTS.md T1)"),
-        description="Both shape parameters of the symmetric Beta draw of an R&D step (1 = uniform; larger = steps nearer the middle).",
+        description=(
+            "Both shape parameters of the symmetric Beta draw of an R&D step (1 = uniform; larger = steps nearer the "
+            "middle)."
+        ),
     )
     imitation: float = Param(
         0.15,
@@ -1466,19 +1584,27 @@ class Innovation(Strict):
         unit="share of the gap",
         plausible=(0.05, 0.3),
         provenance=GUESS,
-        description="Share of the gap to the best reachable capability a follower closes per quarter of successful imitation.",
+        description=(
+            "Share of the gap to the best reachable capability a follower closes per quarter of successful imitation."
+        ),
     )
     spillovers: bool = Param(
         True,
         unit="switch",
         provenance=SWITCH,
-        description="Whether knowledge spills over between firms (off: no R&D boost or productivity from related activity, no imitation, and founders start from the bloc's public science instead of the region's best firm).",
+        description=(
+            "Whether knowledge spills over between firms (off: no R&D boost or productivity from related activity, no "
+            "imitation, and founders start from the bloc's public science instead of the region's best firm)."
+        ),
     )
     local_knowledge: bool = Param(
         True,
         unit="switch",
         provenance=SWITCH,
-        description="Whether knowledge is local (absorbed from the own region, neighbours and, discounted by distance, the rest); False: every region absorbs the regions' mean and imitates any region's best alike.",
+        description=(
+            "Whether knowledge is local (absorbed from the own region, neighbours and, discounted by distance, the "
+            "rest); False: every region absorbs the regions' mean and imitates any region's best alike."
+        ),
     )
     spillover_strength: float = Param(
         0.6,
@@ -1496,7 +1622,10 @@ class Innovation(Strict):
         unit="persons",
         plausible=(300, 3000),
         provenance=GUESS,
-        description="Related headcount K in the spillover boost 1 + strength · ln(1 + K / this) and the density productivity (1 + K / this)^density_elasticity.",
+        description=(
+            "Related headcount K in the spillover boost 1 + strength · ln(1 + K / this) and the density productivity "
+            "(1 + K / this)^density_elasticity."
+        ),
     )
     density_elasticity: float = Param(
         0.06,
@@ -1532,7 +1661,10 @@ class Innovation(Strict):
         unit="weight",
         plausible=(0.1, 0.2),
         provenance="[SOURCE: SP3; read as a weight on imitation]",
-        description="Weight of another region's best firm in imitation relative to the own region's, before distance decay (same-metro patent citations are 5–10× more likely than chance, Jaffe et al. 1993).",
+        description=(
+            "Weight of another region's best firm in imitation relative to the own region's, before distance decay "
+            "(same-metro patent citations are 5–10× more likely than chance, Jaffe et al. 1993)."
+        ),
     )
     world_halving_km: float = Param(
         1200.0,
@@ -1609,7 +1741,10 @@ class Entrepreneurship(Strict):
         unit="share of the dragon threshold",
         plausible=(0.1, 0.5),
         provenance=GUESS,
-        description="A firm is successful enough for its staff to spin out once a dragon or valued above this share of its field's dragon threshold.",
+        description=(
+            "A firm is successful enough for its staff to spin out once a dragon or valued above this share of its "
+            "field's dragon threshold."
+        ),
     )
     founder_capability: float = Param(
         0.35,
@@ -1618,7 +1753,9 @@ class Entrepreneurship(Strict):
         unit="log capability",
         plausible=(0.2, 0.6),
         provenance=GUESS,
-        description="A new firm's capability gap below the region's best in its field (log units); spin-outs start closer.",
+        description=(
+            "A new firm's capability gap below the region's best in its field (log units); spin-outs start closer."
+        ),
     )
     founder_gap_spread: float = Param(
         0.5,
@@ -1627,7 +1764,10 @@ class Entrepreneurship(Strict):
         unit="share",
         plausible=(0.25, 0.75),
         provenance=GUESS,
-        description="A founder's gap is founder_capability × U(1 − this, 1 + this) × the skill term (the start firms' gaps alike, without it).",
+        description=(
+            "A founder's gap is founder_capability × U(1 − this, 1 + this) × the skill term (the start firms' gaps "
+            "alike, without it)."
+        ),
     )
     founder_skill_effect: float = Param(
         0.5,
@@ -1636,7 +1776,10 @@ class Entrepreneurship(Strict):
         unit="per unit of skill",
         plausible=(0.2, 0.8),
         provenance=GUESS,
-        description="Skill term of a founder's gap, 1 + this × (½ − skill): better-trained founders start closer to the local best (skill ½ gives the nominal gap).",
+        description=(
+            "Skill term of a founder's gap, 1 + this × (½ − skill): better-trained founders start closer to the local "
+            "best (skill ½ gives the nominal gap)."
+        ),
     )
     spinout_gap_share: float = Param(
         0.5,
@@ -1654,7 +1797,10 @@ class Entrepreneurship(Strict):
         unit="Beta shape",
         plausible=(1.0, 3.0),
         provenance=GUESS,
-        description="First shape parameter of a new firm's niche fit, Beta(entrant_fit_alpha, entrant_fit_beta) (mean 0.2 at the defaults).",
+        description=(
+            "First shape parameter of a new firm's niche fit, Beta(entrant_fit_alpha, entrant_fit_beta) (mean 0.2 at "
+            "the defaults)."
+        ),
     )
     entrant_fit_beta: float = Param(
         6.0,
@@ -1672,7 +1818,9 @@ class Entrepreneurship(Strict):
         unit="person-quarters × capital intensity",
         plausible=(2, 8),
         provenance=GUESS,
-        description="Person-quarters one experiment (prototype or pivot) takes with no software base, × capital intensity.",
+        description=(
+            "Person-quarters one experiment (prototype or pivot) takes with no software base, × capital intensity."
+        ),
     )
     software_discount: float = Param(
         0.7,
@@ -1762,7 +1910,10 @@ class Entrepreneurship(Strict):
         unit="share",
         plausible=(0.3, 0.7),
         provenance=A("the living-cost index is built from housing prices, which office rents follow"),
-        description="Share of non-wage spending (office rent, local services) that scales with the region's living-cost index; the rest (equipment, cloud, travel) costs the same everywhere.",
+        description=(
+            "Share of non-wage spending (office rent, local services) that scales with the region's living-cost "
+            "index; the rest (equipment, cloud, travel) costs the same everywhere."
+        ),
     )
     runway_quarters: float = Param(
         5.0,
@@ -1858,7 +2009,10 @@ class Cooperation(Strict):
         unit="person-quarters per quarter",
         plausible=(0.1, 1.0),
         provenance=A("size; managing an alliance is costly (Dyer, Kale & Singh 2001)"),
-        description="Staff time a cooperation link takes from each partner per quarter, person-quarters, paid at the firm's cost per head.",
+        description=(
+            "Staff time a cooperation link takes from each partner per quarter, person-quarters, paid at the firm's "
+            "cost per head."
+        ),
     )
 
 
@@ -1884,7 +2038,10 @@ class Decoupling(Strict):
         unit="share of dependency",
         plausible=(0.1, 0.5),
         provenance=GUESS,
-        description="Share of foreign dependency a firm replaces per successful substitution R&D quarter (it restores the capability the blockade took; it does not move the firm toward the frontier).",
+        description=(
+            "Share of foreign dependency a firm replaces per successful substitution R&D quarter (it restores the "
+            "capability the blockade took; it does not move the firm toward the frontier)."
+        ),
     )
     substitution_effort: float = Param(
         1.5,
@@ -1902,7 +2059,9 @@ class Decoupling(Strict):
         unit="share",
         plausible=(0.25, 0.75),
         provenance=GUESS,
-        description="A firm's foreign dependency is its field's foreign_dependency × U(1 − this, 1 + this), clipped to 0–1.",
+        description=(
+            "A firm's foreign dependency is its field's foreign_dependency × U(1 − this, 1 + this), clipped to 0–1."
+        ),
     )
 
 
@@ -1923,7 +2082,10 @@ class Dragon(Strict):
         le=5,
         unit="log capability",
         provenance="[DEFINITION: an observation only (H11)]",
-        description="A firm counts as a technology follower if it was founded at least this far (log capability) behind its field's world frontier (observation only; H11).",
+        description=(
+            "A firm counts as a technology follower if it was founded at least this far (log capability) behind its "
+            "field's world frontier (observation only; H11)."
+        ),
     )
 
 
@@ -2000,7 +2162,10 @@ class Setup(Strict):
         unit="years",
         plausible=(5, 14),
         provenance=GUESS,
-        description="Youngest age of a start incumbent (whole quarters, drawn uniformly up to incumbent_age_max_years, that excluded).",
+        description=(
+            "Youngest age of a start incumbent (whole quarters, drawn uniformly up to incumbent_age_max_years, that "
+            "excluded)."
+        ),
     )
     incumbent_age_max_years: float = Param(
         20.0,
@@ -2062,7 +2227,9 @@ class Setup(Strict):
         unit="Beta shape",
         plausible=(1.0, 3.0),
         provenance=GUESS,
-        description="First shape parameter of a start young firm's niche fit, Beta(startup_fit_alpha, startup_fit_beta).",
+        description=(
+            "First shape parameter of a start young firm's niche fit, Beta(startup_fit_alpha, startup_fit_beta)."
+        ),
     )
     startup_fit_beta: float = Param(
         4.0,
@@ -2106,6 +2273,7 @@ class Time(Strict):
 
     @property
     def steps(self) -> int:
+        """Number of simulated quarters, from the start to the end year inclusive."""
         return (self.end_year - self.start_year + 1) * 4
 
 
@@ -2302,7 +2470,8 @@ class Scenario(Strict):
                 lo, hi = meta(Scenario, "distances_km")["allowed"]
                 if not lo <= km <= hi:
                     raise ValueError(
-                        f"distances_km.{a}.{b}: distance must be {lo}–{hi} km (half the Earth's circumference), got {km}"
+                        f"distances_km.{a}.{b}: distance must be {lo}–{hi} km (half the Earth's circumference), "
+                        f"got {km}"
                     )
         for i, a in enumerate(regions):
             for b in regions[i + 1 :]:

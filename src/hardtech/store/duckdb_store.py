@@ -129,7 +129,7 @@ def lock_wait(default: float = DEFAULT_LOCK_WAIT) -> float:
 def table_digest(table: pa.Table) -> str:
     """SHA-256 of an Arrow table's exact content: names, types, validity and value bytes, column by column."""
     h = hashlib.sha256()
-    for field, column in zip(table.schema, table.columns):
+    for field, column in zip(table.schema, table.columns, strict=True):
         col = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
         h.update(f"{field.name}:{field.type}:{len(col)}\0".encode())
         h.update(np.packbits(col.is_valid().to_numpy(zero_copy_only=False)).tobytes())
@@ -252,8 +252,9 @@ def _json_default(value: Any) -> Any:
 
 
 def _arrow_tables(tables: Mapping[str, pa.Table | pd.DataFrame]) -> dict[str, pa.Table]:
-    """Checked Arrow versions of a run's tables as stored (declared types, NaN as NULL;
-    tables without columns dropped).
+    """Checked Arrow versions of a run's tables as stored.
+
+    Declared types, NaN as NULL; tables without columns dropped.
     """
     arrow: dict[str, pa.Table] = {}
     for name, data in tables.items():
@@ -317,7 +318,9 @@ class ResultsStore:
         if not read_only:
             check_store_path(self.path)
             self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._con = _connect(self.path, read_only, lock_wait() if wait is None else wait, on_wait)
+        self._con: duckdb.DuckDBPyConnection | None = _connect(
+            self.path, read_only, lock_wait() if wait is None else wait, on_wait
+        )
         if not read_only:
             try:
                 cols = ", ".join(f"{name} {typ}" for name, typ in RUN_COLUMNS.items())
@@ -355,8 +358,9 @@ class ResultsStore:
 
     @contextlib.contextmanager
     def _transaction(self):
-        """One transaction: committed if the block ends normally, rolled back on any error
-        (the original error is kept even if cleaning up fails).
+        """One transaction: committed if the block ends normally, rolled back on any error.
+
+        The original error is kept even if cleaning up fails.
         """
         con = self.con
         con.begin()
@@ -465,8 +469,9 @@ class ResultsStore:
                 self._append(name, None, pa.concat_tables(parts, promote_options="default"))
 
     def append(self, name: str, run_id: str, table: pa.Table) -> None:
-        """Append rows tagged ``run_id`` to table ``name`` alone, in one transaction
-        (for rows that belong to a run already stored, such as a sweep's index row).
+        """Append rows tagged ``run_id`` to table ``name`` alone, in one transaction.
+
+        For rows that belong to a run already stored, such as a sweep's index row.
         """
         _check_name(name)
         with self._transaction():
@@ -546,8 +551,9 @@ class ResultsStore:
         return self.con.execute(f'SELECT * FROM "{name}" WHERE run_id = ?', [run_id]).df()
 
     def read_run(self, run_id: str, tables: Sequence[str] | None = None) -> tuple[dict[str, Any], dict[str, pa.Table]]:
-        """A stored run as it was written: its metadata and its tables (Arrow, declared types, in row
-        order; only ``tables`` if given).
+        """A stored run as it was written: its metadata and its tables.
+
+        Tables are Arrow, with declared types, in row order; only ``tables`` if given.
         """
         row = self.con.execute(f"SELECT * FROM {_RUNS} WHERE run_id = ?", [run_id]).df()
         if row.empty:
@@ -617,7 +623,10 @@ class ResultsStore:
         )
 
     def batch(self, batch_id: str) -> dict[str, Any]:
-        """One batch: its row, with ``run_ids`` as a list, ``stored`` (the run ids of it in the store) and ``complete``."""
+        """One batch: its row, with ``run_ids`` as a list, ``stored`` and ``complete``.
+
+        ``stored`` holds the batch's run ids that are in the store.
+        """
         if BATCHES not in self._all_tables():
             raise KeyError(f"no batch {batch_id!r} in {self.path}")
         rows = self.con.execute(f"SELECT * FROM {BATCHES} WHERE batch_id = ?", [batch_id]).df()

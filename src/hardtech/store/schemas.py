@@ -212,14 +212,15 @@ def nan_to_null(column: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Arra
 
 
 def conform(name: str, table: pa.Table, schemas: dict[str, pa.Schema] | None = None) -> pa.Table:
-    """``table`` as it is stored: declared columns cast to their declared types, NaN as NULL,
-    and columns without a type (all missing, undeclared) left out.
+    """``table`` as it is stored: declared columns cast to their declared types, NaN as NULL.
+
+    Columns without a type (all missing, undeclared) are left out.
 
     Raises ValueError naming the table and column when a value does not convert.
     """
     declared = (DECLARED if schemas is None else schemas).get(name)
     names, columns = [], []
-    for field, column in zip(table.schema, table.columns):
+    for field, column in zip(table.schema, table.columns, strict=True):
         target = (
             declared.field(field.name).type if declared is not None and field.name in declared.names else field.type
         )
@@ -235,4 +236,4 @@ def conform(name: str, table: pa.Table, schemas: dict[str, pa.Schema] | None = N
                 ) from None
         names.append(field.name)
         columns.append(nan_to_null(column))
-    return pa.table(dict(zip(names, columns))) if names else pa.table({})
+    return pa.table(dict(zip(names, columns, strict=True))) if names else pa.table({})

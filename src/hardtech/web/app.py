@@ -71,7 +71,7 @@ log = logging.getLogger("hardtech.web")
 STATIC = Path(str(resources.files("hardtech.web") / "static"))
 COOKIE = "hardtech_token"
 LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "::1", "[::1]"]
-_ERRORS = {
+_ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": s.MessageResponse, "description": "Token missing (when the server requires one)."},
     403: {"model": s.MessageResponse, "description": "Wrong token."},
     422: {"model": s.ValidationErrorResponse, "description": "Invalid request; `loc` names the field."},
@@ -80,8 +80,8 @@ JobId = Annotated[str, PathParam(min_length=1, max_length=64, pattern=r"^[A-Za-z
 RunIdParam = Annotated[
     str, PathParam(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.-]+$", description="A run id (GET /api/runs).")
 ]
-_NOT_FOUND = {404: {"model": s.MessageResponse, "description": "Unknown id."}}
-_CONFLICT = {
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": s.MessageResponse, "description": "Unknown id."}}
+_CONFLICT: dict[int | str, dict[str, Any]] = {
     409: {"model": s.MessageResponse, "description": "Refused (e.g. a run of a store the dashboard only reads)."}
 }
 SweepId = Annotated[str, PathParam(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9]+$", description="A sweep id.")]
@@ -95,7 +95,7 @@ class ApiError(Exception):
 
     def __init__(self, loc: list[str | int], msg: str, kind: str = "value_error") -> None:
         super().__init__(msg)
-        self.items = [{"loc": loc, "msg": msg, "type": kind}]
+        self.items: list[dict[str, Any]] = [{"loc": loc, "msg": msg, "type": kind}]
 
 
 @lru_cache(maxsize=32)
@@ -129,6 +129,7 @@ class TokenGate:
         self.cookie_value = hashlib.sha256(f"hardtech-dashboard:{token}".encode()).hexdigest()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass an HTTP request on if it carries the token, else answer 401 (none) or 403 (wrong); refuse websockets."""
         if scope["type"] == "websocket":  # none are served; refuse rather than pass through unchecked
             await send({"type": "websocket.close", "code": 1008})
             return
@@ -582,8 +583,9 @@ def create_app(
 
     @app.post("/api/jobs/{job_id}/cancel", tags=["jobs"], responses=_ERRORS | _NOT_FOUND)
     async def cancel_job(job_id: JobId) -> s.JobInfo:
-        """Stop a job: a queued one never starts, a running one stops after the current quarter and stores the
-        replications it finished.
+        """Stop a job: a queued one never starts, a running one stops after the current quarter.
+
+        A running job stores the replications it finished.
         """
         job = manager.cancel(job_or_404(job_id), note="stopped")
         return s.JobInfo(**job.info(manager.queue_position(job)))
@@ -706,8 +708,10 @@ def create_app(
 
     @app.get("/api/runs/{run_id}/world", tags=["runs"], responses=_ERRORS | _NOT_FOUND | _CONFLICT)
     async def get_world(run_id: RunIdParam) -> dict[str, Any]:
-        """The world view of a stored run, every quarter: regions, their most valuable young firms, talent and capital
-        flows between regions — re-derived by replaying the run, and checked against its stored step_metrics.
+        """The world view of a stored run, every quarter, re-derived by replaying the run.
+
+        Regions, their most valuable young firms, talent and capital flows between regions; checked
+        against the run's stored step_metrics.
         """
         from hardtech.web import replay
 
@@ -736,8 +740,10 @@ def create_app(
         format: Annotated[Literal["json", "csv"], Query(description="json (everything) or csv (the panel).")] = "json",  # noqa: A002
         download: Annotated[bool, Query(description="Send as a file.")] = False,
     ) -> Response:
-        """A firm's biography: founding, rounds and investors' regions, headcount, revenue, capability and valuation
-        every quarter, regions imitated, scenes defined, its end — re-derived by replaying the run.
+        """A firm's biography, every quarter, re-derived by replaying the run.
+
+        Founding, rounds and investors' regions, headcount, revenue, capability and valuation every
+        quarter, regions imitated, scenes defined, its end.
         """
         from hardtech.web import replay
 
@@ -935,7 +941,7 @@ def serve(
         def handle_exit(self, sig: int, frame: Any) -> None:
             if not closing.is_set():
                 closing.set()
-                name = signal.Signals(sig).name if sig in iter(signal.Signals) else str(sig)
+                name = signal.Signals(sig).name if sig in list(signal.Signals) else str(sig)
                 print(
                     f"hardtech serve: {name}: stopping; cancelling running jobs (finished replications are kept)",
                     file=sys.stderr,

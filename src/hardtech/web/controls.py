@@ -209,8 +209,11 @@ def controls(
             "step": 1.0 if kind == "integer" else None,
         }
         if kind != "boolean":
-            lo = node.get("minimum", node.get("exclusiveMinimum"))
-            hi = node.get("maximum", node.get("exclusiveMaximum"))
+            # numbers or None from the JSON schema, then as the cases below set them
+            lo: Any = node.get("minimum", node.get("exclusiveMinimum"))
+            hi: Any = node.get("maximum", node.get("exclusiveMaximum"))
+            p_lo: float | None
+            p_hi: float | None
             control["exclusive_minimum"] = "exclusiveMinimum" in node and "minimum" not in node
             control["exclusive_maximum"] = "exclusiveMaximum" in node and "maximum" not in node
             if lo is None and hi is None:  # a lever: its range is checked by a validator, declared as `allowed`

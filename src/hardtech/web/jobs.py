@@ -33,6 +33,7 @@ import logging
 import threading
 import uuid
 from collections import OrderedDict
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -122,12 +123,14 @@ class Job:
 
     @property
     def total_steps(self) -> int:
+        """Quarters the job runs in all (over its scenarios and replications)."""
         if self.total_override is not None:
             return self.total_override
         return sum(sc.steps for sc in self.scenarios) * self.replications
 
     @property
     def finished(self) -> bool:
+        """Whether the job has ended (done, failed or cancelled)."""
         return self.status in ("done", "failed", "cancelled")
 
     def emit(self, event: str, data: dict[str, Any]) -> None:
@@ -143,15 +146,18 @@ class Job:
 
     @property
     def event_count(self) -> int:
+        """Number of events in the log so far."""
         with self._lock:
             return len(self._events)
 
     def finish(self, status: str, error: str | None = None) -> None:
+        """End the job with ``status`` (and ``error``): emit the end event and wake those waiting."""
         self.status, self.error, self.finished_at = status, error, _now()
         self.emit("end", {"status": status, "error": error, "run_ids": self.run_ids, "note": self.note})
         self.ended.set()
 
     def check_cancel(self) -> None:
+        """Raise :class:`JobCancelled` if the job was asked to stop."""
         if self.cancel.is_set():
             raise JobCancelled()
 
@@ -171,6 +177,7 @@ class Job:
         self.check_cancel()
 
     def info(self, queue_position: int | None = None, with_result: bool = True) -> dict[str, Any]:
+        """The job as the API reports it (:class:`~hardtech.web.schemas.JobInfo`)."""
         return {
             "id": self.id,
             "kind": self.kind,
@@ -247,7 +254,7 @@ def _dragons_so_far(model: Any) -> Any:
     return table_of() if callable(table_of) else model.results()["dragons"]
 
 
-def interval(values: list[float] | np.ndarray) -> dict[str, Any] | None:
+def interval(values: Sequence[float | None] | np.ndarray) -> dict[str, Any] | None:
     """Mean over replications with a bootstrap 95% interval from :data:`MIN_BOOTSTRAP` of them up.
 
     Fewer: the mean with the replications' range (``method = "range"``), or
@@ -279,7 +286,8 @@ def _outcomes(result: RunResult) -> dict[str, float]:
 
 def _payloads(result: RunResult) -> list[dict[str, Any]]:
     sc = result.scenario
-    return payloads(*(result.frame(k) for k in _STREAM_TABLES), list(sc.regions), list(sc.fields))
+    step_frame, region_frame, field_frame = (result.frame(k) for k in _STREAM_TABLES)
+    return payloads(step_frame, region_frame, field_frame, list(sc.regions), list(sc.fields))
 
 
 def run_result(results: list[RunResult]) -> dict[str, Any]:
@@ -448,14 +456,17 @@ class JobManager:
             del self._jobs[job_id]
 
     def get(self, job_id: str) -> Job | None:
+        """The job with id ``job_id``, or None."""
         with self._lock:
             return self._jobs.get(job_id)
 
     def jobs(self) -> list[Job]:
+        """All jobs kept, oldest first."""
         with self._lock:
             return list(self._jobs.values())
 
     def queue_position(self, job: Job) -> int | None:
+        """A queued job's place in the queue (1 = next), else None."""
         if job.status != "queued":
             return None
         with self._lock:

@@ -99,6 +99,7 @@ class FirmTracer:
             self.static = {k: firms[k][row].item() for k in _STATIC}
 
     def __call__(self, model: HardtechModel) -> None:
+        """After a quarter: record the firm's row, or note that it is gone and stop the replay."""
         firms = model.world.firms
         step = model.world.step - 1
         row = self._row(model)
@@ -161,6 +162,7 @@ def biography(
         )
     regions, fields = list(sc.regions), list(sc.fields)
     st = tracer.static
+    assert st is not None  # set with the firm's first row, and there are rows
     events = _events_of(model, firm_id)
     by_step = {r["step"]: r for r in tracer.rows}
 
@@ -209,6 +211,7 @@ def biography(
     }
 
     founded = int(st["founded"])
+    origin: dict[str, Any]
     if st["incumbent"]:
         origin = {"kind": "incumbent", "text": "an incumbent (large listed firm) present at the start"}
     elif founded < 0:
@@ -224,6 +227,7 @@ def biography(
 
     last = tracer.rows[-1]
     ends = events[events.event.isin(list(END_EVENTS))]
+    end: dict[str, Any]
     if len(ends):
         e = ends.iloc[-1]
         end = {
@@ -235,7 +239,7 @@ def biography(
         }
         if e.event == "exit_ipo" and tracer.gone_step is None:
             end["text"] += f"; alive at the end of the run ({_quarter(sc, last['step'])})"
-        elif e.event == "exit_ipo":
+        elif e.event == "exit_ipo" and tracer.gone_step is not None:  # (not None: the branch above)
             end["text"] += f"; gone in {_quarter(sc, tracer.gone_step)}"
     else:
         end = {

@@ -93,6 +93,7 @@ class ResultsFolder:
         return sorted(found, key=lambda p: (p.name != OWN_STORE, p.name != SWEEP_STORE, p.name))
 
     def is_ours(self, path: Path) -> bool:
+        """Whether ``path`` is one of the dashboard's own store files."""
         return path in (self.own, self.sweeps_path)
 
     @contextmanager
@@ -243,12 +244,14 @@ class ResultsFolder:
         return self.scenario_file(scenario_id)
 
     def scenario_file(self, scenario_id: str) -> dict[str, Any]:
+        """An uploaded scenario file's row, with its text (:class:`RunNotFound` if there is none)."""
         for row in self.scenario_files(with_text=True):
             if row["id"] == scenario_id:
                 return row
         raise RunNotFound(f"scenario file {scenario_id!r} not found (upload it again: POST /api/scenarios)")
 
     def scenario_files(self, with_text: bool = False) -> list[dict[str, Any]]:
+        """Uploaded scenario files, newest first (their text only with ``with_text``)."""
         if not self.own.exists():
             return []
         with self._open(self.own) as store:
@@ -272,6 +275,7 @@ class ResultsFolder:
 
     # -- reading -------------------------------------------------------------------------------
     def labels(self) -> dict[str, str]:
+        """The runs' labels (run id → label)."""
         if not self.own.exists():
             return {}
         try:
@@ -357,6 +361,7 @@ class ResultsFolder:
         raise RunNotFound(f"run {run_id!r} not found in the results store{extra}")
 
     def meta(self, run_id: str) -> dict[str, Any]:
+        """A stored run's ``runs`` row, with its dragon counts."""
         path = self.locate(run_id)
         with self._open(path) as store:
             frame = store.query("SELECT * FROM runs WHERE run_id = ?", [run_id])
@@ -369,6 +374,7 @@ class ResultsFolder:
         return row
 
     def scenario_toml(self, run_id: str) -> str:
+        """A stored run's scenario as TOML ('' if not stored)."""
         return str(self.meta(run_id).get("scenario_toml") or "")
 
     def scenario(self, run_id: str) -> tuple[Scenario, int]:
@@ -408,6 +414,7 @@ class ResultsFolder:
         return out
 
     def download(self, run_id: str, name: str, fmt: str) -> bytes:
+        """A stored run's table ``name`` as CSV or Parquet bytes."""
         frame = self.table(run_id, name)
         if fmt == "csv":
             return frame.to_csv(index=False).encode("utf-8")
@@ -582,8 +589,10 @@ class _ReadersWriter:
 
 
 def _compact(path: Path) -> None:
-    """Rewrite a store so that deleted rows give their space back (DuckDB reuses freed blocks but never shrinks a
-    file). Copies every table into a fresh file beside it, then swaps it in; on any error the old file stays.
+    """Rewrite a store so that deleted rows give their space back.
+
+    DuckDB reuses freed blocks but never shrinks a file. Copies every table into a fresh file beside
+    it, then swaps it in; on any error the old file stays.
     """
     tmp = path.with_name(path.name + ".compacting")
     tmp.unlink(missing_ok=True)

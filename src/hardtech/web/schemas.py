@@ -60,7 +60,10 @@ OverrideValue = Annotated[
         }
     ),
 ]
-"""A value as in the scenario TOML: number, switch, text, a lever schedule ``[[year, value], ...]`` or a list of names."""
+"""A value as in the scenario TOML.
+
+A number, switch, text, a lever schedule ``[[year, value], ...]`` or a list of names.
+"""
 
 TABLES = (
     "step_metrics",
@@ -91,6 +94,8 @@ JobStatus = Literal["queued", "running", "done", "failed", "cancelled"]
 
 
 class Strict(BaseModel):
+    """A request body: unknown fields are refused."""
+
     model_config = ConfigDict(extra="forbid")
 
 
@@ -105,7 +110,7 @@ class ScenarioSpec(Strict):
         min_length=1,
         max_length=64,
         description="A preset name (see GET /api/presets).",
-        json_schema_extra={"enum": presets()},
+        json_schema_extra={"enum": [*presets()]},
     )
     base: BaseRef | None = Field(
         None,
@@ -150,12 +155,16 @@ class JobControl(Strict):
     """Pause, resume or step a running job, or change its pace."""
 
     action: Literal["pause", "resume", "step", "pace"] = Field(
-        description="pause: hold after the current quarter; resume; step: one more quarter, then hold; pace: only set pace_ms."
+        description=(
+            "pause: hold after the current quarter; resume; step: one more quarter, then hold; pace: only set pace_ms."
+        )
     )
     pace_ms: int | None = Field(None, ge=0, le=MAX_PACE_MS, description="Pause after each streamed quarter, ms.")
 
 
 class SweepFactor(Strict):
+    """One factor of a sweep: a numeric scenario field and its range."""
+
     path: OverrideKey = Field(description="A numeric scenario field by dotted path (a control's key).")
     lo: float = Field(description="Lower end of the range.", allow_inf_nan=False)
     hi: float = Field(description="Upper end of the range.", allow_inf_nan=False)
@@ -182,6 +191,8 @@ class SweepRequest(Strict):
 
 
 class LabelRequest(Strict):
+    """A run's new label."""
+
     label: str = Field(max_length=80, description="A name for the run; empty removes it.")
 
 
@@ -193,6 +204,8 @@ class ScenarioUpload(Strict):
 
 
 class ErrorItem(BaseModel):
+    """One validation error: where, what, and its kind."""
+
     loc: list[str | int]
     msg: str
     type: str
@@ -211,11 +224,15 @@ class MessageResponse(BaseModel):
 
 
 class PresetInfo(BaseModel):
+    """A shipped scenario preset."""
+
     name: str
     description: str
 
 
 class Limits(BaseModel):
+    """The dashboard's limits on what a request may ask."""
+
     max_scale: float
     max_replications: int
     max_steps: int
@@ -257,6 +274,8 @@ class Control(BaseModel):
 
 
 class ControlsResponse(BaseModel):
+    """The page's controls for a preset or a base scenario."""
+
     preset: str
     base: str | None = Field(None, description="The base scenario (`run:<id>`, `file:<id>`) or null for the preset.")
     base_name: str = ""
@@ -273,6 +292,8 @@ class ControlsResponse(BaseModel):
 
 
 class ValidateResponse(BaseModel):
+    """A scenario that validates, and its resolved TOML."""
+
     ok: bool
     name: str
     seed: int
@@ -282,6 +303,8 @@ class ValidateResponse(BaseModel):
 
 
 class JobInfo(BaseModel):
+    """A job: its status, progress and (when done) result."""
+
     id: str
     kind: Literal["run", "compare", "sweep"]
     status: JobStatus
@@ -306,6 +329,8 @@ class JobInfo(BaseModel):
 
 
 class RunInfo(BaseModel):
+    """A stored run, as the runs list shows it."""
+
     run_id: str
     scenario_name: str | None = None
     seed: int | None = None
@@ -322,6 +347,8 @@ class RunInfo(BaseModel):
 
 
 class RunsResponse(BaseModel):
+    """The stored runs the dashboard can read."""
+
     runs: list[RunInfo]
     unavailable: list[str] = Field(default_factory=list, description="Store files that could not be read (busy).")
     hidden_sweep_runs: int = Field(0, description="Runs of sweeps, listed under GET /api/sweeps instead.")
@@ -329,6 +356,8 @@ class RunsResponse(BaseModel):
 
 
 class ScenarioFileInfo(BaseModel):
+    """An uploaded scenario file."""
+
     id: str
     base: str
     name: str
@@ -339,6 +368,8 @@ class ScenarioFileInfo(BaseModel):
 
 
 class SweepInfo(BaseModel):
+    """A stored sweep, as the sweeps list shows it."""
+
     sweep_id: str
     name: str
     design: str
@@ -351,6 +382,8 @@ class SweepInfo(BaseModel):
 
 
 class RunDetail(BaseModel):
+    """A stored run in full: what the page needs to show it."""
+
     run: RunInfo
     regions: list[str]
     fields: list[str]

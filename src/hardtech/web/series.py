@@ -80,7 +80,8 @@ def step_payload(
         if g is not None and math.isfinite(float(g)):
             gap_sum[i] += float(g)
             gap_n[i] += 1
-    talent, capital = [None] * n_r, [None] * n_r
+    talent: list[float | None] = [None] * n_r
+    capital: list[float | None] = [None] * n_r
     for region, t, c in zip(
         region_rows.get("region", ()),
         region_rows.get("talent", ()),
@@ -90,7 +91,9 @@ def step_payload(
         i = r_index.get(region)
         if i is not None:
             talent[i], capital[i] = num(t), num(c)
-    maturity, demand, adoption = [None] * n_f, [None] * n_f, [None] * n_f
+    maturity: list[float | None] = [None] * n_f
+    demand: list[float | None] = [None] * n_f
+    adoption: list[float | None] = [None] * n_f
     for name, m, d, a in zip(
         field_rows.get("field", ()),
         field_rows.get("maturity", ()),

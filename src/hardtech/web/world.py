@@ -76,14 +76,14 @@ def layout(scenario: Scenario) -> dict[str, Any]:
     }
 
 
-def _flows(model: Any, column: str) -> list[list[float]]:
+def _flows(model: Any, column: str) -> list[list[float | None]]:
     """The newest quarter's off-diagonal flows of ``column`` as [from, to, amount] (nonzero only)."""
     fl = model.world.flows.get("talent_od" if column == "talent" else "capital_od")
     if fl is None:
         return []
     r = model.world.n_regions
     matrix = np.asarray(fl, float).reshape(r, r)
-    out = []
+    out: list[list[float | None]] = []
     for i in range(r):
         for j in range(r):
             if i != j and matrix[i, j] > 0:
