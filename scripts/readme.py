@@ -134,7 +134,7 @@ BLOCKS: dict[str, Block] = {
         Block("claims-quick", ("hardtech claims --quick",), long=True),
         Block("claims", ("hardtech claims --workers 2 --no-progress",), long=True),
         Block("validate", ("hardtech validate -r 3",), long=True),
-        Block("history", ("hardtech history -r 4 --workers 2",), long=True),
+        Block("history", ("hardtech history -r 10 --workers 2",), long=True),
         Block(
             "sensitivity",
             ("hardtech sensitivity examples/levers-sobol.toml --workers 2 --no-plot",),
