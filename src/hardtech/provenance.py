@@ -88,8 +88,21 @@ def _code(path: Path) -> bytes:
     raw = path.read_bytes().replace(b"\r\n", b"\n")
     if path.suffix != ".py":
         return raw
-    tree = _CodeOnly().visit(ast.parse(raw))
-    return ast.dump(tree, annotate_fields=False).encode()
+    return _serialise(_CodeOnly().visit(ast.parse(raw))).encode()
+
+
+def _serialise(node: Any) -> str:
+    """A syntax tree as text that does not depend on the Python version.
+
+    ``ast.dump`` does (3.12 adds ``type_params``, 3.13 drops empty fields), so
+    fields that are None or empty are left out and nodes are named by class.
+    """
+    if isinstance(node, ast.AST):
+        fields = [f"{name}={_serialise(v)}" for name, v in ast.iter_fields(node) if v is not None and v != []]
+        return f"{type(node).__name__}({' '.join(fields)})"
+    if isinstance(node, list):
+        return "[" + ",".join(_serialise(v) for v in node) + "]"
+    return repr(node)
 
 
 def source_hash(root: Path = PACKAGE_DIR) -> str:
