@@ -233,6 +233,20 @@ def test_model_version_hashes_exactly_the_model_source(tmp_path):
     assert source_hash(copy) != base
 
 
+def test_the_code_hash_ignores_types_but_not_what_makes_a_dataclass():
+    import ast
+
+    from hardtech.provenance import _CodeOnly, _serialise
+
+    def code(text: str) -> str:
+        return _serialise(_CodeOnly().visit(ast.parse(text)))
+
+    assert code('def f(x: int) -> int:\n    """Doc."""\n    return x') == code("def f(x):\n    return x")
+    assert code("y: float = 1.0") == code("y = 1.0")
+    assert code("class A:\n    x: int = 0") != code("class A:\n    x: ClassVar[int] = 0")
+    assert code("y = 1.0") != code("y = 1.5")
+
+
 def test_run_id_and_metadata_carry_model_version_and_machine(tmp_path, monkeypatch):
     import hardtech
     from hardtech import result as result_module

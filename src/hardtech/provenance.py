@@ -50,6 +50,9 @@ def model_files(root: Path = PACKAGE_DIR) -> list[Path]:
     return sorted(files, key=lambda p: p.relative_to(root).as_posix())
 
 
+_KEPT = {"ClassVar", "InitVar"}
+
+
 class _CodeOnly(ast.NodeTransformer):
     """Drops what does not change what Python code computes: docstrings, type annotations, ``if TYPE_CHECKING:``."""
 
@@ -78,7 +81,16 @@ class _CodeOnly(ast.NodeTransformer):
     visit_AsyncFunctionDef = visit_FunctionDef
 
     def visit_AnnAssign(self, node: ast.AnnAssign) -> ast.AST | None:
-        if node.value is None:  # a bare annotation (``x: int``) computes nothing
+        # ClassVar and InitVar decide what a dataclass is: such annotations stay whole.
+        if any(
+            isinstance(n, (ast.Name, ast.Attribute)) and getattr(n, "id", getattr(n, "attr", "")) in _KEPT
+            for n in ast.walk(node.annotation)
+        ):
+            return node
+        # Otherwise the type is for readers and checkers. A bare annotation (``x: int``) computes nothing
+        # outside a class; in a dataclass it declares a field, which changes results only through the
+        # code that sets or reads it (and that code is hashed).
+        if node.value is None:
             return None
         return ast.Assign(targets=[node.target], value=node.value, type_comment=None, lineno=node.lineno)
 
