@@ -107,6 +107,11 @@ def sensitivity(resolved: ResolvedSpec, frame: pd.DataFrame) -> dict[str, Any]:
     return out
 
 
+def _per_factor(names: list[str], res: Any, keys: tuple[str, ...]) -> list[dict[str, Any]]:
+    """One row per factor: its name and SALib's ``keys`` for it (NaN and inf as None)."""
+    return [{"factor": name, **{key: _finite(res[key][i]) for key in keys}} for i, name in enumerate(names)]
+
+
 def _sobol(problem: dict[str, Any], y: np.ndarray, spec: Any, seed: int, undefined: bool) -> dict[str, Any]:
     from SALib.analyze import sobol
 
@@ -135,16 +140,7 @@ def _sobol(problem: dict[str, Any], y: np.ndarray, spec: Any, seed: int, undefin
                 print_to_console=False,
                 seed=seed,
             )
-    factors = [
-        {
-            "factor": names[i],
-            "S1": _finite(res["S1"][i]),
-            "S1_conf": _finite(res["S1_conf"][i]),
-            "ST": _finite(res["ST"][i]),
-            "ST_conf": _finite(res["ST_conf"][i]),
-        }
-        for i in range(k)
-    ]
+    factors = _per_factor(names, res, ("S1", "S1_conf", "ST", "ST_conf"))
     pairs = []
     if so:
         for i in range(k):
@@ -183,16 +179,7 @@ def _morris(
                 print_to_console=False,
                 seed=seed,
             )
-    factors = [
-        {
-            "factor": names[i],
-            "mu": _finite(res["mu"][i]),
-            "mu_star": _finite(res["mu_star"][i]),
-            "mu_star_conf": _finite(res["mu_star_conf"][i]),
-            "sigma": _finite(res["sigma"][i]),
-        }
-        for i in range(k)
-    ]
+    factors = _per_factor(names, res, ("mu", "mu_star", "mu_star_conf", "sigma"))
     return {"factors": factors}
 
 
