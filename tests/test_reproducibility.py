@@ -206,10 +206,11 @@ def test_golden_digest(tmp_path):
 # -- model version, run ids, metadata ------------------------------------------------------------------
 
 
-def test_model_version_hashes_exactly_the_model_source(tmp_path):
+def test_model_version_hashes_exactly_the_model_source(tmp_path, monkeypatch):
     from hardtech import __version__
     from hardtech.provenance import PACKAGE_DIR, model_version, source_hash
 
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # each edit below is computed, not remembered
     assert re.fullmatch(re.escape(__version__) + r"\+[0-9a-f]{12}", model_version())
     copy = tmp_path / "hardtech"
     shutil.copytree(PACKAGE_DIR, copy, ignore=shutil.ignore_patterns("__pycache__", "static"))
@@ -231,6 +232,48 @@ def test_model_version_hashes_exactly_the_model_source(tmp_path):
     assert source_hash(copy) != base
     rule.write_text(text.replace("0.0", "0.5", 1), encoding="utf-8")
     assert source_hash(copy) != base
+
+
+def test_the_cached_source_hash_is_the_computed_one_and_any_edit_misses_the_cache(tmp_path, monkeypatch):
+    from hardtech import provenance
+    from hardtech.provenance import PACKAGE_DIR, model_files, source_hash
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    cache = tmp_path / "cache" / "hardtech" / provenance.CACHE_FILE
+    copy = tmp_path / "hardtech"
+    shutil.copytree(PACKAGE_DIR, copy, ignore=shutil.ignore_patterns("__pycache__", "static"))
+    real, computed = provenance._computed_hash, []
+
+    def counting(root, files):
+        computed.append(root)
+        return real(root, files)
+
+    def uncached():
+        return real(copy, model_files(copy))
+
+    monkeypatch.setattr(provenance, "_computed_hash", counting)
+    base = uncached()
+    assert source_hash(copy) == base and len(computed) == 1  # a miss: computed and stored
+    assert cache.is_file() and base in cache.read_text(encoding="utf-8")
+    assert source_hash(copy) == base and len(computed) == 1  # a hit: not computed again
+    rule = copy / "model" / "capital.py"
+    text = rule.read_text(encoding="utf-8")
+    rule.write_text(text + "\n# a comment\n", encoding="utf-8")  # new bytes, the same code: a miss, the same value
+    assert source_hash(copy) == base and len(computed) == 2
+    rule.write_text(text.replace("0.0", "0.5", 1), encoding="utf-8")  # new code: a miss, the computed new value
+    edited = source_hash(copy)
+    assert len(computed) == 3 and edited == uncached() != base
+    rule.write_text(text, encoding="utf-8")  # back as it was: the first entry again
+    assert source_hash(copy) == base and len(computed) == 3
+    entries = json.loads(cache.read_text(encoding="utf-8"))
+    assert len(entries) == 3 and set(entries.values()) == {base, edited}
+    cache.write_text(json.dumps({"f" * 64: "1" * 12}), encoding="utf-8")  # only other keys' entries: computed
+    assert source_hash(copy) == base and len(computed) == 4
+    cache.write_text("{not json", encoding="utf-8")  # a corrupt cache: computed
+    assert source_hash(copy) == base and len(computed) == 5
+    (tmp_path / "file").write_text("", encoding="utf-8")  # a cache that cannot be written: computed every time
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "file"))
+    assert source_hash(copy) == base and source_hash(copy) == base and len(computed) == 7
 
 
 def test_the_code_hash_ignores_types_but_not_what_makes_a_dataclass():

@@ -21,12 +21,17 @@ docs/reproducibility.md says what is guaranteed across machines.
 from __future__ import annotations
 
 import ast
+import contextlib
 import functools
 import hashlib
+import json
 import os
 import platform
+import re
 import sys
+import tempfile
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -118,12 +123,92 @@ def _serialise(node: Any) -> str:
 
 
 def source_hash(root: Path = PACKAGE_DIR) -> str:
-    """SHA-256 over the model's files (relative path and code, see :func:`_code`), 12 hex digits."""
+    """SHA-256 over the model's files (relative path and code, see :func:`_code`), 12 hex digits.
+
+    Parsing and writing out every file's syntax tree takes most of a second, so the value is
+    cached on disk (:func:`cache_dir`), keyed by the files' exact bytes: see :func:`_cached`.
+    """
+    files = model_files(root)
+    return _cached(root, files, lambda: _computed_hash(root, files))
+
+
+def _computed_hash(root: Path, files: list[Path]) -> str:
     h = hashlib.sha256()
-    for path in model_files(root):
+    for path in files:
         h.update(path.relative_to(root).as_posix().encode() + b"\0")
         h.update(_code(path) + b"\0")
     return h.hexdigest()[:12]
+
+
+CACHE_FILE = "source-hash.json"
+CACHE_ENTRIES = 32  # the keys computed last are kept (one per version of the model's files)
+_HASH = re.compile(r"[0-9a-f]{12}")
+
+
+def cache_dir() -> Path:
+    """Where hardtech caches values derived from its files: ``$XDG_CACHE_HOME/hardtech``, else ``~/.cache/hardtech``."""
+    base = os.environ.get("XDG_CACHE_HOME", "")
+    # the XDG spec: a relative path is invalid and is ignored
+    return (Path(base) if base and os.path.isabs(base) else Path.home() / ".cache") / "hardtech"
+
+
+def _raw_key(root: Path, files: list[Path]) -> str:
+    """SHA-256 of everything the hash is computed from, as it is on disk.
+
+    The files' relative paths and exact bytes, this module's own bytes (the normaliser) and the
+    Python version (the parser): a cache entry is used only for the very same inputs.
+    """
+    h = hashlib.sha256(b"hardtech source_hash cache 1\0")
+    h.update(f"{sys.version_info[0]}.{sys.version_info[1]}\0".encode())
+    own = Path(__file__).read_bytes()
+    h.update(f"<normaliser>\0{len(own)}\0".encode() + own)
+    for path in files:
+        raw = path.read_bytes()
+        h.update(f"{path.relative_to(root).as_posix()}\0{len(raw)}\0".encode() + raw)
+    return h.hexdigest()
+
+
+def _cached(root: Path, files: list[Path], compute: Callable[[], str]) -> str:
+    """``compute()``, looked up first in the cache file under the files' :func:`_raw_key` and stored there after.
+
+    Any problem with the cache (missing, unreadable, not writable, corrupt) only means computing:
+    the value never depends on it.
+    """
+    key = _raw_key(root, files)
+    try:
+        path = cache_dir() / CACHE_FILE
+    except RuntimeError:  # no home directory: nowhere to cache
+        return compute()
+    try:
+        entries = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(entries, dict):
+            entries = {}
+    except (OSError, ValueError):
+        entries = {}
+    found = entries.get(key)
+    if isinstance(found, str) and _HASH.fullmatch(found):
+        return found
+    value = compute()
+    entries.pop(key, None)
+    entries[key] = value
+    _write_cache(path, dict(list(entries.items())[-CACHE_ENTRIES:]))
+    return value
+
+
+def _write_cache(path: Path, entries: dict[str, str]) -> None:
+    """Replace the cache file atomically (a concurrent reader sees the old file or the new one); quietly give up."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".source-hash.")
+    except OSError:
+        return
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(entries, f)
+        os.replace(tmp, path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
 
 
 @functools.lru_cache(maxsize=1)
