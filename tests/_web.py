@@ -80,3 +80,35 @@ def wait_job(get: Any, job_id: str, status: set[str], timeout: float = 60.0) -> 
             return info
         time.sleep(0.02)
     raise AssertionError(f"job {job_id} did not reach {status}: {info}")
+
+
+@contextlib.contextmanager
+def offline_page(sync_api: Any, width: int = 1200, height: int = 900):
+    """A headless Chromium page that serves file:// only: yields (page, urls refused, script errors).
+
+    ``sync_api`` is ``playwright.sync_api``; a Chromium that does not start skips the test.
+    """
+    import pytest
+
+    with sync_api.sync_playwright() as pw:
+        try:
+            chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        except Exception as exc:  # noqa: BLE001 - a chromium that does not start is an environment problem
+            pytest.skip(f"chromium at {CHROMIUM} does not start under Playwright: {exc}")
+        try:
+            page = chromium.new_page(viewport={"width": width, "height": height})
+            outside: list[str] = []
+            errors: list[str] = []
+            page.route(
+                "**/*",
+                lambda route: (
+                    route.continue_()
+                    if route.request.url.startswith("file:")
+                    else (outside.append(route.request.url), route.abort())
+                ),
+            )
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+            yield page, outside, errors
+        finally:
+            chromium.close()

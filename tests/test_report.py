@@ -134,3 +134,60 @@ def test_everything_empty(tmp_path):
 def test_short_runs(tmp_path, n_steps):
     text = write_report(tmp_path / "r.html", "t", _summary(), _tables(n_steps)).read_text()
     assert text.count(PLOTLY_MARKER) == 1
+
+
+@pytest.mark.parametrize(
+    ("rows", "cols", "titles", "h", "v", "shared"),
+    [
+        (1, 2, ("maturity", "adoption (demand)"), 0.08, 0.0, False),
+        (1, 3, ("mean over fields", "a", "b"), 0.06, 0.0, True),
+        (2, 2, ("mean over fields", "a", "b"), 0.06, 0.16, True),  # a panel without a title
+        (2, 3, ("mean over fields", "a", "b", "c", "d", "e"), 0.06, 0.16, True),
+        (3, 3, tuple("abcdefg"), 0.06, 0.16, True),
+        (3, 2, ("", "x", "y", "z", "w", "v"), 0.1, 0.05, False),
+    ],
+)
+def test_the_report_grid_is_plotlys_make_subplots(rows, cols, titles, h, v, shared):
+    """The report writes figures as dicts; its subplot grid must be what make_subplots gives."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    from hardtech.analysis.report import _Grid
+
+    expected = make_subplots(
+        rows=rows,
+        cols=cols,
+        subplot_titles=titles,
+        horizontal_spacing=h,
+        vertical_spacing=v,
+        shared_xaxes=shared,
+    )
+    expected.update_yaxes(title_text="gap", row=rows, col=cols)
+    expected.update_xaxes(title_text="year")
+    grid = _Grid(rows, cols, titles, horizontal_spacing=h, vertical_spacing=v, shared_xaxes=shared)
+    grid.update("y", rows, cols, title={"text": "gap"})
+    grid.update("x", title={"text": "year"})
+    layout = expected.to_dict()["layout"]
+    layout.pop("template")
+    assert grid.layout == layout
+    assert go.Layout(grid.layout)  # valid for plotly's schema too (raises if not)
+    # a trace in the last panel lands on the axes make_subplots gives it
+    expected.add_scatter(x=[1], y=[2], row=rows, col=cols)
+    trace = expected.to_dict()["data"][0]
+    assert {k: trace[k] for k in ("xaxis", "yaxis")} == grid.axes(rows, cols)
+
+
+def test_report_figures_are_valid_plotly_figures(tmp_path):
+    """Every figure dict passes plotly's own validation and keeps the report's template and size."""
+    import plotly.graph_objects as go
+
+    from hardtech.analysis.report import _PLOTS, _ready
+
+    tables = _tables()
+    for key, build in _PLOTS.items():
+        fig = build(tables)
+        assert isinstance(fig, dict), key
+        checked = go.Figure(_ready(fig))  # raises on any property plotly does not know
+        assert checked.layout.template.layout.paper_bgcolor == "white"  # plotly_white
+        assert checked.layout.height >= 420 and checked.layout.legend.orientation == "h"
+        assert len(checked.data) == len(fig["data"]) > 0

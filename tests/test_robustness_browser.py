@@ -7,11 +7,10 @@ and checks that the claims table and one plot per claim render; saves test-artif
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-CHROMIUM = Path("/usr/bin/chromium")
+from _web import ARTIFACTS, CHROMIUM, offline_page
+
 if not CHROMIUM.exists():
     pytest.skip(
         f"{CHROMIUM} is missing (as root: apt-get install -y chromium, or run `make test`)", allow_module_level=True
@@ -19,17 +18,6 @@ if not CHROMIUM.exists():
 sync_api = pytest.importorskip(
     "playwright.sync_api", reason="playwright (Python) is not installed: pip install -e '.[dev]'"
 )
-
-ARGS = [
-    "--no-sandbox",
-    "--headless=new",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 
 
 @pytest.fixture(scope="module")
@@ -59,40 +47,19 @@ def report(tmp_path_factory):
 
 def test_report_renders_offline(report):
     path, result = report
-    with sync_api.sync_playwright() as pw:
-        try:
-            chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        except Exception as exc:  # noqa: BLE001 - a chromium that does not start is an environment problem
-            pytest.skip(f"chromium at {CHROMIUM} does not start under Playwright: {exc}")
-        try:
-            page = chromium.new_page(viewport={"width": 1200, "height": 900})
-            outside, errors = [], []
-            page.route(
-                "**/*",
-                lambda route: (
-                    route.continue_()
-                    if route.request.url.startswith("file:")
-                    else (outside.append(route.request.url), route.abort())
-                ),
-            )
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-            page.goto(path.as_uri())
-            n = len(result["claims"])
-            page.wait_for_function(
-                f"document.querySelectorAll('.js-plotly-plot .main-svg').length >= {n}", timeout=20000
-            )
-            for c in result["claims"]:
-                plot = page.locator(f"#plot-{c['claim']}")
-                assert plot.count() == 1
-                # one subplot per plotted deciding parameter, each with its line of supported shares
-                assert plot.locator(".scatterlayer .trace").count() == min(3, len(c["deciding"]))
-            rows = page.locator("table.claims tbody tr")
-            assert rows.count() == n and "H2" in rows.nth(0).inner_text()
-            assert "Screening" in page.locator(".banner").inner_text()
-            ARTIFACTS.mkdir(exist_ok=True)
-            page.screenshot(path=str(ARTIFACTS / "robustness.png"), full_page=True)
-            assert not outside, f"the report asked the network for {outside[:3]}"
-            assert not errors, errors
-        finally:
-            chromium.close()
+    with offline_page(sync_api) as (page, outside, errors):
+        page.goto(path.as_uri())
+        n = len(result["claims"])
+        page.wait_for_function(f"document.querySelectorAll('.js-plotly-plot .main-svg').length >= {n}", timeout=20000)
+        for c in result["claims"]:
+            plot = page.locator(f"#plot-{c['claim']}")
+            assert plot.count() == 1
+            # one subplot per plotted deciding parameter, each with its line of supported shares
+            assert plot.locator(".scatterlayer .trace").count() == min(3, len(c["deciding"]))
+        rows = page.locator("table.claims tbody tr")
+        assert rows.count() == n and "H2" in rows.nth(0).inner_text()
+        assert "Screening" in page.locator(".banner").inner_text()
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "robustness.png"), full_page=True)
+        assert not outside, f"the report asked the network for {outside[:3]}"
+        assert not errors, errors

@@ -20,18 +20,25 @@ Expected inputs (extra columns are ignored; money is in million USD):
 
 from __future__ import annotations
 
+import functools
 import html
+import json
 import math
 import numbers
+import pkgutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
 from plotly.colors import qualitative
-from plotly.subplots import make_subplots
+from plotly.io import to_html
+
+try:  # plotly >= 6: what Figure.to_dict does to arrays (typed arrays in base64, a smaller page)
+    from _plotly_utils.utils import convert_to_base64
+except ImportError:  # pragma: no cover - older plotly writes arrays as lists, as its Figure did
+    convert_to_base64 = None
 
 from hardtech.analysis.changes import changed_fields, describe_changes, preset_of
 from hardtech.analysis.glossary import glossary_html, lookup
@@ -191,65 +198,182 @@ def _sorted_unique(series: pd.Series) -> list[Any]:
     return sorted(series.dropna().unique().tolist(), key=str)
 
 
-def _layout(fig: go.Figure, height: int = 420) -> go.Figure:
-    fig.update_layout(
-        template="plotly_white",
-        height=height,
-        margin=dict(l=60, r=20, t=80, b=40),
-        legend=dict(orientation="h", yanchor="bottom", y=1.08, x=0),
-        hovermode="x unified",
-    )
+# -- figures ----------------------------------------------------------------
+# Figures are plain dicts in plotly's JSON schema, written out with validate=False: building them as
+# go.Figure objects (every property validated, the template copied into each) cost most of a second per
+# report. The dicts are what go.Figure and make_subplots would give (tests/test_report.py compares them).
+
+TEMPLATE = "plotly_white"
+Figure = dict[str, Any]
+
+
+@functools.cache
+def _template() -> dict[str, Any]:
+    """The plotly_white template as plotly ships it (what ``layout.template="plotly_white"`` expands to)."""
+    data = pkgutil.get_data("plotly", f"package_data/templates/{TEMPLATE}.json")
+    if data is None:  # pragma: no cover - a plotly without its package data as files
+        import plotly.io as pio
+
+        return pio.templates[TEMPLATE].to_plotly_json()
+    return json.loads(data)
+
+
+def _array(values: Any) -> np.ndarray:
+    return np.asarray(values)
+
+
+def _line(x: Any, y: Any, name: str, color: str, **extra: Any) -> dict[str, Any]:
+    """A line trace; ``extra`` holds other trace properties, ``line`` entries beyond the colour under ``line``."""
+    line = {"color": color, **extra.pop("line", {})}
+    return {"type": "scatter", "x": _array(x), "y": _array(y), "name": name, **extra, "mode": "lines", "line": line}
+
+
+def _bar(x: Any, y: Any, name: str, color: str, **extra: Any) -> dict[str, Any]:
+    return {"type": "bar", "x": _array(x), "y": _array(y), "name": name, **extra, "marker": {"color": color}}
+
+
+class _Grid:
+    """The layout of ``plotly.subplots.make_subplots`` for a full grid of x-y panels (rows from the top).
+
+    The same domains (computed in the same order, so to the same bits), axis anchors, subplot-title
+    annotations and, with ``shared_xaxes``, the same ``matches`` and hidden tick labels.
+    """
+
+    def __init__(
+        self,
+        rows: int,
+        cols: int,
+        titles: Sequence[str],
+        horizontal_spacing: float,
+        vertical_spacing: float = 0.0,
+        shared_xaxes: bool = False,
+    ) -> None:
+        self.rows, self.cols = rows, cols
+        widths = [(1.0 - horizontal_spacing * (cols - 1)) / cols] * cols
+        heights = [(1.0 - vertical_spacing * (rows - 1)) / rows] * rows
+        self.layout: dict[str, Any] = {}
+        spans = []
+        for r in range(rows):
+            below = rows - 1 - r  # make_subplots counts rows from the bottom of the page
+            y_s = sum(heights[:below]) + below * vertical_spacing
+            y_e = min(y_s + heights[-1 - r], 1.0)  # make_subplots rounds an end just above 1 to 1
+            for c in range(cols):
+                x_s = sum(widths[:c]) + c * horizontal_spacing
+                x = [x_s, x_s + widths[c]]
+                spans.append((x, [y_s, y_e]))
+                k = self._n(r + 1, c + 1)
+                self.layout[f"xaxis{k}"] = {"domain": [max(0.0, x[0]), min(1.0, x[1])], "anchor": f"y{k}"}
+                self.layout[f"yaxis{k}"] = {"domain": [max(0.0, y_s), min(1.0, y_e)], "anchor": f"x{k}"}
+        if shared_xaxes and rows > 1:
+            for c in range(1, cols + 1):
+                for r in range(1, rows):  # every panel follows the bottom one of its column
+                    self.layout[f"xaxis{self._n(r, c)}"].update(matches=f"x{self._n(rows, c)}", showticklabels=False)
+        self.layout["annotations"] = [
+            {
+                "y": y[1],
+                "xref": "paper",
+                "x": sum(x) / 2.0,
+                "yref": "paper",
+                "text": title,
+                "showarrow": False,
+                "font": {"size": 16},
+                "xanchor": "center",
+                "yanchor": "bottom",
+            }
+            for title, (x, y) in zip(titles, spans, strict=False)
+            if title
+        ]
+
+    def _n(self, row: int, col: int) -> str:
+        k = (row - 1) * self.cols + col
+        return "" if k == 1 else str(k)
+
+    def axes(self, row: int, col: int) -> dict[str, str]:
+        """The trace properties placing a trace in panel (row, col), counted from 1."""
+        return {"xaxis": f"x{self._n(row, col)}", "yaxis": f"y{self._n(row, col)}"}
+
+    def update(self, axis: str, row: int | None = None, col: int | None = None, **props: Any) -> None:
+        """Like ``fig.update_xaxes``/``update_yaxes`` (``axis`` "x" or "y"): every panel, or only (row, col)."""
+        keys = [k for k in self.layout if k.startswith(f"{axis}axis")] if row is None else []
+        if row is not None and col is not None:
+            keys = [f"{axis}axis{self._n(row, col)}"]
+        for key in keys:
+            self.layout[key].update(props)
+
+
+def _figure(traces: list[dict[str, Any]], layout: dict[str, Any], height: int = 420) -> Figure:
+    """A figure in the report's style: the template, its height, margins and a horizontal legend on top."""
+    return {
+        "data": traces,
+        "layout": {
+            **layout,
+            "template": _template(),
+            "height": height,
+            "margin": {"l": 60, "r": 20, "t": 80, "b": 40},
+            "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.08, "x": 0},
+            "hovermode": "x unified",
+        },
+    }
+
+
+def _title(text: str) -> dict[str, Any]:
+    return {"title": {"text": text}}
+
+
+def _ready(fig: Figure) -> Figure:
+    """The figure as plotly's ``Figure.to_dict`` gives it to ``to_html``: arrays as base64 typed arrays."""
+    if convert_to_base64 is not None:
+        convert_to_base64(fig)
     return fig
 
 
 # -- plots ------------------------------------------------------------------
 
 
-def _plot_dragons(tables: Mapping[str, pd.DataFrame]) -> go.Figure | str:
+def _plot_dragons(tables: Mapping[str, pd.DataFrame]) -> Figure | str:
     df = _usable(tables, "step_metrics", ["year", "region", "dragons"])
     if isinstance(df, str):
         return df
     agg = df.groupby(["region", "year"], as_index=False)["dragons"].sum().sort_values("year")
     colors = _colors(_sorted_unique(agg["region"]))
-    fig = go.Figure()
+    traces = []
     for region, color in colors.items():
         d = agg[agg["region"] == region]
-        fig.add_trace(go.Scatter(x=d["year"], y=d["dragons"], name=str(region), mode="lines", line=dict(color=color)))
-    fig.update_xaxes(title_text="year")
-    fig.update_yaxes(title_text="dragons (cumulative count)", rangemode="tozero")
-    return _layout(fig)
+        traces.append(_line(d["year"], d["dragons"], str(region), color))
+    layout = {"xaxis": _title("year"), "yaxis": {**_title("dragons (cumulative count)"), "rangemode": "tozero"}}
+    return _figure(traces, layout)
 
 
-def _plot_fields(tables: Mapping[str, pd.DataFrame]) -> go.Figure | str:
+def _plot_fields(tables: Mapping[str, pd.DataFrame]) -> Figure | str:
     df = _usable(tables, "field_metrics", ["year", "field", "maturity", "adoption"])
     if isinstance(df, str):
         return df
     df = df.sort_values("year")
     colors = _colors(_sorted_unique(df["field"]))
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("maturity", "adoption (demand)"), horizontal_spacing=0.08)
+    grid = _Grid(1, 2, ("maturity", "adoption (demand)"), horizontal_spacing=0.08)
+    traces = []
     for field, color in colors.items():
         d = df[df["field"] == field]
         for col, value in ((1, "maturity"), (2, "adoption")):
-            fig.add_trace(
-                go.Scatter(
-                    x=d["year"],
-                    y=d[value],
-                    name=str(field),
+            traces.append(
+                _line(
+                    d["year"],
+                    d[value],
+                    str(field),
+                    color,
                     legendgroup=str(field),
                     showlegend=col == 1,
-                    mode="lines",
-                    line=dict(color=color, dash="solid" if col == 1 else "dash"),
-                ),
-                row=1,
-                col=col,
+                    line={"dash": "solid" if col == 1 else "dash"},
+                    **grid.axes(1, col),
+                )
             )
-    fig.update_xaxes(title_text="year")
-    fig.update_yaxes(title_text="maturity (0–1)", range=[0, 1.02], row=1, col=1)
-    fig.update_yaxes(title_text="adoption (share of potential customers, 0–1)", range=[0, 1.02], row=1, col=2)
-    return _layout(fig)
+    grid.update("x", **_title("year"))
+    grid.update("y", 1, 1, **_title("maturity (0–1)"), range=[0, 1.02])
+    grid.update("y", 1, 2, **_title("adoption (share of potential customers, 0–1)"), range=[0, 1.02])
+    return _figure(traces, grid.layout)
 
 
-def _plot_talent(tables: Mapping[str, pd.DataFrame]) -> go.Figure | str:
+def _plot_talent(tables: Mapping[str, pd.DataFrame]) -> Figure | str:
     df = _usable(tables, "region_metrics", ["year", "region", "arrivals", "departures", "talent"])
     if isinstance(df, str):
         return df
@@ -257,83 +381,54 @@ def _plot_talent(tables: Mapping[str, pd.DataFrame]) -> go.Figure | str:
     yearly = df.groupby(["region", "calendar_year"], as_index=False)["net"].sum()
     stock = df.groupby(["region", "year"], as_index=False)["talent"].sum().sort_values("year")
     colors = _colors(_sorted_unique(df["region"]))
-    fig = make_subplots(
-        rows=1,
-        cols=2,
-        subplot_titles=("net inflow per year (arrivals − departures)", "talent stock"),
-        horizontal_spacing=0.08,
-    )
+    grid = _Grid(1, 2, ("net inflow per year (arrivals − departures)", "talent stock"), horizontal_spacing=0.08)
+    traces = []
     for region, color in colors.items():
         y = yearly[yearly["region"] == region]
         s = stock[stock["region"] == region]
-        fig.add_trace(
-            go.Bar(x=y["calendar_year"], y=y["net"], name=str(region), legendgroup=str(region), marker_color=color),
-            row=1,
-            col=1,
+        traces.append(
+            _bar(y["calendar_year"], y["net"], str(region), color, legendgroup=str(region), **grid.axes(1, 1))
         )
-        fig.add_trace(
-            go.Scatter(
-                x=s["year"],
-                y=s["talent"],
-                name=str(region),
-                legendgroup=str(region),
-                showlegend=False,
-                mode="lines",
-                line=dict(color=color),
-            ),
-            row=1,
-            col=2,
+        traces.append(
+            _line(
+                s["year"], s["talent"], str(region), color, legendgroup=str(region), showlegend=False, **grid.axes(1, 2)
+            )
         )
-    fig.update_layout(barmode="group")
-    fig.update_xaxes(title_text="year")
-    fig.update_yaxes(title_text="net inflow (persons per year)", row=1, col=1)
-    fig.update_yaxes(title_text="talent (persons)", row=1, col=2)
-    return _layout(fig)
+    grid.update("x", **_title("year"))
+    grid.update("y", 1, 1, **_title("net inflow (persons per year)"))
+    grid.update("y", 1, 2, **_title("talent (persons)"))
+    return _figure(traces, {**grid.layout, "barmode": "group"})
 
 
-def _plot_capital(tables: Mapping[str, pd.DataFrame]) -> go.Figure | str:
+def _plot_capital(tables: Mapping[str, pd.DataFrame]) -> Figure | str:
     regions = _usable(tables, "region_metrics", ["year", "region", "investor_capital"])
     flows = _usable(tables, "step_metrics", ["year", "invested", "returned"])
     if isinstance(regions, str) and isinstance(flows, str):
         return regions + " " + flows
-    fig = make_subplots(
-        rows=1,
-        cols=2,
+    grid = _Grid(
+        1,
+        2,
+        ("investor capital by region (M USD)", "invested and returned per year (M USD)"),
         horizontal_spacing=0.08,
-        subplot_titles=("investor capital by region (M USD)", "invested and returned per year (M USD)"),
     )
+    traces = []
     if not isinstance(regions, str):
         cap = regions.groupby(["region", "year"], as_index=False)["investor_capital"].sum().sort_values("year")
         for region, color in _colors(_sorted_unique(cap["region"])).items():
             d = cap[cap["region"] == region]
-            fig.add_trace(
-                go.Scatter(
-                    x=d["year"], y=d["investor_capital"], name=str(region), mode="lines", line=dict(color=color)
-                ),
-                row=1,
-                col=1,
-            )
+            traces.append(_line(d["year"], d["investor_capital"], str(region), color, **grid.axes(1, 1)))
     if not isinstance(flows, str):
         cal = np.floor(flows["year"].astype(float)).astype(int).rename("calendar_year")
         yearly = flows[["invested", "returned"]].groupby(cal).sum().reset_index()
-        fig.add_trace(
-            go.Bar(x=yearly["calendar_year"], y=yearly["invested"], name="invested", marker_color="#3b6fb6"),
-            row=1,
-            col=2,
-        )
-        fig.add_trace(
-            go.Bar(x=yearly["calendar_year"], y=yearly["returned"], name="returned", marker_color="#e8833a"),
-            row=1,
-            col=2,
-        )
-    fig.update_layout(barmode="group")
-    fig.update_xaxes(title_text="year")
-    fig.update_yaxes(title_text="investor capital (M USD)", row=1, col=1)
-    fig.update_yaxes(title_text="M USD per year", row=1, col=2)
-    return _layout(fig)
+        for value, color in (("invested", "#3b6fb6"), ("returned", "#e8833a")):
+            traces.append(_bar(yearly["calendar_year"], yearly[value], value, color, **grid.axes(1, 2)))
+    grid.update("x", **_title("year"))
+    grid.update("y", 1, 1, **_title("investor capital (M USD)"))
+    grid.update("y", 1, 2, **_title("M USD per year"))
+    return _figure(traces, {**grid.layout, "barmode": "group"})
 
 
-def _plot_gap(tables: Mapping[str, pd.DataFrame]) -> go.Figure | str:
+def _plot_gap(tables: Mapping[str, pd.DataFrame]) -> Figure | str:
     df = _usable(tables, "step_metrics", ["year", "region", "gap_to_frontier"])
     if isinstance(df, str):
         return df
@@ -346,49 +441,40 @@ def _plot_gap(tables: Mapping[str, pd.DataFrame]) -> go.Figure | str:
     ncols = min(3, n_panels)
     nrows = math.ceil(n_panels / ncols)
     titles = ["mean over fields"] + [str(f) for f in fields]
-    fig = make_subplots(
-        rows=nrows,
-        cols=ncols,
-        subplot_titles=titles,
-        shared_xaxes=True,
+    grid = _Grid(
+        nrows,
+        ncols,
+        titles,
         horizontal_spacing=0.06,
         vertical_spacing=0.16 if nrows > 1 else 0.0,
+        shared_xaxes=True,
     )
+    traces = []
     for region, color in colors.items():
         d = mean[mean["region"] == region]
-        fig.add_trace(
-            go.Scatter(
-                x=d["year"],
-                y=d["gap_to_frontier"],
-                name=str(region),
-                legendgroup=str(region),
-                mode="lines",
-                line=dict(color=color),
-            ),
-            row=1,
-            col=1,
+        traces.append(
+            _line(d["year"], d["gap_to_frontier"], str(region), color, legendgroup=str(region), **grid.axes(1, 1))
         )
     for i, field in enumerate(fields, start=1):
         sub = df[df["field"] == field].groupby(["region", "year"], as_index=False)["gap_to_frontier"].mean()
         sub = sub.sort_values("year")
         for region, color in colors.items():
             d = sub[sub["region"] == region]
-            fig.add_trace(
-                go.Scatter(
-                    x=d["year"],
-                    y=d["gap_to_frontier"],
-                    name=str(region),
+            traces.append(
+                _line(
+                    d["year"],
+                    d["gap_to_frontier"],
+                    str(region),
+                    color,
                     legendgroup=str(region),
                     showlegend=False,
-                    mode="lines",
-                    line=dict(color=color, width=1.5),
-                ),
-                row=i // ncols + 1,
-                col=i % ncols + 1,
+                    line={"width": 1.5},
+                    **grid.axes(i // ncols + 1, i % ncols + 1),
+                )
             )
-    fig.update_yaxes(title_text="gap (log capability)")  # every panel has its own range: each says its unit
-    fig.update_xaxes(title_text="year", showticklabels=True)
-    return _layout(fig, height=max(420, 300 * nrows))
+    grid.update("y", **_title("gap (log capability)"))  # every panel has its own range: each says its unit
+    grid.update("x", **_title("year"), showticklabels=True)
+    return _figure(traces, grid.layout, height=max(420, 300 * nrows))
 
 
 _PLOTS = {
@@ -452,11 +538,10 @@ def write_report(
         if isinstance(result, str):
             parts.append(_note(result))
             continue
-        parts.append(
-            "<section>"
-            + result.to_html(full_html=False, include_plotlyjs=not plotly_included, config=config)
-            + "</section>"
+        figure = to_html(
+            _ready(result), full_html=False, include_plotlyjs=not plotly_included, config=config, validate=False
         )
+        parts.append("<section>" + figure + "</section>")
         plotly_included = True
 
     # the full dragon list (it can be long), folded when it is
