@@ -94,3 +94,29 @@ def test_presets_and_show():
     shown = hardtech("show", "hangzhou", "--set", "regions.hangzhou.living_cost=0.8")
     assert shown.returncode == 0
     assert "living_cost = 0.8" in shown.stdout and "[regions.hangzhou.policy]" in shown.stdout
+
+
+def test_start_up_imports_only_what_the_command_needs():
+    """Every command line imports the app and run_cmd: neither may pull in the model's or the store's stack."""
+    heavy = ("numpy", "pandas", "pyarrow", "duckdb", "plotly", "numba", "scipy")
+    code = (
+        f"import sys, hardtech.cli.app, hardtech.cli.run_cmd; print(','.join(m for m in {heavy!r} if m in sys.modules))"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == ""
+    res = hardtech("presets")
+    assert res.returncode == 0 and "hangzhou" in res.stdout, res.stderr
+
+
+def test_errors_of_modules_not_imported_are_not_needed_to_map_exit_codes():
+    """main() names its known errors only from modules already imported; once imported they map to exit 2."""
+    from hardtech.cli.app import INPUT_ERRORS, _raised
+    from hardtech.resources import ResourceError
+    from hardtech.scenario import ScenarioError
+    from hardtech.store import StoreError
+
+    assert set(_raised(lazy=INPUT_ERRORS)) == {ScenarioError, StoreError, ResourceError}
+    assert _raised(KeyError, lazy=("no_such_module_here:Error",)) == (KeyError,)
+    res = hardtech("run", "no-such-preset")
+    assert res.returncode == 2 and res.stderr.count("\n") == 1 and "no-such-preset" in res.stderr, res.stderr

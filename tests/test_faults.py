@@ -86,13 +86,14 @@ def test_bad_out_is_refused_before_any_simulation(tmp_path, kind, monkeypatch):
     """In-process, with the simulation replaced by a tripwire: the check comes first."""
     from typer.testing import CliRunner
 
-    import hardtech.cli.run_cmd as run_cmd
+    import hardtech.cli.run_cmd  # noqa: F401  (registers the command)
+    import hardtech.runner
     from hardtech.cli.app import app
 
     def tripwire(*a, **k):
         raise AssertionError("a simulation started before --out was checked")
 
-    monkeypatch.setattr(run_cmd, "run", tripwire)
+    monkeypatch.setattr(hardtech.runner, "run", tripwire)  # run_cmd imports it when a run starts
     path, needle = _bad_location(kind, tmp_path)
     res = CliRunner().invoke(app, ["run", *SMALL, *QUIET, "--replications", "2", "--out", str(path)])
     assert res.exit_code == 2 and needle in res.stderr, res.stderr
@@ -426,13 +427,13 @@ def test_the_memory_estimate_covers_a_measured_run(tmp_path):
 
 
 def test_an_unexpected_error_is_one_line_pointing_to_debug(tmp_path, monkeypatch, capsys):
-    import hardtech.cli.run_cmd as run_cmd
+    import hardtech.runner
     from hardtech.cli.app import main
 
     def broken(*a, **k):
         raise KeyError("a bug")
 
-    monkeypatch.setattr(run_cmd, "summarise", broken)
+    monkeypatch.setattr(hardtech.runner, "summarise", broken)  # run_cmd imports it when a run starts
     argv = ["hardtech", "run", *SMALL, *QUIET, "--out", str(tmp_path / "x.duckdb")]
     monkeypatch.setattr(sys, "argv", argv)
     monkeypatch.delenv("HARDTECH_DEBUG", raising=False)

@@ -19,14 +19,9 @@ import shlex
 import sys
 from typing import Annotated
 
-import duckdb
 import typer
 from rich.console import Console
 from rich.markup import escape
-
-from hardtech.resources import ResourceError
-from hardtech.scenario import ScenarioError
-from hardtech.store import StoreError
 
 app = typer.Typer(
     name="hardtech",
@@ -66,6 +61,25 @@ def _options(
 def debugging() -> bool:
     """Whether tracebacks are shown: ``--debug`` given or the debug environment variable set (not 0)."""
     return _debug["on"] or os.environ.get(DEBUG_ENV, "").strip() not in ("", "0")
+
+
+def _raised(*known: type[BaseException], lazy: tuple[str, ...] = ()) -> tuple[type[BaseException], ...]:
+    """``known`` and the exception classes ``module:Class`` of ``lazy`` among modules already imported.
+
+    A module not imported cannot have raised its error, so main() names its known errors this way
+    and the CLI's start-up imports none of their modules (the store's pandas and DuckDB, the
+    engine's NumPy and Arrow): each command imports what it needs.
+    """
+    loaded = (getattr(sys.modules[m], c) for m, _, c in (n.partition(":") for n in lazy) if m in sys.modules)
+    return (*known, *loaded)
+
+
+INTERRUPTS = ("duckdb:InterruptException",)
+INPUT_ERRORS = (
+    "hardtech.scenario.loading:ScenarioError",
+    "hardtech.store.duckdb_store:StoreError",
+    "hardtech.resources:ResourceError",
+)
 
 
 def _first_line(exc: BaseException) -> str:
@@ -122,10 +136,10 @@ def main() -> None:
     _register(sys.argv[1:])
     try:
         code = app(standalone_mode=False)
-    except (typer.Abort, KeyboardInterrupt, duckdb.InterruptException):
+    except _raised(typer.Abort, KeyboardInterrupt, lazy=INTERRUPTS):  # (evaluated only once something is raised)
         err.print("interrupted (Ctrl-C); nothing half-written was kept", highlight=False)
         sys.exit(130)
-    except (ScenarioError, UsageError, StoreError, ResourceError) as exc:
+    except _raised(UsageError, lazy=INPUT_ERRORS) as exc:
         err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(2)
     except typer.TyperException as exc:  # click's usage errors: bad option values, unknown options

@@ -1,4 +1,9 @@
-"""``hardtech run``, ``hardtech presets`` and ``hardtech show``."""
+"""``hardtech run``, ``hardtech presets`` and ``hardtech show``.
+
+Every command line imports this module (see :data:`hardtech.cli.app.COMMAND_MODULES`), so what
+only ``run`` needs — the model, the store (DuckDB, pandas), the report (Plotly) — is imported
+inside ``run``: ``presets``, ``show`` and the other commands do not pay for it.
+"""
 
 from __future__ import annotations
 
@@ -8,23 +13,16 @@ import shlex
 import sys
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import duckdb
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from hardtech.analysis.glossary import footnote
-from hardtech.analysis.report import write_report
 from hardtech.cli.app import app, err, fail, out
-from hardtech.cli.storing import check_out, open_store, store_runs
-from hardtech.commented import commented_toml, source_text
-from hardtech.provenance import model_version
-from hardtech.resources import ResourceError, check_memory
-from hardtech.runner import RunResult, run, run_id_for, summarise
 from hardtech.scenario import ScenarioError, load, presets, to_toml
-from hardtech.store import ResultsStore
+
+if TYPE_CHECKING:
+    from hardtech.runner import RunResult
 
 ScenarioArg = Annotated[str, typer.Argument(help="A preset name (see `hardtech presets`) or a path to a .toml file.")]
 SetOpt = Annotated[
@@ -71,6 +69,8 @@ def show_cmd(
     Each field's unit, allowed and plausible range and provenance are comments (the output loads
     back as it is).
     """
+    from hardtech.commented import commented_toml, source_text
+
     try:
         sc = load(scenario, set_ or [])
         source = None if bare else source_text(scenario)
@@ -102,6 +102,11 @@ def run_cmd(
     is interrupted, the same command resumes it (replications already stored
     are read back, not run again).
     """
+    from hardtech.analysis.report import write_report
+    from hardtech.cli.storing import check_out
+    from hardtech.resources import ResourceError, check_memory
+    from hardtech.runner import summarise
+
     try:
         sc = load(scenario, set_ or [])
         if seed is not None:
@@ -156,6 +161,13 @@ def _light(result: RunResult) -> RunResult:
 
 def _run_batch(sc, replications: int, store_path: Path, show_progress: bool) -> tuple[list[RunResult], dict | None]:
     """Run (or resume) the replications and store each whole as it finishes; Ctrl-C: one line, exit 130."""
+    import duckdb
+
+    from hardtech.cli.storing import open_store, store_runs
+    from hardtech.provenance import model_version
+    from hardtech.runner import RunResult, run, run_id_for
+    from hardtech.store import ResultsStore
+
     run_ids = [run_id_for(sc, k) for k in range(replications)]
     batch_id = batch_id_for(sc, run_ids) if replications > 1 else None
     stored: set[str] = set()
@@ -225,6 +237,8 @@ def _progress(sc, runs: int, show: bool):
     if not show or not runs:
         yield None
         return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
     columns = (
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -238,6 +252,8 @@ def _progress(sc, runs: int, show: bool):
 
 
 def _print_summary(summary: dict) -> None:
+    from hardtech.analysis.glossary import footnote
+
     dragons = summary["dragons"]
     regions = [r["region"] for r in summary["regions"]]
     fields = [f["field"] for f in summary["fields"]]
