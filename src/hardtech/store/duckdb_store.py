@@ -462,7 +462,9 @@ class ResultsStore:
             names = list(dict.fromkeys(name for p in prepared for name in p[2]))
             for name in names:
                 parts = [
-                    tables[name].add_column(0, "run_id", pa.array([run_id] * tables[name].num_rows, pa.string()))
+                    tables[name].add_column(
+                        0, "run_id", pa.repeat(pa.scalar(run_id, pa.string()), tables[name].num_rows)
+                    )
                     for run_id, _, tables in prepared
                     if name in tables
                 ]
