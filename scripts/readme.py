@@ -4,6 +4,7 @@
     python scripts/readme.py --all        # every block, the long ones too (`make readme-full`)
     python scripts/readme.py --only demo,api
     python scripts/readme.py --check      # compare, do not write (tests/test_readme.py does this in CI)
+    python scripts/readme.py --only robustness-screening --reuse DIR   # resume from the runs stored in DIR
 
 A block is a fenced code block between two markers in README.md::
 
@@ -153,6 +154,11 @@ BLOCKS: dict[str, Block] = {
             keep=grep(r"^PRIM on", r"^Box 1 \(step", r"^│ \S.*│ +[0-9.e-]+ │$"),
         ),
         Block("robustness-quick", ("hardtech robustness --quick --workers 2",), long=True),
+        Block(
+            "robustness-screening",
+            ("hardtech robustness --trajectories 2 --keep 4 --samples 8 --replications 2 --workers 2",),
+            long=True,
+        ),
     ]
 }
 
@@ -176,15 +182,21 @@ def _hardtech_argv(command: str) -> list[str]:
     return [sys.executable, "-m", "hardtech", *argv[1:]]
 
 
-def produce(block: Block) -> str:
-    """Run a block's commands in a fresh directory; its text (abridged, trailing spaces removed)."""
+def produce(block: Block, reuse: Path | None = None) -> str:
+    """Run a block's commands in a fresh directory; its text (abridged, trailing spaces removed).
+
+    ``reuse``: a directory copied to ``results/`` there first, so that a resumable command
+    (``hardtech robustness``, ``hardtech run -r``) reuses the runs stored in it — and says how many.
+    """
     with tempfile.TemporaryDirectory(prefix=f"readme-{block.name}-") as tmp:
         work = Path(tmp)
         shutil.copytree(ROOT / "examples", work / "examples")
+        if reuse is not None:
+            shutil.copytree(reuse, work / "results")
         parts = []
         steps = [(c, _hardtech_argv(c)) for c in block.commands] or [(None, [sys.executable, "-c", block.python])]
         for shown, argv in steps:
-            res = subprocess.run(argv, capture_output=True, text=True, cwd=work, env=_env(block.env), timeout=3600)
+            res = subprocess.run(argv, capture_output=True, text=True, cwd=work, env=_env(block.env), timeout=4 * 3600)
             failed = res.returncode != 0
             if failed != block.expect_failure:
                 raise RuntimeError(
@@ -266,7 +278,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--all", action="store_true", help="also the long blocks (claims, validate, sweeps)")
     ap.add_argument("--only", help="comma-separated block names")
     ap.add_argument("--check", action="store_true", help="compare with the README instead of writing it")
+    ap.add_argument(
+        "--reuse",
+        type=Path,
+        help="a results directory whose stored runs resumable commands reuse (copied; their output says how many)",
+    )
     args = ap.parse_args(argv)
+    if args.reuse is not None and not args.reuse.is_dir():
+        raise SystemExit(f"--reuse: {args.reuse} is not a directory")
     text = README.read_text(encoding="utf-8")
     found = find_blocks(text)
     missing = [n for n in BLOCKS if n not in found]
@@ -279,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
     bad = 0
     for block in blocks:
         print(f"{block.name}: running {' / '.join(block.commands) or 'python snippet'}", file=sys.stderr, flush=True)
-        body = produce(block)
+        body = produce(block, args.reuse)
         if args.check:
             if normalise(body) != normalise(found[block.name].body):
                 bad += 1

@@ -19,6 +19,7 @@ from hardtech.evidence.robustness import (
     assumptions,
     code_fingerprint,
     keep_parameters,
+    morris_design,
     run_robustness,
     select_parameters,
     status,
@@ -76,6 +77,18 @@ def test_settings_label_screening_below_the_issues_design():
         Settings(**base, replications=1).check()
     with pytest.raises(RobustnessError, match="--levels"):
         Settings(**base, levels=3).check()
+
+
+def test_more_trajectories_extend_the_morris_design():
+    # docs/robustness.md: a study with more trajectories reuses the stored points of one with fewer
+    sc = load("hangzhou")
+    params = assumptions(sc)
+    base = dict(claims=("H2",), region="hangzhou", parameters=tuple(p.path for p in params))
+    two = morris_design(params, Settings(**base, trajectories=2))
+    six = morris_design(params, Settings(**base, trajectories=6))
+    assert two.shape == (2 * (len(params) + 1), len(params)) and six.shape[0] == 3 * two.shape[0]
+    assert np.array_equal(two, six[: two.shape[0]])
+    assert not np.array_equal(six[: two.shape[0]], six[two.shape[0] : 2 * two.shape[0]])
 
 
 def test_point_status_shares_and_bins():
