@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -31,6 +32,16 @@ def hardtech(*args: str, env: dict[str, str] | None = None, cwd: Path | None = N
     )
 
 
+def ctrl_c_as_at_a_terminal() -> None:
+    """In a child before it starts: SIGINT does what Ctrl-C at a terminal does (``preexec_fn``).
+
+    A test run started in the background (``nohup``, ``cmd &`` without job control) ignores SIGINT, a
+    child inherits that, and Python then never raises KeyboardInterrupt: tests of Ctrl-C would test
+    the runner, not hardtech.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def spawn(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "hardtech", *args],
@@ -38,6 +49,7 @@ def spawn(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
         stderr=subprocess.PIPE,
         text=True,
         env=env or clean_env(),
+        preexec_fn=ctrl_c_as_at_a_terminal,
     )
 
 

@@ -32,6 +32,7 @@ import hardtech  # noqa: E402
 from _web import free_port, wait_job  # noqa: E402
 from hardtech.scenario import load, to_toml  # noqa: E402
 from hardtech.web.app import create_app  # noqa: E402
+from helpers import ctrl_c_as_at_a_terminal  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -471,6 +472,7 @@ def test_serve_stops_cleanly_on_a_signal(tmp_path, sig):
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "HARDTECH_TOKEN": ""},
+        preexec_fn=ctrl_c_as_at_a_terminal,
     )
     base = f"http://127.0.0.1:{port}"
     try:
