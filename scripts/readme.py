@@ -154,11 +154,7 @@ BLOCKS: dict[str, Block] = {
             keep=grep(r"^PRIM on", r"^Box 1 \(step", r"^│ \S.*│ +[0-9.e-]+ │$"),
         ),
         Block("robustness-quick", ("hardtech robustness --quick --workers 2",), long=True),
-        Block(
-            "robustness-screening",
-            ("hardtech robustness --trajectories 2 --keep 4 --samples 8 --replications 2 --workers 2",),
-            long=True,
-        ),
+        Block("robustness-screening", ("hardtech robustness --trajectories 2 --workers 2",), long=True),
     ]
 }
 
