@@ -281,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = ap.parse_args(argv)
     if args.reuse is not None and not args.reuse.is_dir():
-        raise SystemExit(f"--reuse: {args.reuse} is not a directory")
+        ap.error(f"--reuse: {args.reuse} is not a directory (give a results directory holding a store)")
     text = README.read_text(encoding="utf-8")
     found = find_blocks(text)
     missing = [n for n in BLOCKS if n not in found]

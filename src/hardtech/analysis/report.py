@@ -218,18 +218,22 @@ def _template() -> dict[str, Any]:
     return json.loads(data)
 
 
-def _array(values: Any) -> np.ndarray:
-    return np.asarray(values)
-
-
 def _line(x: Any, y: Any, name: str, color: str, **extra: Any) -> dict[str, Any]:
     """A line trace; ``extra`` holds other trace properties, ``line`` entries beyond the colour under ``line``."""
     line = {"color": color, **extra.pop("line", {})}
-    return {"type": "scatter", "x": _array(x), "y": _array(y), "name": name, **extra, "mode": "lines", "line": line}
+    return {
+        "type": "scatter",
+        "x": np.asarray(x),
+        "y": np.asarray(y),
+        "name": name,
+        **extra,
+        "mode": "lines",
+        "line": line,
+    }
 
 
 def _bar(x: Any, y: Any, name: str, color: str, **extra: Any) -> dict[str, Any]:
-    return {"type": "bar", "x": _array(x), "y": _array(y), "name": name, **extra, "marker": {"color": color}}
+    return {"type": "bar", "x": np.asarray(x), "y": np.asarray(y), "name": name, **extra, "marker": {"color": color}}
 
 
 class _Grid:
