@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import duckdb
 import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+import hardtech
 from hardtech.evidence.robustness import (
     FULL,
+    MEASURE_SOURCES,
+    NOT_MEASURING,
     RobustnessError,
     RobustnessStore,
     Settings,
@@ -19,14 +26,17 @@ from hardtech.evidence.robustness import (
     assumptions,
     code_fingerprint,
     keep_parameters,
+    measure_files,
     morris_design,
     run_robustness,
     select_parameters,
     status,
     wilson,
 )
+from hardtech.provenance import model_files
 from hardtech.scenario import load
 from hardtech.scenario.schema import parameters
+from tests.helpers import clean_env
 
 TINY = {"scale": 0.002, "time.end_year": 2013}
 PARAMS = ("entrepreneurship.young_founding_factor", "labour.cost_weight")
@@ -195,6 +205,74 @@ def test_process_pool_gives_the_same_study(tiny_study, tmp_path):
     with open_executor(workers=2) as info, RobustnessStore(tmp_path / "pool.duckdb", code_fingerprint()) as store:
         pooled = run_robustness(sc, settings, store, executor=info.executor, parallelism=info.parallelism)
     assert _strip(pooled) == _strip(result)
+
+
+# -- what a stored run depends on -----------------------------------------------------------------
+
+_LOADED = """
+import json, sys
+from pathlib import Path
+import hardtech
+from hardtech.evidence.ensembles import _one
+from hardtech.evidence.history import history_row
+from hardtech.scenario import load
+sc = load("hangzhou", {"scale": 0.002, "time.end_year": 2013})
+_one((sc, 0, True))
+history_row(hardtech.run(sc, replication=1), timeline=False)
+root = Path(hardtech.__file__).resolve().parent
+print(json.dumps(sorted(
+    Path(m.__file__).resolve().relative_to(root).as_posix()
+    for name, m in list(sys.modules.items())
+    if name.startswith("hardtech") and getattr(m, "__file__", None)
+)))
+"""
+
+
+def test_fingerprint_covers_every_module_a_measured_run_loads():
+    """Each hardtech module loaded to run and measure a run is hashed (model or measure) or declared inert.
+
+    A new module on that path fails here until it is placed; a listed measure source that nothing
+    loads any more fails too (the fingerprint would be broader than it says).
+    """
+    done = subprocess.run(
+        [sys.executable, "-c", _LOADED], capture_output=True, text=True, env=clean_env(), timeout=300, check=True
+    )
+    loaded = set(json.loads(done.stdout))
+    root = Path(hardtech.__file__).resolve().parent
+    model = {p.relative_to(root).as_posix() for p in model_files(root)}
+    measures = {p.relative_to(root).as_posix() for p in measure_files(root)}
+    inert = [m for m in loaded if m.startswith(NOT_MEASURING)]
+    unplaced = loaded - model - measures - set(inert)
+    assert not unplaced, f"loaded by a measured run but in neither the model nor MEASURE_SOURCES: {sorted(unplaced)}"
+    stale = {s for s in MEASURE_SOURCES if s.endswith(".py")} - loaded
+    assert not stale, f"MEASURE_SOURCES lists modules a measured run does not load: {sorted(stale)}"
+    assert "analysis/report.py" not in loaded | measures and "evidence/claims.py" not in measures
+
+
+def test_fingerprint_changes_with_the_measures_not_with_the_reports(tmp_path):
+    root = tmp_path / "hardtech"
+    shutil.copytree(
+        Path(hardtech.__file__).resolve().parent, root, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
+    )
+    before = code_fingerprint(root)
+    assert before == code_fingerprint(root)
+
+    def edited(rel: str, text: str) -> str:
+        path = root / rel
+        original = path.read_bytes()
+        path.write_bytes(original + text.encode())
+        try:
+            return code_fingerprint(root)
+        finally:
+            path.write_bytes(original)
+
+    assert edited("analysis/report.py", "\nX = 1\n") == before  # the run report: no stored row reads it
+    assert edited("evidence/claims.py", "\nX = 1\n") == before  # effects are recomputed from the rows
+    assert edited("model/capital.py", "# a comment only\n") == before  # the model's version ignores comments
+    assert edited("model/capital.py", "\nX = 1\n") != before
+    assert edited("analysis/outcomes.py", "\nX = 1\n") != before
+    assert edited("result.py", "\nX = 1\n") != before
+    assert edited("data/history_targets.toml", "\n") != before
 
 
 # -- CLI ----------------------------------------------------------------------------------------

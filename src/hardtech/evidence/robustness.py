@@ -37,7 +37,8 @@ Runs go through :func:`hardtech.evidence.ensembles.run_many` on any
 :class:`concurrent.futures.Executor` (in-process, a local process pool or
 Dask, see :mod:`hardtech.experiments.executors`). Every finished run's row is
 written at once to the DuckDB store (table ``robustness_runs``, keyed by a
-fingerprint of the model code and the run id), so an interrupted study resumes
+fingerprint of the model and of the code that measures a run, and the run id: see
+:func:`code_fingerprint`), so an interrupted study resumes
 where it stopped; the design points and the result go to ``robustness_points``
 and ``robustness_results``.
 """
@@ -174,21 +175,51 @@ class Settings:
             raise RobustnessError("--params: no [ASSUMPTION] parameter left to screen")
 
 
-def code_fingerprint() -> str:
-    """A hash of the code and data a run's outcomes depend on (a stored run is reused only under the same one)."""
-    root = Path(hardtech.__file__).resolve().parent
-    digest = hashlib.sha256(hardtech.__version__.encode())
-    files = [
-        p
-        for sub in ("model", "engine", "scenario", "analysis", "data")
-        for p in (root / sub).rglob("*")
-        if p.is_file() and p.suffix in (".py", ".toml", ".csv")
-    ]
-    files += [root / "runner.py", root / "evidence" / "ensembles.py", root / "evidence" / "history.py"]
-    for path in sorted(files):
-        digest.update(str(path.relative_to(root)).encode())
-        digest.update(path.read_bytes())
+# What a stored run row depends on besides the model (the model's version is part of every run's key
+# and of the fingerprint): the code that builds a run's tables and measures them, and the data the
+# measures read. Paths relative to the package; a trailing "/" takes every file of that folder.
+# tests/test_robustness.py checks this against the modules a process running the measures loads.
+MEASURE_SOURCES = (
+    "__init__.py",
+    "_simd.py",  # which NumPy kernels run (set before NumPy is imported)
+    "runner.py",
+    "result.py",
+    "analysis/__init__.py",
+    "analysis/outcomes.py",
+    "evidence/__init__.py",
+    "evidence/ensembles.py",
+    "evidence/history.py",
+    "data/",
+)
+# Loaded by such a process but computing nothing in a row: the model's version (hashed through
+# model_version) and the results store's reading and writing.
+NOT_MEASURING = ("provenance.py", "store/")
+
+
+def code_fingerprint(root: Path | None = None) -> str:
+    """A hash of the code and data a run's stored row depends on (a stored row is reused only under the same one).
+
+    The model's version (its normalised source, :func:`hardtech.provenance.source_hash`) and the
+    exact bytes of :data:`MEASURE_SOURCES`: editing the reports, the claims' statistics or the CLI
+    keeps the stored runs of a study usable; editing the model or a measure does not.
+    """
+    from hardtech.provenance import source_hash
+
+    root = Path(hardtech.__file__).resolve().parent if root is None else root
+    digest = hashlib.sha256(f"{hardtech.__version__}+{source_hash(root)}".encode())
+    for path in measure_files(root):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
     return digest.hexdigest()[:16]
+
+
+def measure_files(root: Path) -> list[Path]:
+    """The files of :data:`MEASURE_SOURCES` under ``root``, in a fixed order."""
+    files: set[Path] = set()
+    for source in MEASURE_SOURCES:
+        target = root / source
+        files |= {p for p in target.rglob("*") if p.is_file()} if source.endswith("/") else {target}
+    return sorted((p for p in files if "__pycache__" not in p.parts), key=lambda p: p.relative_to(root).as_posix())
 
 
 def wilson(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
