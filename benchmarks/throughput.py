@@ -24,7 +24,9 @@ Measured:
 1. the model of a default run (scale 0.01): ``HardtechModel(sc).run()`` —
    building the world and the 96 quarters — and the result tables;
 2. ``hardtech run hangzhou`` as a whole process (start-up, imports, model,
-   tables, DuckDB store, HTML report, printed summary), wall time;
+   tables, DuckDB store, HTML report, printed summary), wall time; also as a
+   user runs it (no ``HARDTECH_ENGINE``: one replication runs the NumPy
+   reference, see ``hardtech run --help``), the measure the target is read on;
 3. runs per second at the claims' screening scale (0.002; a run =
    ``hardtech.run`` plus the scalar outcomes claims read) on 1 and 2 worker
    processes (after one warm-up run per worker);
@@ -279,6 +281,7 @@ def _measure(args: argparse.Namespace, work: Path) -> dict:
     old = Engine("old", old_python, {})
     ref = Engine("numpy", here, {"HARDTECH_ENGINE": "numpy"})
     new = Engine("compiled", here, {"HARDTECH_ENGINE": "numba"})
+    user = Engine("default", here, {})  # what a user runs: the command's own engine choice
     warm_cache = work / "cache-warm"
     warm_cache.mkdir()
 
@@ -303,9 +306,10 @@ def _measure(args: argparse.Namespace, work: Path) -> dict:
     # 2. whole process ----------------------------------------------------------------------------
     print("whole processes …", file=sys.stderr)
     cli = ["run", "hangzhou", "--seed", str(SEED)]
-    proc = {k: [] for k in ("old", "numpy", "cold", "warm")}
+    proc = {k: [] for k in ("old", "numpy", "cold", "warm", "default")}
     for _ in range(R):
         proc["old"].append(time_process(old, warm_cache, work, cli))
+        proc["default"].append(time_process(user, warm_cache, work, cli))
         proc["numpy"].append(time_process(ref, warm_cache, work, cli))
         cold = cold_cache()
         proc["cold"].append(time_process(new, cold, work, cli))
@@ -380,6 +384,13 @@ def report(res: dict) -> str:
     row("model of a default run (scale 0.01: build + 96 quarters)", model_s)
     row("result tables of that run", tables_s)
     row("`hardtech run hangzhou` as a whole process", p)
+    if "default" in p:
+        lines += [
+            "",
+            "`hardtech run hangzhou` as a user runs it (no `HARDTECH_ENGINE`: one replication runs the NumPy "
+            f"reference): {_fmt_s(_med(p['default']))} ({_fmt_s(min(p['default']))}), "
+            f"**{_med(p['old']) / _med(p['default']):.1f}×** faster than {OLD_COMMIT}.",
+        ]
     sc = {k: v["runs_per_s"] for k, v in s.items()}
     lines += [
         "",
@@ -438,7 +449,7 @@ def report(res: dict) -> str:
         ]
     ratio = {
         "model": _med(model_s["old"]) / _med(model_s["warm"]),
-        "process": _med(p["old"]) / _med(p["warm"]),
+        "process": _med(p["old"]) / _med(p.get("default", p["warm"])),
         "screening": min(sc[f"warm/{w}"] / sc[f"old/{w}"] for w in (1, 2)),
         "floor": _med(model_s["warm"]) / _med(floor),
     }
@@ -450,7 +461,7 @@ def report(res: dict) -> str:
             f"{ratio['model']:.1f}×",
         ),
         (
-            f"`hardtech run hangzhou` ≥ {TARGETS['process']:g}× faster",
+            f"`hardtech run hangzhou` ≥ {TARGETS['process']:g}× faster (as a user runs it)",
             ratio["process"] >= TARGETS["process"],
             f"{ratio['process']:.1f}×",
         ),

@@ -45,6 +45,37 @@ def test_same_seed_twice_gives_identical_step_metrics(tmp_path):
     pd.testing.assert_frame_equal(frames[0], frames[1], check_exact=True)
 
 
+_ENGINE_SEEN = """
+import sys
+from hardtech.cli.app import main
+sys.argv = ["hardtech", *sys.argv[1:]]
+try:
+    main()
+finally:
+    print("numba imported" if "numba" in sys.modules else "numba not imported", file=sys.stderr)
+"""
+
+
+def test_one_run_uses_the_numpy_engine_unless_told_and_gets_the_same_results(tmp_path):
+    """A single replication skips Numba (it costs more than it saves on one run); HARDTECH_ENGINE still decides."""
+    from tests.helpers import assert_same_runs, clean_env
+
+    stores = {}
+    for label, env in (("default", clean_env()), ("numba", clean_env(HARDTECH_ENGINE="numba"))):
+        stores[label] = tmp_path / f"{label}.duckdb"
+        args = ["run", "--seed", "5", *SMALL, "--set", "time.end_year=2014", "--out", str(stores[label])]
+        res = subprocess.run(
+            [sys.executable, "-c", _ENGINE_SEEN, *args, "--no-progress", "--no-report"],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env=env,
+        )
+        assert res.returncode == 0, res.stderr
+        assert res.stderr.strip().endswith("numba not imported" if label == "default" else "numba imported")
+    assert_same_runs(stores["default"], stores["numba"])
+
+
 def test_json_summary_and_replications(tmp_path):
     store = tmp_path / "j.duckdb"
     res = hardtech("run", "--seed", "3", *SMALL, "--replications", "2", "--out", str(store), "--json", "--no-report")

@@ -7,11 +7,11 @@ inside ``run``: ``presets``, ``show`` and the other commands do not pay for it.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import shlex
 import sys
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -101,6 +101,9 @@ def run_cmd(
     starts and each replication is stored, whole, as it finishes; if the batch
     is interrupted, the same command resumes it (replications already stored
     are read back, not run again).
+
+    One replication runs on the NumPy engine unless HARDTECH_ENGINE names one: the same results to
+    the bit, without the second or more it takes to load Numba and its compiled kernels.
     """
     from hardtech.analysis.report import write_report
     from hardtech.cli.storing import check_out
@@ -114,11 +117,12 @@ def run_cmd(
     except ScenarioError as exc:
         fail(str(exc))
     store_path = check_out(out_path or Path("results") / f"{sc.name}.duckdb")
-    try:
-        check_memory(sc)
-    except ResourceError as exc:
-        fail(str(exc))
-    results, batch = _run_batch(sc, replications, store_path, show_progress=progress and not as_json)
+    with _engine_for(replications):
+        try:
+            check_memory(sc)
+        except ResourceError as exc:
+            fail(str(exc))
+        results, batch = _run_batch(sc, replications, store_path, show_progress=progress and not as_json)
     summary = summarise(results)
     summary["store"] = str(store_path)
     if batch:
@@ -141,6 +145,22 @@ def run_cmd(
         typer.echo(json.dumps(summary, indent=2, default=str))
     else:
         _print_summary(summary)
+
+
+def _engine_for(replications: int):
+    """The engine a run uses: the one ``HARDTECH_ENGINE`` names, else NumPy for one replication.
+
+    Both engines give the same results to the bit (tests/test_engines.py). For a single run in a
+    fresh process, importing Numba and loading its compiled kernels takes longer than the kernels
+    save (benchmarks/throughput.py); with several replications in one process they pay.
+    """
+    import os
+
+    from hardtech.engine.jit import ENV, use_engine
+
+    if os.environ.get(ENV, "").strip() or replications > 1:
+        return contextlib.nullcontext()
+    return use_engine("numpy")
 
 
 # the tables summarise() and the report read: all a finished replication keeps in memory
@@ -231,7 +251,7 @@ def _run_batch(sc, replications: int, store_path: Path, show_progress: bool) -> 
     }
 
 
-@contextmanager
+@contextlib.contextmanager
 def _progress(sc, runs: int, show: bool):
     """A callback advancing a progress bar by one quarter (or doing nothing)."""
     if not show or not runs:
