@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import subprocess
@@ -137,6 +138,24 @@ def test_keep_parameters_ranks_by_relative_mu_star():
     assert kept[1]["output"] == "outcome:survival"
 
 
+def test_ties_between_outputs_tops_go_to_the_broader_parameter_not_the_name():
+    """More outputs than kept parameters: each output's top scores 1, so the breadth decides, not the alphabet."""
+    names = ("capital.appeal_floor", "labour.young_age", "market.fringe_fit")
+    params = [p for p in parameters() if p.path in names]
+
+    def output(top: str, others: dict[str, float]) -> list[dict]:
+        return [{"parameter": n, "mu_star": 1.0 if n == top else others.get(n, 0.0)} for n in names]
+
+    screen = {
+        "claim:H1": output("capital.appeal_floor", {}),  # tops one output, nothing else
+        "claim:H2": output("labour.young_age", {"market.fringe_fit": 0.9}),
+        "outcome:survival": output("market.fringe_fit", {"labour.young_age": 0.2}),
+    }
+    kept = keep_parameters(screen, params, 2)
+    assert [k["parameter"] for k in kept] == ["market.fringe_fit", "labour.young_age"]
+    assert all(k["score"] == 1.0 for k in kept) and kept[0]["breadth"] > kept[1]["breadth"]
+
+
 @pytest.fixture(scope="module")
 def tiny_study(tmp_path_factory):
     sc = load("hangzhou", TINY)
@@ -190,6 +209,15 @@ def test_study_resumes_from_the_store_with_the_same_result(tiny_study):
         again = run_robustness(sc, settings, store, on_done=lambda: ticks.append(1))
     assert not ticks and again["runs"]["new"] == 0 and again["runs"]["reused_from_store"] == result["runs"]["distinct"]
     assert _strip(again) == _strip(result)
+
+
+def test_a_study_counts_only_its_own_runs_of_a_shared_store(tiny_study):
+    """The store holds the H2 + H5 study's runs; an H2-only study on it reads some of them and runs none."""
+    sc, settings, path, result, _ = tiny_study
+    with RobustnessStore(path, code_fingerprint()) as store:
+        h2 = run_robustness(sc, dataclasses.replace(settings, claims=("H2",)), store)
+    runs = h2["runs"]
+    assert runs["new"] == 0 and 0 < runs["distinct"] == runs["reused_from_store"] < result["runs"]["distinct"]
 
 
 def _strip(result: dict) -> str:

@@ -103,7 +103,8 @@ def run_cmd(
     are read back, not run again).
 
     One replication runs on the NumPy engine unless HARDTECH_ENGINE names one: the same results to
-    the bit, without the second or more it takes to load Numba and its compiled kernels.
+    the bit, without the half second it takes to load Numba and its cached kernels (seconds more to
+    compile them on a new machine).
     """
     from hardtech.analysis.report import write_report
     from hardtech.cli.storing import check_out
@@ -152,7 +153,7 @@ def _engine_for(replications: int):
 
     Both engines give the same results to the bit (tests/test_engines.py). For a single run in a
     fresh process, importing Numba and loading its compiled kernels takes longer than the kernels
-    save (benchmarks/throughput.py); with several replications in one process they pay.
+    save (benchmarks/throughput.py); over many runs in one process they pay.
     """
     import os
 

@@ -13,7 +13,8 @@ plausible ranges of the scenario's ``[ASSUMPTION]`` parameters (declared in
    focal-region dragons and survival, and the history targets when the
    scenario covers 2012–2025). μ* ranks the parameters per output; the
    ``keep`` parameters with the largest μ* (relative to the largest of their
-   output) over all outputs go on.
+   output) over all outputs go on; among the tops of different outputs (all
+   at 1), those with the larger mean relative μ* over every output first.
 2. **Mapping** (Latin hypercube over the kept parameters, the others at the
    scenario's values): at each of ``points`` points every claim's arms run
    over ``replications`` paired replications, and the claim's effect gets a
@@ -339,15 +340,25 @@ class RobustnessStore:
 
 
 class StoredCache(dict):
-    """A run cache (run key → row) that writes every new row to the store as it arrives."""
+    """A run cache (run key → row) that writes every new row to the store as it arrives.
+
+    It holds every row the store has for this code; ``used`` and ``added`` say which this study read
+    and which it ran (a store may hold other studies' runs too).
+    """
 
     def __init__(self, store: RobustnessStore, kind: str) -> None:
         super().__init__(store.rows(kind))
         self.store, self.kind = store, kind
-        self.loaded = len(self)
+        self.used: set[str] = set()
+        self.added: set[str] = set()
+
+    def __getitem__(self, key: str) -> dict:
+        self.used.add(key)
+        return super().__getitem__(key)
 
     def __setitem__(self, key: str, row: dict) -> None:
         super().__setitem__(key, row)
+        self.added.add(key)
         self.store.save_row(self.kind, key, row)
 
 
@@ -564,24 +575,34 @@ def _finite(x: Any) -> float | None:
 def keep_parameters(
     screen: Mapping[str, list[dict[str, Any]] | None], params: Sequence[ParamInfo], keep: int
 ) -> list[dict[str, Any]]:
-    """The ``keep`` parameters with the largest μ* relative to the largest μ* of the same output, over all outputs."""
+    """The ``keep`` parameters with the largest μ* relative to the largest μ* of the same output, over all outputs.
+
+    Every output's most influential parameter scores 1, so with more outputs than ``keep`` the
+    score ties; ties go to the parameter with the larger mean relative μ* over all the screened
+    outputs (the one that matters to more of them), and only then to the name.
+    """
     score = {p.path: 0.0 for p in params}
+    breadth = {p.path: 0.0 for p in params}
     top_of = {p.path: "" for p in params}
+    screened = 0
     for output, rows in screen.items():
         if not rows:
             continue
         largest = max((r["mu_star"] or 0.0) for r in rows)
         if largest <= 0:
             continue
+        screened += 1
         for r in rows:
             s = (r["mu_star"] or 0.0) / largest
+            breadth[r["parameter"]] += s
             if s > score[r["parameter"]]:
                 score[r["parameter"]], top_of[r["parameter"]] = s, output
-    ranked = sorted(params, key=lambda p: (-score[p.path], p.path))
+    ranked = sorted(params, key=lambda p: (-score[p.path], -breadth[p.path], p.path))
     return [
         {
             "parameter": p.path,
             "score": score[p.path],
+            "breadth": breadth[p.path] / screened if screened else 0.0,
             "output": top_of[p.path],
             "plausible": list(p.plausible),
             "unit": p.unit,
@@ -735,7 +756,6 @@ def run_robustness(
     runner = Runner(
         claims, settings.region, executor, parallelism, detail, history, [t for t, _ in hist], on_done, settings.seed
     )
-    reused = detail.loaded + history.loaded
 
     # 1. screening
     x_m = morris_design(params, settings)
@@ -800,14 +820,17 @@ def run_robustness(
             for name in runner.key_outcomes()
         ],
         "history": "" if hist else "history targets need a scenario covering 2012–2025 with the panel's regions",
-        "runs": {
-            "distinct": len(detail) + len(history),
-            "reused_from_store": reused,
-            "new": len(detail) + len(history) - reused,
-        },
+        "runs": _run_counts(detail, history),
     }
     store.save_result(sid, scenario, settings, result)
     return result
+
+
+def _run_counts(*caches: StoredCache) -> dict[str, int]:
+    """The distinct runs this study read, how many of them it ran now and how many the store had."""
+    used = sum(len(c.used) for c in caches)
+    new = sum(len(c.added & c.used) for c in caches)
+    return {"distinct": used, "reused_from_store": used - new, "new": new}
 
 
 def frame_of_claims(result: Mapping[str, Any]) -> pd.DataFrame:

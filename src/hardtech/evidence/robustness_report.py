@@ -21,6 +21,7 @@ PLOTTED = 3  # deciding parameters plotted per claim
 _CSS = """
 .banner { background: #fff4e5; border: 1px solid #f0b429; padding: .5rem .8rem; border-radius: 4px; }
 .claim-plot { min-height: 300px; }
+table.claims td:last-child { white-space: normal; min-width: 18rem; }  /* deciding parameters: one per line */
 """
 
 
@@ -114,7 +115,7 @@ def write_robustness_report(path: str | Path, result: Mapping[str, Any], meta: M
     for c in result["claims"]:
         deciding = [d for d in c["deciding"] if d["decides"]][:3]
         text = (
-            "; ".join(
+            "<br>".join(
                 f"{html.escape(d['parameter'])} (ρ {_num(d['spearman'])})"
                 + (f" — {html.escape(d['fails_when'])}" if d["fails_when"] else "")
                 for d in deciding
