@@ -4,7 +4,8 @@
     python scripts/readme.py --all        # every block, the long ones too (`make readme-full`)
     python scripts/readme.py --only demo,api
     python scripts/readme.py --check      # compare, do not write (tests/test_readme.py does this in CI)
-    python scripts/readme.py --only robustness-screening --reuse DIR   # resume from the runs stored in DIR
+    python scripts/readme.py --only robustness-claims --reuse DIR      # resume from the runs stored in DIR
+    python scripts/readme.py --only robustness-claims --keep-results DIR   # keep what it wrote, in DIR/<block>
 
 A block is a fenced code block between two markers in README.md::
 
@@ -154,7 +155,7 @@ BLOCKS: dict[str, Block] = {
             keep=grep(r"^PRIM on", r"^Box 1 \(step", r"^│ \S.*│ +[0-9.e-]+ │$"),
         ),
         Block("robustness-quick", ("hardtech robustness --quick --workers 2",), long=True),
-        Block("robustness-screening", ("hardtech robustness --trajectories 2 --workers 2",), long=True),
+        Block("robustness-claims", ("hardtech robustness --claims H2,H3,H4,H6,H9,H11 --workers 2",), long=True),
     ]
 }
 
@@ -178,11 +179,12 @@ def _hardtech_argv(command: str) -> list[str]:
     return [sys.executable, "-m", "hardtech", *argv[1:]]
 
 
-def produce(block: Block, reuse: Path | None = None) -> str:
+def produce(block: Block, reuse: Path | None = None, keep_results: Path | None = None) -> str:
     """Run a block's commands in a fresh directory; its text (abridged, trailing spaces removed).
 
     ``reuse``: a directory copied to ``results/`` there first, so that a resumable command
     (``hardtech robustness``, ``hardtech run -r``) reuses the runs stored in it — and says how many.
+    ``keep_results``: where to copy the ``results/`` the commands wrote (to open the report, or to reuse).
     """
     with tempfile.TemporaryDirectory(prefix=f"readme-{block.name}-") as tmp:
         work = Path(tmp)
@@ -201,6 +203,8 @@ def produce(block: Block, reuse: Path | None = None) -> str:
             text = {"stdout": res.stdout, "stderr": res.stderr, "both": res.stdout + res.stderr}[block.stream]
             parts.append((f"$ {shown}\n" if block.prompt else "") + text.rstrip("\n"))
         text = "\n".join(parts)
+        if keep_results is not None and (work / "results").is_dir():
+            shutil.copytree(work / "results", keep_results / block.name, dirs_exist_ok=True)
     if block.keep:
         text = block.keep(text)
     return "\n".join(ln.rstrip() for ln in text.split("\n")).strip("\n")
@@ -279,6 +283,9 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         help="a results directory whose stored runs resumable commands reuse (copied; their output says how many)",
     )
+    ap.add_argument(
+        "--keep-results", type=Path, metavar="DIR", help="copy each block's results/ to DIR/<block> (stores, reports)"
+    )
     args = ap.parse_args(argv)
     if args.reuse is not None and not args.reuse.is_dir():
         ap.error(f"--reuse: {args.reuse} is not a directory (give a results directory holding a store)")
@@ -294,7 +301,7 @@ def main(argv: list[str] | None = None) -> int:
     bad = 0
     for block in blocks:
         print(f"{block.name}: running {' / '.join(block.commands) or 'python snippet'}", file=sys.stderr, flush=True)
-        body = produce(block, args.reuse)
+        body = produce(block, args.reuse, args.keep_results)
         if args.check:
             if normalise(body) != normalise(found[block.name].body):
                 bad += 1
