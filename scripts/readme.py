@@ -289,6 +289,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.reuse is not None and not args.reuse.is_dir():
         ap.error(f"--reuse: {args.reuse} is not a directory (give a results directory holding a store)")
+    if args.keep_results is not None and args.keep_results.exists() and not args.keep_results.is_dir():
+        ap.error(f"--keep-results: {args.keep_results} is a file (give a directory; it is created if missing)")
     text = README.read_text(encoding="utf-8")
     found = find_blocks(text)
     missing = [n for n in BLOCKS if n not in found]

@@ -49,10 +49,15 @@ class ReproducibilityWarning(UserWarning):
     """Results of this process may differ from other machines' (NumPy's AVX-512 kernels are active)."""
 
 
+def package_files(patterns: tuple[str, ...], root: Path = PACKAGE_DIR) -> list[Path]:
+    """The files under ``root`` matching any of the glob ``patterns``, in a fixed order."""
+    files = {p for pattern in patterns for p in root.glob(pattern) if p.is_file()}
+    return sorted(files, key=lambda p: p.relative_to(root).as_posix())
+
+
 def model_files(root: Path = PACKAGE_DIR) -> list[Path]:
     """The files hashed into the model version, in a fixed order."""
-    files = {p for pattern in MODEL_SOURCES for p in root.glob(pattern) if p.is_file()}
-    return sorted(files, key=lambda p: p.relative_to(root).as_posix())
+    return package_files(MODEL_SOURCES, root)
 
 
 _KEPT = {"ClassVar", "InitVar"}

@@ -178,7 +178,7 @@ class Settings:
 
 # What a stored run row depends on besides the model (the model's version is part of every run's key
 # and of the fingerprint): the code that builds a run's tables and measures them, and the data the
-# measures read. Paths relative to the package; a trailing "/" takes every file of that folder.
+# measures read. Glob patterns relative to the package, as provenance.MODEL_SOURCES.
 # tests/test_robustness.py checks this against the modules a process running the measures loads.
 MEASURE_SOURCES = (
     "__init__.py",
@@ -190,11 +190,11 @@ MEASURE_SOURCES = (
     "evidence/__init__.py",
     "evidence/ensembles.py",
     "evidence/history.py",
-    "data/",
+    "data/**/*",
 )
 # Loaded by such a process but computing nothing in a row: the model's version (hashed through
 # model_version) and the results store's reading and writing.
-NOT_MEASURING = ("provenance.py", "store/")
+NOT_MEASURING = ("provenance.py", "store/")  # path prefixes
 
 
 def code_fingerprint(root: Path | None = None) -> str:
@@ -216,11 +216,9 @@ def code_fingerprint(root: Path | None = None) -> str:
 
 def measure_files(root: Path) -> list[Path]:
     """The files of :data:`MEASURE_SOURCES` under ``root``, in a fixed order."""
-    files: set[Path] = set()
-    for source in MEASURE_SOURCES:
-        target = root / source
-        files |= {p for p in target.rglob("*") if p.is_file()} if source.endswith("/") else {target}
-    return sorted((p for p in files if "__pycache__" not in p.parts), key=lambda p: p.relative_to(root).as_posix())
+    from hardtech.provenance import package_files
+
+    return package_files(MEASURE_SOURCES, root)
 
 
 def wilson(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
