@@ -156,6 +156,7 @@ BLOCKS: dict[str, Block] = {
         ),
         Block("robustness-quick", ("hardtech robustness --quick --workers 2",), long=True),
         Block("robustness-claims", ("hardtech robustness --claims H2,H3,H4,H6,H9,H11 --workers 2",), long=True),
+        Block("robustness-h1-h7", ("hardtech robustness --claims H1,H7 --workers 2",), long=True),
     ]
 }
 
