@@ -110,12 +110,16 @@ def test_point_status_shares_and_bins():
     assert wilson(0, 10)[0] == 0.0 and wilson(10, 10)[1] == 1.0
     x = np.array([0.05, 0.1, 0.3, 0.35, 0.6, 0.7, 0.9, 1.0])
     ok = np.array([False, False, False, True, True, True, True, True])
-    bins = _bins(x, ok, 0.0, 1.0)
+    against = np.array([True, False, False, False, False, False, False, False])
+    bins = _bins(x, ok, against, 0.0, 1.0)
     assert [b["n"] for b in bins] == [2, 2, 2, 2] and [b["supported"] for b in bins] == [0.0, 0.5, 1.0, 1.0]
+    assert [b["contrary"] for b in bins] == [0.5, 0.0, 0.0, 0.0]
+    assert all(lo <= b["contrary"] <= hi for b in bins for lo, hi in [b["contrary_ci"]])
     assert _fails_when("capital.appeal_floor", bins) == "fails when appeal_floor < 0.25"
-    flipped = _bins(1.0 - x, ok, 0.0, 1.0)
+    flipped = _bins(1.0 - x, ok, against, 0.0, 1.0)
     assert _fails_when("capital.appeal_floor", flipped) == "fails when appeal_floor > 0.75"
-    assert _fails_when("x.y", _bins(x, np.ones(8, bool), 0.0, 1.0)) == ""
+    assert [b["contrary"] for b in flipped] == [0.0, 0.0, 0.0, 0.5]
+    assert _fails_when("x.y", _bins(x, np.ones(8, bool), ~np.ones(8, bool), 0.0, 1.0)) == ""
 
 
 def test_keep_parameters_ranks_by_relative_mu_star():

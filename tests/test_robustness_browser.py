@@ -54,8 +54,8 @@ def test_report_renders_offline(report):
         for c in result["claims"]:
             plot = page.locator(f"#plot-{c['claim']}")
             assert plot.count() == 1
-            # one subplot per plotted deciding parameter, each with its line of supported shares
-            assert plot.locator(".scatterlayer .trace").count() == min(3, len(c["deciding"]))
+            # one subplot per plotted deciding parameter, each with a line of supported and one of contrary shares
+            assert plot.locator(".scatterlayer .trace").count() == 2 * min(3, len(c["deciding"]))
         rows = page.locator("table.claims tbody tr")
         assert rows.count() == n and "H2" in rows.nth(0).inner_text()
         assert "Screening" in page.locator(".banner").inner_text()

@@ -610,22 +610,26 @@ def keep_parameters(
     ]
 
 
-def _bins(x: np.ndarray, ok: np.ndarray, lo: float, hi: float) -> list[dict[str, Any]]:
-    """Share supported in BINS equal bins of [lo, hi] (the last bin closed)."""
+def _bins(x: np.ndarray, ok: np.ndarray, against: np.ndarray, lo: float, hi: float) -> list[dict[str, Any]]:
+    """Shares supported (``ok``) and contrary (``against``) in BINS equal bins of [lo, hi] (the last bin closed).
+
+    ``ci`` is the supported share's Wilson interval, ``contrary_ci`` the contrary share's.
+    """
     edges = np.linspace(lo, hi, BINS + 1)
     which = np.clip(np.searchsorted(edges, x, side="right") - 1, 0, BINS - 1)
     out = []
     for b in range(BINS):
         inside = which == b
-        n, k = int(inside.sum()), int(ok[inside].sum())
-        ci = wilson(k, n)
+        n, k, c = int(inside.sum()), int(ok[inside].sum()), int(against[inside].sum())
         out.append(
             {
                 "lo": float(edges[b]),
                 "hi": float(edges[b + 1]),
                 "n": n,
                 "supported": k / n if n else float("nan"),
-                "ci": list(ci),
+                "ci": list(wilson(k, n)),
+                "contrary": c / n if n else float("nan"),
+                "contrary_ci": list(wilson(c, n)),
             }
         )
     return out
@@ -674,11 +678,12 @@ def claim_summary(
     }
     y = np.array([e["effect"] for e in effects], float)
     ok = np.array([e["status"] == "supported" for e in effects])
+    against = np.array([e["status"] == "contrary" for e in effects])
     deciding: list[dict[str, Any]] = []
     for p in kept:
         x = np.array([v[p.path] for v in values], float)
         rho, pval = _spearman(x, y)
-        bins = _bins(x, ok, *p.plausible)
+        bins = _bins(x, ok, against, *p.plausible)
         deciding.append(
             {
                 "parameter": p.path,

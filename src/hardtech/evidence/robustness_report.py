@@ -2,7 +2,8 @@
 
 Per claim: the shares of the plausible space that support it, contradict it
 or leave it unresolved, with Wilson intervals, and a plot of the supported
-share along each deciding parameter (four equal bins of its plausible range).
+and the contrary share along each of its leading parameters (four equal bins
+of the plausible range).
 Then the key outcomes and the inputs that move them most, and the screening.
 """
 
@@ -46,45 +47,66 @@ def _table(head: Sequence[str], rows: Sequence[Sequence[str]], cls: str = "") ->
     return f'<div class="scroll"><table class="{cls}"><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table></div>'
 
 
+def _share_trace(go, bins: Sequence[Mapping[str, Any]], key: str, ci: str, name: str, color: str, first: bool):
+    """One line of a bin share (``key``) with its Wilson interval (``ci``) as error bars."""
+
+    def finite(b):
+        return math.isfinite(b[key])
+
+    return go.Scatter(
+        x=[(b["lo"] + b["hi"]) / 2 for b in bins],
+        y=[b[key] if finite(b) else None for b in bins],
+        mode="lines+markers",
+        name=name,
+        legendgroup=name,
+        showlegend=first,
+        error_y=dict(
+            type="data",
+            array=[(b[ci][1] - b[key]) if finite(b) else None for b in bins],
+            arrayminus=[(b[key] - b[ci][0]) if finite(b) else None for b in bins],
+            visible=True,
+        ),
+        line=dict(color=color),
+        text=[f"{b['n']} point(s)" for b in bins],
+        hovertemplate="%{x:.3g}: %{y:.0%} (%{text})",
+    )
+
+
 def claim_figure(claim: Mapping[str, Any]):
-    """Supported share (with Wilson 95% intervals) in bins of each deciding parameter's plausible range."""
+    """Supported and contrary shares (Wilson 95% intervals) in bins of each leading parameter's plausible range.
+
+    Both lines are drawn: a claim contrary almost everywhere has a flat supported line at 0, and only
+    the contrary line shows where it is less so. Studies stored before the contrary share was kept
+    per bin draw the supported line alone.
+    """
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
     shown = claim["deciding"][:PLOTTED]
     cols = max(1, len(shown))
-    titles = [f"{d['parameter']} (ρ = {_num(d['spearman'])})" for d in shown] or ["no parameter kept"]
+    titles = [
+        f"{d['parameter']} (ρ = {_num(d['spearman'])}{'' if d.get('decides') else ', p ≥ 0.05'})" for d in shown
+    ] or ["no parameter kept"]
     fig = make_subplots(rows=1, cols=cols, subplot_titles=titles, shared_yaxes=True)
     for i, d in enumerate(shown):
         bins = d["bins"]
-        x = [(b["lo"] + b["hi"]) / 2 for b in bins]
-        y = [b["supported"] if math.isfinite(b["supported"]) else None for b in bins]
-        up = [(b["ci"][1] - b["supported"]) if math.isfinite(b["supported"]) else None for b in bins]
-        down = [(b["supported"] - b["ci"][0]) if math.isfinite(b["supported"]) else None for b in bins]
-        text = [f"{b['n']} point(s)" for b in bins]
-        fig.add_trace(
-            go.Scatter(
-                x=x,
-                y=y,
-                mode="lines+markers",
-                name="share supported",
-                showlegend=i == 0,
-                error_y=dict(type="data", array=up, arrayminus=down, visible=True),
-                line=dict(color="#2f855a"),
-                text=text,
-                hovertemplate="%{x:.3g}: %{y:.0%} (%{text})",
-            ),
-            row=1,
-            col=i + 1,
+        fig.add_trace(_share_trace(go, bins, "supported", "ci", "share supported", "#2f855a", i == 0), row=1, col=i + 1)
+        if all("contrary" in b for b in bins):
+            fig.add_trace(
+                _share_trace(go, bins, "contrary", "contrary_ci", "share contrary", "#c53030", i == 0), row=1, col=i + 1
+            )
+        fig.update_xaxes(
+            title_text=f"{d['parameter'].split('.')[-1]} ({d['unit']})", title_font_size=11, row=1, col=i + 1
         )
-        fig.update_xaxes(title_text=f"{d['parameter'].split('.')[-1]} ({d['unit']})", row=1, col=i + 1)
-    fig.update_yaxes(range=[-0.05, 1.05], tickformat=".0%", title_text="share of points supporting", col=1)
+    fig.update_yaxes(range=[-0.05, 1.05], tickformat=".0%", title_text="share of points", col=1)
+    fig.update_annotations(font_size=11)  # the subplot titles: three full parameter paths fit side by side
     fig.update_layout(
         template="plotly_white",
         height=340,
         margin=dict(l=60, r=20, t=80, b=50),
         title=dict(
-            text=f"{claim['claim']} {claim['short']}: supported share along its deciding parameters", font=dict(size=13)
+            text=f"{claim['claim']} {claim['short']}: supported and contrary shares along its leading parameters",
+            font=dict(size=13),
         ),
     )
     return fig
