@@ -305,6 +305,10 @@ def test_fingerprint_changes_with_the_measures_not_with_the_reports(tmp_path):
     assert edited("analysis/outcomes.py", "\nX = 1\n") != before
     assert edited("result.py", "\nX = 1\n") != before
     assert edited("data/history_targets.toml", "\n") != before
+    cache = root / "data" / "__pycache__"  # bytecode a Python process may write beside a data module
+    cache.mkdir()
+    (cache / "loader.cpython-311.pyc").write_bytes(b"\0")
+    assert code_fingerprint(root) == before
 
 
 # -- CLI ----------------------------------------------------------------------------------------

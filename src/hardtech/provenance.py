@@ -50,8 +50,8 @@ class ReproducibilityWarning(UserWarning):
 
 
 def package_files(patterns: tuple[str, ...], root: Path = PACKAGE_DIR) -> list[Path]:
-    """The files under ``root`` matching any of the glob ``patterns``, in a fixed order."""
-    files = {p for pattern in patterns for p in root.glob(pattern) if p.is_file()}
+    """The files under ``root`` matching any of the glob ``patterns``, in a fixed order (bytecode caches left out)."""
+    files = {p for pattern in patterns for p in root.glob(pattern) if p.is_file() and "__pycache__" not in p.parts}
     return sorted(files, key=lambda p: p.relative_to(root).as_posix())
 
 
