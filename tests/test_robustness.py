@@ -384,3 +384,77 @@ def test_cli_lists_and_runs_a_tiny_study(tmp_path):
     assert data["screening"] and data["claims"][0]["claim"] == "H2" and data["claims"][0]["points"] == 3
     assert len(data["kept"]) == 1 and data["report"].endswith(".html")
     assert store.exists() and store.with_suffix(".html").exists()
+
+
+# -- runs that stop with an error -----------------------------------------------------------------
+
+
+def test_a_failed_run_is_counted_not_fatal(tmp_path, monkeypatch):
+    """A run that raises is kept as a failed row: its points are 'failed', the study finishes and says so.
+
+    Runs with ``labour.cost_weight`` in the top fifth of its plausible range are made to raise
+    (in-process, so the patched measure is the one used). Failed points count apart from the three
+    statuses, their Morris trajectories are left out, each failed scenario is written to be rerun,
+    and a resumed study reads the failed rows from the store instead of running them again.
+    """
+    from hardtech.evidence import ensembles
+
+    lo, hi = next(p.plausible for p in parameters() if p.path == "labour.cost_weight")
+    cut = lo + 0.8 * (hi - lo)  # Morris levels 0, 1/3, 2/3, 1: the trajectories that reach 1 fail
+    real = ensembles._one
+
+    def breaks_above_cut(job):
+        if job[0].labour.cost_weight > cut:
+            raise RuntimeError("injected failure\nsecond line")
+        return real(job)
+
+    monkeypatch.setattr(ensembles, "_one", breaks_above_cut)
+    sc = load("hangzhou", TINY)
+    settings = Settings(
+        claims=("H2", "H5"), region="hangzhou", parameters=PARAMS, trajectories=4, keep=2, points=6, replications=2
+    )
+    path, failed_dir = tmp_path / "study.duckdb", tmp_path / "failed"
+    with RobustnessStore(path, code_fingerprint()) as store:
+        result = run_robustness(sc, settings, store, failed_dir=failed_dir)
+    failed = result["failed"]
+    assert failed["runs"] > 0 and list(failed["errors"]) == ["RuntimeError: injected failure"]
+    written = sorted(failed_dir.glob("*.toml"))
+    assert len(written) == failed["runs"] and failed["scenarios"] == str(failed_dir)
+    assert all(load(f).labour.cost_weight > cut for f in written)
+
+    with RobustnessStore(path, code_fingerprint()) as store:
+        points = store.con.execute(
+            "SELECT parameters FROM robustness_points WHERE stage = 'lhs' ORDER BY point"
+        ).fetchall()
+        morris = store.con.execute(
+            "SELECT parameters FROM robustness_points WHERE stage = 'morris' ORDER BY point"
+        ).fetchall()
+    above = [json.loads(p)["labour.cost_weight"] > cut for (p,) in points]
+    assert 0 < sum(above) < len(above)  # the test means something: some points fail, some do not
+    for c in result["claims"]:
+        assert c["failed"]["points"] == sum(above)
+        assert sum(c[s]["points"] for s in ("supported", "contrary", "unresolved", "failed")) == settings.points
+    # a Morris trajectory (3 points here) through a failing point is left out of every output
+    broken = [
+        any(json.loads(p)["labour.cost_weight"] > cut for (p,) in morris[t * 3 : (t + 1) * 3])
+        for t in range(settings.trajectories)
+    ]
+    assert 0 < sum(broken) < settings.trajectories
+    assert set(failed["morris_trajectories_dropped"].values()) == {sum(broken)}
+
+    with RobustnessStore(path, code_fingerprint()) as store:
+        again = run_robustness(sc, settings, store, failed_dir=tmp_path / "again")
+    assert again["runs"]["new"] == 0 and again["failed"]["runs"] == failed["runs"]
+    assert _strip({**again, "failed": None}) == _strip({**result, "failed": None})
+
+
+def test_without_on_failed_a_run_error_still_raises(monkeypatch):
+    """Outside a study the default is unchanged: an error in a run stops run_many with that error."""
+    from hardtech.evidence import ensembles
+
+    def broken(job):
+        raise RuntimeError("injected")
+
+    monkeypatch.setattr(ensembles, "_one", broken)
+    with pytest.raises(RuntimeError, match="injected"):
+        ensembles.run_many([(load("hangzhou", TINY), 0)])

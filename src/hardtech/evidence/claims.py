@@ -370,6 +370,7 @@ def arm_rows(
     on_done: Callable[[], None] | None = None,
     draws: Sequence[Mapping[str, Any]] | None = None,
     cache: dict[str, dict] | None = None,
+    on_failed: Callable[[tuple, dict], None] | None = None,
 ) -> dict[str, dict[str, pd.DataFrame]]:
     """Outcome rows of every (label, arm), replications 0 … n − 1, in two batches.
 
@@ -377,7 +378,9 @@ def arm_rows(
     that inject the money their label's ``base`` arm recycled (per replication).
     ``draws[k]`` (if given) is applied first in replication ``k``. ``cache`` (run id →
     row, see :func:`~hardtech.evidence.ensembles.run_many`) defaults to this process's
-    in-memory cache.
+    in-memory cache. ``on_failed`` keeps failed runs as rows (see
+    :func:`~hardtech.evidence.ensembles.run_many`); an arm that injects a failed base run's
+    money cannot be built, so a caller checks the base arm first.
     """
     cache = _CACHE if cache is None else cache
     if draws is not None and len(draws) < replications:
@@ -393,7 +396,7 @@ def arm_rows(
         for arm, over in claim.arms.items()
         if arm not in claim.inject
     }
-    out = _run_jobs(plain, executor, workers, on_done, cache)
+    out = _run_jobs(plain, executor, workers, on_done, cache, on_failed)
     if claim.inject:
         later = {}
         for label, extra in labels.items():
@@ -404,7 +407,7 @@ def arm_rows(
                     (load(bases[k], {**over, **_injection(bases[k], over, path, kind)}), k)
                     for k, path in enumerate(base["_recycled_path"])
                 ]
-        out.update(_run_jobs(later, executor, workers, on_done, cache))
+        out.update(_run_jobs(later, executor, workers, on_done, cache, on_failed))
     result: dict[str, dict[str, pd.DataFrame]] = {label: {} for label in labels}
     for (label, arm), frame in out.items():
         result[label][arm] = frame
@@ -429,11 +432,18 @@ def posterior_draws(path: str | Path, n: int, seed: int = 0) -> list[dict[str, f
 
 
 def _run_jobs(
-    groups: Mapping[Any, list[tuple[Scenario, int]]], executor, workers, on_done, cache: dict[str, dict]
+    groups: Mapping[Any, list[tuple[Scenario, int]]],
+    executor,
+    workers,
+    on_done,
+    cache: dict[str, dict],
+    on_failed: Callable[[tuple, dict], None] | None = None,
 ) -> dict[Any, pd.DataFrame]:
     """Run every group's jobs as one batch (no worker waits at the end of a small arm)."""
     jobs = [job for group in groups.values() for job in group]
-    rows = run_many(jobs, workers=workers, executor=executor, on_done=on_done, cache=cache, detail=True)
+    rows = run_many(
+        jobs, workers=workers, executor=executor, on_done=on_done, cache=cache, detail=True, on_failed=on_failed
+    )
     out, start = {}, 0
     for key, group in groups.items():
         out[key] = rows.iloc[start : start + len(group)].reset_index(drop=True)

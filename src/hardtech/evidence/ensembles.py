@@ -10,6 +10,12 @@
 
 Workers: ``workers > 1`` uses a process pool; results are ordered by
 replication, so they do not depend on the worker count.
+
+Failed runs: by default a run that raises stops the batch. With
+``on_failed``, :func:`run_many` keeps going, as the EMA Workbench does with a
+failed experiment: the run's row is ``{"replication": k, "_failed": "<error>"}``
+(no outcomes; cached and stored like any row, since the same code fails the
+same way) and ``on_failed(job, row)`` is told of it.
 """
 
 from __future__ import annotations
@@ -114,6 +120,31 @@ def _one(args: tuple) -> dict[str, Any]:
     return row
 
 
+FAILED = "_failed"
+"""The key of a failed run's row: the error's type and first line."""
+
+
+class Guarded:
+    """A measure that returns a failed run's row instead of raising (picklable: it is sent to workers)."""
+
+    def __init__(self, measure: Callable[[tuple], dict]) -> None:
+        self.measure = measure
+
+    def __call__(self, job: tuple) -> dict[str, Any]:
+        """The measure's row of ``job``, or the failed run's row if it raises."""
+        try:
+            return self.measure(job)
+        except Exception as exc:  # a model error at one point must not end a study of thousands
+            first = (str(exc).strip().splitlines() or [""])[0]
+            return {"replication": job[1], FAILED: f"{type(exc).__name__}: {first}"}
+
+
+def failed(row: Mapping[str, Any]) -> bool:
+    """True for the row of a run that stopped with an error (see :class:`Guarded`)."""
+    value = row.get(FAILED)
+    return isinstance(value, str) and bool(value)
+
+
 def replicate(
     scenario: str | Scenario = "hangzhou",
     overrides: Mapping[str, Any] | None = None,
@@ -137,6 +168,7 @@ def run_many(
     cache: dict[str, dict] | None = None,
     detail: bool = False,
     measure: Callable[[tuple], dict] | None = None,
+    on_failed: Callable[[tuple, dict], None] | None = None,
 ) -> pd.DataFrame:
     """Run (scenario, replication) jobs; rows in job order whatever the executor.
 
@@ -145,20 +177,36 @@ def run_many(
     (default: every scalar outcome); it must be a module-level function when
     an executor runs it in other processes. ``detail`` (default measure only)
     adds ``_digest`` (see :func:`run_digest`) and ``_recycled_path`` to each row.
+    ``on_failed`` keeps a failed run as a row (see the module docstring) and is
+    called with (job, row) for each, whether it ran now or came from ``cache``.
     """
     if executor is None and workers > 1:
         with ProcessPoolExecutor(workers) as pool:
-            return run_many(jobs, executor=pool, on_done=on_done, cache=cache, detail=detail, measure=measure)
+            return run_many(
+                jobs,
+                executor=pool,
+                on_done=on_done,
+                cache=cache,
+                detail=detail,
+                measure=measure,
+                on_failed=on_failed,
+            )
     cache = {} if cache is None else cache
     keys = [run_id_for(sc, k) + ("+detail" if detail else "") for sc, k in jobs]
     if measure is None:
         measure, jobs = _one, [(*job, detail) for job in jobs]
+    if on_failed is not None:
+        measure = Guarded(measure)
     todo = dict((key, job) for job, key in zip(jobs, keys, strict=True) if key not in cache)  # each distinct run once
     mapper = executor.map if executor is not None else map
     for key, row in zip(todo, mapper(measure, todo.values()), strict=True):
         cache[key] = row
         if on_done is not None:
             on_done()
+    if on_failed is not None:
+        for key, job in zip(keys, jobs, strict=True):
+            if failed(cache[key]):
+                on_failed(job, cache[key])
     return pd.DataFrame([cache[key] for key in keys])
 
 

@@ -54,7 +54,7 @@ import math
 import threading
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -64,9 +64,10 @@ from scipy import stats
 
 import hardtech
 from hardtech.evidence.claims import arm_rows, paired_interval
-from hardtech.evidence.ensembles import run_many
+from hardtech.evidence.ensembles import FAILED, run_many
 from hardtech.evidence.registry import Claim, arm_statistic, declared_claims
 from hardtech.experiments.designs import rng_for
+from hardtech.runner import run_id_for
 from hardtech.scenario import Scenario, load, to_toml
 from hardtech.scenario.schema import ParamInfo, parameters
 
@@ -77,6 +78,8 @@ QUICK = {"scale": 0.002, "years": 5, "trajectories": 2, "keep": 4, "points": 8, 
 BINS = 4
 _MORRIS_STREAM, _LHS_STREAM, _ANALYSIS_STREAM = 3, 4, 5  # spawn keys of the study seed (designs.py uses 0–2)
 STATUSES = ("supported", "contrary", "unresolved")
+FAILED_STATUS = "failed"
+"""A point where one of a claim's runs stopped with an error (counted apart from the three)."""
 
 
 class RobustnessError(ValueError):
@@ -391,7 +394,13 @@ def history_targets(scenario: Scenario) -> list[tuple[str, str]]:
 
 @dataclass
 class Runner:
-    """Runs the claims' arms and the key outcomes at design points, through one executor and two stored caches."""
+    """Runs the claims' arms and the key outcomes at design points, through one executor and two stored caches.
+
+    A run that stops with an error does not stop the study: it is kept as a failed row
+    (:func:`hardtech.evidence.ensembles.run_many`), listed in ``failed_runs`` (run id → scenario,
+    replication, error), and a point's claim whose runs include a failed one has the status
+    ``failed``; a key outcome of a point whose base runs failed is NaN.
+    """
 
     claims: Sequence[Claim]
     region: str
@@ -402,53 +411,96 @@ class Runner:
     history_ids: Sequence[str]
     on_done: Callable[[], None] | None = None
     seed: int = 0
+    failed_runs: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def key_outcomes(self) -> list[str]:
         """The outcomes recorded at every point: dragons and survival (world and region) and the history targets."""
         return ["dragons", f"dragons_{self.region}", "survival", f"survival_{self.region}", *self.history_ids]
 
+    def _record_failure(self, job: tuple, row: Mapping[str, Any]) -> None:
+        scenario, replication = job[0], job[1]
+        self.failed_runs[run_id_for(scenario, replication)] = {
+            "scenario": scenario,
+            "replication": replication,
+            "error": row[FAILED],
+        }
+
     def evaluate(self, scenarios: Sequence[Scenario], replications: int) -> list[dict[str, Any]]:
         """Per point: each claim's effect interval and each key outcome's mean over ``replications``."""
         plain: list[tuple[Scenario, int]] = []
-        for sc in scenarios:
+        owner: list[tuple[int, str]] = []  # per plain job: its point and the claim it is for ("" for the base)
+        for i, sc in enumerate(scenarios):
             plain += [(sc, k) for k in range(replications)]
+            owner += [(i, "")] * replications
             for claim in self.claims:
                 n = replications * claim.replication_factor
                 for arm, over in claim.arms.items():
                     if arm not in claim.inject:
                         plain += [(load(sc, dict(over)), k) for k in range(n)]
+                        owner += [(i, claim.id)] * n
         # one batch for every run that needs no other run (each distinct run once)
-        base_rows = run_many(plain, executor=self.executor, on_done=self.on_done, cache=self.detail, detail=True)
+        base_rows = run_many(
+            plain,
+            executor=self.executor,
+            on_done=self.on_done,
+            cache=self.detail,
+            detail=True,
+            on_failed=self._record_failure,
+        )
+        broken = {who for who, bad in zip(owner, _failed_mask(base_rows), strict=True) if bad}
         if self.history_ids:
             hist = [(sc, k) for sc in scenarios for k in range(replications)]
             hist_rows = run_many(
-                hist, executor=self.executor, on_done=self.on_done, cache=self.history, measure=_history_values
+                hist,
+                executor=self.executor,
+                on_done=self.on_done,
+                cache=self.history,
+                measure=_history_values,
+                on_failed=self._record_failure,
             )
+            hist_bad = _failed_mask(hist_rows)
         index = 0
         outputs: list[dict[str, Any]] = []
         for i, _ in enumerate(scenarios):
             rows = base_rows.iloc[index : index + replications]
+            base_failed = (i, "") in broken
             values = {
-                name: _mean(rows[name]) if name in rows else float("nan")
+                name: _mean(rows[name]) if name in rows and not base_failed else float("nan")
                 for name in self.key_outcomes()
                 if name not in self.history_ids
             }
             if self.history_ids:
-                h = hist_rows.iloc[i * replications : (i + 1) * replications]
-                values.update({t: _mean(h[t]) for t in self.history_ids})
+                part = slice(i * replications, (i + 1) * replications)
+                h, h_failed = hist_rows.iloc[part], bool(hist_bad[part].any())
+                values.update({t: _mean(h[t]) if t in h and not h_failed else float("nan") for t in self.history_ids})
             outputs.append({"outcomes": values, "effects": {}})
+            if base_failed or (self.history_ids and h_failed):
+                outputs[-1]["failed"] = True  # the key outcomes of this point are missing
             index += replications + sum(
                 replications * c.replication_factor * sum(a not in c.inject for a in c.arms) for c in self.claims
             )
 
         # the claims' statistics; arms that inject another arm's recycled money run here (points in parallel)
-        def effects(sc: Scenario) -> dict[str, dict[str, Any]]:
+        def effects(i: int, sc: Scenario) -> dict[str, dict[str, Any]]:
             out = {}
             for claim in self.claims:
+                if (i, claim.id) in broken:  # no statistic, and no base run's money path to inject
+                    out[claim.id] = _failed_effect()
+                    continue
                 n = replications * claim.replication_factor
                 rows = arm_rows(
-                    claim, sc, {"declared": {}}, n, executor=self.executor, on_done=self.on_done, cache=self.detail
+                    claim,
+                    sc,
+                    {"declared": {}},
+                    n,
+                    executor=self.executor,
+                    on_done=self.on_done,
+                    cache=self.detail,
+                    on_failed=self._record_failure,
                 )["declared"]
+                if any(_failed_mask(frame).any() for frame in rows.values()):
+                    out[claim.id] = _failed_effect()
+                    continue
                 pairs, compute = arm_statistic(claim.statistic, claim.metric)
                 effect = paired_interval({p: rows[p[0]][p[1]].to_numpy(float) for p in pairs}, compute, self.seed)
                 out[claim.id] = {
@@ -465,12 +517,25 @@ class Runner:
         threads = self.parallelism if any(c.inject for c in self.claims) and self.executor is not None else 1
         if threads > 1:
             with cf.ThreadPoolExecutor(max_workers=threads) as pool:
-                found = list(pool.map(effects, scenarios))
+                found = list(pool.map(effects, range(len(scenarios)), scenarios))
         else:
-            found = [effects(sc) for sc in scenarios]
+            found = [effects(i, sc) for i, sc in enumerate(scenarios)]
         for out, eff in zip(outputs, found, strict=True):
             out["effects"] = eff
         return outputs
+
+
+def _failed_mask(rows: pd.DataFrame) -> np.ndarray:
+    """Per row: did that run stop with an error (see :func:`hardtech.evidence.ensembles.failed`)."""
+    if FAILED not in rows:
+        return np.zeros(len(rows), bool)
+    return rows[FAILED].map(lambda v: isinstance(v, str) and bool(v)).to_numpy(bool)
+
+
+def _failed_effect() -> dict[str, Any]:
+    """A claim's entry at a point where one of its runs stopped with an error."""
+    nan = float("nan")
+    return {"effect": nan, "lo": nan, "hi": nan, "se": nan, "n": 0, "method": "", "status": FAILED_STATUS}
 
 
 def _mean(values: pd.Series) -> float:
@@ -530,15 +595,22 @@ def lhs_design(params: Sequence[ParamInfo], settings: Settings) -> np.ndarray:
 
 
 def morris_effects(
-    params: Sequence[ParamInfo], x: np.ndarray, y: np.ndarray, settings: Settings
+    params: Sequence[ParamInfo],
+    x: np.ndarray,
+    y: np.ndarray,
+    settings: Settings,
+    failed: np.ndarray | None = None,
 ) -> list[dict[str, Any]] | None:
     """μ, μ*, its interval half-width and σ per parameter.
 
-    None when the output is not finite everywhere, or is constant.
+    ``failed`` marks the points where a run stopped with an error: the trajectories through
+    them are left out (an elementary effect needs both ends). None when no trajectory is left,
+    or the output is not finite everywhere or is constant on the rest.
     """
     from SALib.analyze import morris
 
-    if not np.all(np.isfinite(y)) or np.ptp(y) == 0:
+    x, y = complete_trajectories(x, y, failed, len(params))
+    if not len(y) or not np.all(np.isfinite(y)) or np.ptp(y) == 0:
         return None
     seed = int(np.random.SeedSequence(settings.seed, spawn_key=(_ANALYSIS_STREAM,)).generate_state(1)[0]) + 1
     with warnings.catch_warnings(), np.errstate(all="ignore"):
@@ -563,6 +635,17 @@ def morris_effects(
         }
         for i, p in enumerate(params)
     ]
+
+
+def complete_trajectories(
+    x: np.ndarray, y: np.ndarray, failed: np.ndarray | None, k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The rows of the Morris trajectories (``k + 1`` points each) with no failed point."""
+    if failed is None or not np.any(failed):
+        return x, y
+    whole = ~np.asarray(failed, bool).reshape(-1, k + 1).any(axis=1)
+    keep = np.repeat(whole, k + 1)
+    return x[keep], y[keep]
 
 
 def _finite(x: Any) -> float | None:
@@ -671,10 +754,10 @@ def claim_summary(
     """Shares of supported / contrary / unresolved points and the parameters that decide them."""
     effects = [o["effects"][claim.id] for o in outputs]
     n = len(effects)
-    counts = {s: sum(e["status"] == s for e in effects) for s in STATUSES}
-    shares = {
+    counts = {s: sum(e["status"] == s for e in effects) for s in (*STATUSES, FAILED_STATUS)}
+    shares = {  # over every point, failed ones included: a point where the model stops is no evidence either way
         s: {"share": counts[s] / n if n else float("nan"), "ci": list(wilson(counts[s], n)), "points": counts[s]}
-        for s in STATUSES
+        for s in counts
     }
     y = np.array([e["effect"] for e in effects], float)
     ok = np.array([e["status"] == "supported" for e in effects])
@@ -745,8 +828,13 @@ def run_robustness(
     parallelism: int = 1,
     on_done: Callable[[], None] | None = None,
     log: Callable[[str], None] | None = None,
+    failed_dir: Path | None = None,
 ) -> dict[str, Any]:
-    """Screen, keep, map; store the points and the result; return the result (see the module docstring)."""
+    """Screen, keep, map; store the points and the result; return the result (see the module docstring).
+
+    Runs that stop with an error are counted in ``result["failed"]``; with ``failed_dir`` each one's
+    scenario is written there as ``<run id>.toml`` so that it can be run and reported alone.
+    """
     settings.check()
     say = log or (lambda _msg: None)
     by_id = {c.id: c for c in declared_claims(scenario, settings.region)}
@@ -770,14 +858,19 @@ def run_robustness(
     out_m = runner.evaluate(scen_m, settings.morris_replications)
     store.save_points(sid, "morris", values_m, out_m)
     screen: dict[str, list[dict[str, Any]] | None] = {}
+    dropped: dict[str, int] = {}  # output → Morris points left out (their trajectory had a failed run)
     for c in claims:
+        gone = np.array([o["effects"][c.id]["status"] == FAILED_STATUS for o in out_m])
         screen[f"claim:{c.id}"] = morris_effects(
-            params, x_m, np.array([o["effects"][c.id]["effect"] for o in out_m]), settings
+            params, x_m, np.array([o["effects"][c.id]["effect"] for o in out_m]), settings, gone
         )
+        dropped[f"claim:{c.id}"] = len(gone) - len(complete_trajectories(x_m, gone, gone, len(params))[1])
+    gone = np.array([bool(o.get("failed")) for o in out_m])
     for name in runner.key_outcomes():
         screen[f"outcome:{name}"] = morris_effects(
-            params, x_m, np.array([o["outcomes"][name] for o in out_m]), settings
+            params, x_m, np.array([o["outcomes"][name] for o in out_m]), settings, gone
         )
+        dropped[f"outcome:{name}"] = len(gone) - len(complete_trajectories(x_m, gone, gone, len(params))[1])
     kept_rows = keep_parameters(screen, params, settings.keep)
     kept = [available[r["parameter"]] for r in kept_rows]
 
@@ -824,9 +917,39 @@ def run_robustness(
         ],
         "history": "" if hist else "history targets need a scenario covering 2012–2025 with the panel's regions",
         "runs": _run_counts(detail, history),
+        "failed": failure_summary(runner.failed_runs, dropped, len(params) + 1, failed_dir),
     }
     store.save_result(sid, scenario, settings, result)
     return result
+
+
+def failure_summary(
+    failed_runs: Mapping[str, Mapping[str, Any]], dropped: Mapping[str, int], size: int, failed_dir: Path | None
+) -> dict[str, Any]:
+    """The runs that stopped with an error: how many, which errors, what the Morris analysis left out.
+
+    With ``failed_dir``, each one's scenario is written there (``<run id>.toml``) and named in ``scenarios``.
+    """
+    errors: dict[str, int] = {}
+    for run in failed_runs.values():
+        errors[run["error"]] = errors.get(run["error"], 0) + 1
+    written = ""
+    if failed_runs and failed_dir is not None:
+        failed_dir.mkdir(parents=True, exist_ok=True)
+        for run_id, run in sorted(failed_runs.items()):
+            header = (
+                f"# A run of a robustness study that stopped with: {run['error']}\n"
+                f"# replication {run['replication']}; run it alone in Python with\n"
+                f"#   hardtech.run(hardtech.scenario.load(<this file>), replication={run['replication']})\n"
+            )
+            (failed_dir / f"{run_id}.toml").write_text(header + to_toml(run["scenario"]), encoding="utf-8")
+        written = str(failed_dir)
+    return {
+        "runs": len(failed_runs),
+        "errors": dict(sorted(errors.items(), key=lambda kv: -kv[1])),
+        "morris_trajectories_dropped": {k: v // size for k, v in dropped.items() if v},
+        "scenarios": written,
+    }
 
 
 def _run_counts(*caches: StoredCache) -> dict[str, int]:
