@@ -389,18 +389,16 @@ def test_cli_lists_and_runs_a_tiny_study(tmp_path):
 # -- runs that stop with an error -----------------------------------------------------------------
 
 
-def test_a_failed_run_is_counted_not_fatal(tmp_path, monkeypatch):
-    """A run that raises is kept as a failed row: its points are 'failed', the study finishes and says so.
+def _breaks_in_the_top_fifth(monkeypatch) -> float:
+    """Make every run with ``labour.cost_weight`` in the top fifth of its plausible range raise; return the cut.
 
-    Runs with ``labour.cost_weight`` in the top fifth of its plausible range are made to raise
-    (in-process, so the patched measure is the one used). Failed points count apart from the three
-    statuses, their Morris trajectories are left out, each failed scenario is written to be rerun,
-    and a resumed study reads the failed rows from the store instead of running them again.
+    In-process only (the patched measure is the one an inline study uses). Morris levels are
+    0, 1/3, 2/3 and 1 of the range, so the trajectories that reach 1 fail.
     """
     from hardtech.evidence import ensembles
 
     lo, hi = next(p.plausible for p in parameters() if p.path == "labour.cost_weight")
-    cut = lo + 0.8 * (hi - lo)  # Morris levels 0, 1/3, 2/3, 1: the trajectories that reach 1 fail
+    cut = lo + 0.8 * (hi - lo)
     real = ensembles._one
 
     def breaks_above_cut(job):
@@ -409,6 +407,17 @@ def test_a_failed_run_is_counted_not_fatal(tmp_path, monkeypatch):
         return real(job)
 
     monkeypatch.setattr(ensembles, "_one", breaks_above_cut)
+    return cut
+
+
+def test_a_failed_run_is_counted_not_fatal(tmp_path, monkeypatch):
+    """A run that raises is kept as a failed row: its points are 'failed', the study finishes and says so.
+
+    Failed points count apart from the three statuses, their Morris trajectories are left out,
+    each failed scenario is written to be rerun, and a resumed study reads the failed rows from
+    the store instead of running them again.
+    """
+    cut = _breaks_in_the_top_fifth(monkeypatch)
     sc = load("hangzhou", TINY)
     settings = Settings(
         claims=("H2", "H5"), region="hangzhou", parameters=PARAMS, trajectories=4, keep=2, points=6, replications=2
@@ -446,6 +455,25 @@ def test_a_failed_run_is_counted_not_fatal(tmp_path, monkeypatch):
         again = run_robustness(sc, settings, store, failed_dir=tmp_path / "again")
     assert again["runs"]["new"] == 0 and again["failed"]["runs"] == failed["runs"]
     assert _strip({**again, "failed": None}) == _strip({**result, "failed": None})
+
+
+def test_cli_and_report_show_failed_runs(tmp_path, monkeypatch):
+    """The table gets a 'failed' column and a line naming the error; the scenarios and the report say so too."""
+    _breaks_in_the_top_fifth(monkeypatch)
+    store = tmp_path / "r.duckdb"
+    args = ["--set", "scale=0.002", "--set", "time.end_year=2013", "--claims", "H2", "--params", ",".join(PARAMS)]
+    small = ["--trajectories", "4", "--keep", "2", "--samples", "6", "-r", "2", "--out", str(store), "--no-progress"]
+    res = _cli(["robustness", *args, *small])
+    assert res.exit_code == 0, res.output
+    text = " ".join(res.output.split())
+    header = next(line for line in res.output.splitlines() if "supported" in line)
+    assert "failed" in header
+    assert "runs stopped with an error — RuntimeError: injected failure" in text
+    assert "Morris left out 2 of 4 trajectories for H2, dragons" in text
+    failed_dir = tmp_path / "r-failed"
+    assert "r-failed" in text and list(failed_dir.glob("*.toml"))
+    page = store.with_suffix(".html").read_text(encoding="utf-8")
+    assert "runs stopped with an error" in page and "<th>failed</th>" in page
 
 
 def test_without_on_failed_a_run_error_still_raises(monkeypatch):

@@ -184,6 +184,7 @@ def robustness_cmd(
                 parallelism=info.parallelism,
                 on_done=tick,
                 log=None if as_json else (lambda m: err.print(m, highlight=False)),
+                failed_dir=store_path.with_name(f"{store_path.stem}-failed"),
             )
     except (ExecutorError, StoreError) as exc:
         fail(str(exc))
@@ -224,6 +225,26 @@ def robustness_cmd(
     )
 
 
+def _print_failures(failed: dict, trajectories: int) -> None:
+    """What stopped with an error: runs, errors, the Morris trajectories left out, where the scenarios are."""
+    if not failed.get("runs"):
+        return
+    errors = "; ".join(f"{escape(e)} ({n})" for e, n in failed["errors"].items())
+    by_count: dict[int, list[str]] = {}
+    for output, n in failed["morris_trajectories_dropped"].items():
+        by_count.setdefault(n, []).append(output.split(":", 1)[1])
+    left_out = "".join(
+        f"; Morris left out {n} of {trajectories} trajectories for {', '.join(outputs)}"
+        for n, outputs in sorted(by_count.items(), reverse=True)
+    )
+    where = f"; their scenarios: [bold]{escape(failed['scenarios'])}[/]" if failed.get("scenarios") else ""
+    out.print(
+        f"[red]{failed['runs']} runs stopped with an error[/] — {errors}. A point where one of a claim's runs "
+        f"failed counts as failed for that claim, apart from the three statuses{left_out}{where}",
+        highlight=False,
+    )
+
+
 def _print_parameters(chosen) -> None:
     table = Table(
         title=escape(f"{len(chosen)} [ASSUMPTION] parameters screened over their plausible ranges"),
@@ -252,11 +273,15 @@ def _print_result(result: dict) -> None:
         f"replications (scale {result['scale']:g}, {result['years'][0]}–{result['years'][1]}); Wilson 95% intervals"
     )
     table = Table(title=escape(title), title_justify="left", show_lines=True)
-    for c in ("claim", "supported", "contrary", "unresolved", "deciding parameters (Spearman ρ, p < 0.05)"):
-        table.add_column(c, justify="right" if c in ("supported", "contrary", "unresolved") else "left")
+    # a 'failed' column only when a point failed: a study where every run finished reads as before
+    statuses = ["supported", "contrary", "unresolved"]
+    if any(c.get("failed", {}).get("points") for c in result["claims"]):
+        statuses.append("failed")
+    for c in ("claim", *statuses, "deciding parameters (Spearman ρ, p < 0.05)"):
+        table.add_column(c, justify="right" if c in statuses else "left")
     for c in result["claims"]:
         cells = []
-        for s in ("supported", "contrary", "unresolved"):
+        for s in statuses:
             lo, hi = c[s]["ci"]
             cells.append(f"{_pct(c[s]['share'])}\n[{_pct(lo)}, {_pct(hi)}]")
         deciding = [d for d in c["deciding"] if d["decides"]][:3]
@@ -269,6 +294,7 @@ def _print_result(result: dict) -> None:
         )
         table.add_row(f"{c['claim']} {c['short']}", *cells, text)
     out.print(table)
+    _print_failures(result.get("failed") or {}, morris["trajectories"])
     if result["screening"]:
         out.print(
             f"[yellow]screening[/]: a robustness share needs Morris r ≥ {full['trajectories']} and ≥ "
@@ -276,7 +302,8 @@ def _print_result(result: dict) -> None:
             highlight=False,
         )
     outcomes = Table(
-        title=f"Key outcomes: the inputs that move them most (Morris μ* over {morris['points']} points)",
+        title=f"Key outcomes: the inputs that move them most (Morris μ* over {morris['points']} points"
+        + (", less the trajectories left out above)" if (result.get("failed") or {}).get("runs") else ")"),
         title_justify="left",
     )
     for c in ("outcome", "mean [10%, 90%] on the hypercube", "largest μ*"):

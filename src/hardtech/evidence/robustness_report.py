@@ -133,6 +133,17 @@ def write_robustness_report(path: str | Path, result: Mapping[str, Any], meta: M
         "Shares carry Wilson 95% intervals. The deciding parameters are the kept parameters ranked by the Spearman "
         "correlation of the point effects with them (marked when p &lt; 0.05).</p>"
     )
+    failed = result.get("failed") or {}
+    with_failed = any(c.get("failed", {}).get("points") for c in result["claims"])
+    if failed.get("runs"):
+        errors = "; ".join(f"{html.escape(e)} ({n})" for e, n in failed["errors"].items())
+        parts.append(
+            f'<p class="banner"><b>{failed["runs"]} runs stopped with an error</b>: {errors}. A point where one of '
+            "a claim's runs failed counts as <b>failed</b> for that claim (no evidence either way); the Morris "
+            "trajectories through such points are left out of the screening"
+            + (f"; their scenarios are in {html.escape(failed['scenarios'])}" if failed.get("scenarios") else "")
+            + ".</p>"
+        )
     rows = []
     for c in result["claims"]:
         deciding = [d for d in c["deciding"] if d["decides"]][:3]
@@ -150,17 +161,15 @@ def write_robustness_report(path: str | Path, result: Mapping[str, Any], meta: M
                 _share(c["supported"]),
                 _share(c["contrary"]),
                 _share(c["unresolved"]),
+                *([_share(c["failed"])] if with_failed else []),
                 f"{c['points']} × {c['replications']}",
                 text,
             ]
         )
+    statuses = ("supported", "contrary", "unresolved", *(("failed",) if with_failed else ()))
     parts += [
         "<h2>Claims across the plausible space</h2>",
-        _table(
-            ("claim", "supported", "contrary", "unresolved", "points × replications", "deciding parameters"),
-            rows,
-            "claims",
-        ),
+        _table(("claim", *statuses, "points × replications", "deciding parameters"), rows, "claims"),
     ]
     for i, c in enumerate(result["claims"]):
         fig = claim_figure(c).to_html(
