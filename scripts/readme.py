@@ -157,6 +157,7 @@ BLOCKS: dict[str, Block] = {
         Block("robustness-quick", ("hardtech robustness --quick --workers 2",), long=True),
         Block("robustness-claims", ("hardtech robustness --claims H2,H3,H4,H6,H9,H11 --workers 2",), long=True),
         Block("robustness-h1-h7", ("hardtech robustness --claims H1,H7 --workers 2",), long=True),
+        Block("robustness-h5-h8", ("hardtech robustness --claims H5,H8 --workers 2",), long=True),
     ]
 }
 
