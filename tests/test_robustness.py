@@ -468,8 +468,9 @@ def test_cli_and_report_show_failed_runs(tmp_path, monkeypatch):
     text = " ".join(res.output.split())
     header = next(line for line in res.output.splitlines() if "supported" in line)
     assert "failed" in header
-    assert "runs stopped with an error — RuntimeError: injected failure" in text
+    assert "runs stopped with an error (6 × RuntimeError: injected failure)" in text
     assert "Morris left out 2 of 4 trajectories for H2, dragons" in text
+    assert "count as failed for that claim (column 'failed')" in text and "less the trajectories left out" in text
     failed_dir = tmp_path / "r-failed"
     assert "r-failed" in text and list(failed_dir.glob("*.toml"))
     page = store.with_suffix(".html").read_text(encoding="utf-8")

@@ -225,22 +225,28 @@ def robustness_cmd(
     )
 
 
-def _print_failures(failed: dict, trajectories: int) -> None:
+def _print_failures(failed: dict, trajectories: int, claims: list[dict]) -> None:
     """What stopped with an error: runs, errors, the Morris trajectories left out, where the scenarios are."""
     if not failed.get("runs"):
         return
-    errors = "; ".join(f"{escape(e)} ({n})" for e, n in failed["errors"].items())
+    errors = "; ".join(f"{n} × {escape(e)}" for e, n in failed["errors"].items())
     by_count: dict[int, list[str]] = {}
     for output, n in failed["morris_trajectories_dropped"].items():
         by_count.setdefault(n, []).append(output.split(":", 1)[1])
     left_out = "".join(
-        f"; Morris left out {n} of {trajectories} trajectories for {', '.join(outputs)}"
+        f" Morris left out {n} of {trajectories} trajectories for {', '.join(outputs)} (an elementary effect needs "
+        "both of its ends)."
         for n, outputs in sorted(by_count.items(), reverse=True)
     )
-    where = f"; their scenarios: [bold]{escape(failed['scenarios'])}[/]" if failed.get("scenarios") else ""
+    points = sum(c.get("failed", {}).get("points", 0) for c in claims)
+    hypercube = (
+        " Hypercube points where one of a claim's runs failed count as failed for that claim (column 'failed')."
+        if points
+        else " No hypercube point failed."
+    )
+    where = f" Their scenarios: [bold]{escape(failed['scenarios'])}[/]" if failed.get("scenarios") else ""
     out.print(
-        f"[red]{failed['runs']} runs stopped with an error[/] — {errors}. A point where one of a claim's runs "
-        f"failed counts as failed for that claim, apart from the three statuses{left_out}{where}",
+        f"[red]{failed['runs']} runs stopped with an error[/] ({errors}).{left_out}{hypercube}{where}",
         highlight=False,
     )
 
@@ -294,7 +300,8 @@ def _print_result(result: dict) -> None:
         )
         table.add_row(f"{c['claim']} {c['short']}", *cells, text)
     out.print(table)
-    _print_failures(result.get("failed") or {}, morris["trajectories"])
+    failed = result.get("failed") or {}
+    _print_failures(failed, morris["trajectories"], result["claims"])
     if result["screening"]:
         out.print(
             f"[yellow]screening[/]: a robustness share needs Morris r ≥ {full['trajectories']} and ≥ "
@@ -303,7 +310,11 @@ def _print_result(result: dict) -> None:
         )
     outcomes = Table(
         title=f"Key outcomes: the inputs that move them most (Morris μ* over {morris['points']} points"
-        + (", less the trajectories left out above)" if (result.get("failed") or {}).get("runs") else ")"),
+        + (
+            ", less the trajectories left out above)"
+            if any(k.startswith("outcome:") for k in failed.get("morris_trajectories_dropped", {}))
+            else ")"
+        ),
         title_justify="left",
     )
     for c in ("outcome", "mean [10%, 90%] on the hypercube", "largest μ*"):
