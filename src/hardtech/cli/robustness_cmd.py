@@ -244,7 +244,7 @@ def _print_failures(failed: dict, trajectories: int, claims: list[dict]) -> None
         if points
         else " No hypercube point failed."
     )
-    where = f" Their scenarios: [bold]{escape(failed['scenarios'])}[/]" if failed.get("scenarios") else ""
+    where = f" The failed runs' scenarios: [bold]{escape(failed['scenarios'])}[/]" if failed.get("scenarios") else ""
     out.print(
         f"[red]{failed['runs']} runs stopped with an error[/] ({errors}).{left_out}{hypercube}{where}",
         highlight=False,
