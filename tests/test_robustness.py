@@ -474,7 +474,8 @@ def test_cli_and_report_show_failed_runs(tmp_path, monkeypatch):
     failed_dir = tmp_path / "r-failed"
     assert "r-failed" in text and list(failed_dir.glob("*.toml"))
     page = store.with_suffix(".html").read_text(encoding="utf-8")
-    assert "runs stopped with an error" in page and "<th>failed</th>" in page
+    assert "runs stopped with an error</b> (6 × RuntimeError: injected failure)" in page and "<th>failed</th>" in page
+    assert "Morris left out 2 of 4 trajectories" in page and "count as failed for that claim" in page
 
 
 def test_without_on_failed_a_run_error_still_raises(monkeypatch):

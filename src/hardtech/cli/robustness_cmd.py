@@ -225,32 +225,6 @@ def robustness_cmd(
     )
 
 
-def _print_failures(failed: dict, trajectories: int, claims: list[dict]) -> None:
-    """What stopped with an error: runs, errors, the Morris trajectories left out, where the scenarios are."""
-    if not failed.get("runs"):
-        return
-    errors = "; ".join(f"{n} × {escape(e)}" for e, n in failed["errors"].items())
-    by_count: dict[int, list[str]] = {}
-    for output, n in failed["morris_trajectories_dropped"].items():
-        by_count.setdefault(n, []).append(output.split(":", 1)[1])
-    left_out = "".join(
-        f" Morris left out {n} of {trajectories} trajectories for {', '.join(outputs)} (an elementary effect needs "
-        "both of its ends)."
-        for n, outputs in sorted(by_count.items(), reverse=True)
-    )
-    points = sum(c.get("failed", {}).get("points", 0) for c in claims)
-    hypercube = (
-        " Hypercube points where one of a claim's runs failed count as failed for that claim (column 'failed')."
-        if points
-        else " No hypercube point failed."
-    )
-    where = f" The failed runs' scenarios: [bold]{escape(failed['scenarios'])}[/]" if failed.get("scenarios") else ""
-    out.print(
-        f"[red]{failed['runs']} runs stopped with an error[/] ({errors}).{left_out}{hypercube}{where}",
-        highlight=False,
-    )
-
-
 def _print_parameters(chosen) -> None:
     table = Table(
         title=escape(f"{len(chosen)} [ASSUMPTION] parameters screened over their plausible ranges"),
@@ -300,8 +274,12 @@ def _print_result(result: dict) -> None:
         )
         table.add_row(f"{c['claim']} {c['short']}", *cells, text)
     out.print(table)
+    from hardtech.evidence.robustness import failure_text
+
     failed = result.get("failed") or {}
-    _print_failures(failed, morris["trajectories"], result["claims"])
+    head, rest = failure_text(result)
+    if head:
+        out.print(f"[red]{escape(head)}[/]{escape(rest)}", highlight=False)
     if result["screening"]:
         out.print(
             f"[yellow]screening[/]: a robustness share needs Morris r ≥ {full['trajectories']} and ≥ "

@@ -959,6 +959,34 @@ def _run_counts(*caches: StoredCache) -> dict[str, int]:
     return {"distinct": used, "reused_from_store": used - new, "new": new}
 
 
+def failure_text(result: Mapping[str, Any]) -> tuple[str, str]:
+    """What stopped with an error, as (head, rest) of one plain-text paragraph; ("", "") when nothing failed.
+
+    The head counts the runs; the rest names the errors, the Morris trajectories left out, whether a
+    hypercube point failed and where the failed scenarios are. The CLI and the report both print it.
+    """
+    failed = result.get("failed") or {}
+    if not failed.get("runs"):
+        return "", ""
+    errors = "; ".join(f"{n} × {e}" for e, n in failed["errors"].items())
+    by_count: dict[int, list[str]] = {}
+    for output, n in failed["morris_trajectories_dropped"].items():
+        by_count.setdefault(n, []).append(output.split(":", 1)[1])
+    left_out = "".join(
+        f" Morris left out {n} of {result['morris']['trajectories']} trajectories for {', '.join(outputs)} "
+        "(an elementary effect needs both of its ends)."
+        for n, outputs in sorted(by_count.items(), reverse=True)
+    )
+    points = sum(c.get(FAILED_STATUS, {}).get("points", 0) for c in result["claims"])
+    hypercube = (
+        " Hypercube points where one of a claim's runs failed count as failed for that claim (column 'failed')."
+        if points
+        else " No hypercube point failed."
+    )
+    where = f" The failed runs' scenarios: {failed['scenarios']}" if failed.get("scenarios") else ""
+    return f"{failed['runs']} runs stopped with an error", f" ({errors}).{left_out}{hypercube}{where}"
+
+
 def frame_of_claims(result: Mapping[str, Any]) -> pd.DataFrame:
     """One row per claim: shares with their intervals and the deciding parameters (for tables)."""
     rows = []

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from hardtech.analysis.report import _meta_table, write_page
+from hardtech.evidence.robustness import failure_text
 
 PLOTTED = 3  # deciding parameters plotted per claim
 
@@ -133,17 +134,10 @@ def write_robustness_report(path: str | Path, result: Mapping[str, Any], meta: M
         "Shares carry Wilson 95% intervals. The deciding parameters are the kept parameters ranked by the Spearman "
         "correlation of the point effects with them (marked when p &lt; 0.05).</p>"
     )
-    failed = result.get("failed") or {}
     with_failed = any(c.get("failed", {}).get("points") for c in result["claims"])
-    if failed.get("runs"):
-        errors = "; ".join(f"{html.escape(e)} ({n})" for e, n in failed["errors"].items())
-        parts.append(
-            f'<p class="banner"><b>{failed["runs"]} runs stopped with an error</b>: {errors}. A point where one of '
-            "a claim's runs failed counts as <b>failed</b> for that claim (no evidence either way); the Morris "
-            "trajectories through such points are left out of the screening"
-            + (f"; their scenarios are in {html.escape(failed['scenarios'])}" if failed.get("scenarios") else "")
-            + ".</p>"
-        )
+    head, rest = failure_text(result)
+    if head:
+        parts.append(f'<p class="banner"><b>{html.escape(head)}</b>{html.escape(rest)}</p>')
     rows = []
     for c in result["claims"]:
         deciding = [d for d in c["deciding"] if d["decides"]][:3]
