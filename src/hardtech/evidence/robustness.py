@@ -22,7 +22,10 @@ plausible ranges of the scenario's ``[ASSUMPTION]`` parameters (declared in
    A point **supports** the claim when the interval lies above zero (the
    declared sign: statistics are positive when the claim holds), is
    **contrary** when it lies below zero, and **unresolved** (within noise)
-   otherwise.
+   otherwise. A point where one of the claim's runs stopped with an error is
+   **failed**, counted apart (the four shares are over every point), and the
+   Morris trajectories through such points are left out of the screening
+   (:func:`failure_summary`; docs/robustness.md).
 
 Per claim: the shares of supported / contrary / unresolved points with
 Wilson 95% intervals, and the parameters that decide it — the kept
