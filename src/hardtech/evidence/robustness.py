@@ -646,9 +646,13 @@ def complete_trajectories(
     """The rows of the Morris trajectories (``k + 1`` points each) with no failed point."""
     if failed is None or not np.any(failed):
         return x, y
-    whole = ~np.asarray(failed, bool).reshape(-1, k + 1).any(axis=1)
-    keep = np.repeat(whole, k + 1)
+    keep = np.repeat(~broken_trajectories(failed, k), k + 1)
     return x[keep], y[keep]
+
+
+def broken_trajectories(failed: np.ndarray, k: int) -> np.ndarray:
+    """Per Morris trajectory (``k + 1`` points each): does it pass through a failed point."""
+    return np.asarray(np.asarray(failed, bool).reshape(-1, k + 1).any(axis=1))
 
 
 def _finite(x: Any) -> float | None:
@@ -861,19 +865,19 @@ def run_robustness(
     out_m = runner.evaluate(scen_m, settings.morris_replications)
     store.save_points(sid, "morris", values_m, out_m)
     screen: dict[str, list[dict[str, Any]] | None] = {}
-    dropped: dict[str, int] = {}  # output → Morris points left out (their trajectory had a failed run)
+    dropped: dict[str, int] = {}  # output → Morris trajectories left out (they pass through a failed run)
     for c in claims:
         gone = np.array([o["effects"][c.id]["status"] == FAILED_STATUS for o in out_m])
         screen[f"claim:{c.id}"] = morris_effects(
             params, x_m, np.array([o["effects"][c.id]["effect"] for o in out_m]), settings, gone
         )
-        dropped[f"claim:{c.id}"] = len(gone) - len(complete_trajectories(x_m, gone, gone, len(params))[1])
+        dropped[f"claim:{c.id}"] = int(broken_trajectories(gone, len(params)).sum())
     gone = np.array([bool(o.get("failed")) for o in out_m])
     for name in runner.key_outcomes():
         screen[f"outcome:{name}"] = morris_effects(
             params, x_m, np.array([o["outcomes"][name] for o in out_m]), settings, gone
         )
-        dropped[f"outcome:{name}"] = len(gone) - len(complete_trajectories(x_m, gone, gone, len(params))[1])
+        dropped[f"outcome:{name}"] = int(broken_trajectories(gone, len(params)).sum())
     kept_rows = keep_parameters(screen, params, settings.keep)
     kept = [available[r["parameter"]] for r in kept_rows]
 
@@ -920,14 +924,14 @@ def run_robustness(
         ],
         "history": "" if hist else "history targets need a scenario covering 2012–2025 with the panel's regions",
         "runs": _run_counts(detail, history),
-        "failed": failure_summary(runner.failed_runs, dropped, len(params) + 1, failed_dir),
+        "failed": failure_summary(runner.failed_runs, dropped, failed_dir),
     }
     store.save_result(sid, scenario, settings, result)
     return result
 
 
 def failure_summary(
-    failed_runs: Mapping[str, Mapping[str, Any]], dropped: Mapping[str, int], size: int, failed_dir: Path | None
+    failed_runs: Mapping[str, Mapping[str, Any]], dropped: Mapping[str, int], failed_dir: Path | None
 ) -> dict[str, Any]:
     """The runs that stopped with an error: how many, which errors, what the Morris analysis left out.
 
@@ -950,7 +954,7 @@ def failure_summary(
     return {
         "runs": len(failed_runs),
         "errors": dict(sorted(errors.items(), key=lambda kv: -kv[1])),
-        "morris_trajectories_dropped": {k: v // size for k, v in dropped.items() if v},
+        "morris_trajectories_dropped": {k: v for k, v in dropped.items() if v},
         "scenarios": written,
     }
 
