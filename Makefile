@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 DEMO_STAMP := $(VENV)/.installed-demo
 LOCK := requirements.lock
 
-.PHONY: setup demo test lint docs docs-serve bench readme readme-full golden lock clean
+.PHONY: setup demo test lint docs docs-serve bench readme readme-full golden conformance lock clean
 
 # make demo: the package and its base dependencies only (no test, docs or lint tools). On a fresh venv
 # scripts/check_install.py then lists what was installed and fails if any test-only package is among them.
@@ -74,6 +74,11 @@ readme-full: $(STAMP)
 # After a deliberate change of results: rewrite this platform's digest in tests/golden/digests.json.
 golden: $(STAMP)
 	HARDTECH_UPDATE_GOLDEN=1 $(BIN)/python -m pytest -q tests/test_reproducibility.py -k golden -rs
+
+# After a deliberate change of results: rewrite tests/golden/conformance.json (53 runs, about a minute), then
+# `make readme-full`. A change that keeps every bit (tests/test_conformance.py passes) keeps both (tests/conformance.py).
+conformance: $(STAMP)
+	HARDTECH_UPDATE_CONFORMANCE=1 $(BIN)/python -m pytest -q tests/test_conformance.py -rs
 
 # Refresh requirements.lock: the newest versions pyproject.toml allows, resolved in a fresh venv
 # (review the diff, run `make test`, commit it with any README/golden changes it causes).

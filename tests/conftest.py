@@ -13,3 +13,11 @@ SMALL = {"scale": 0.003}
 def small_run():
     """One small run of the default scenario (seed 7), shared by read-only tests."""
     return hardtech.run("hangzhou", seed=7, overrides=SMALL)
+
+
+@pytest.fixture(scope="session")
+def conformance_outcomes():
+    """Today's outcome of every run of the conformance set (tests/conformance.py), computed once per session."""
+    import conformance
+
+    return conformance.compute(workers=2)
