@@ -75,3 +75,79 @@ def test_ops():
     cand_groups = np.array([0, 0, 1])
     picked = choose_within_groups(rng, cand_groups, np.array([1.0, 0.0, 1.0]), np.array([0, 1, 2]))
     assert list(picked) == [0, 2, -1]
+
+
+@pytest.mark.parametrize("n", [0, 5, 1023, 1024, 40_000])
+@pytest.mark.parametrize("dtype", [np.int16, np.int64])
+def test_stable_group_order_is_the_same_on_both_engines(n, dtype):
+    """The compiled counting pass and NumPy's stable sort give the one stable order."""
+    from hardtech.engine.jit import use_engine
+    from hardtech.engine.ops import stable_group_order
+
+    groups = np.random.default_rng(n).integers(0, 181, n).astype(dtype)
+    with use_engine("numpy"):
+        reference = stable_group_order(groups)
+    with use_engine("numba"):
+        compiled = stable_group_order(groups)
+    assert compiled.dtype == reference.dtype and np.array_equal(compiled, reference)
+    assert np.all(np.diff(groups[compiled]) >= 0)  # sorted by group …
+    same = np.diff(groups[compiled]) == 0
+    assert np.all(np.diff(compiled)[same] > 0)  # … ties in row order
+
+
+@pytest.mark.parametrize("share", [0.0005, 0.01, 0.5, 1.0])
+def test_in_place_removal_of_a_large_table_matches_the_reference(share):
+    """Above IN_PLACE_FROM rows the compiled engine compacts columns in place; same rows, same order."""
+    from hardtech.engine import table as table_module
+    from hardtech.engine.jit import use_engine
+
+    n = table_module.IN_PLACE_FROM + 12_345
+    rng = np.random.default_rng(int(share * 10_000))
+    columns = {"a": np.float64, "b": np.int16, "c": np.bool_, "d": np.float32}
+    values = {
+        "a": rng.random(n),
+        "b": rng.integers(-100, 100, n).astype(np.int16),
+        "c": rng.random(n) < 0.5,
+        "d": rng.random(n).astype(np.float32),
+    }
+    masks = [rng.random(n) < share, np.zeros(n, bool)]
+    masks[1][[0, n - 1]] = True  # the first and the last row
+    for mask in masks:
+        tables = {}
+        for engine in ("numpy", "numba"):
+            t = AgentTable(columns)
+            t.add(n, **values)
+            with use_engine(engine):
+                assert t.remove(mask) == mask.sum()
+            tables[engine] = t.to_dict()
+        for name in ("id", *columns):
+            assert np.array_equal(tables["numba"][name], tables["numpy"][name]), name
+        assert np.array_equal(tables["numpy"]["a"], values["a"][~mask])
+
+
+def test_group_ranks_on_many_rows_match_the_reference():
+    """Above SORT_BELOW rows the compiled engine counts members per block; same k-th members as the reference."""
+    from hardtech.engine.jit import use_engine
+    from hardtech.engine.ops import GroupRanks, stable_group_order
+
+    n_groups = 724
+    n = GroupRanks.SORT_BELOW + 54_321
+    rng = np.random.default_rng(3)
+    keys = rng.integers(0, n_groups + 1, n).astype(np.int16)  # n_groups: in no group
+    keys[: n // 3].sort()  # long runs of one group as well as mixed blocks
+    groups = rng.integers(-1, n_groups + 1, 20_000)
+    ranks = rng.integers(-1, 2 * n // n_groups, groups.size)
+    found = {}
+    for engine in ("numpy", "numba"):
+        with use_engine(engine):
+            ranks_of = GroupRanks(keys, n_groups)
+            found[engine] = (ranks_of.counts, ranks_of.nth(groups, ranks))
+    assert np.array_equal(found["numba"][0], found["numpy"][0])
+    assert np.array_equal(found["numba"][1], found["numpy"][1])
+    counts = np.bincount(keys, minlength=n_groups + 1)[:n_groups]
+    start = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    ok = (groups >= 0) & (groups < n_groups) & (ranks >= 0)
+    ok[ok] &= ranks[ok] < counts[groups[ok]]
+    expected = np.full(groups.size, -1)
+    expected[ok] = stable_group_order(keys)[start[groups[ok]] + ranks[ok]]
+    assert np.array_equal(found["numba"][1], expected) and ok.any() and (~ok).any()
