@@ -152,8 +152,11 @@ class Job:
 
     def finish(self, status: str, error: str | None = None) -> None:
         """End the job with ``status`` (and ``error``): emit the end event and wake those waiting."""
-        self.status, self.error, self.finished_at = status, error, _now()
+        self.error, self.finished_at = error, _now()
         self.emit("end", {"status": status, "error": error, "run_ids": self.run_ids, "note": self.note})
+        # the status last: a stream ends once the job is finished and it has sent every event, so a
+        # status set before the end event is appended let a stream close without it (seen under load)
+        self.status = status
         self.ended.set()
 
     def check_cancel(self) -> None:
