@@ -550,3 +550,22 @@ def test_no_input_causes_a_server_error(tmp_path):
     finally:
         app.state.manager.shutdown()
     assert "POST /api/jobs/run" in tested and "GET /api/jobs/{job_id}/events" in tested and len(tested) >= 13
+
+
+def test_a_finished_job_has_its_end_event_in_the_log():
+    """An event stream closes once the job is finished and every event is sent: the end event must come first."""
+    from hardtech.web.jobs import Job
+
+    job = Job(kind="run", labels=["a"], scenarios=[load("hangzhou")], replications=1)
+    seen_finished_at_end = []
+    emit = job.emit
+
+    def recording_emit(event, data):
+        if event == "end":
+            seen_finished_at_end.append(job.finished)
+        emit(event, data)
+
+    job.emit = recording_emit
+    job.finish("done")
+    assert seen_finished_at_end == [False]  # not finished while the end event is not yet in the log
+    assert job.finished and job.status == "done" and job.events_after(0)[-1][1] == "end"
