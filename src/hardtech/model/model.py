@@ -11,6 +11,7 @@ Each step runs the phases below in order; every phase is one rule module.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -224,10 +225,10 @@ class HardtechModel:
         return pa.table(
             {
                 "firm_id": pa.array(cols["firm_id"], pa.int64()),
-                "region": pa.array(np.asarray(w.region_names, dtype=object)[cols["region"]], pa.string()),
-                "field": pa.array(np.asarray(w.field_names, dtype=object)[cols["field"]], pa.string()),
-                "founded_quarter": pa.array(self._label(cols["founded"]), pa.string()),
-                "dragon_quarter": pa.array(self._label(cols["dragon_step"]), pa.string()),
+                "region": _gather(w.region_names, cols["region"]),
+                "field": _gather(w.field_names, cols["field"]),
+                "founded_quarter": self._label(cols["founded"]),
+                "dragon_quarter": self._label(cols["dragon_step"]),
                 "dragon_step": pa.array(cols["dragon_step"].astype(np.int32), pa.int32()),
                 "valuation_musd": pa.array(cols["valuation"], pa.float64()),
                 "spinout": pa.array(cols["spinout"], pa.bool_()),
@@ -235,18 +236,18 @@ class HardtechModel:
             }
         )
 
-    def _label(self, steps: np.ndarray, missing: int | None = None) -> np.ndarray:
+    def _label(self, steps: np.ndarray, missing: int | None = None) -> pa.Array:
         """'2012Q1'-style labels of steps ('' where a step equals ``missing``)."""
         start = self.scenario.time.start_year
         steps = np.asarray(steps, dtype=np.int64)
         if steps.size == 0:
-            return np.zeros(0, dtype=object)
+            return pa.array([], pa.string())
         # one label per distinct step, then a gather: events run to hundreds of thousands
         low = min(int(steps.min()), 0)
-        labels = np.array([f"{start + s // 4}Q{s % 4 + 1}" for s in range(low, int(steps.max()) + 1)], dtype=object)
+        labels = [f"{start + s // 4}Q{s % 4 + 1}" for s in range(low, int(steps.max()) + 1)]
         if missing is not None and low <= missing <= steps.max():
             labels[missing - low] = ""
-        return labels[steps - low]
+        return _gather(labels, steps - low)
 
     def _events_table(self) -> pa.Table:
         w = self.world
@@ -264,14 +265,15 @@ class HardtechModel:
                 }
             )
         steps = np.concatenate([np.full(len(e.firm_ids), e.step, np.int32) for e in ev])
+        kinds = list(dict.fromkeys(e.kind for e in ev))
         return pa.table(
             {
                 "step": steps,
                 "quarter": self._label(steps),
                 "firm_id": np.concatenate([e.firm_ids for e in ev]),
-                "region": np.asarray(w.region_names, dtype=object)[np.concatenate([e.region for e in ev])],
-                "field": np.asarray(w.field_names, dtype=object)[np.concatenate([e.field for e in ev])],
-                "event": np.concatenate([np.full(len(e.firm_ids), e.kind, dtype=object) for e in ev]),
+                "region": _gather(w.region_names, np.concatenate([e.region for e in ev])),
+                "field": _gather(w.field_names, np.concatenate([e.field for e in ev])),
+                "event": _gather(kinds, np.concatenate([np.full(len(e.firm_ids), kinds.index(e.kind)) for e in ev])),
                 "value": np.concatenate([e.value for e in ev]),
             }
         )
@@ -280,11 +282,16 @@ class HardtechModel:
         w = self.world
         cols = w.firms.to_dict()
         cols["firm_id"] = cols.pop("id")
-        cols["region"] = np.asarray(w.region_names, dtype=object)[cols["region"]]
-        cols["field"] = np.asarray(w.field_names, dtype=object)[cols["field"]]
+        cols["region"] = _gather(w.region_names, cols["region"])
+        cols["field"] = _gather(w.field_names, cols["field"])
         cols["founded_quarter"] = self._label(cols["founded"])
         cols["dragon_quarter"] = self._label(cols["dragon_step"], missing=-1)
         for transient in ("rd_gain", "imitated_from", "round_investor"):  # per-quarter traces, not state
             del cols[transient]
         order = ["firm_id", "region", "field"] + [c for c in cols if c not in ("firm_id", "region", "field")]
         return pa.table({c: cols[c] for c in order})
+
+
+def _gather(names: Sequence[str], codes: np.ndarray) -> pa.Array:
+    """The strings ``names[codes]`` as an Arrow string array (one gather in Arrow, no Python string per row)."""
+    return pa.array(list(names), pa.string()).take(pa.array(np.asarray(codes, dtype=np.int64)))
