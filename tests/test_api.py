@@ -199,3 +199,39 @@ def test_every_cli_command_option_and_argument_has_help():
                 missing.append(f"{' '.join(path)} {'/'.join(param.opts)}")
     assert seen > 80, seen  # the walk reached every command
     assert not missing, f"no help text: {missing}"
+
+
+def test_the_cli_summary_is_what_pandas_computes_from_the_tables(scenario):
+    """``summarise`` reads the Arrow tables with NumPy; the same figures computed with pandas must agree."""
+    result = hardtech.run(hardtech.load(scenario, {"time.end_year": 2026}))
+    summary = hardtech.summarise([result])
+    sm, rm, fm = result.metrics, result.region_metrics, result.field_metrics
+    last = sm["step"].max()
+    for row in summary["regions"]:
+        s, r = sm[sm.region == row["region"]], rm[rm.region == row["region"]]
+        window = r[(r.year >= 2020) & (r.year < 2025)]
+        net = (window.arrivals - window.departures).sum() / max(window.talent.mean(), 1.0) / (len(window) / 4)
+        assert row == {
+            "region": row["region"],
+            "dragons": int(s[s.step == last].dragons.sum()),
+            "births": int(s.births.sum()),
+            "firms_end": int(s[s.step == last].firms.sum()),
+            "talent_start": float(r.talent.iloc[0]),
+            "talent_end": float(r.talent.iloc[-1]),
+            "net_inflow_pct_2020_24": round(100 * float(net), 2),
+            "investor_capital_end": round(float(r.investor_capital.iloc[-1]), 1),
+            "invested": round(float(s.invested.sum()), 1),
+            "returned": round(float(s.returned.sum()), 1),
+            "gap_to_frontier_end": round(float(s[s.step == last].gap_to_frontier.mean()), 3),
+        }
+    for row in summary["fields"]:
+        g = fm[fm.field == row["field"]]
+        assert row["usable_from"] == (g[g.usable].quarter.iloc[0] if g.usable.any() else "")
+        assert row["demand_from"] == (g[g.demand_started].quarter.iloc[0] if g.demand_started.any() else "")
+        assert (row["maturity_end"], row["niches_end"]) == (
+            round(float(g.maturity.iloc[-1]), 3),
+            int(g.niches.iloc[-1]),
+        )
+    dragons = result.dragons.sort_values(["dragon_step", "region"], kind="stable")
+    assert [d["firm_id"] for d in summary["dragons"]] == dragons.firm_id.tolist()
+    assert [f["field"] for f in summary["fields"]] == list(dict.fromkeys(fm.field))

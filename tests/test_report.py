@@ -191,3 +191,43 @@ def test_report_figures_are_valid_plotly_figures(tmp_path):
         assert checked.layout.template.layout.paper_bgcolor == "white"  # plotly_white
         assert checked.layout.height >= 420 and checked.layout.legend.orientation == "h"
         assert len(checked.data) == len(fig["data"]) > 0
+
+
+def test_charts_from_arrow_tables_are_the_charts_from_dataframes():
+    """``hardtech run`` hands the report Arrow tables, the dashboard DataFrames: the figures must not differ."""
+    import pyarrow as pa
+
+    from hardtech.analysis.report import _PLOTS
+
+    frames = _tables()
+    arrow = {k: pa.Table.from_pandas(df, preserve_index=False) for k, df in frames.items()}
+    for key, build in _PLOTS.items():
+        a, b = build(frames), build(arrow)
+        assert len(a["data"]) == len(b["data"]) > 0, key
+        for ta, tb in zip(a["data"], b["data"], strict=True):
+            assert {k: v for k, v in ta.items() if k not in "xy"} == {k: v for k, v in tb.items() if k not in "xy"}
+            for axis in "xy":
+                assert ta[axis].dtype == tb[axis].dtype and np.array_equal(ta[axis], tb[axis], equal_nan=True), key
+
+
+@pytest.mark.parametrize("dtype", [float, int])
+def test_chart_aggregates_are_pandas_groupby(dtype):
+    """Sums and means by key as pandas' groupby gives them: NaN keys dropped, NaN values skipped, keys sorted."""
+    from hardtech.analysis.report import _mean_by, _sum_by
+
+    rng = np.random.default_rng(5)
+    keys = rng.choice([2013.25, 2012.0, 2012.5, np.nan, 2020.75], size=400)
+    values = rng.normal(100, 40, 400).astype(dtype) if dtype is int else rng.normal(100, 40, 400)
+    if dtype is float:
+        values[rng.random(400) < 0.2] = np.nan
+        values[keys == 2020.75] = np.nan  # a key whose values are all missing: sum 0, mean NaN
+    frame = pd.DataFrame({"k": keys, "v": values})
+    expected_sum = frame.groupby("k")["v"].sum()
+    expected_mean = frame.groupby("k")["v"].mean()
+    got_keys, got_sum = _sum_by(keys, values)
+    assert np.array_equal(got_keys, expected_sum.index.to_numpy())
+    assert got_sum.dtype == expected_sum.dtype
+    np.testing.assert_allclose(got_sum, expected_sum.to_numpy(), rtol=1e-13)
+    mean_keys, got_mean = _mean_by(keys, values)
+    assert np.array_equal(mean_keys, expected_mean.index.to_numpy())
+    np.testing.assert_allclose(got_mean, expected_mean.to_numpy(), rtol=1e-13)

@@ -179,17 +179,20 @@ def summarise(results: list[RunResult]) -> dict[str, Any]:
     """
     first = results[0]
     sc = first.scenario
-    dragons = first.dragons.sort_values(["dragon_step", "region"]).to_dict("records")
+    d = _columns(first, "dragons", ("firm_id", "region", "field", "founded_quarter", "dragon_quarter", "dragon_step"))
+    d["valuation_musd"] = _columns(first, "dragons", ("valuation_musd",))["valuation_musd"]
+    # by quarter, then region; ties keep the table's order (a stable sort, as pandas' sort_values)
+    order = sorted(range(len(d["firm_id"])), key=lambda i: (d["dragon_step"][i], d["region"][i]))
     dragon_rows = [
         {
-            "firm_id": int(d["firm_id"]),
-            "region": d["region"],
-            "field": d["field"],
-            "founded": d["founded_quarter"],
-            "dragon_quarter": d["dragon_quarter"],
-            "valuation_musd": round(float(d["valuation_musd"]), 1),
+            "firm_id": int(d["firm_id"][i]),
+            "region": d["region"][i],
+            "field": d["field"][i],
+            "founded": d["founded_quarter"][i],
+            "dragon_quarter": d["dragon_quarter"][i],
+            "valuation_musd": round(float(d["valuation_musd"][i]), 1),
         }
-        for d in dragons
+        for i in order
     ]
     per_rep = [_region_rows(r) for r in results]
     regions = []
@@ -230,46 +233,79 @@ def _mean_ci(values: list[float]) -> dict[str, float]:
     return {"mean": round(mean, 3), "lo": round(mean - half, 3), "hi": round(mean + half, 3)}
 
 
+def _columns(result: RunResult, table: str, names: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """Columns of one of a run's Arrow tables as NumPy arrays (strings as objects, nulls as NaN)."""
+    t = result[table]
+    return {c: t.column(c).to_numpy() for c in names}
+
+
+def _sum(x: np.ndarray) -> float:
+    """Sum of the values that are not NaN, as pandas' ``Series.sum`` adds them (NaN counted as 0, in place)."""
+    return float(np.where(np.isnan(x), 0.0, x).sum())
+
+
+def _mean(x: np.ndarray) -> float:
+    """Mean of the values that are not NaN (NaN if none), as pandas' ``Series.mean`` computes it."""
+    n = int((~np.isnan(x)).sum())
+    return _sum(x) / n if n else float("nan")
+
+
 def _region_rows(result: RunResult) -> list[dict[str, Any]]:
-    sm, rm = result.metrics, result.region_metrics
+    sm = _columns(
+        result,
+        "step_metrics",
+        ("step", "region", "dragons", "births", "firms", "invested", "returned", "gap_to_frontier"),
+    )
+    rm = _columns(result, "region_metrics", ("region", "year", "talent", "arrivals", "departures", "investor_capital"))
     last = sm["step"].max()
     rows = []
     for name in result.scenario.regions:
-        s, r = sm[sm.region == name], rm[rm.region == name]
-        window = r[(r.year >= 2020) & (r.year < 2025)]
-        net = (window.arrivals - window.departures).sum() / max(window.talent.mean(), 1.0) / max(len(window) / 4, 1e-9)
+        s = sm["region"] == name
+        r = rm["region"] == name
+        end = s & (sm["step"] == last)
+        window = r & (rm["year"] >= 2020) & (rm["year"] < 2025)
+        quarters = int(window.sum())
+        talent = rm["talent"][r]
+        net = (
+            _sum(rm["arrivals"][window] - rm["departures"][window])
+            / max(_mean(rm["talent"][window]), 1.0)
+            / max(quarters / 4, 1e-9)
+        )
         rows.append(
             {
                 "region": name,
-                "dragons": int(s[s.step == last].dragons.sum()),
-                "births": int(s.births.sum()),
-                "firms_end": int(s[s.step == last].firms.sum()),
-                "talent_start": float(r.talent.iloc[0]),
-                "talent_end": float(r.talent.iloc[-1]),
-                "net_inflow_pct_2020_24": round(100 * float(net), 2) if len(window) else float("nan"),
-                "investor_capital_end": round(float(r.investor_capital.iloc[-1]), 1),
-                "invested": round(float(s.invested.sum()), 1),
-                "returned": round(float(s.returned.sum()), 1),
-                "gap_to_frontier_end": round(float(s[s.step == last].gap_to_frontier.mean()), 3),
+                "dragons": int(sm["dragons"][end].sum()),
+                "births": int(sm["births"][s].sum()),
+                "firms_end": int(sm["firms"][end].sum()),
+                "talent_start": float(talent[0]),
+                "talent_end": float(talent[-1]),
+                "net_inflow_pct_2020_24": round(100 * float(net), 2) if quarters else float("nan"),
+                "investor_capital_end": round(float(rm["investor_capital"][r][-1]), 1),
+                "invested": round(_sum(sm["invested"][s]), 1),
+                "returned": round(_sum(sm["returned"][s]), 1),
+                "gap_to_frontier_end": round(_mean(sm["gap_to_frontier"][end]), 3),
             }
         )
     return rows
 
 
 def _field_rows(result: RunResult) -> list[dict[str, Any]]:
-    fm = result.field_metrics
+    fm = _columns(
+        result, "field_metrics", ("field", "quarter", "usable", "demand_started", "maturity", "adoption", "niches")
+    )
     rows = []
-    for name, g in fm.groupby("field", sort=False):
-        usable = g[g.usable]
-        demand = g[g.demand_started]
+    for name in dict.fromkeys(fm["field"]):  # in order of first appearance
+        g = fm["field"] == name
+        usable = fm["quarter"][g & fm["usable"]]
+        demand = fm["quarter"][g & fm["demand_started"]]
         rows.append(
             {
                 "field": name,
-                "usable_from": usable.quarter.iloc[0] if len(usable) else "",
-                "demand_from": demand.quarter.iloc[0] if len(demand) else "",
-                "maturity_end": round(float(g.maturity.iloc[-1]), 3),
-                "adoption_end": round(float(g.adoption.iloc[-1]), 3),
-                "niches_end": int(g.niches.iloc[-1]),
+                "usable_from": usable[0] if len(usable) else "",
+                "demand_from": demand[0] if len(demand) else "",
+                "maturity_end": round(float(fm["maturity"][g][-1]), 3),
+                "adoption_end": round(float(fm["adoption"][g][-1]), 3),
+                "niches_end": int(fm["niches"][g][-1]),
             }
         )
     return rows

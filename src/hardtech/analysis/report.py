@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
+import pyarrow as pa
 from plotly.colors import qualitative
 from plotly.io import to_html
 
@@ -177,25 +177,102 @@ def _note(text: str) -> str:
 
 
 # -- data helpers -----------------------------------------------------------
+# A table is a pandas DataFrame or a pyarrow Table; the charts read its columns as NumPy arrays, so
+# ``hardtech run`` (Arrow tables) writes its report without loading pandas.
+
+Tables = Mapping[str, Any]
+Columns = dict[str, np.ndarray]
 
 
-def _usable(tables: Mapping[str, pd.DataFrame], name: str, columns: Sequence[str]) -> pd.DataFrame | str:
-    """The table if it is non-empty and has ``columns``, else a note explaining why not."""
-    df = tables.get(name)
-    if df is None or len(df) == 0:
+def _column_names(table: Any) -> list[str]:
+    return list(table.column_names) if isinstance(table, pa.Table) else [str(c) for c in table.columns]
+
+
+def _usable(tables: Tables, name: str, columns: Sequence[str], optional: Sequence[str] = ()) -> Columns | str:
+    """The table's ``columns`` and those of ``optional`` it has; a note instead if it is empty or lacks ``columns``."""
+    table = tables.get(name)
+    if table is None or len(table) == 0:
         return f"No data: table {name} is empty."
-    missing = [c for c in columns if c not in df.columns]
+    have = _column_names(table)
+    missing = [c for c in columns if c not in have]
     if missing:
         return f"No data: table {name} lacks column(s) {', '.join(missing)}."
-    return df
+    wanted = [*columns, *(c for c in optional if c in have)]
+    if isinstance(table, pa.Table):
+        return {c: table.column(c).to_numpy() for c in wanted}
+    return {c: table[c].to_numpy() for c in wanted}
 
 
 def _colors(keys: Sequence[Any]) -> dict[Any, str]:
     return {k: _PALETTE[i % len(_PALETTE)] for i, k in enumerate(keys)}
 
 
-def _sorted_unique(series: pd.Series) -> list[Any]:
-    return sorted(series.dropna().unique().tolist(), key=str)
+def _sorted_unique(values: np.ndarray) -> list[Any]:
+    """The distinct values that are not missing (None, NaN), sorted by their text."""
+    distinct = dict.fromkeys(values.tolist())
+    return sorted((v for v in distinct if v is not None and v == v), key=str)
+
+
+def _numeric(values: np.ndarray) -> np.ndarray:
+    """Values as floats, NaN where one is not a number (as ``pandas.to_numeric(errors="coerce")``)."""
+    if values.dtype.kind in "biuf":
+        return values.astype(float)
+
+    def number(v: Any) -> float:
+        try:
+            return float(v)
+        except (TypeError, ValueError):
+            return float("nan")
+
+    return np.array([number(v) for v in values.tolist()], dtype=float)
+
+
+def _sum_by(keys: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct keys in ascending order and the sum of ``values`` over each key's rows, as pandas' groupby sums.
+
+    Rows whose key is missing (NaN) are left out; floats that are NaN are skipped and each key's floats
+    are added in row order with Kahan compensation, as ``DataFrame.groupby(...).sum()`` adds them (the
+    charts were drawn with pandas before: a sum can differ from pandas' in its last binary digit).
+    """
+    return _group_totals(keys, values)[:2]
+
+
+def _mean_by(keys: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct keys in ascending order and the mean of the values that are not NaN (NaN if none)."""
+    distinct, sums, counts = _group_totals(keys, values)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return distinct, np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+
+
+def _group_totals(keys: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Distinct keys, the per-key sums (see :func:`_sum_by`) and the per-key counts of values added."""
+    if keys.dtype.kind == "f":
+        kept = ~np.isnan(keys)
+        keys, values = keys[kept], values[kept]
+    distinct, group = np.unique(keys, return_inverse=True)
+    if values.dtype.kind != "f":
+        sums = np.zeros(len(distinct), dtype=values.dtype if values.dtype.kind in "iu" else np.int64)
+        np.add.at(sums, group, values)
+        return distinct, sums, np.bincount(group, minlength=len(distinct))
+    kept = ~np.isnan(values)
+    group, values = group[kept], values[kept]
+    order = np.argsort(group, kind="stable")
+    group, values = group[order], values[order]
+    rank = np.arange(len(group)) - np.searchsorted(group, group)  # position of a row within its key's rows
+    total, compensation = np.zeros(len(distinct)), np.zeros(len(distinct))
+    for k in range(int(rank.max()) + 1 if len(rank) else 0):  # the k-th value of every key at once
+        at = rank == k
+        g = group[at]
+        y = values[at] - compensation[g]
+        t = total[g] + y
+        c = (t - total[g]) - y
+        compensation[g] = np.where(np.isnan(c), 0.0, c)
+        total[g] = t
+    return distinct, total, np.bincount(group, minlength=len(distinct))
+
+
+def _calendar_years(year: np.ndarray) -> np.ndarray:
+    return np.floor(year.astype(float)).astype(int)
 
 
 # -- figures ----------------------------------------------------------------
@@ -334,35 +411,33 @@ def _ready(fig: Figure) -> Figure:
 # -- plots ------------------------------------------------------------------
 
 
-def _plot_dragons(tables: Mapping[str, pd.DataFrame]) -> Figure | str:
+def _plot_dragons(tables: Tables) -> Figure | str:
     df = _usable(tables, "step_metrics", ["year", "region", "dragons"])
     if isinstance(df, str):
         return df
-    agg = df.groupby(["region", "year"], as_index=False)["dragons"].sum().sort_values("year")
-    colors = _colors(_sorted_unique(agg["region"]))
     traces = []
-    for region, color in colors.items():
-        d = agg[agg["region"] == region]
-        traces.append(_line(d["year"], d["dragons"], str(region), color))
+    for region, color in _colors(_sorted_unique(df["region"])).items():
+        rows = df["region"] == region
+        years, dragons = _sum_by(df["year"][rows], df["dragons"][rows])  # summed over fields
+        traces.append(_line(years, dragons, str(region), color))
     layout = {"xaxis": _title("year"), "yaxis": {**_title("dragons (cumulative count)"), "rangemode": "tozero"}}
     return _figure(traces, layout)
 
 
-def _plot_fields(tables: Mapping[str, pd.DataFrame]) -> Figure | str:
+def _plot_fields(tables: Tables) -> Figure | str:
     df = _usable(tables, "field_metrics", ["year", "field", "maturity", "adoption"])
     if isinstance(df, str):
         return df
-    df = df.sort_values("year")
-    colors = _colors(_sorted_unique(df["field"]))
     grid = _Grid(1, 2, ("maturity", "adoption (demand)"), horizontal_spacing=0.08)
     traces = []
-    for field, color in colors.items():
-        d = df[df["field"] == field]
+    for field, color in _colors(_sorted_unique(df["field"])).items():
+        rows = np.flatnonzero(df["field"] == field)
+        rows = rows[np.argsort(df["year"][rows], kind="stable")]
         for col, value in ((1, "maturity"), (2, "adoption")):
             traces.append(
                 _line(
-                    d["year"],
-                    d[value],
+                    df["year"][rows],
+                    df[value][rows],
                     str(field),
                     color,
                     legendgroup=str(field),
@@ -377,26 +452,20 @@ def _plot_fields(tables: Mapping[str, pd.DataFrame]) -> Figure | str:
     return _figure(traces, grid.layout)
 
 
-def _plot_talent(tables: Mapping[str, pd.DataFrame]) -> Figure | str:
+def _plot_talent(tables: Tables) -> Figure | str:
     df = _usable(tables, "region_metrics", ["year", "region", "arrivals", "departures", "talent"])
     if isinstance(df, str):
         return df
-    df = df.assign(calendar_year=np.floor(df["year"].astype(float)).astype(int), net=df["arrivals"] - df["departures"])
-    yearly = df.groupby(["region", "calendar_year"], as_index=False)["net"].sum()
-    stock = df.groupby(["region", "year"], as_index=False)["talent"].sum().sort_values("year")
-    colors = _colors(_sorted_unique(df["region"]))
+    net = df["arrivals"] - df["departures"]
     grid = _Grid(1, 2, ("net inflow per year (arrivals − departures)", "talent stock"), horizontal_spacing=0.08)
     traces = []
-    for region, color in colors.items():
-        y = yearly[yearly["region"] == region]
-        s = stock[stock["region"] == region]
+    for region, color in _colors(_sorted_unique(df["region"])).items():
+        rows = df["region"] == region
+        calendar_years, yearly = _sum_by(_calendar_years(df["year"][rows]), net[rows])
+        years, stock = _sum_by(df["year"][rows], df["talent"][rows])
+        traces.append(_bar(calendar_years, yearly, str(region), color, legendgroup=str(region), **grid.axes(1, 1)))
         traces.append(
-            _bar(y["calendar_year"], y["net"], str(region), color, legendgroup=str(region), **grid.axes(1, 1))
-        )
-        traces.append(
-            _line(
-                s["year"], s["talent"], str(region), color, legendgroup=str(region), showlegend=False, **grid.axes(1, 2)
-            )
+            _line(years, stock, str(region), color, legendgroup=str(region), showlegend=False, **grid.axes(1, 2))
         )
     grid.update("x", **_title("year"))
     grid.update("y", 1, 1, **_title("net inflow (persons per year)"))
@@ -404,7 +473,7 @@ def _plot_talent(tables: Mapping[str, pd.DataFrame]) -> Figure | str:
     return _figure(traces, {**grid.layout, "barmode": "group"})
 
 
-def _plot_capital(tables: Mapping[str, pd.DataFrame]) -> Figure | str:
+def _plot_capital(tables: Tables) -> Figure | str:
     regions = _usable(tables, "region_metrics", ["year", "region", "investor_capital"])
     flows = _usable(tables, "step_metrics", ["year", "invested", "returned"])
     if isinstance(regions, str) and isinstance(flows, str):
@@ -417,29 +486,28 @@ def _plot_capital(tables: Mapping[str, pd.DataFrame]) -> Figure | str:
     )
     traces = []
     if not isinstance(regions, str):
-        cap = regions.groupby(["region", "year"], as_index=False)["investor_capital"].sum().sort_values("year")
-        for region, color in _colors(_sorted_unique(cap["region"])).items():
-            d = cap[cap["region"] == region]
-            traces.append(_line(d["year"], d["investor_capital"], str(region), color, **grid.axes(1, 1)))
+        for region, color in _colors(_sorted_unique(regions["region"])).items():
+            rows = regions["region"] == region
+            years, capital = _sum_by(regions["year"][rows], regions["investor_capital"][rows])
+            traces.append(_line(years, capital, str(region), color, **grid.axes(1, 1)))
     if not isinstance(flows, str):
-        cal = np.floor(flows["year"].astype(float)).astype(int).rename("calendar_year")
-        yearly = flows[["invested", "returned"]].groupby(cal).sum().reset_index()
+        calendar_years = _calendar_years(flows["year"])
         for value, color in (("invested", "#3b6fb6"), ("returned", "#e8833a")):
-            traces.append(_bar(yearly["calendar_year"], yearly[value], value, color, **grid.axes(1, 2)))
+            years, money = _sum_by(calendar_years, flows[value])  # every region and field
+            traces.append(_bar(years, money, value, color, **grid.axes(1, 2)))
     grid.update("x", **_title("year"))
     grid.update("y", 1, 1, **_title("investor capital (M USD)"))
     grid.update("y", 1, 2, **_title("M USD per year"))
     return _figure(traces, {**grid.layout, "barmode": "group"})
 
 
-def _plot_gap(tables: Mapping[str, pd.DataFrame]) -> Figure | str:
-    df = _usable(tables, "step_metrics", ["year", "region", "gap_to_frontier"])
+def _plot_gap(tables: Tables) -> Figure | str:
+    df = _usable(tables, "step_metrics", ["year", "region", "gap_to_frontier"], optional=["field"])
     if isinstance(df, str):
         return df
-    df = df.assign(gap_to_frontier=pd.to_numeric(df["gap_to_frontier"], errors="coerce"))
+    gap = _numeric(df["gap_to_frontier"])
     colors = _colors(_sorted_unique(df["region"]))
-    fields = _sorted_unique(df["field"]) if "field" in df.columns else []
-    mean = df.groupby(["region", "year"], as_index=False)["gap_to_frontier"].mean().sort_values("year")
+    fields = _sorted_unique(df["field"]) if "field" in df else []
 
     n_panels = 1 + len(fields)
     ncols = min(3, n_panels)
@@ -455,19 +523,17 @@ def _plot_gap(tables: Mapping[str, pd.DataFrame]) -> Figure | str:
     )
     traces = []
     for region, color in colors.items():
-        d = mean[mean["region"] == region]
-        traces.append(
-            _line(d["year"], d["gap_to_frontier"], str(region), color, legendgroup=str(region), **grid.axes(1, 1))
-        )
+        rows = df["region"] == region
+        years, mean = _mean_by(df["year"][rows], gap[rows])
+        traces.append(_line(years, mean, str(region), color, legendgroup=str(region), **grid.axes(1, 1)))
     for i, field in enumerate(fields, start=1):
-        sub = df[df["field"] == field].groupby(["region", "year"], as_index=False)["gap_to_frontier"].mean()
-        sub = sub.sort_values("year")
         for region, color in colors.items():
-            d = sub[sub["region"] == region]
+            rows = (df["field"] == field) & (df["region"] == region)
+            years, mean = _mean_by(df["year"][rows], gap[rows])
             traces.append(
                 _line(
-                    d["year"],
-                    d["gap_to_frontier"],
+                    years,
+                    mean,
                     str(region),
                     color,
                     legendgroup=str(region),
@@ -497,7 +563,7 @@ def write_report(
     path: str | Path,
     title: str,
     summary: Mapping[str, Any],
-    tables: Mapping[str, pd.DataFrame],
+    tables: Tables,
     *,
     scenario: Scenario | None = None,
 ) -> Path:
@@ -517,8 +583,8 @@ def write_report(
         changed fields (:func:`hardtech.analysis.changes.changed_fields`) when
         no ``scenario`` is given. Missing keys render as empty.
     tables:
-        DataFrames ``step_metrics``, ``region_metrics`` and ``field_metrics``
-        (see the module docstring). A chart whose table is missing or empty
+        ``step_metrics``, ``region_metrics`` and ``field_metrics`` as pandas
+        DataFrames or pyarrow Tables (see the module docstring). A chart whose table is missing or empty
         is replaced by a short note.
     scenario:
         The run's scenario: the report lists the fields it changed from the

@@ -130,7 +130,7 @@ def run_cmd(
         summary["batch"] = batch
     if report:
         html = store_path.with_suffix(".html")
-        tables = {k: results[0].frame(k) for k in ("step_metrics", "region_metrics", "field_metrics")}
+        tables = {k: results[0][k] for k in ("step_metrics", "region_metrics", "field_metrics")}
         meta = {
             "scenario": sc.name,
             "seed": sc.seed,
