@@ -235,3 +235,13 @@ def test_the_cli_summary_is_what_pandas_computes_from_the_tables(scenario):
     dragons = result.dragons.sort_values(["dragon_step", "region"], kind="stable")
     assert [d["firm_id"] for d in summary["dragons"]] == dragons.firm_id.tolist()
     assert [f["field"] for f in summary["fields"]] == list(dict.fromkeys(fm.field))
+
+
+def test_the_summary_of_a_run_stored_without_a_dragons_table_lists_no_dragons(scenario):
+    """Runs stored by early versions can lack the dragons table; the dashboard still summarises them."""
+    full = hardtech.run(scenario)
+    tables = {k: v for k, v in full.tables.items() if k != "dragons"}
+    summary = hardtech.summarise([RunResult(full.run_id, full.scenario, 0, tables, full.meta)])
+    assert summary["dragons"] == [] and repr(summary["regions"]) == repr(
+        hardtech.summarise([full])["regions"]
+    )  # NaN: repr

@@ -179,21 +179,7 @@ def summarise(results: list[RunResult]) -> dict[str, Any]:
     """
     first = results[0]
     sc = first.scenario
-    d = _columns(first, "dragons", ("firm_id", "region", "field", "founded_quarter", "dragon_quarter", "dragon_step"))
-    d["valuation_musd"] = _columns(first, "dragons", ("valuation_musd",))["valuation_musd"]
-    # by quarter, then region; ties keep the table's order (a stable sort, as pandas' sort_values)
-    order = sorted(range(len(d["firm_id"])), key=lambda i: (d["dragon_step"][i], d["region"][i]))
-    dragon_rows = [
-        {
-            "firm_id": int(d["firm_id"][i]),
-            "region": d["region"][i],
-            "field": d["field"][i],
-            "founded": d["founded_quarter"][i],
-            "dragon_quarter": d["dragon_quarter"][i],
-            "valuation_musd": round(float(d["valuation_musd"][i]), 1),
-        }
-        for i in order
-    ]
+    dragon_rows = _dragon_rows(first) if "dragons" in first else []  # a store of an old run may lack the table
     per_rep = [_region_rows(r) for r in results]
     regions = []
     for name in sc.regions:
@@ -231,6 +217,25 @@ def _mean_ci(values: list[float]) -> dict[str, float]:
         return {"mean": mean, "lo": mean, "hi": mean}
     half = float(stats.t.ppf(0.975, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v)))
     return {"mean": round(mean, 3), "lo": round(mean - half, 3), "hi": round(mean + half, 3)}
+
+
+def _dragon_rows(result: RunResult) -> list[dict[str, Any]]:
+    """The run's dragons in the order they became dragons (then by region), as the summary lists them."""
+    names = ("firm_id", "region", "field", "founded_quarter", "dragon_quarter", "dragon_step", "valuation_musd")
+    d = _columns(result, "dragons", names)
+    # by quarter, then region; ties keep the table's order (a stable sort, as pandas' sort_values)
+    order = sorted(range(len(d["firm_id"])), key=lambda i: (d["dragon_step"][i], d["region"][i]))
+    return [
+        {
+            "firm_id": int(d["firm_id"][i]),
+            "region": d["region"][i],
+            "field": d["field"][i],
+            "founded": d["founded_quarter"][i],
+            "dragon_quarter": d["dragon_quarter"][i],
+            "valuation_musd": round(float(d["valuation_musd"][i]), 1),
+        }
+        for i in order
+    ]
 
 
 def _columns(result: RunResult, table: str, names: tuple[str, ...]) -> dict[str, np.ndarray]:

@@ -44,7 +44,6 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import parse_qs
 
-import pandas as pd
 import tomllib
 from fastapi import FastAPI, Header, HTTPException, Query, Request
 from fastapi import Path as PathParam
@@ -887,11 +886,7 @@ def _report_html(folder: ResultsFolder, run_id: str) -> str:
         raise Refused(f"run {run_id!r} did not keep the tables a report needs (step, region and field metrics)")
     tables = {n: pa.Table.from_pandas(f, preserve_index=False) for n, f in frames.items() if len(f.columns)}
     result = RunResult(run_id, sc, replication, tables, meta)
-    if "dragons" not in tables:
-        result._frames["dragons"] = pd.DataFrame(
-            columns=["firm_id", "region", "field", "founded_quarter", "dragon_quarter", "valuation_musd", "dragon_step"]
-        )
-    summary = summarise([result])
+    summary = summarise([result])  # a run stored without a dragons table lists none
     info = {
         "scenario": sc.name,
         "seed": sc.seed,
