@@ -31,7 +31,7 @@ from hardtech.provenance import model_version
 from hardtech.scenario import Scenario, to_toml
 from hardtech.store import ResultsStore
 
-if TYPE_CHECKING:  # pandas is imported where a DataFrame is made: a run that is only stored never loads it
+if TYPE_CHECKING:  # pandas is imported where a DataFrame is made, not with this module
     import pandas as pd
 
 __all__ = ["Ensemble", "RunResult", "run_id_for", "run_id_from_toml"]

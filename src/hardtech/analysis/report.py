@@ -178,7 +178,7 @@ def _note(text: str) -> str:
 
 # -- data helpers -----------------------------------------------------------
 # A table is a pandas DataFrame or a pyarrow Table; the charts read its columns as NumPy arrays, so
-# ``hardtech run`` (Arrow tables) writes its report without loading pandas.
+# ``hardtech run`` hands over its Arrow tables without converting them to DataFrames.
 
 Tables = Mapping[str, Any]
 Columns = dict[str, np.ndarray]
@@ -583,9 +583,9 @@ def write_report(
         changed fields (:func:`hardtech.analysis.changes.changed_fields`) when
         no ``scenario`` is given. Missing keys render as empty.
     tables:
-        ``step_metrics``, ``region_metrics`` and ``field_metrics`` as pandas
-        DataFrames or pyarrow Tables (see the module docstring). A chart whose table is missing or empty
-        is replaced by a short note.
+        ``step_metrics``, ``region_metrics`` and ``field_metrics``, as pandas
+        DataFrames or pyarrow Tables (see the module docstring). A chart whose
+        table is missing or empty is replaced by a short note.
     scenario:
         The run's scenario: the report lists the fields it changed from the
         preset it is named after.

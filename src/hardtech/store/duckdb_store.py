@@ -45,7 +45,7 @@ import pyarrow as pa
 
 from hardtech.store.schemas import conform
 
-if TYPE_CHECKING:  # pandas is imported by the methods that return DataFrames: writing a run does not load it
+if TYPE_CHECKING:  # pandas is imported by the methods that return DataFrames, not with this module
     import pandas as pd
 
 __all__ = [
