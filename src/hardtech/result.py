@@ -23,16 +23,14 @@ import html
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, overload
+from typing import Any, overload
 
+import pandas as pd
 import pyarrow as pa
 
 from hardtech.provenance import model_version
 from hardtech.scenario import Scenario, to_toml
 from hardtech.store import ResultsStore
-
-if TYPE_CHECKING:  # pandas is imported where a DataFrame is made, not with this module
-    import pandas as pd
 
 __all__ = ["Ensemble", "RunResult", "run_id_for", "run_id_from_toml"]
 
@@ -250,8 +248,6 @@ class Ensemble(Sequence[RunResult]):
 
     def outcomes(self) -> pd.DataFrame:
         """One row per replication: every scalar outcome (:func:`hardtech.evidence.ensembles.run_metrics`)."""
-        import pandas as pd
-
         from hardtech.evidence.ensembles import run_metrics
 
         return pd.DataFrame([{"replication": r.replication, **run_metrics(r)} for r in self.runs])
@@ -264,8 +260,6 @@ class Ensemble(Sequence[RunResult]):
 
     def frame(self, name: str) -> pd.DataFrame:
         """Table ``name`` of every replication, stacked, with a leading ``replication`` column."""
-        import pandas as pd
-
         parts = [r.frame(name).assign(replication=r.replication) for r in self.runs]
         stacked = pd.concat(parts, ignore_index=True)
         return stacked[["replication", *[c for c in stacked.columns if c != "replication"]]]

@@ -33,20 +33,17 @@ import json
 import math
 import os
 import re
-import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import duckdb
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 
 from hardtech.store.schemas import conform
-
-if TYPE_CHECKING:  # pandas is imported by the methods that return DataFrames, not with this module
-    import pandas as pd
 
 __all__ = [
     "ResultsStore",
@@ -254,12 +251,6 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
-def _is_frame(data: Any) -> bool:
-    """Whether ``data`` is a pandas DataFrame (it cannot be one if pandas was never imported)."""
-    pandas = sys.modules.get("pandas")
-    return pandas is not None and isinstance(data, pandas.DataFrame)
-
-
 def _arrow_tables(tables: Mapping[str, pa.Table | pd.DataFrame]) -> dict[str, pa.Table]:
     """Checked Arrow versions of a run's tables as stored.
 
@@ -268,7 +259,7 @@ def _arrow_tables(tables: Mapping[str, pa.Table | pd.DataFrame]) -> dict[str, pa
     arrow: dict[str, pa.Table] = {}
     for name, data in tables.items():
         _check_name(name)
-        tbl = pa.Table.from_pandas(data, preserve_index=False) if _is_frame(data) else data
+        tbl = pa.Table.from_pandas(data, preserve_index=False) if isinstance(data, pd.DataFrame) else data
         if not isinstance(tbl, pa.Table):
             raise TypeError(f"table {name!r} must be a pyarrow.Table or pandas.DataFrame")
         if "run_id" in tbl.column_names:
@@ -541,8 +532,6 @@ class ResultsStore:
     def runs(self) -> pd.DataFrame:
         """The ``runs`` table (one row per run, ordered by start time and id)."""
         if _RUNS not in self._all_tables():
-            import pandas as pd
-
             return pd.DataFrame(columns=list(RUN_COLUMNS))
         return self.con.execute(f"SELECT * FROM {_RUNS} ORDER BY started_at, run_id").df()
 
@@ -654,8 +643,6 @@ class ResultsStore:
     def batches(self) -> pd.DataFrame:
         """The ``batches`` table (empty if no batch was ever registered)."""
         if BATCHES not in self._all_tables():
-            import pandas as pd
-
             return pd.DataFrame(columns=[c.split()[0] for c in BATCH_COLUMNS.split(", ")])
         return self.con.execute(f"SELECT * FROM {BATCHES} ORDER BY started_at, batch_id").df()
 
