@@ -42,6 +42,7 @@ except ImportError:  # pragma: no cover - older plotly writes arrays as lists, a
 
 from hardtech.analysis.changes import changed_fields, describe_changes, preset_of
 from hardtech.analysis.glossary import glossary_html, lookup
+from hardtech.engine.ops import group_sum
 from hardtech.scenario import Scenario
 
 __all__ = ["write_report", "PLOT_TITLES", "COLUMN_HEADINGS"]
@@ -230,9 +231,8 @@ def _numeric(values: np.ndarray) -> np.ndarray:
 def _sum_by(keys: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The distinct keys in ascending order and the sum of ``values`` over each key's rows, as pandas' groupby sums.
 
-    Rows whose key is missing (NaN) are left out; floats that are NaN are skipped and each key's floats
-    are added in row order with Kahan compensation, as ``DataFrame.groupby(...).sum()`` adds them (the
-    charts were drawn with pandas before: a sum can differ from pandas' in its last binary digit).
+    Rows whose key is missing (NaN) are left out and values that are NaN are skipped; integers stay
+    integers. Floats are added in row order (pandas compensates its sums: the last binary digit can differ).
     """
     return _group_totals(keys, values)[:2]
 
@@ -250,25 +250,13 @@ def _group_totals(keys: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.
         kept = ~np.isnan(keys)
         keys, values = keys[kept], values[kept]
     distinct, group = np.unique(keys, return_inverse=True)
+    if values.dtype.kind == "f":
+        kept = ~np.isnan(values)
+        group, values = group[kept], values[kept]
+    sums = group_sum(group, values, len(distinct))
     if values.dtype.kind != "f":
-        sums = np.zeros(len(distinct), dtype=values.dtype if values.dtype.kind in "iu" else np.int64)
-        np.add.at(sums, group, values)
-        return distinct, sums, np.bincount(group, minlength=len(distinct))
-    kept = ~np.isnan(values)
-    group, values = group[kept], values[kept]
-    order = np.argsort(group, kind="stable")
-    group, values = group[order], values[order]
-    rank = np.arange(len(group)) - np.searchsorted(group, group)  # position of a row within its key's rows
-    total, compensation = np.zeros(len(distinct)), np.zeros(len(distinct))
-    for k in range(int(rank.max()) + 1 if len(rank) else 0):  # the k-th value of every key at once
-        at = rank == k
-        g = group[at]
-        y = values[at] - compensation[g]
-        t = total[g] + y
-        c = (t - total[g]) - y
-        compensation[g] = np.where(np.isnan(c), 0.0, c)
-        total[g] = t
-    return distinct, total, np.bincount(group, minlength=len(distinct))
+        sums = sums.astype(np.int64)  # exact: the report's counts are far below 2**53
+    return distinct, sums, group_sum(group, None, len(distinct))
 
 
 def _calendar_years(year: np.ndarray) -> np.ndarray:
