@@ -151,3 +151,92 @@ def test_group_ranks_on_many_rows_match_the_reference():
     expected = np.full(groups.size, -1)
     expected[ok] = stable_group_order(keys)[start[groups[ok]] + ranks[ok]]
     assert np.array_equal(found["numba"][1], expected) and ok.any() and (~ok).any()
+
+
+def _weights(kind: str, n: int, rng: np.random.Generator) -> np.ndarray:
+    w = np.ones(n) if kind == "ones" else rng.random(n)
+    if kind == "some zero":
+        w[rng.random(n) < 0.5] = 0.0
+    if kind == "negative":
+        w -= 0.3
+    if kind == "a NaN":
+        w[rng.integers(0, n)] = np.nan
+    if kind == "an inf":
+        w[rng.integers(0, n)] = np.inf
+    return w
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered")
+@pytest.mark.parametrize("n, n_groups, draws", [(1, 1, 3), (5, 3, 40), (160, 8, 200), (12_000, 1152, 300)])
+@pytest.mark.parametrize("kind", ["ones", "random", "some zero", "negative", "a NaN", "an inf"])
+@pytest.mark.parametrize("dtype", [np.int16, np.int64])
+def test_choice_within_groups_is_the_same_on_both_engines(n, n_groups, draws, kind, dtype):
+    """The compiled pass picks the reference's candidates and leaves the stream where the reference does."""
+    from hardtech.engine.jit import use_engine
+
+    rng = np.random.default_rng(n + draws)
+    groups = rng.integers(0, n_groups, n).astype(dtype)
+    weights = _weights(kind, n, rng)
+    draw_groups = rng.integers(0, n_groups + 2, draws)  # some groups with no candidate …
+    draw_groups[: min(n_groups, draws)] = np.arange(min(n_groups, draws))  # … and groups that may have one
+    out = {}
+    for engine in ("numpy", "numba"):
+        with use_engine(engine):
+            stream = np.random.default_rng(1)
+            out[engine] = (choose_within_groups(stream, groups, weights, draw_groups), stream.random())
+    assert out["numba"][0].dtype == out["numpy"][0].dtype
+    assert np.array_equal(out["numba"][0], out["numpy"][0]) and out["numba"][1] == out["numpy"][1]
+    picked = out["numba"][0]
+    if kind in ("ones", "random", "some zero", "negative"):  # (a NaN or an inf spoils the running sums, in both)
+        assert np.all(groups[picked[picked >= 0]] == draw_groups[picked >= 0])  # members of the draw's group
+        assert (picked >= 0).any()
+
+
+@pytest.mark.parametrize("rows, cols", [(1, 1), (5, 3), (144, 144)])
+def test_choice_by_row_is_the_same_on_both_engines(rows, cols):
+    from hardtech.engine.jit import use_engine
+
+    rng = np.random.default_rng(rows)
+    weights = rng.random((rows, cols))
+    weights[0] = 0.0  # a row with no weight chooses column 0
+    weights[-1, : cols // 2] = 0.0
+    draw_rows = rng.integers(0, rows, 500)
+    out = {}
+    for engine in ("numpy", "numba"):
+        with use_engine(engine):
+            out[engine] = choose_by_row(np.random.default_rng(2), weights, draw_rows)
+    assert out["numba"].dtype == out["numpy"].dtype and np.array_equal(out["numba"], out["numpy"])
+    assert np.all(weights[draw_rows, out["numba"]][draw_rows != 0] > 0)
+
+
+@pytest.mark.parametrize("n", [0, 1, 300, 41_000])
+def test_group_ranks_on_few_rows_match_the_reference(n):
+    """Up to SORT_BELOW rows the compiled engine counts and orders the rows in one pass; same members."""
+    from hardtech.engine.jit import use_engine
+    from hardtech.engine.ops import GroupRanks
+
+    n_groups = 1152
+    rng = np.random.default_rng(n)
+    keys = rng.integers(0, n_groups + 1, n).astype(np.int16)  # n_groups: in no group
+    groups = rng.integers(-1, n_groups + 1, 3_000)
+    ranks = rng.integers(-1, max(2 * n // n_groups, 2), groups.size)
+    found = {}
+    for engine in ("numpy", "numba"):
+        with use_engine(engine):
+            ranks_of = GroupRanks(keys, n_groups)
+            found[engine] = (ranks_of.counts, ranks_of.nth(groups, ranks))
+    assert found["numba"][0].dtype == found["numpy"][0].dtype
+    assert np.array_equal(found["numba"][0], found["numpy"][0])
+    assert np.array_equal(found["numba"][1], found["numpy"][1])
+    hit = found["numba"][1] >= 0
+    assert np.all(keys[found["numba"][1][hit]] == groups[hit]) and (hit.any() or n < n_groups)
+
+
+def test_is_in_is_numpys_isin():
+    from hardtech.engine.ops import is_in
+
+    rng = np.random.default_rng(0)
+    pool = rng.integers(0, 10**12, 1_500)
+    values = np.concatenate([rng.integers(0, 10**12, 150), pool[:20], [pool.max() + 1, -5]])
+    assert np.array_equal(is_in(values, pool), np.isin(values, pool)) and is_in(values, pool).sum() == 20
+    assert not is_in(values, pool[:0]).any() and is_in(values[:0], pool).shape == (0,)

@@ -21,7 +21,7 @@ from typing import NamedTuple
 import numpy as np
 
 from hardtech.engine import AgentTable
-from hardtech.engine.ops import choose_by_row, choose_within_groups
+from hardtech.engine.ops import choose_by_row, choose_within_groups, is_in
 from hardtech.model.shared import cost_per_head
 from hardtech.model.world import World
 
@@ -93,7 +93,7 @@ def form_links(world: World) -> None:
     _, first = np.unique(new, return_index=True)
     keep = np.zeros(len(new), bool)
     keep[first] = True
-    keep &= ~np.isin(new, existing)
+    keep &= ~is_in(new, existing)
     world.links.add(int(keep.sum()), a=lo[keep], b=hi[keep], formed=world.step)
 
 
