@@ -240,3 +240,21 @@ def test_is_in_is_numpys_isin():
     values = np.concatenate([rng.integers(0, 10**12, 150), pool[:20], [pool.max() + 1, -5]])
     assert np.array_equal(is_in(values, pool), np.isin(values, pool)) and is_in(values, pool).sum() == 20
     assert not is_in(values, pool[:0]).any() and is_in(values[:0], pool).shape == (0,)
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 1), (12, 12, 8), (40, 7, 1), (3, 0, 2)])
+def test_ordered_matmul_is_the_same_on_both_engines(shape):
+    """The compiled triple loop adds the terms in the reference's order: the same bits, not BLAS's."""
+    from hardtech.engine.jit import use_engine
+    from hardtech.engine.ops import ordered_matmul
+
+    rng = np.random.default_rng(sum(shape))
+    m, k, n = shape
+    a = rng.random((m, k)) * 10.0 ** rng.integers(-8, 8, (m, k))  # magnitudes far apart: order shows in the bits
+    b = rng.random((n, k)).T  # a transposed (non-contiguous) operand, as the model passes
+    with use_engine("numpy"):
+        reference = ordered_matmul(a, b)
+    with use_engine("numba"):
+        compiled = ordered_matmul(a, b)
+    assert compiled.shape == (m, n) and np.array_equal(compiled, reference)
+    assert np.allclose(compiled, a @ b, rtol=1e-12)

@@ -143,14 +143,15 @@ def test_tost_rejects_a_shift_of_the_margin():
 
 def test_kernels_hold_no_fused_multiply_add():
     """No contraction of a·b + c into one rounding: the same bits on processors with and without FMA."""
+    from hardtech.engine import ops
     from hardtech.model import kernels
 
     _run({**SHORT, "time.end_year": 2012}, "numba")  # compiles (or loads) the kernels for this machine
     import numba
 
     checked = 0
-    for name in dir(kernels):
-        k = getattr(kernels, name)
+    for module, name in [(m, n) for m in (kernels, ops) for n in dir(m)]:
+        k = getattr(module, name)
         dispatcher = k.dispatcher if isinstance(k, jit._Lazy) else None
         if dispatcher is None or not dispatcher.signatures:
             continue

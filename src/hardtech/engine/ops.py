@@ -49,9 +49,21 @@ def ordered_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[0]:
         raise ValueError(f"ordered_matmul: shapes {a.shape} and {b.shape} do not multiply")
     out = np.zeros((a.shape[0], b.shape[1]))
+    if compiled():
+        _ordered_matmul(a, b, out)
+        return out
     for k in range(a.shape[1]):
         out += a[:, k, None] * b[k]
     return out
+
+
+@kernel
+def _ordered_matmul(a, b, out):  # pragma: no cover - compiled
+    """``out += a @ b``, each sum over the inner index first to last (as :func:`ordered_matmul` adds its terms)."""
+    for i in range(a.shape[0]):
+        for k in range(a.shape[1]):
+            for j in range(b.shape[1]):
+                out[i, j] += a[i, k] * b[k, j]
 
 
 def stochastic_round(rng: np.random.Generator, x: np.ndarray | float) -> np.ndarray:
