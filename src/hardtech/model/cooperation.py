@@ -22,7 +22,7 @@ import numpy as np
 
 from hardtech.engine import AgentTable
 from hardtech.engine.ops import choose_by_row, choose_within_groups, is_in
-from hardtech.model.shared import cost_per_head
+from hardtech.model.shared import cost_per_head, firm_keys
 from hardtech.model.world import World
 
 
@@ -82,7 +82,7 @@ def form_links(world: World) -> None:
     near = np.exp(-world.distance_km / coop.distance_decay_km)
     open_flow = 1.0 - world.cut["knowledge"][world.region_bloc][:, world.region_bloc]
     affinity = np.einsum("rs,fg->rfsg", near * np.minimum(open_flow, open_flow.T), world.related).reshape(R * F, R * F)
-    key = world.region_field(firms["region"], firms["field"])
+    key = firm_keys(world)
     target_group = choose_by_row(rng, affinity, key[seekers])
     partner = choose_within_groups(rng, key, np.ones(len(firms)), target_group)
     ok = (partner >= 0) & (partner != seekers)

@@ -29,6 +29,7 @@ from hardtech.model import kernels
 from hardtech.model.shared import (
     choose_segment,
     cost_per_head,
+    firm_keys,
     investor_region,
     opportunity,
     spread_draw,
@@ -65,9 +66,7 @@ def experiment(world: World) -> None:
     best_draw = rng.random(len(firms)) ** (1.0 / np.maximum(count, 1))
     firms["fit"] = firms["fit"] + (count > 0) * ent.fit_step * (1.0 - firms["fit"]) * best_draw
     firms["experiments"] = firms["experiments"] + count
-    world.flows["experiments"] += group_sum(
-        world.region_field(firms["region"], firms["field"]), count, len(world.flows["experiments"])
-    )
+    world.flows["experiments"] += group_sum(firm_keys(world), count, len(world.flows["experiments"]))
 
 
 def choose_niche(world: World, fields: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -248,7 +247,7 @@ def _local_best(world: World) -> np.ndarray:
     science = world.science[world.region_bloc]
     if not world.scenario.innovation.spillovers or len(firms) == 0:
         return science
-    best = group_max(world.region_field(firms["region"], firms["field"]), firms["capability"], R * F, -np.inf)
+    best = group_max(firm_keys(world), firms["capability"], R * F, -np.inf)
     best = best.reshape(R, F)
     return np.where(np.isfinite(best), best, science)
 

@@ -31,7 +31,7 @@ import numpy as np
 from hardtech.engine.jit import compiled, economical_draws
 from hardtech.engine.ops import group_max, group_sum
 from hardtech.model import kernels
-from hardtech.model.shared import regional_boost
+from hardtech.model.shared import firm_keys, regional_boost
 from hardtech.model.world import World
 
 
@@ -119,7 +119,7 @@ def imitate(world: World, effort: np.ndarray, boost: np.ndarray) -> None:
     rng = world.streams["imitation"]
     firms = world.firms
     R, F = world.n_regions, world.n_fields
-    key = world.region_field(firms["region"], firms["field"])
+    key = firm_keys(world)
     if compiled():
         best: np.ndarray = np.full(R * F, -np.inf)
         kernels.group_max(key, firms["capability"], best)

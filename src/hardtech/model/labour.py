@@ -31,6 +31,7 @@ from hardtech.engine.ops import GroupRanks, group_sum, stochastic_round
 from hardtech.model import kernels
 from hardtech.model.shared import (
     cost_per_head,
+    firm_keys,
     regional_boost,
     set_wages,
     talent_by_region_field,
@@ -211,7 +212,7 @@ def hire(world: World) -> None:
     if len(firms) == 0:
         return
     RF = world.n_regions * world.n_fields
-    key = world.region_field(firms["region"], firms["field"])
+    key = firm_keys(world)
     if compiled():
         ent = world.scenario.entrepreneurship
         kernels.hire_headcount(
@@ -279,7 +280,7 @@ def assign_employers(world: World) -> None:
     free = GroupRanks(cand_key, RF)  # the k-th free agent of a group, in row order
     count = free.counts
     draws = np.repeat(np.arange(len(firms)), need)
-    group = world.region_field(firms["region"], firms["field"])[draws]
+    group = firm_keys(world)[draws]
     ok = count[group] > 0
     draws, group = draws[ok], group[ok]
     pick = (rng.random(draws.size) * count[group]).astype(np.int64)

@@ -23,6 +23,7 @@ from hardtech.model import kernels
 from hardtech.model.shared import (
     component_loss,
     experiment_cost_by_region,
+    firm_keys,
     locked_spending,
     regional_boost,
     segment_spending,
@@ -76,9 +77,9 @@ def quarter_label(world: World) -> str:
 def record(world: World, recorder: Recorder, money_before: float) -> None:
     """Record every table for the current step."""
     R, F = world.n_regions, world.n_fields
-    firms, fl = world.firms, world.flows
+    fl = world.flows
     stamp = {"step": world.step, "quarter": quarter_label(world), "year": world.year}
-    key = world.region_field(firms["region"], firms["field"])
+    key = firm_keys(world)
     sums = _firm_sums(world, key)
     head, best, n_firms = sums["head"], sums["best"], sums["n_firms"]
     talent = talent_by_region_field(world)

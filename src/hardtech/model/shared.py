@@ -2,10 +2,10 @@
 
 Mechanism modules (market, labour, innovation, …) never import one another;
 what more than one of them derives from the state lives here: a firm's cost
-per head, talent per region-field, the related activity around a firm and
-the spillover boost it gives, capability net of blocked components, segment
-spending and presence, the perceived opportunity of a field, which investor
-pool funds a round, and the three rules the start state shares with the
+per head and region-field key, talent per region-field, the related activity
+around a firm and the spillover boost it gives, capability net of blocked
+components, segment spending and presence, the perceived opportunity of a
+field, which investor pool funds a round, and the three rules the start state shares with the
 running model (wage formation, frontiers, an entrant's choice of segment).
 The world (:mod:`hardtech.model.world`) imports this module for its set-up;
 this module imports neither the world nor any mechanism.
@@ -13,7 +13,8 @@ this module imports neither the world nor any mechanism.
 Derived per-agent arrays that several rules read in one quarter are computed
 once and reused while their inputs are unchanged: :func:`cost_per_head` is
 cached on the firm table's version (rows added or removed) and the wage
-array it was computed from (replaced each quarter by :func:`set_wages`).
+array it was computed from (replaced each quarter by :func:`set_wages`), and
+:func:`firm_keys` (each firm's region-field group) on the firm table's version.
 Cached arrays are read-only, so a caller cannot change them by mistake.
 """
 
@@ -101,6 +102,34 @@ def update_talent_counts(world: World, version_before: int, delta: np.ndarray) -
         setattr(world, _COUNTS, _Counts(t, t.version, cached.counts + delta))
 
 
+class _FirmKeys(NamedTuple):
+    """Cached (region, field) keys of the firms: the table and version they were computed at."""
+
+    table: AgentTable
+    version: int
+    keys: np.ndarray
+
+
+_FIRM_KEYS = "_firm_rf_keys"  # World attribute: a _FirmKeys
+
+
+def firm_keys(world: World) -> np.ndarray:
+    """Flat (region, field) group of every firm, int64 (read-only): ``world.region_field`` of its columns.
+
+    A firm's region and field never change, so the keys are computed once per
+    firm table version (rows added or removed) and shared by the rules that
+    group firms in a quarter (hiring, wages, spillovers, experiments, links, metrics).
+    """
+    firms = world.firms
+    cached = getattr(world, _FIRM_KEYS, None)
+    if cached is None or cached.table is not firms or cached.version != firms.version:
+        keys = world.region_field(firms["region"], firms["field"])
+        keys.setflags(write=False)
+        cached = _FirmKeys(firms, firms.version, keys)
+        setattr(world, _FIRM_KEYS, cached)
+    return cached.keys
+
+
 def talent_by_region_field(world: World) -> np.ndarray:
     """Persons per (region, field), flat."""
     return talent_counts(world).astype(float) * world.weight
@@ -110,7 +139,7 @@ def set_wages(world: World) -> None:
     """Base wage × (1 + tightness × share of talent employed by modelled firms)."""
     firms = world.firms
     RF = world.n_regions * world.n_fields
-    employed = group_sum(world.region_field(firms["region"], firms["field"]), firms["headcount"], RF)
+    employed = group_sum(firm_keys(world), firms["headcount"], RF)
     supply = np.maximum(talent_by_region_field(world), 1.0)
     share = np.minimum(employed / supply, 1.0)
     base = np.repeat(world.region_param("wage"), world.n_fields)
@@ -159,7 +188,7 @@ def related_activity(world: World) -> np.ndarray:
     inn = world.scenario.innovation
     firms = world.firms
     R, F = world.n_regions, world.n_fields
-    head = group_sum(world.region_field(firms["region"], firms["field"]), firms["headcount"], R * F).reshape(R, F)
+    head = group_sum(firm_keys(world), firms["headcount"], R * F).reshape(R, F)
     near = (world.distance_km <= inn.neighbour_km) * inn.neighbour_weight
     np.fill_diagonal(near, 1.0)
     open_flow = 1.0 - world.cut["knowledge"][world.region_bloc][:, world.region_bloc].T  # [to, from]
