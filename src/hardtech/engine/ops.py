@@ -193,8 +193,8 @@ def choose_within_groups(
     u = rng.random(len(draw_groups))
     draw_groups = np.asarray(draw_groups, np.int64)
     weights = np.asarray(weights)
-    compilable = weights.dtype == np.float64 and len(order) and groups.min() >= 0 and draw_groups.min(initial=0) >= 0
-    if compiled() and compilable:
+    in_range = len(order) > 0 and groups.min() >= 0 and draw_groups.min(initial=0) >= 0
+    if compiled() and weights.dtype == np.float64 and in_range:
         n_groups = int(max(groups.max(), draw_groups.max(initial=-1))) + 1
         picked = np.empty(len(draw_groups), np.int64)
         if _choose_in_order(groups, weights, order, draw_groups, u, n_groups, picked):
@@ -322,10 +322,12 @@ class GroupRanks:
     keys (members of each group per block of rows, about a ``bincount``) plus
     a scan of one block per draw, instead of a sort of every row: several
     times faster on millions of rows when the draws are few. Up to
-    ``SORT_BELOW`` rows it sorts instead (the same answer, cheaper there).
+    ``SORT_BELOW`` rows it orders the rows by group instead (the same answer,
+    cheaper there): the compiled engine by one counting pass, the reference
+    by a stable sort.
     """
 
-    SORT_BELOW = 1 << 18  # up to this many rows, sort instead
+    SORT_BELOW = 1 << 18  # up to this many rows, order the rows by group instead
 
     def __init__(self, keys: np.ndarray, n_groups: int) -> None:
         keys = np.asarray(keys)
