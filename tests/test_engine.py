@@ -258,3 +258,27 @@ def test_ordered_matmul_is_the_same_on_both_engines(shape):
         compiled = ordered_matmul(a, b)
     assert compiled.shape == (m, n) and np.array_equal(compiled, reference)
     assert np.allclose(compiled, a @ b, rtol=1e-12)
+
+
+class _Uniforms:
+    """A stand-in for a Generator whose ``random(n)`` returns chosen numbers (to test ties exactly)."""
+
+    def __init__(self, values):
+        self.values = np.asarray(values, float)
+
+    def random(self, n):
+        assert n == self.values.size
+        return self.values.copy()
+
+
+@pytest.mark.parametrize("engine", ["numpy", "numba"])
+def test_choices_on_ties_take_the_next_candidate(engine):
+    """A uniform that lands exactly on a running sum picks the candidate after it, on both engines."""
+    from hardtech.engine.jit import use_engine
+
+    u = [0.0, 0.25, 0.5, 0.75, 0.999]
+    with use_engine(engine):
+        by_row = choose_by_row(_Uniforms(u), np.ones((1, 4)), np.zeros(5, np.int64))  # cdf 0.25, 0.5, 0.75, 1
+        within = choose_within_groups(_Uniforms(u), np.zeros(4, np.int64), np.ones(4), np.zeros(5, np.int64))
+    assert list(by_row) == [0, 1, 2, 3, 3]
+    assert list(within) == [0, 1, 2, 3, 3]
