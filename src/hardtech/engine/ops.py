@@ -118,22 +118,13 @@ COUNTING_SORT_FROM = 1 << 10  # rows from which the compiled counting sort beats
 
 
 @kernel
-def _counting_order(groups, start, order):  # pragma: no cover - compiled
-    """``order``: row positions by group, ties in row order; ``start[g]``: rows of the groups before ``g``."""
-    nxt = start.copy()
-    for i in range(groups.size):
-        g = groups[i]
-        order[nxt[g]] = i
-        nxt[g] += 1
+def _count_and_order(groups, counts, start, order, skip):  # pragma: no cover - compiled
+    """Members per group (``counts``, zeros on entry), where each group starts (``start``), the stable ``order``.
 
-
-@kernel
-def _count_and_order(groups, counts, start, order):  # pragma: no cover - compiled
-    """Members per group (``counts``), where each group starts in the order (``start``), and the stable ``order``.
-
-    Rows of the last group (the "in no group" key of :class:`GroupRanks`) are
-    counted but not placed: nobody asks for them, and skipping them saves the
-    scattered writes of every employed agent when hiring picks among the free.
+    Rows of group ``skip`` are counted but not placed (``skip`` = −1 places
+    every row): :class:`GroupRanks` skips its "in no group" key, which nobody
+    asks for, and so saves the scattered writes of every employed agent when
+    hiring picks among the free.
     """
     for i in range(groups.size):
         counts[groups[i]] += 1
@@ -142,10 +133,9 @@ def _count_and_order(groups, counts, start, order):  # pragma: no cover - compil
         start[g] = total
         total += counts[g]
     nxt = start.copy()
-    last = counts.size - 1
     for i in range(groups.size):
         g = groups[i]
-        if g != last:
+        if g != skip:
             order[nxt[g]] = i
             nxt[g] += 1
 
@@ -161,11 +151,9 @@ def stable_group_order(groups: np.ndarray) -> np.ndarray:
     """
     if len(groups) and 0 <= groups.min() and groups.max() < np.iinfo(np.int16).max:
         if compiled() and len(groups) >= COUNTING_SORT_FROM:
-            counts = np.bincount(groups)
-            start = np.zeros(counts.size, np.int64)
-            np.cumsum(counts[:-1], out=start[1:])
+            width = int(groups.max()) + 1
             order = np.empty(len(groups), np.intp)
-            _counting_order(groups, start, order)
+            _count_and_order(groups, np.zeros(width, np.int64), np.empty(width, np.int64), order, -1)
             return order
         return np.argsort(groups.astype(np.int16), kind="stable")
     return np.argsort(groups, kind="stable")
@@ -353,7 +341,7 @@ class GroupRanks:
             counts = np.zeros(width, np.int64)
             self._start = np.empty(width, np.int64)
             self._order = np.empty(n, np.intp)
-            _count_and_order(keys, counts, self._start, self._order)
+            _count_and_order(keys, counts, self._start, self._order, n_groups)  # rows in no group: not placed
             self.counts = counts[:n_groups].copy()
             return
         if n <= self.SORT_BELOW:  # few rows: a (radix) sort is cheaper than the blocks
