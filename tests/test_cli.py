@@ -151,3 +151,25 @@ def test_errors_of_modules_not_imported_are_not_needed_to_map_exit_codes():
     assert _raised(KeyError, lazy=("no_such_module_here:Error",)) == (KeyError,)
     res = hardtech("run", "no-such-preset")
     assert res.returncode == 2 and res.stderr.count("\n") == 1 and "no-such-preset" in res.stderr, res.stderr
+
+
+def test_help_reflows_docstring_paragraphs_to_the_terminal_width():
+    """A command's help wraps each paragraph at the terminal, not at the docstring's own line breaks."""
+    import os
+
+    res = subprocess.run(
+        [sys.executable, "-m", "hardtech", "run", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "COLUMNS": "240"},
+    )
+    assert res.returncode == 0, res.stderr
+    assert "NumPy engine unless HARDTECH_ENGINE names one: the same results to the bit, without" in res.stdout
+
+
+def test_reflowed_keeps_lists_and_the_hidden_part():
+    from hardtech.cli.app import reflowed
+
+    doc = "First line.\n\n    Joined\n    lines.\n\n    - item one\n    - item two\n    \f\n    hidden\n    text"
+    assert reflowed(doc) == "First line.\n\nJoined lines.\n\n- item one\n- item two\n\f\nhidden\ntext"

@@ -14,6 +14,7 @@ exit code 1.
 
 from __future__ import annotations
 
+import inspect
 import os
 import shlex
 import sys
@@ -125,6 +126,28 @@ def _register(argv: list[str]) -> None:
     needed = ("run_cmd", COMMAND_MODULES[first]) if first in COMMAND_MODULES else MODULES
     for module in dict.fromkeys(needed):
         importlib.import_module(f"hardtech.cli.{module}")
+    for command in app.registered_commands:
+        if command.help is None and command.callback is not None and command.callback.__doc__:
+            command.help = reflowed(command.callback.__doc__)
+
+
+def reflowed(doc: str) -> str:
+    """A docstring as help text: each paragraph's lines joined into one, for the terminal to wrap.
+
+    Typer's help keeps a docstring's single line breaks, so source lines wider than the terminal
+    would show as a wrapped line followed by a short one. Paragraphs holding a list (lines starting
+    with ``-`` or ``*``) or an indented block, and the part after a form feed (hidden from help),
+    are kept as written.
+    """
+    shown, feed, hidden = inspect.cleandoc(doc).partition("\f")
+    paragraphs = []
+    for paragraph in shown.split("\n\n"):
+        lines = paragraph.splitlines()
+        if any(line.startswith((" ", "-", "*", "\b")) for line in lines):
+            paragraphs.append(paragraph)
+        else:
+            paragraphs.append(" ".join(line.strip() for line in lines))
+    return "\n\n".join(paragraphs) + feed + hidden
 
 
 def main() -> None:
