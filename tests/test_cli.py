@@ -173,3 +173,23 @@ def test_reflowed_keeps_lists_and_the_hidden_part():
 
     doc = "First line.\n\n    Joined\n    lines.\n\n    - item one\n    - item two\n    \f\n    hidden\n    text"
     assert reflowed(doc) == "First line.\n\nJoined lines.\n\n- item one\n- item two\n\f\nhidden\ntext"
+
+
+@pytest.mark.parametrize(
+    ("variable", "allowed"), [("HARDTECH_ENGINE", "numba, numpy"), ("HARDTECH_DRAWS", "economical, reference")]
+)
+def test_bad_engine_variable_is_bad_input_before_anything_is_written(tmp_path, variable, allowed):
+    from tests.helpers import clean_env
+
+    store = tmp_path / "r.duckdb"
+    res = subprocess.run(
+        [sys.executable, "-m", "hardtech", "run", "--replications", "2", *SMALL, "--out", str(store)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=clean_env(**{variable: "Turbo"}),
+    )
+    assert res.returncode == 2, res.stderr
+    assert f"{variable}='turbo': must be one of {allowed}" in res.stderr
+    assert "Traceback" not in res.stderr and "bug" not in res.stderr
+    assert not store.exists() and not store.with_suffix(".html").exists()

@@ -80,7 +80,9 @@ INPUT_ERRORS = (
     "hardtech.scenario.loading:ScenarioError",
     "hardtech.store.duckdb_store:StoreError",
     "hardtech.resources:ResourceError",
+    "hardtech.engine.jit:EngineChoiceError",
 )
+ENGINE_VARIABLES = ("HARDTECH_ENGINE", "HARDTECH_DRAWS")  # checked before any command starts
 
 
 def _first_line(exc: BaseException) -> str:
@@ -158,6 +160,10 @@ def main() -> None:
     """
     _register(sys.argv[1:])
     try:
+        if any(name in os.environ for name in ENGINE_VARIABLES):  # (the engine's module imports NumPy)
+            from hardtech.engine.jit import check_environment
+
+            check_environment()
         code = app(standalone_mode=False)
     except _raised(typer.Abort, KeyboardInterrupt, lazy=INTERRUPTS):  # (evaluated only once something is raised)
         err.print("interrupted (Ctrl-C); nothing half-written was kept", highlight=False)

@@ -17,8 +17,9 @@ innovation step for every firm, used only by the firms that succeed): the
 same law, other realisations (tests check both: bit-identity with the
 reference draws, statistical equivalence of the economical ones).
 
-:func:`use_engine` switches in-process (for tests). The choice is read when
-a rule runs, so one process can run both.
+:func:`use_engine` switches in-process (for tests): the choice is read when
+a rule runs, so one process can run both. The environment variables are
+read once, when a rule first asks (rules ask thousands of times a run).
 
 Reproducibility. Kernels are compiled with ``fastmath=False`` (no
 reassociation, no fused multiply-add contraction, IEEE semantics for NaN and
@@ -50,6 +51,7 @@ os.environ.setdefault("NUMBA_DISABLE_INTEL_SVML", "1")  # before Numba loads: no
 _forced: str | None = None
 _forced_draws: str | None = None
 _numba: object = None  # the numba module once imported, False if it cannot be
+_from_env: dict[str, str] = {}  # ENV and DRAWS_ENV as first read, normalised
 
 
 def _load_numba():
@@ -64,11 +66,31 @@ def _load_numba():
     return _numba
 
 
+class EngineChoiceError(ValueError):
+    """``HARDTECH_ENGINE`` or ``HARDTECH_DRAWS`` names no engine or draw mode (bad input, not a bug)."""
+
+
+def check_environment() -> None:
+    """Raise :class:`EngineChoiceError` naming the variable, its value and what is allowed, if either is bad."""
+    for name, default, allowed in ((ENV, "numba", ENGINES), (DRAWS_ENV, "reference", DRAWS)):
+        value = _env(name, default)
+        if value not in allowed:
+            raise EngineChoiceError(f"{name}={value!r}: must be one of {', '.join(allowed)}")
+
+
+def _env(name: str, default: str) -> str:
+    """Environment variable ``name``, stripped and lower-cased (``default`` if unset or empty), read once."""
+    value = _from_env.get(name)
+    if value is None:
+        value = _from_env[name] = os.environ.get(name, "").strip().lower() or default
+    return value
+
+
 def engine() -> str:
     """The engine rules run on now: ``"numba"`` or ``"numpy"``."""
-    name = _forced or os.environ.get(ENV, "numba").strip().lower() or "numba"
+    name = _forced or _env(ENV, "numba")
     if name not in ENGINES:
-        raise ValueError(f"{ENV}={name!r}: must be one of {', '.join(ENGINES)}")
+        check_environment()
     if name == "numba" and not _load_numba():
         return "numpy"
     return name
@@ -83,9 +105,9 @@ def economical_draws() -> bool:
     """True when compiled rules may skip random draws the reference discards (see the module docstring)."""
     if not compiled():
         return False
-    draws = _forced_draws or os.environ.get(DRAWS_ENV, "reference").strip().lower() or "reference"
+    draws = _forced_draws or _env(DRAWS_ENV, "reference")
     if draws not in DRAWS:
-        raise ValueError(f"{DRAWS_ENV}={draws!r}: must be one of {', '.join(DRAWS)}")
+        check_environment()
     return draws == "economical"
 
 
