@@ -21,7 +21,9 @@ from typing import NamedTuple
 import numpy as np
 
 from hardtech.engine import AgentTable
+from hardtech.engine.jit import compiled
 from hardtech.engine.ops import choose_by_row, choose_within_groups, is_in
+from hardtech.model import kernels
 from hardtech.model.shared import cost_per_head, firm_keys
 from hardtech.model.world import World
 
@@ -139,6 +141,21 @@ def pool_risk(world: World) -> None:
     cash = firms["cash"]
     shortfall = np.maximum(-cash, 0.0)
     if not shortfall.any():
+        return
+    if compiled():
+        received = np.empty(n)
+        kernels.pool_risk(
+            a,
+            b,
+            cash,
+            shortfall,
+            firms["headcount"],
+            cost_per_head(world),
+            coop.reserve_quarters,
+            coop.risk_pool,
+            received,
+        )
+        world.flows["risk_pooled"] += float(received.sum())
         return
     spare = np.maximum(cash - coop.reserve_quarters * firms["headcount"] * cost_per_head(world), 0.0)
     degree = np.bincount(a, minlength=n) + np.bincount(b, minlength=n)

@@ -154,6 +154,62 @@ def imitation_pull(best, field, region, capability, reach, pull, source):
         source[i] = arg
 
 
+# -- cooperation ----------------------------------------------------------------------------------
+@kernel
+def pool_risk(a, b, cash, shortfall, headcount, per_head, reserve_quarters, risk_pool, received):
+    """``cooperation.pool_risk``: partners' offers to firms in shortfall, scaled to it (cash updated in place).
+
+    ``a``, ``b``: the rows of each link's ends; ``shortfall``: ``max(−cash, 0)``
+    per firm. Writes what each firm received into ``received``. Per-firm sums
+    accumulate link by link as ``np.bincount`` does — over the ``a`` ends and
+    over the ``b`` ends separately, then added — and ``max``/``min`` treat NaN
+    as ``np.maximum``/``np.minimum`` do.
+    """
+    n, m = cash.size, a.size
+    degree = np.zeros(n, np.int64)
+    for e in range(m):
+        degree[a[e]] += 1
+    for e in range(m):
+        degree[b[e]] += 1
+    offer = np.empty(n)
+    for i in range(n):
+        spare = cash[i] - reserve_quarters * headcount[i] * per_head[i]
+        spare = spare if (spare >= 0.0 or spare != spare) else 0.0
+        offer[i] = risk_pool * spare / max(degree[i], 1)
+    to_a, to_b = np.empty(m), np.empty(m)  # offers along each link, toward a firm in shortfall
+    offered_a, offered_b = np.zeros(n), np.zeros(n)
+    for e in range(m):
+        to_a[e] = offer[b[e]] * (1.0 if shortfall[a[e]] > 0 else 0.0)
+        to_b[e] = offer[a[e]] * (1.0 if shortfall[b[e]] > 0 else 0.0)
+    for e in range(m):
+        offered_a[a[e]] += to_a[e]
+    for e in range(m):
+        offered_b[b[e]] += to_b[e]
+    scale = np.empty(n)
+    for i in range(n):
+        offered = offered_a[i] + offered_b[i]
+        if offered > 0:
+            s = shortfall[i]
+            scale[i] = (s if (s <= offered or s != s) else offered) / offered
+        else:
+            scale[i] = 0.0
+    in_a, in_b, out_b, out_a = np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n)
+    for e in range(m):
+        to_a[e] = to_a[e] * scale[a[e]]
+        to_b[e] = to_b[e] * scale[b[e]]
+    for e in range(m):
+        in_a[a[e]] += to_a[e]
+    for e in range(m):
+        in_b[b[e]] += to_b[e]
+    for e in range(m):
+        out_b[b[e]] += to_a[e]
+    for e in range(m):
+        out_a[a[e]] += to_b[e]
+    for i in range(n):
+        received[i] = in_a[i] + in_b[i]
+        cash[i] = cash[i] + received[i] - (out_b[i] + out_a[i])
+
+
 # -- grouped reductions -----------------------------------------------------------------------
 @kernel
 def group_max(groups, values, out):
