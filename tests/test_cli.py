@@ -143,11 +143,12 @@ def test_start_up_imports_only_what_the_command_needs():
 def test_errors_of_modules_not_imported_are_not_needed_to_map_exit_codes():
     """main() names its known errors only from modules already imported; once imported they map to exit 2."""
     from hardtech.cli.app import INPUT_ERRORS, _raised
+    from hardtech.engine.jit import EngineChoiceError
     from hardtech.resources import ResourceError
     from hardtech.scenario import ScenarioError
     from hardtech.store import StoreError
 
-    assert set(_raised(lazy=INPUT_ERRORS)) == {ScenarioError, StoreError, ResourceError}
+    assert set(_raised(lazy=INPUT_ERRORS)) == {ScenarioError, StoreError, ResourceError, EngineChoiceError}
     assert _raised(KeyError, lazy=("no_such_module_here:Error",)) == (KeyError,)
     res = hardtech("run", "no-such-preset")
     assert res.returncode == 2 and res.stderr.count("\n") == 1 and "no-such-preset" in res.stderr, res.stderr

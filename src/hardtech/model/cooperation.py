@@ -143,7 +143,7 @@ def pool_risk(world: World) -> None:
     if not shortfall.any():
         return
     if compiled():
-        received = np.empty(n)
+        covered = np.empty(n)
         kernels.pool_risk(
             a,
             b,
@@ -153,9 +153,9 @@ def pool_risk(world: World) -> None:
             cost_per_head(world),
             coop.reserve_quarters,
             coop.risk_pool,
-            received,
+            covered,
         )
-        world.flows["risk_pooled"] += float(received.sum())
+        world.flows["risk_pooled"] += float(covered.sum())
         return
     spare = np.maximum(cash - coop.reserve_quarters * firms["headcount"] * cost_per_head(world), 0.0)
     degree = np.bincount(a, minlength=n) + np.bincount(b, minlength=n)

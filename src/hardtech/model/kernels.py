@@ -169,21 +169,19 @@ def pool_risk(a, b, cash, shortfall, headcount, per_head, reserve_quarters, risk
     degree = np.zeros(n, np.int64)
     for e in range(m):
         degree[a[e]] += 1
-    for e in range(m):
         degree[b[e]] += 1
     offer = np.empty(n)
     for i in range(n):
         spare = cash[i] - reserve_quarters * headcount[i] * per_head[i]
         spare = spare if (spare >= 0.0 or spare != spare) else 0.0
         offer[i] = risk_pool * spare / max(degree[i], 1)
-    to_a, to_b = np.empty(m), np.empty(m)  # offers along each link, toward a firm in shortfall
+    # offers along each link toward a firm in shortfall, and their sums per firm (a ends, b ends)
+    to_a, to_b = np.empty(m), np.empty(m)
     offered_a, offered_b = np.zeros(n), np.zeros(n)
     for e in range(m):
         to_a[e] = offer[b[e]] * (1.0 if shortfall[a[e]] > 0 else 0.0)
         to_b[e] = offer[a[e]] * (1.0 if shortfall[b[e]] > 0 else 0.0)
-    for e in range(m):
         offered_a[a[e]] += to_a[e]
-    for e in range(m):
         offered_b[b[e]] += to_b[e]
     scale = np.empty(n)
     for i in range(n):
@@ -195,16 +193,12 @@ def pool_risk(a, b, cash, shortfall, headcount, per_head, reserve_quarters, risk
             scale[i] = 0.0
     in_a, in_b, out_b, out_a = np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n)
     for e in range(m):
-        to_a[e] = to_a[e] * scale[a[e]]
-        to_b[e] = to_b[e] * scale[b[e]]
-    for e in range(m):
-        in_a[a[e]] += to_a[e]
-    for e in range(m):
-        in_b[b[e]] += to_b[e]
-    for e in range(m):
-        out_b[b[e]] += to_a[e]
-    for e in range(m):
-        out_a[a[e]] += to_b[e]
+        given_to_a = to_a[e] * scale[a[e]]
+        given_to_b = to_b[e] * scale[b[e]]
+        in_a[a[e]] += given_to_a
+        in_b[b[e]] += given_to_b
+        out_b[b[e]] += given_to_a
+        out_a[a[e]] += given_to_b
     for i in range(n):
         received[i] = in_a[i] + in_b[i]
         cash[i] = cash[i] + received[i] - (out_b[i] + out_a[i])
