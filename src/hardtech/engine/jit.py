@@ -72,25 +72,27 @@ class EngineChoiceError(ValueError):
 
 def check_environment() -> None:
     """Raise :class:`EngineChoiceError` naming the variable, its value and what is allowed, if either is bad."""
-    for name, default, allowed in ((ENV, "numba", ENGINES), (DRAWS_ENV, "reference", DRAWS)):
-        value = _env(name, default)
-        if value not in allowed:
-            raise EngineChoiceError(f"{name}={value!r}: must be one of {', '.join(allowed)}")
+    _env(ENV, "numba", ENGINES)
+    _env(DRAWS_ENV, "reference", DRAWS)
 
 
-def _env(name: str, default: str) -> str:
-    """Environment variable ``name``, stripped and lower-cased (``default`` if unset or empty), read once."""
+def _env(name: str, default: str, allowed: tuple[str, ...]) -> str:
+    """Environment variable ``name``, stripped and lower-cased (``default`` if unset or empty), read once.
+
+    A value outside ``allowed`` raises :class:`EngineChoiceError` (and is not kept: every ask raises).
+    """
     value = _from_env.get(name)
     if value is None:
-        value = _from_env[name] = os.environ.get(name, "").strip().lower() or default
+        value = os.environ.get(name, "").strip().lower() or default
+        if value not in allowed:
+            raise EngineChoiceError(f"{name}={value!r}: must be one of {', '.join(allowed)}")
+        _from_env[name] = value
     return value
 
 
 def engine() -> str:
     """The engine rules run on now: ``"numba"`` or ``"numpy"``."""
-    name = _forced or _env(ENV, "numba")
-    if name not in ENGINES:
-        check_environment()
+    name = _forced or _env(ENV, "numba", ENGINES)
     if name == "numba" and not _load_numba():
         return "numpy"
     return name
@@ -105,9 +107,7 @@ def economical_draws() -> bool:
     """True when compiled rules may skip random draws the reference discards (see the module docstring)."""
     if not compiled():
         return False
-    draws = _forced_draws or _env(DRAWS_ENV, "reference")
-    if draws not in DRAWS:
-        check_environment()
+    draws = _forced_draws or _env(DRAWS_ENV, "reference", DRAWS)
     return draws == "economical"
 
 
