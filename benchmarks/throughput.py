@@ -352,7 +352,7 @@ def _measure(args: argparse.Namespace, work: Path) -> dict:
     res["screening"] = {f"{k[0]}/{k[1]}": v for k, v in screening.items()}
     # 4. full scale -------------------------------------------------------------------------------
     print("full scale …", file=sys.stderr)
-    # kernels that only tables above IN_PLACE_FROM / SORT_BELOW rows call are first compiled at full
+    # kernels that only tables above GroupRanks.SORT_BELOW rows call are first compiled at full
     # scale: a few full-scale quarters put them in the warm cache, as a user's earlier run would
     run_child(new, warm_cache, "model", 1.0, SEED, 0, FULL_WARMUP_QUARTERS)
     full = {"warm": run_child(new, warm_cache, "model", 1.0, SEED, 0)}
