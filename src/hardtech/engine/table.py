@@ -76,7 +76,7 @@ class AgentTable:
         capacity = max(int(capacity), 1)
         self._data = {name: np.zeros(capacity, dt) for name, dt in self._dtypes.items()}
         self._ids = np.zeros(capacity, np.int64)
-        self._spare: dict[str, np.ndarray] | None = None  # remove's second set of columns, made on first use
+        self._spare: dict[str, np.ndarray] | None = None  # reference remove's spare columns, made on first use
         self._n = 0
         self._next_id = 0
         self._version = 0
