@@ -47,5 +47,5 @@ def compact_columns(columns, removed, n):  # pragma: no cover - compiled
             start = removed[k] + 1
             end = removed[k + 1] if k + 1 < runs else n
             if end > start:
-                _move_down(col, to, start, end - start)
+                _move_down(col, to, start, end - start)  # type: ignore[call-arg]  # Numba passes typingctx
                 to += end - start
