@@ -124,6 +124,11 @@ def test_in_place_removal_matches_the_reference(share, n):
         assert np.array_equal(tables["numpy"]["a"], values["a"][~mask])
 
 
+def test_a_column_of_several_values_per_row_is_refused():
+    with pytest.raises(ValueError, match="column 'v' has dtype .*one value per row"):
+        AgentTable({"v": (np.float64, 3), "x": np.int32})
+
+
 def test_group_ranks_on_many_rows_match_the_reference():
     """Above SORT_BELOW rows the compiled engine counts members per block; same k-th members as the reference."""
     from hardtech.engine.jit import use_engine

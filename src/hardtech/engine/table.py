@@ -47,7 +47,7 @@ class AgentTable:
     Parameters
     ----------
     schema:
-        Column name -> NumPy dtype (anything ``np.dtype`` accepts).
+        Column name -> NumPy dtype (anything ``np.dtype`` accepts but a subarray dtype: one value per row).
     capacity:
         Rows allocated up front; the table doubles its storage when full.
         Without it, :func:`capacity_for` ``expected`` rows (64 if neither is given).
@@ -69,6 +69,9 @@ class AgentTable:
         if "id" in schema:
             raise ValueError("'id' is reserved for the table's own stable ids")
         self._dtypes = {name: np.dtype(dt) for name, dt in schema.items()}
+        for name, dt in self._dtypes.items():
+            if dt.shape:  # the in-place removal and the row operations move one value per row
+                raise ValueError(f"column {name!r} has dtype {dt}: a column holds one value per row")
         self._defaults = dict(defaults or {})
         unknown = set(self._defaults) - set(self._dtypes)
         if unknown:
